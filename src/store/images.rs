@@ -1,0 +1,223 @@
+//! Images by key. The key is the path below the image root (or the name a manifest gives); the
+//! SHA-256 and size are recorded when the file was there, so a merge can tell when two machines
+//! hold different bytes under one key.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::Store;
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageStatus {
+    /// The file was read and its header understood.
+    Ok,
+    /// Listed (by a manifest) but no file was found.
+    Missing,
+    /// A file is there but is not an image we can read (empty, truncated header, not an image).
+    Unreadable,
+}
+
+impl ImageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageStatus::Ok => "ok",
+            ImageStatus::Missing => "missing",
+            ImageStatus::Unreadable => "unreadable",
+        }
+    }
+
+    fn parse(s: &str) -> ImageStatus {
+        match s {
+            "ok" => ImageStatus::Ok,
+            "missing" => ImageStatus::Missing,
+            _ => ImageStatus::Unreadable,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageRecord {
+    pub key: String,
+    /// The relative path as raw bytes, only when it is not valid UTF-8.
+    pub raw_path: Option<Vec<u8>>,
+    pub original_label: Option<String>,
+    pub sha256: Option<String>,
+    pub bytes: Option<u64>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub status: ImageStatus,
+    pub error: Option<String>,
+}
+
+impl ImageRecord {
+    pub fn missing(key: String, original_label: Option<String>) -> Self {
+        ImageRecord {
+            key,
+            raw_path: None,
+            original_label,
+            sha256: None,
+            bytes: None,
+            width: None,
+            height: None,
+            status: ImageStatus::Missing,
+            error: None,
+        }
+    }
+
+    /// Where the file is below `root`.
+    pub fn path_under(&self, root: &Path) -> PathBuf {
+        match &self.raw_path {
+            #[cfg(unix)]
+            Some(raw) => {
+                use std::os::unix::ffi::OsStrExt;
+                root.join(std::ffi::OsStr::from_bytes(raw))
+            }
+            _ => root.join(&self.key),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageRow {
+    pub id: i64,
+    pub rec: ImageRecord,
+}
+
+const COLUMNS: &str =
+    "id, key, raw_path, original_label, sha256, bytes, width, height, status, error";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<ImageRow> {
+    let status: String = r.get(8)?;
+    Ok(ImageRow {
+        id: r.get(0)?,
+        rec: ImageRecord {
+            key: r.get(1)?,
+            raw_path: r.get(2)?,
+            original_label: r.get(3)?,
+            sha256: r.get(4)?,
+            bytes: r.get(5)?,
+            width: r.get(6)?,
+            height: r.get(7)?,
+            status: ImageStatus::parse(&status),
+            error: r.get(9)?,
+        },
+    })
+}
+
+/// Inserts images; a key already in the project is an error naming it.
+pub fn insert_images(conn: &Connection, images: &[ImageRecord]) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO images(key, raw_path, original_label, sha256, bytes, width, height, status, error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for im in images {
+        stmt.execute(params![
+            im.key,
+            im.raw_path,
+            im.original_label,
+            im.sha256,
+            im.bytes,
+            im.width,
+            im.height,
+            im.status.as_str(),
+            im.error
+        ])
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Error::msg(format!(
+                    "image {}: already in the project, or its label {} is not in the vocabulary",
+                    im.key,
+                    im.original_label.as_deref().unwrap_or("-")
+                ))
+            }
+            e => e.into(),
+        })?;
+    }
+    Ok(())
+}
+
+/// Key to row id for every image: what importers need to map outside rows onto images.
+pub fn image_ids(conn: &Connection) -> Result<HashMap<String, i64>> {
+    let mut stmt = conn.prepare("SELECT key, id FROM images")?;
+    let map = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<HashMap<String, i64>>>()?;
+    Ok(map)
+}
+
+impl Store {
+    pub fn insert_images(&self, images: &[ImageRecord]) -> Result<()> {
+        insert_images(&self.conn, images)
+    }
+
+    pub fn image(&self, key: &str) -> Result<Option<ImageRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM images WHERE key = ?1"),
+                [key],
+                from_row,
+            )
+            .optional()?)
+    }
+
+    pub fn image_by_id(&self, id: i64) -> Result<Option<ImageRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM images WHERE id = ?1"),
+                [id],
+                from_row,
+            )
+            .optional()?)
+    }
+
+    /// All images in key order.
+    pub fn images(&self) -> Result<Vec<ImageRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {COLUMNS} FROM images ORDER BY key"))?;
+        let rows = stmt
+            .query_map([], from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    pub fn image_ids(&self) -> Result<HashMap<String, i64>> {
+        image_ids(&self.conn)
+    }
+
+    pub fn image_count_by_status(&self) -> Result<Vec<(ImageStatus, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT status, count(*) FROM images GROUP BY status ORDER BY status")?;
+        let rows = stmt
+            .query_map([], |r| {
+                let s: String = r.get(0)?;
+                Ok((ImageStatus::parse(&s), r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Groups of keys whose files have the same content.
+    pub fn duplicate_content(&self) -> Result<Vec<Vec<String>>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT group_concat(key, char(10)) FROM
+               (SELECT key, sha256 FROM images WHERE sha256 IS NOT NULL ORDER BY key)
+             GROUP BY sha256 HAVING count(*) > 1 ORDER BY min(key)",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                let s: String = r.get(0)?;
+                Ok(s.split('\n').map(String::from).collect())
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}

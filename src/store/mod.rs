@@ -1,0 +1,352 @@
+//! Everything SQLite. A project is one file: vocabulary, images, predictions, candidates and every
+//! answer ever given. This module opens, creates and migrates that file and is the only place
+//! that writes SQL; the other modules call the typed functions of its submodules.
+//!
+//! Settings chosen for the annotator's safety: WAL (readers never block the writer), foreign keys
+//! on, `synchronous = NORMAL` (in WAL mode a committed transaction survives the process being
+//! killed; only a power cut can lose the last few), and a busy timeout so that two processes on
+//! one file wait for each other instead of failing at once.
+
+mod classes;
+pub mod images;
+pub mod judgments;
+pub mod predictions;
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+pub use images::{ImageRecord, ImageRow, ImageStatus};
+pub use judgments::{
+    AnnotatorCounts, Answer, CurrentAnswer, Flag, FlagKind, JudgmentEvent, new_event_id, now_ms,
+};
+pub use predictions::{Candidate, ModelInfo, PredictionSource};
+
+use crate::error::{Error, Result};
+use crate::vocab::Vocab;
+use schema::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION};
+
+/// How long a writer waits for another process's lock before giving up with a clear message.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Meta {
+    pub project_uuid: String,
+    pub schema_version: i64,
+    pub created_at: String,
+    pub vocab_name: String,
+    pub vocab_digest: String,
+    /// Where the image files were when the project was made (absolute), if from a folder.
+    pub image_root: Option<String>,
+}
+
+impl Store {
+    /// Creates a new project file holding `vocab`. Refuses to overwrite an existing file.
+    pub fn create(path: &Path, vocab: &Vocab) -> Result<Store> {
+        if path.exists() {
+            return Err(Error::msg(format!(
+                "{} already exists; choose another name or remove it first",
+                path.display()
+            )));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| Error::msg(format!("{}: cannot create: {e}", path.display())))?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.configure()?;
+        store
+            .conn
+            .pragma_update(None, "application_id", APPLICATION_ID)?;
+        store.migrate_from(0)?;
+        let tx = store.conn.transaction()?;
+        let uuid = uuid::Uuid::now_v7().to_string();
+        for (k, v) in [
+            ("project_uuid", uuid.as_str()),
+            ("created_at", &now_rfc3339()),
+            ("vocab_name", &vocab.name),
+            ("vocab_digest", &vocab.digest()),
+            ("labelvet_version", env!("CARGO_PKG_VERSION")),
+        ] {
+            tx.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+                params![k, v],
+            )?;
+        }
+        classes::insert_vocab(&tx, vocab)?;
+        tx.commit()?;
+        Ok(store)
+    }
+
+    /// Opens an existing project for reading and writing, migrating an older schema forward.
+    pub fn open(path: &Path) -> Result<Store> {
+        if !path.is_file() {
+            return Err(Error::msg(format!(
+                "{}: no such project file (make one with `labelvet init`)",
+                path.display()
+            )));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| Error::msg(format!("{}: cannot open: {e}", path.display())))?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        let version = store.check_identity()?;
+        store.configure()?;
+        if version < SCHEMA_VERSION {
+            store.migrate_from(version)?;
+        }
+        Ok(store)
+    }
+
+    /// Reads the application id and schema version without touching anything else, so that a
+    /// foreign file is refused before any of its content is trusted.
+    fn check_identity(&self) -> Result<i64> {
+        let not_project = |reason: String| Error::NotAProject {
+            path: self.path.clone(),
+            reason,
+        };
+        self.conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| not_project(e.to_string()))?;
+        let app_id: i32 = self
+            .conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(|e| not_project(describe_open_error(&e)))?;
+        if app_id != APPLICATION_ID {
+            return Err(not_project(
+                "an SQLite database, but not one made by labelvet".into(),
+            ));
+        }
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::NewerSchema {
+                path: self.path.clone(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if version < 1 {
+            return Err(not_project("it has no labelvet schema".into()));
+        }
+        Ok(version)
+    }
+
+    fn configure(&self) -> Result<()> {
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        let mode: String = self
+            .conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::msg(format!(
+                "{}: cannot switch to WAL mode (got {mode}); is the file on a network drive?",
+                self.path.display()
+            )));
+        }
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(())
+    }
+
+    fn migrate_from(&mut self, from: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for sql in &MIGRATIONS[from as usize..] {
+            tx.execute_batch(sql)?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?1)",
+            params![SCHEMA_VERSION.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Runs `f` in one transaction: all of it lands, or none of it.
+    pub fn transaction<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| locked_or(&path, e))?;
+        let out = f(&tx)?;
+        tx.commit().map_err(|e| locked_or(&path, e))?;
+        Ok(out)
+    }
+
+    /// Turns SQLite's "database is locked" into a sentence that says what to do.
+    pub fn locked_or(&self, e: rusqlite::Error) -> Error {
+        locked_or(&self.path, e)
+    }
+
+    pub fn meta(&self) -> Result<Meta> {
+        let get = |k: &str| -> Result<Option<String>> {
+            Ok(self
+                .conn
+                .query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
+                .optional()?)
+        };
+        let need = |k: &str| -> Result<String> {
+            get(k)?.ok_or_else(|| Error::NotAProject {
+                path: self.path.clone(),
+                reason: format!("meta has no {k}"),
+            })
+        };
+        Ok(Meta {
+            project_uuid: need("project_uuid")?,
+            schema_version: need("schema_version")?.parse().unwrap_or(0),
+            created_at: need("created_at")?,
+            vocab_name: need("vocab_name")?,
+            vocab_digest: need("vocab_digest")?,
+            image_root: get("image_root")?,
+        })
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// The project's vocabulary, as stored in it.
+    pub fn vocab(&self) -> Result<Vocab> {
+        let name = self.meta()?.vocab_name;
+        classes::load_vocab(&self.conn, &name)
+    }
+}
+
+fn locked_or(path: &Path, e: rusqlite::Error) -> Error {
+    if let rusqlite::Error::SqliteFailure(f, _) = &e
+        && matches!(
+            f.code,
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+        )
+    {
+        return Error::msg(format!(
+            "{}: still locked by another process after {} s; close the other labelvet \
+             using this file and try again",
+            path.display(),
+            BUSY_TIMEOUT.as_secs()
+        ));
+    }
+    Error::Sqlite(e)
+}
+
+fn describe_open_error(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
+            "not an SQLite database".into()
+        }
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseCorrupt => {
+            "the SQLite file is damaged".into()
+        }
+        e => e.to_string(),
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny_vocab() -> Vocab {
+        Vocab::from_reader("t", Path::new("t.csv"), "key,name\na,A\nb,B\n".as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn create_then_open_keeps_meta_and_vocab() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.db");
+        let v = tiny_vocab();
+        let uuid = Store::create(&p, &v).unwrap().meta().unwrap().project_uuid;
+        let s = Store::open(&p).unwrap();
+        let m = s.meta().unwrap();
+        assert_eq!(m.project_uuid, uuid);
+        assert_eq!(m.schema_version, SCHEMA_VERSION);
+        assert_eq!(m.vocab_digest, v.digest());
+        assert_eq!(s.vocab().unwrap().digest(), v.digest());
+        let mode: String = s
+            .conn()
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let fk: i64 = s
+            .conn()
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1);
+        assert!(Store::create(&p, &v).is_err(), "create must not overwrite");
+    }
+
+    #[test]
+    fn foreign_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("notes.db");
+        std::fs::write(&text, "hello, this is not a database at all........").unwrap();
+        let err = Store::open(&text).err().unwrap().to_string();
+        assert!(err.contains("not a labelvet project"), "{err}");
+        assert!(err.contains("not an SQLite database"), "{err}");
+
+        let other = dir.path().join("other.db");
+        Connection::open(&other)
+            .unwrap()
+            .execute_batch("CREATE TABLE t(x)")
+            .unwrap();
+        let err = Store::open(&other).err().unwrap().to_string();
+        assert!(err.contains("not one made by labelvet"), "{err}");
+
+        let missing = dir.path().join("missing.db");
+        let err = Store::open(&missing).err().unwrap().to_string();
+        assert!(err.contains("no such project file"), "{err}");
+        assert!(!missing.exists(), "open must not create a file");
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.db");
+        drop(Store::create(&p, &tiny_vocab()).unwrap());
+        Connection::open(&p)
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let err = Store::open(&p).err().unwrap();
+        assert!(matches!(err, Error::NewerSchema { .. }), "{err}");
+        assert!(err.to_string().contains("upgrade labelvet"));
+    }
+}

@@ -1,0 +1,105 @@
+//! The schema, as a list of forward migrations. Version N of the schema is the result of
+//! applying migrations 1..=N in order; a file records its version in `meta` and in
+//! `PRAGMA user_version`, and `PRAGMA application_id` marks it as a labelvet project.
+//!
+//! Identity follows the design: classes by key, images by key, judgments by UUID. Integer row ids
+//! (`images.id`, `models.id`) never leave a file; merging maps them through the keys.
+
+/// `LBVT` in ASCII: lets `open` tell a labelvet project from any other SQLite file.
+pub const APPLICATION_ID: i32 = 0x4C42_5654;
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the project file.
+    r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE classes (
+    key        TEXT PRIMARY KEY,
+    idx        INTEGER UNIQUE,
+    name       TEXT NOT NULL,
+    synonyms   TEXT NOT NULL DEFAULT '',
+    definition TEXT NOT NULL DEFAULT '',
+    parent     TEXT,
+    path       TEXT NOT NULL DEFAULT '',
+    guideline  TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+
+CREATE TABLE images (
+    id             INTEGER PRIMARY KEY,
+    key            TEXT NOT NULL UNIQUE,
+    -- the file's path below the image root as raw bytes, only when it is not valid UTF-8
+    -- (the key then holds a lossy rendering)
+    raw_path       BLOB,
+    original_label TEXT REFERENCES classes(key),
+    sha256         TEXT,
+    bytes          INTEGER,
+    width          INTEGER,
+    height         INTEGER,
+    status         TEXT NOT NULL CHECK (status IN ('ok', 'missing', 'unreadable')),
+    error          TEXT
+);
+CREATE INDEX images_by_sha ON images(sha256) WHERE sha256 IS NOT NULL;
+
+CREATE TABLE models (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    source      TEXT,
+    imported_at TEXT NOT NULL
+);
+
+CREATE TABLE predictions (
+    image_id INTEGER NOT NULL REFERENCES images(id),
+    model_id INTEGER NOT NULL REFERENCES models(id),
+    rank     INTEGER NOT NULL CHECK (rank >= 1),
+    label    TEXT NOT NULL REFERENCES classes(key),
+    score    REAL,
+    PRIMARY KEY (image_id, model_id, rank)
+) WITHOUT ROWID;
+CREATE INDEX predictions_by_model ON predictions(model_id);
+
+-- Derived from images.original_label, predictions and judgments; rebuilt after each import.
+CREATE TABLE candidates (
+    image_id    INTEGER NOT NULL REFERENCES images(id),
+    label       TEXT NOT NULL REFERENCES classes(key),
+    is_original INTEGER NOT NULL,
+    PRIMARY KEY (image_id, label)
+) WITHOUT ROWID;
+
+-- Append-only. An annotator's current answer for (image, label) is their latest answer event
+-- that no retraction names; "latest" is (created_at, id).
+CREATE TABLE judgments (
+    id         TEXT PRIMARY KEY,
+    image      TEXT NOT NULL,
+    label      TEXT NOT NULL,
+    answer     TEXT NOT NULL CHECK (answer IN ('yes', 'no', 'maybe', 'retract')),
+    retracts   TEXT,
+    annotator  TEXT NOT NULL,
+    session    TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    elapsed_ms INTEGER,
+    origin     TEXT NOT NULL DEFAULT 'annotate',
+    CHECK ((answer = 'retract') = (retracts IS NOT NULL))
+) WITHOUT ROWID;
+CREATE INDEX judgments_by_item ON judgments(image, label, annotator);
+CREATE INDEX judgments_by_annotator ON judgments(annotator, created_at);
+CREATE INDEX judgments_retracts ON judgments(retracts) WHERE retracts IS NOT NULL;
+
+-- Flags on whole images (broken, ambiguous, needs an expert); append-only like judgments,
+-- a flag is lifted by a later event with kind 'clear'.
+CREATE TABLE flags (
+    id         TEXT PRIMARY KEY,
+    image      TEXT NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind IN ('broken', 'ambiguous', 'expert', 'clear')),
+    note       TEXT NOT NULL DEFAULT '',
+    annotator  TEXT NOT NULL,
+    session    TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX flags_by_image ON flags(image);
+"#,
+];
+
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,1 @@
+//! The terminal: setup and teardown, event loop, keymap, widgets, image loading.
