@@ -9,5 +9,6 @@ pub mod store;
 pub mod vocab;
 
 pub use error::{Error, Result};
+pub mod analysis;
 pub mod annotate;
 pub mod tui;

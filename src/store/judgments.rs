@@ -12,34 +12,7 @@ use rusqlite::{Connection, Row, params};
 use super::Store;
 use crate::error::{Error, Result};
 
-/// An answer to "is there a <label> in this image?". The discriminants index count arrays.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Answer {
-    No = 0,
-    Maybe = 1,
-    Yes = 2,
-}
-
-impl Answer {
-    pub const ALL: [Answer; 3] = [Answer::No, Answer::Maybe, Answer::Yes];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Answer::No => "no",
-            Answer::Maybe => "maybe",
-            Answer::Yes => "yes",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Answer> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "yes" | "y" | "1" | "true" => Some(Answer::Yes),
-            "no" | "n" | "0" | "false" => Some(Answer::No),
-            "maybe" | "m" | "unsure" | "?" => Some(Answer::Maybe),
-            _ => None,
-        }
-    }
-}
+pub use crate::analysis::Answer;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct JudgmentEvent {
