@@ -3,12 +3,14 @@
 //! The library holds everything but argument parsing, so that tests and benchmarks drive the
 //! same code the binary runs.
 
+pub mod analysis;
+pub mod annotate;
+pub mod demo;
 pub mod error;
+pub mod info;
 pub mod ingest;
 pub mod store;
+pub mod tui;
 pub mod vocab;
 
 pub use error::{Error, Result};
-pub mod analysis;
-pub mod annotate;
-pub mod tui;

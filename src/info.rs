@@ -1,0 +1,141 @@
+//! `labelvet info`: what a project file holds, at a glance, so that a coordinator can check a
+//! file before annotating or merging it.
+
+use std::fmt;
+
+use crate::error::Result;
+use crate::store::{AnnotatorCounts, ImageStatus, Meta, ModelInfo, Store};
+
+#[derive(Clone, Debug)]
+pub struct ProjectInfo {
+    pub path: String,
+    pub meta: Meta,
+    pub classes: usize,
+    pub images: u64,
+    pub present: u64,
+    pub missing: u64,
+    pub unreadable: u64,
+    pub models: Vec<ModelInfo>,
+    pub candidates_mean: f64,
+    pub candidates_min: u64,
+    pub candidates_max: u64,
+    pub annotators: Vec<AnnotatorCounts>,
+    pub flagged_images: u64,
+    pub duplicate_groups: usize,
+}
+
+impl ProjectInfo {
+    pub fn gather(store: &Store) -> Result<ProjectInfo> {
+        let meta = store.meta()?;
+        let classes: usize = store
+            .conn()
+            .query_row("SELECT count(*) FROM classes", [], |r| r.get(0))?;
+        let mut info = ProjectInfo {
+            path: store.path().display().to_string(),
+            meta,
+            classes,
+            images: 0,
+            present: 0,
+            missing: 0,
+            unreadable: 0,
+            models: store.models()?,
+            candidates_mean: 0.0,
+            candidates_min: 0,
+            candidates_max: 0,
+            annotators: store.counts_by_annotator()?,
+            flagged_images: store.flag_count()?,
+            duplicate_groups: store.duplicate_content()?.len(),
+        };
+        for (status, n) in store.image_count_by_status()? {
+            info.images += n;
+            match status {
+                ImageStatus::Ok => info.present = n,
+                ImageStatus::Missing => info.missing = n,
+                ImageStatus::Unreadable => info.unreadable = n,
+            }
+        }
+        (
+            info.candidates_mean,
+            info.candidates_min,
+            info.candidates_max,
+        ) = store.candidate_stats()?;
+        Ok(info)
+    }
+}
+
+impl fmt::Display for ProjectInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = &self.meta;
+        writeln!(f, "project     {}", self.path)?;
+        writeln!(f, "uuid        {}", m.project_uuid)?;
+        writeln!(
+            f,
+            "created     {}  (schema {})",
+            m.created_at, m.schema_version
+        )?;
+        writeln!(
+            f,
+            "vocabulary  {}: {} classes (digest {})",
+            m.vocab_name,
+            self.classes,
+            &m.vocab_digest[..12.min(m.vocab_digest.len())]
+        )?;
+        if let Some(root) = &m.image_root {
+            writeln!(f, "image root  {root}")?;
+        }
+        writeln!(
+            f,
+            "images      {} ({} present, {} missing, {} unreadable)",
+            self.images, self.present, self.missing, self.unreadable
+        )?;
+        if self.duplicate_groups > 0 {
+            writeln!(
+                f,
+                "            {} groups of keys share the same bytes",
+                self.duplicate_groups
+            )?;
+        }
+        if self.models.is_empty() {
+            writeln!(
+                f,
+                "models      none (add with `labelvet predictions import`)"
+            )?;
+        } else {
+            writeln!(f, "models      {}", self.models.len())?;
+            for model in &self.models {
+                writeln!(
+                    f,
+                    "  {:<24} {} predictions over {} images",
+                    model.name, model.predictions, model.images
+                )?;
+            }
+        }
+        writeln!(
+            f,
+            "candidates  per image: mean {:.1}, min {}, max {}",
+            self.candidates_mean, self.candidates_min, self.candidates_max
+        )?;
+        if self.annotators.is_empty() {
+            writeln!(f, "judgments   none yet")?;
+        } else {
+            let events: u64 = self.annotators.iter().map(|a| a.events).sum();
+            writeln!(
+                f,
+                "judgments   {} events by {} annotators",
+                events,
+                self.annotators.len()
+            )?;
+            for a in &self.annotators {
+                writeln!(
+                    f,
+                    "  {:<24} {} events, {} current answers",
+                    a.annotator, a.events, a.current
+                )?;
+            }
+        }
+        if self.flagged_images > 0 {
+            writeln!(f, "flagged     {} images", self.flagged_images)?;
+        }
+        Ok(())
+    }
+}

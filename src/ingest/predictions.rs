@@ -1,0 +1,323 @@
+//! Model predictions into a project, streamed row by row so memory stays flat whatever the file's
+//! size, all in one transaction so that a malformed line leaves the project as it was.
+//!
+//! Two layouts: long CSV (`image,model,rank,label,score`, label as class key or index; the
+//! shared data's `label_index`/`wnid` columns work too) and JSON lines
+//! (`{"image":..,"model":..,"topk":[{"label":..,"score":..},..]}`). Either may be gzipped.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::table::{self, Format, IMAGE_COLS};
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::store::predictions::{PredictionWriter, rebuild_candidates};
+use crate::vocab::Vocab;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PredictionImport {
+    pub files: usize,
+    /// Rows stored (within the top-k).
+    pub rows: u64,
+    /// Rows read but beyond the top-k.
+    pub beyond_top_k: u64,
+    pub models: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PredictionOptions {
+    pub top_k: u32,
+    /// The model name for files that have no model column or field.
+    pub model: Option<String>,
+    pub progress: bool,
+}
+
+impl Default for PredictionOptions {
+    fn default() -> Self {
+        PredictionOptions {
+            top_k: 5,
+            model: None,
+            progress: false,
+        }
+    }
+}
+
+/// Resolves labels (key or index) to keys once per distinct spelling.
+struct Labels<'v> {
+    vocab: &'v Vocab,
+    cache: HashMap<String, String>,
+}
+
+impl<'v> Labels<'v> {
+    fn key(&mut self, label: &str) -> Option<&str> {
+        if !self.cache.contains_key(label) {
+            let key = self.vocab.resolve(label)?.key.clone();
+            self.cache.insert(label.to_string(), key);
+        }
+        self.cache.get(label).map(String::as_str)
+    }
+}
+
+pub fn import_predictions(
+    store: &mut Store,
+    files: &[PathBuf],
+    opts: &PredictionOptions,
+) -> Result<PredictionImport> {
+    if opts.top_k == 0 {
+        return Err(Error::msg("--top-k must be at least 1"));
+    }
+    let vocab = store.vocab()?;
+    let images = store.image_ids()?;
+    let total_bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let bar = super::images::progress_bar(total_bytes, "predictions", opts.progress);
+    let report = store.transaction(|tx| {
+        let mut writer = PredictionWriter::new(tx)?;
+        let mut labels = Labels {
+            vocab: &vocab,
+            cache: HashMap::new(),
+        };
+        let mut report = PredictionImport::default();
+        for file in files {
+            let (reader, format) = table::open_detect(file)?;
+            let source = file.display().to_string();
+            let ctx = Ctx {
+                file,
+                source: &source,
+                images: &images,
+                opts,
+            };
+            match format {
+                Format::Csv => import_csv(&ctx, reader, &mut writer, &mut labels, &mut report)?,
+                Format::Jsonl => import_jsonl(&ctx, reader, &mut writer, &mut labels, &mut report)?,
+            }
+            report.files += 1;
+            bar.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
+        }
+        report.rows = writer.rows;
+        report.models = writer.models_seen();
+        drop(writer);
+        rebuild_candidates(tx)?;
+        Ok(report)
+    })?;
+    bar.finish_and_clear();
+    Ok(report)
+}
+
+struct Ctx<'a> {
+    file: &'a Path,
+    source: &'a str,
+    images: &'a HashMap<String, i64>,
+    opts: &'a PredictionOptions,
+}
+
+impl Ctx<'_> {
+    fn image(&self, line: u64, key: &str) -> Result<i64> {
+        self.images.get(key).copied().ok_or_else(|| {
+            Error::input(
+                self.file,
+                line,
+                format!("image {key} is not in the project"),
+            )
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &self,
+        writer: &mut PredictionWriter<'_>,
+        labels: &mut Labels<'_>,
+        report: &mut PredictionImport,
+        line: u64,
+        image: &str,
+        model: &str,
+        rank: u32,
+        label: &str,
+        score: Option<f64>,
+    ) -> Result<()> {
+        let image_id = self.image(line, image)?;
+        if rank > self.opts.top_k {
+            report.beyond_top_k += 1;
+            return Ok(());
+        }
+        if model.is_empty() {
+            return Err(Error::input(self.file, line, "empty model name"));
+        }
+        if let Some(s) = score
+            && !s.is_finite()
+        {
+            return Err(Error::input(
+                self.file,
+                line,
+                format!("score {s} is not a number"),
+            ));
+        }
+        let key = labels
+            .key(label)
+            .ok_or_else(|| Error::input(self.file, line, format!("unknown class `{label}`")))?
+            .to_string();
+        let model_id = writer.model_id(model, self.source)?;
+        if !writer.add(image_id, model_id, rank, &key, score)? {
+            return Err(Error::input(
+                self.file,
+                line,
+                format!("image {image}, model {model}: rank {rank} given twice"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn import_csv(
+    ctx: &Ctx<'_>,
+    reader: Box<dyn BufRead + Send>,
+    writer: &mut PredictionWriter<'_>,
+    labels: &mut Labels<'_>,
+    report: &mut PredictionImport,
+) -> Result<()> {
+    let file = ctx.file;
+    let mut rdr = table::csv_reader(reader);
+    let headers = rdr
+        .headers()
+        .map_err(|e| Error::input(file, 1, e.to_string()))?
+        .clone();
+    let img = table::need_col(file, &headers, IMAGE_COLS, "image")?;
+    let model_col = table::find_col(&headers, &["model", "model_name"]);
+    if model_col.is_none() && ctx.opts.model.is_none() {
+        return Err(Error::input(
+            file,
+            1,
+            "no `model` column; name the model with --model",
+        ));
+    }
+    let rank_col = table::need_col(file, &headers, &["rank"], "rank")?;
+    // A `label` column is read as key-or-index; `wnid` before `label_index` because a key
+    // needs no lookup by position.
+    let label_col = table::need_col(
+        file,
+        &headers,
+        &["label", "wnid", "class", "label_index", "class_index"],
+        "label",
+    )?;
+    let score_col = table::find_col(&headers, &["score", "prob", "probability", "confidence"]);
+    let fallback_model = ctx.opts.model.as_deref().unwrap_or("");
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                return Err(Error::input(file, line, e.to_string()));
+            }
+        }
+        let line = table::line_of(&rec);
+        if rec.len() == 1 && rec.get(0) == Some("") {
+            continue;
+        }
+        let field = |c: usize| rec.get(c).unwrap_or("");
+        let model = model_col
+            .map(field)
+            .filter(|m| !m.is_empty())
+            .unwrap_or(fallback_model);
+        let rank: u32 = field(rank_col)
+            .parse()
+            .ok()
+            .filter(|r| *r >= 1)
+            .ok_or_else(|| {
+                Error::input(
+                    file,
+                    line,
+                    format!("rank `{}` is not a whole number from 1", field(rank_col)),
+                )
+            })?;
+        let score =
+            match score_col.map(field).unwrap_or("") {
+                "" => None,
+                s => Some(s.parse::<f64>().map_err(|_| {
+                    Error::input(file, line, format!("score `{s}` is not a number"))
+                })?),
+            };
+        ctx.add(
+            writer,
+            labels,
+            report,
+            line,
+            field(img),
+            model,
+            rank,
+            field(label_col),
+            score,
+        )?;
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct JsonPrediction {
+    image: String,
+    model: Option<String>,
+    topk: Vec<JsonLabel>,
+}
+
+#[derive(Deserialize)]
+struct JsonLabel {
+    label: serde_json::Value,
+    score: Option<f64>,
+}
+
+fn import_jsonl(
+    ctx: &Ctx<'_>,
+    reader: Box<dyn BufRead + Send>,
+    writer: &mut PredictionWriter<'_>,
+    labels: &mut Labels<'_>,
+    report: &mut PredictionImport,
+) -> Result<()> {
+    let file = ctx.file;
+    for (i, line) in reader.lines().enumerate() {
+        let n = i as u64 + 1;
+        let line = line.map_err(|e| Error::input(file, n, e.to_string()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let p: JsonPrediction = serde_json::from_str(&line)
+            .map_err(|e| Error::input(file, n, format!("not a prediction record: {e}")))?;
+        let model = p
+            .model
+            .as_deref()
+            .or(ctx.opts.model.as_deref())
+            .ok_or_else(|| {
+                Error::input(file, n, "no `model` field; name the model with --model")
+            })?;
+        for (r, l) in p.topk.iter().enumerate() {
+            let label = match &l.label {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(x) => x.to_string(),
+                other => {
+                    return Err(Error::input(
+                        file,
+                        n,
+                        format!("label {other} is neither a class key nor an index"),
+                    ));
+                }
+            };
+            ctx.add(
+                writer,
+                labels,
+                report,
+                n,
+                &p.image,
+                model,
+                r as u32 + 1,
+                &label,
+                l.score,
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,87 @@
+//! Reading outside tables: gzip or plain, CSV or JSON lines, columns found by name. Shared by
+//! every importer so that each accepts the same spellings and names the same file and line in
+//! its errors.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use flate2::read::MultiGzDecoder;
+
+use crate::error::{Error, Result};
+
+/// The file's bytes, gunzipped when they start with the gzip magic number.
+pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut buf = BufReader::with_capacity(1 << 16, file);
+    let head = buf.fill_buf().map_err(|e| Error::io(path, e))?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 16,
+            MultiGzDecoder::new(buf),
+        )))
+    } else {
+        Ok(Box::new(buf))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Jsonl,
+}
+
+/// Opens a table and tells CSV from JSON lines by its first non-blank byte.
+pub fn open_detect(path: &Path) -> Result<(Box<dyn BufRead + Send>, Format)> {
+    let mut r = open(path)?;
+    let head = r.fill_buf().map_err(|e| Error::io(path, e))?;
+    let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    let fmt = if first == Some(&b'{') {
+        Format::Jsonl
+    } else {
+        Format::Csv
+    };
+    Ok((r, fmt))
+}
+
+pub fn csv_reader<R: Read>(r: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(r)
+}
+
+/// The index of the first header among `names` (case-insensitive), in the order of `names`.
+pub fn find_col(headers: &csv::StringRecord, names: &[&str]) -> Option<usize> {
+    names
+        .iter()
+        .find_map(|n| headers.iter().position(|h| h.eq_ignore_ascii_case(n)))
+}
+
+pub fn need_col(
+    path: &Path,
+    headers: &csv::StringRecord,
+    names: &[&str],
+    what: &str,
+) -> Result<usize> {
+    find_col(headers, names).ok_or_else(|| {
+        Error::input(
+            path,
+            1,
+            format!(
+                "no {what} column in the header (expected one of: {}; found: {})",
+                names.join(", "),
+                headers.iter().collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })
+}
+
+/// The line a CSV record started on, for error messages.
+pub fn line_of(rec: &csv::StringRecord) -> u64 {
+    rec.position().map(|p| p.line()).unwrap_or(0)
+}
+
+/// Names used for the image column, the label column and so on, in order of preference.
+pub const IMAGE_COLS: &[&str] = &["image", "key", "file", "filename", "path"];
+pub const LABEL_COLS: &[&str] = &["label", "wnid", "class", "label_index", "class_index"];
