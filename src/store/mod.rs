@@ -7,11 +7,14 @@
 //! killed; only a power cut can lose the last few), and a busy timeout so that two processes on
 //! one file wait for each other instead of failing at once.
 
+pub mod checkout;
 mod classes;
 pub mod images;
 pub mod judgments;
+pub mod merge;
 pub mod predictions;
 pub mod schema;
+pub mod untrusted;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -100,6 +100,36 @@ CREATE TABLE flags (
 ) WITHOUT ROWID;
 CREATE INDEX flags_by_image ON flags(image);
 "#,
+    // 2: team work. Which images an annotator's file was made for, and which files were merged in.
+    r#"
+-- The images an annotator's file was given by `labelvet assign`. An annotator with no rows here
+-- works on every image. Not merged: an assignment is a work order for one file, not a record of
+-- what was done.
+CREATE TABLE assignments (
+    annotator TEXT NOT NULL,
+    image     TEXT NOT NULL,
+    PRIMARY KEY (annotator, image)
+) WITHOUT ROWID;
+
+-- One row per source file merged in (never by a dry run).
+CREATE TABLE merge_log (
+    id               INTEGER PRIMARY KEY,
+    merged_at        TEXT NOT NULL,
+    source_file      TEXT NOT NULL,
+    source_uuid      TEXT NOT NULL,
+    source_schema    INTEGER NOT NULL,
+    -- JSON object: annotator -> events of theirs the merge added (0 when all were present)
+    annotators       TEXT NOT NULL,
+    new_events       INTEGER NOT NULL,
+    duplicate_events INTEGER NOT NULL,
+    new_flags        INTEGER NOT NULL,
+    new_images       INTEGER NOT NULL,
+    new_models       INTEGER NOT NULL,
+    new_predictions  INTEGER NOT NULL,
+    -- images whose bytes differ under one key, where --keep-target kept the target's record
+    conflicts_kept   INTEGER NOT NULL
+);
+"#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,526 @@
+//! Opening a project file that came from somewhere else, without trusting it.
+//!
+//! A file handed over by another annotator may be damaged, half-copied, made by a newer labelvet,
+//! or crafted. SQLite runs SQL stored in a file's schema (triggers, views, generated columns,
+//! index expressions) when that file is written to or read through it, so before a single row is
+//! read the file must prove it holds exactly the schema labelvet writes. The checks, in order:
+//!
+//! 1. The first 100 bytes: the SQLite magic, a sane page size, the labelvet application id, and a
+//!    file at least as long as its header says (a truncated copy is caught here, by name).
+//! 2. A sidecar `-wal` (or `-journal`) beside it is never applied to the file itself: answers an
+//!    annotator saved just before their labelvet was killed live there, so it is copied with the
+//!    file into a private temporary folder, SQLite recovers it there, and the checks go on with
+//!    that copy. Its frames are checksummed by SQLite and the result is checked like any file.
+//! 3. The file (or the recovered copy) is opened read-only with `immutable=1`: no locks, no -shm,
+//!    no -wal read or written, so nothing beside it is created or trusted. Triggers and views are
+//!    switched off for the connection (`SQLITE_DBCONFIG_ENABLE_TRIGGER`/`_VIEW`), the schema is
+//!    untrusted (`trusted_schema = OFF`, `SQLITE_DBCONFIG_TRUSTED_SCHEMA`), defensive mode is on
+//!    and the connection is `query_only`.
+//! 4. `application_id` and `user_version`: a newer schema is refused, an older one is accepted.
+//! 5. `sqlite_schema` must equal, object for object and statement for statement, the schema that
+//!    labelvet's own migrations make for that version. Any trigger, view, extra table, index or
+//!    column, or a changed constraint, is refused with its name. This also rules out generated
+//!    columns and index expressions, the only schema SQL a read could run.
+//! 6. `PRAGMA quick_check` must answer `ok`.
+//!
+//! Only then are rows read, through this connection only: the target is written through its own
+//! connection, so no SQL of the source's ever runs with the target's trust. A source of an older
+//! schema is copied into an in-memory database and migrated there, so it reads like a current one.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, OpenFlags};
+
+use super::schema::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION};
+use crate::error::{Error, Result};
+
+/// A verified, read-only source file. `conn` reads a database with exactly the current schema.
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub(crate) conn: Connection,
+    /// The schema version the file was written with (it is read as the current one).
+    pub schema_version: i64,
+    pub meta: BTreeMap<String, String>,
+    /// What was recovered from beside the file, as a sentence, when anything was.
+    pub recovered: Option<String>,
+    /// Holds the private copy alive while `conn` reads it.
+    _copy: Option<TempDir>,
+}
+
+impl SourceFile {
+    /// Runs every check of the module docs and returns the file ready to be read, or an error
+    /// naming the file and the problem.
+    pub fn open(path: &Path) -> Result<SourceFile> {
+        let refuse = |why: String| refused(path, why);
+        let md = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        if !md.is_file() {
+            return Err(refuse("not a regular file".into()));
+        }
+        let sidecars = sidecars(path);
+        let (copy, read_from, recovered) = if sidecars.is_empty() {
+            (None, path.to_path_buf(), None)
+        } else {
+            // The main file's header may be stale until the log is applied; check it after.
+            let (dir, copied, note) = recover_copy(path, &sidecars)?;
+            (Some(dir), copied, Some(note))
+        };
+        check_header(&read_from).map_err(refuse)?;
+
+        let conn = open_immutable(&read_from)
+            .map_err(|e| refuse(format!("cannot open it: {}", describe(&e))))?;
+        harden(&conn).map_err(|e| refuse(format!("cannot lock it down: {e}")))?;
+        conn.pragma_update(None, "query_only", "ON")
+            .map_err(|e| refuse(e.to_string()))?;
+
+        let app_id: i32 = conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(|e| refuse(describe(&e)))?;
+        if app_id != APPLICATION_ID {
+            return Err(refuse(
+                "an SQLite database, but not a labelvet project (no labelvet application_id)"
+                    .into(),
+            ));
+        }
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| refuse(describe(&e)))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::NewerSchema {
+                path: path.to_path_buf(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if version < 1 {
+            return Err(refuse("it has no labelvet schema (user_version 0)".into()));
+        }
+        check_schema(&conn, version).map_err(refuse)?;
+        quick_check(&conn).map_err(refuse)?;
+
+        let conn = if version < SCHEMA_VERSION {
+            migrate_in_memory(&conn, version)
+                .map_err(|e| refuse(format!("cannot read schema {version}: {e}")))?
+        } else {
+            conn
+        };
+        let meta = read_meta(&conn).map_err(refuse)?;
+        for key in ["project_uuid", "vocab_digest"] {
+            if !meta.contains_key(key) {
+                return Err(refuse(format!("its meta table has no {key}")));
+            }
+        }
+        Ok(SourceFile {
+            path: path.to_path_buf(),
+            conn,
+            schema_version: version,
+            meta,
+            recovered,
+            _copy: copy,
+        })
+    }
+
+    pub fn project_uuid(&self) -> &str {
+        &self.meta["project_uuid"]
+    }
+
+    pub fn vocab_digest(&self) -> &str {
+        &self.meta["vocab_digest"]
+    }
+}
+
+pub(crate) fn refused(path: &Path, why: impl std::fmt::Display) -> Error {
+    Error::msg(format!("{}: refused: {why}", path.display()))
+}
+
+/// Sidecar files SQLite would apply to the database: a non-empty `-wal` or `-journal`.
+fn sidecars(path: &Path) -> Vec<PathBuf> {
+    ["-wal", "-journal"]
+        .iter()
+        .map(|s| with_suffix(path, s))
+        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() > 0))
+        .collect()
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Copies the file and its sidecars into a private folder and lets SQLite recover them there,
+/// with everything that could run SQL from the file switched off. The original is not touched.
+fn recover_copy(path: &Path, sidecars: &[PathBuf]) -> Result<(TempDir, PathBuf, String)> {
+    let dir = TempDir::new()?;
+    let copy = dir.0.join("source.db");
+    std::fs::copy(path, &copy).map_err(|e| Error::io(path, e))?;
+    let mut names = Vec::new();
+    let mut bytes = 0;
+    for side in sidecars {
+        let name = side.file_name().unwrap_or_default().to_string_lossy();
+        let suffix = if name.ends_with("-wal") {
+            "-wal"
+        } else {
+            "-journal"
+        };
+        bytes += std::fs::copy(side, with_suffix(&copy, suffix)).map_err(|e| Error::io(side, e))?;
+        names.push(side.display().to_string());
+    }
+    let recover = || -> rusqlite::Result<()> {
+        let conn = Connection::open_with_flags(
+            &copy,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        harden(&conn)?;
+        // Reading the schema makes SQLite replay the log (or roll back a hot journal); the
+        // checkpoint folds a log into the copy so that it can be opened immutable.
+        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        conn.close().map_err(|(_, e)| e)
+    };
+    recover().map_err(|e| {
+        refused(
+            path,
+            format!(
+                "cannot recover {} beside it: {}",
+                names.join(" and "),
+                describe(&e)
+            ),
+        )
+    })?;
+    let note = format!(
+        "recovered {} ({bytes} bytes) into a private copy; the file itself was not changed",
+        names.join(" and ")
+    );
+    Ok((dir, copy, note))
+}
+
+/// The header checks, on raw bytes: nothing of SQLite has looked at the file yet.
+fn check_header(path: &Path) -> std::result::Result<(), String> {
+    let mut f = File::open(path).map_err(|e| e.to_string())?;
+    let len = f.metadata().map_err(|e| e.to_string())?.len();
+    if len == 0 {
+        return Err("an empty file, not an SQLite database".into());
+    }
+    let mut h = [0u8; 100];
+    if len < 100 || f.read_exact(&mut h).is_err() {
+        return Err(format!(
+            "not an SQLite database (only {len} bytes, shorter than an SQLite header)"
+        ));
+    }
+    if &h[..16] != b"SQLite format 3\0" {
+        return Err("not an SQLite database".into());
+    }
+    let page_size = match u16::from_be_bytes([h[16], h[17]]) {
+        1 => 65536u64,
+        n => u64::from(n),
+    };
+    if !(512..=65536).contains(&page_size) || !page_size.is_power_of_two() {
+        return Err(format!("a damaged SQLite header (page size {page_size})"));
+    }
+    let be32 = |o: usize| u32::from_be_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
+    let pages = u64::from(be32(28));
+    // The page count in the header is only meaningful when the change counter matches.
+    if pages > 0 && be32(24) == be32(92) && len < pages * page_size {
+        return Err(format!(
+            "truncated: its header says {} bytes ({pages} pages of {page_size}) but the file has \
+             {len}; copy it again",
+            pages * page_size
+        ));
+    }
+    if be32(68) as i32 != APPLICATION_ID {
+        return Err(
+            "an SQLite database, but not a labelvet project (no labelvet application_id)".into(),
+        );
+    }
+    Ok(())
+}
+
+fn open_immutable(path: &Path) -> rusqlite::Result<Connection> {
+    Connection::open_with_flags(
+        format!("{}?immutable=1", file_uri(path)),
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+}
+
+/// A `file:` URI for `path`, every byte outside the unreserved set percent-encoded, so that `?`,
+/// `#` and `%` in a file name cannot be read as URI syntax.
+fn file_uri(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut uri = String::from("file:");
+    for &b in abs.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri
+}
+
+/// Switches off everything through which a file's schema could run SQL on this connection.
+fn harden(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, false)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_VIEW, false)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
+    conn.pragma_update(None, "trusted_schema", "OFF")?;
+    conn.pragma_update(None, "cell_size_check", "ON")?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct SchemaObject {
+    kind: String,
+    name: String,
+    table: String,
+    sql: Option<String>,
+}
+
+fn schema_objects(conn: &Connection) -> rusqlite::Result<Vec<SchemaObject>> {
+    let mut stmt = conn.prepare("SELECT type, name, tbl_name, sql FROM sqlite_schema")?;
+    let mut out = stmt
+        .query_map([], |r| {
+            Ok(SchemaObject {
+                kind: r.get(0)?,
+                name: r.get(1)?,
+                table: r.get(2)?,
+                sql: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    out.sort();
+    Ok(out)
+}
+
+/// The schema labelvet's migrations make at `version`, built fresh in memory.
+fn expected_connection(version: i64) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_in_memory()?;
+    for sql in &MIGRATIONS[..version as usize] {
+        conn.execute_batch(sql)?;
+    }
+    Ok(conn)
+}
+
+/// Column facts from `pragma_table_xinfo`: name, declared type, not null, default, pk, hidden.
+type ColumnInfo = (String, String, i64, Option<String>, i64, i64);
+
+fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<ColumnInfo>> {
+    let mut stmt = conn.prepare(
+        "SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1)",
+    )?;
+    stmt.query_map([table], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+        ))
+    })?
+    .collect()
+}
+
+/// Compares the file's schema with labelvet's, object by object; the error lists every
+/// difference by name.
+fn check_schema(conn: &Connection, version: i64) -> std::result::Result<(), String> {
+    let actual =
+        schema_objects(conn).map_err(|e| format!("cannot read its schema: {}", describe(&e)))?;
+    let reference = expected_connection(version).map_err(|e| e.to_string())?;
+    let expected = schema_objects(&reference).map_err(|e| e.to_string())?;
+    if actual == expected {
+        return Ok(());
+    }
+    let mut problems = Vec::new();
+    for a in &actual {
+        match expected.iter().find(|e| e.name == a.name) {
+            None => problems.push(match a.kind.as_str() {
+                "trigger" => format!(
+                    "it holds a trigger `{}` on `{}` (a labelvet project has none, and it was \
+                     not run)",
+                    a.name, a.table
+                ),
+                "view" => format!(
+                    "it holds a view `{}` (a labelvet project has none, and it was not read)",
+                    a.name
+                ),
+                "index" => format!("it holds an unexpected index `{}` on `{}`", a.name, a.table),
+                kind => format!("it holds an unexpected {kind} `{}`", a.name),
+            }),
+            Some(e) if e.kind != a.kind => problems.push(format!(
+                "`{}` is a {} where labelvet has a {}",
+                a.name, a.kind, e.kind
+            )),
+            Some(e) if e == a => {}
+            Some(e) if a.kind == "table" => {
+                let (have, want) = match (columns(conn, &a.name), columns(&reference, &e.name)) {
+                    (Ok(h), Ok(w)) => (h, w),
+                    (Err(err), _) | (_, Err(err)) => {
+                        problems.push(format!("table `{}`: {}", a.name, describe(&err)));
+                        continue;
+                    }
+                };
+                let mut found = false;
+                for c in &have {
+                    match want.iter().find(|w| w.0 == c.0) {
+                        None => {
+                            found = true;
+                            problems
+                                .push(format!("table `{}` has an extra column `{}`", a.name, c.0));
+                        }
+                        Some(w) if w != c => {
+                            found = true;
+                            problems.push(format!(
+                                "column `{}.{}` is declared differently",
+                                a.name, c.0
+                            ));
+                        }
+                        Some(_) => {}
+                    }
+                }
+                for w in &want {
+                    if !have.iter().any(|c| c.0 == w.0) {
+                        found = true;
+                        problems.push(format!("table `{}` lacks column `{}`", a.name, w.0));
+                    }
+                }
+                if !found {
+                    problems.push(format!(
+                        "table `{}` is defined differently from labelvet's (its constraints differ)",
+                        a.name
+                    ));
+                }
+            }
+            Some(_) => problems.push(format!(
+                "{} `{}` is defined differently from labelvet's",
+                a.kind, a.name
+            )),
+        }
+    }
+    for e in &expected {
+        if !actual.iter().any(|a| a.name == e.name) {
+            problems.push(format!("it lacks the {} `{}`", e.kind, e.name));
+        }
+    }
+    Err(format!(
+        "its schema is not labelvet's schema {version}: {}",
+        problems.join("; ")
+    ))
+}
+
+fn quick_check(conn: &Connection) -> std::result::Result<(), String> {
+    let run = || -> rusqlite::Result<Vec<String>> {
+        let mut stmt = conn.prepare("PRAGMA quick_check(5)")?;
+        stmt.query_map([], |r| r.get::<_, String>(0))?.collect()
+    };
+    match run() {
+        Ok(rows) if rows == ["ok"] => Ok(()),
+        Ok(rows) => Err(format!(
+            "the file is damaged (quick_check: {})",
+            rows.join("; ")
+        )),
+        Err(e) => Err(format!("the file is damaged ({})", describe(&e))),
+    }
+}
+
+/// Copies an older-schema source into memory and applies the later migrations there, so that
+/// the merge reads every source through the current schema.
+fn migrate_in_memory(conn: &Connection, version: i64) -> rusqlite::Result<Connection> {
+    let mut mem = Connection::open_in_memory()?;
+    {
+        let backup = rusqlite::backup::Backup::new(conn, &mut mem)?;
+        backup.run_to_completion(1024, Duration::ZERO, None)?;
+    }
+    harden(&mem)?;
+    let tx = mem.transaction()?;
+    for sql in &MIGRATIONS[version as usize..] {
+        tx.execute_batch(sql)?;
+    }
+    tx.commit()?;
+    mem.pragma_update(None, "query_only", "ON")?;
+    Ok(mem)
+}
+
+fn read_meta(conn: &Connection) -> std::result::Result<BTreeMap<String, String>, String> {
+    let run = || -> rusqlite::Result<BTreeMap<String, String>> {
+        let mut stmt = conn.prepare("SELECT key, value FROM meta")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
+    };
+    run().map_err(|e| format!("its meta table cannot be read: {}", describe(&e)))
+}
+
+pub(crate) fn describe(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
+            "not an SQLite database".into()
+        }
+        rusqlite::Error::SqliteFailure(f, m) if f.code == rusqlite::ErrorCode::DatabaseCorrupt => {
+            format!(
+                "the file is damaged ({})",
+                m.as_deref().unwrap_or("database disk image is malformed")
+            )
+        }
+        e => e.to_string(),
+    }
+}
+
+/// A private folder under the system's temporary folder, removed when dropped.
+pub(crate) struct TempDir(pub(crate) PathBuf);
+
+impl TempDir {
+    pub(crate) fn new() -> Result<TempDir> {
+        let base = std::env::temp_dir();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        for attempt in 0..1000u32 {
+            let p = base.join(format!(
+                "labelvet-{}-{nanos:x}-{attempt}",
+                std::process::id()
+            ));
+            match std::fs::create_dir(&p) {
+                Ok(()) => return Ok(TempDir(p)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(Error::io(&p, e)),
+            }
+        }
+        Err(Error::msg(format!(
+            "{}: cannot make a private temporary folder",
+            base.display()
+        )))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_escape_what_sqlite_would_parse() {
+        let uri = file_uri(Path::new("/tmp/a b?c#d%e.db"));
+        assert_eq!(uri, "file:/tmp/a%20b%3Fc%23d%25e.db");
+    }
+
+    #[test]
+    fn expected_schema_of_each_version_builds() {
+        for v in 1..=SCHEMA_VERSION {
+            let c = expected_connection(v).unwrap();
+            assert!(!schema_objects(&c).unwrap().is_empty());
+        }
+    }
+}
