@@ -221,3 +221,17 @@ impl Store {
         Ok(rows)
     }
 }
+
+/// Queries for the annotation queue, which must open a project of a million images in well under
+/// a second: it holds image ids only and reads each image when it comes up.
+impl Store {
+    /// Every image id, in key order.
+    pub fn image_ids_by_key(&self) -> Result<Vec<i64>> {
+        // The UNIQUE index on `key` holds (key, rowid), so this is a covering index scan.
+        let mut stmt = self.conn.prepare("SELECT id FROM images ORDER BY key")?;
+        let ids = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        Ok(ids)
+    }
+}

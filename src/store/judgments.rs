@@ -393,6 +393,59 @@ impl Store {
     }
 }
 
+/// One candidate of one image is open for an annotator while they have no standing answer to it.
+/// Written as correlated subqueries so that each probe is an index lookup
+/// (`judgments_by_item`, `judgments_retracts`, `flags_by_image`).
+const OPEN_CANDIDATE: &str = "EXISTS (
+    SELECT 1 FROM candidates c WHERE c.image_id = i.id AND NOT EXISTS (
+        SELECT 1 FROM judgments j INDEXED BY judgments_by_item
+        WHERE j.image = i.key AND j.label = c.label AND j.annotator = ?1
+          AND j.answer <> 'retract'
+          AND NOT EXISTS (SELECT 1 FROM judgments r WHERE r.retracts = j.id)))";
+
+/// The annotator has a flag standing on the image (not lifted by a later `clear` of theirs).
+const FLAGGED_BY: &str = "EXISTS (
+    SELECT 1 FROM flags f WHERE f.image = i.key AND f.annotator = ?1 AND f.kind <> 'clear'
+      AND NOT EXISTS (
+        SELECT 1 FROM flags k WHERE k.image = f.image AND k.annotator = f.annotator
+          AND k.kind = 'clear' AND (k.created_at, k.id) > (f.created_at, f.id)))";
+
+/// Queries for the annotation queue: where an annotator resumes, and how far they are.
+impl Store {
+    /// The id of the first image in key order, after `after_key` when given, that has a candidate
+    /// the annotator has not answered and that they have not flagged. It walks the key index and
+    /// stops at the first hit, so its cost grows with the images already done, not with the
+    /// project.
+    pub fn next_open_image(&self, annotator: &str, after_key: Option<&str>) -> Result<Option<i64>> {
+        use rusqlite::OptionalExtension;
+        let sql = format!(
+            "SELECT i.id FROM images i
+             WHERE i.key > ?2 AND {OPEN_CANDIDATE} AND NOT {FLAGGED_BY}
+             ORDER BY i.key LIMIT 1"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        Ok(stmt
+            // Keys are never empty, so "after ''" is "from the first".
+            .query_row(params![annotator, after_key.unwrap_or("")], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// How many of the project's candidate questions the annotator has a standing answer to.
+    /// Reads only the annotator's own events (`judgments_by_annotator`).
+    pub fn answered_count(&self, annotator: &str) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM (
+               SELECT DISTINCT j.image, j.label FROM judgments j INDEXED BY judgments_by_annotator
+               WHERE j.annotator = ?1 AND j.answer <> 'retract'
+                 AND NOT EXISTS (SELECT 1 FROM judgments r WHERE r.retracts = j.id)) a
+             WHERE EXISTS (SELECT 1 FROM images i JOIN candidates c ON c.image_id = i.id
+                           WHERE i.key = a.image AND c.label = a.label)",
+            [annotator],
+            |r| r.get(0),
+        )?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

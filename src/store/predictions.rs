@@ -225,3 +225,13 @@ impl Store {
         Ok(rows)
     }
 }
+
+/// Queries for the annotation queue.
+impl Store {
+    /// How many (image, candidate label) questions the project asks.
+    pub fn candidate_count(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM candidates", [], |r| r.get(0))?)
+    }
+}
