@@ -245,7 +245,11 @@ fn progress_counts_answers_and_pace() {
     let mut s = open_clocked(&p, "alice", &clock);
     let total = s.progress().total;
     let store = p.open();
-    assert_eq!(total, store.candidate_count().unwrap());
+    let all: u64 = store
+        .conn()
+        .query_row("SELECT count(*) FROM candidates", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(total, all);
     assert_eq!(s.progress().answered, 0);
     assert_eq!(s.progress().per_hour, None);
     assert_eq!(s.progress().time_left, None);
@@ -459,4 +463,57 @@ fn an_empty_project_opens_and_refuses_answers() {
     .err()
     .unwrap();
     assert!(err.to_string().contains("annotator name is empty"));
+}
+
+#[test]
+fn a_checkout_with_an_assignment_queues_only_the_assigned_images() {
+    use labelvet::store::checkout::{CheckoutOptions, checkout};
+    let p = project(6);
+    let given = vec![p.keys[1].clone(), p.keys[4].clone()];
+    let file = p.dir.path().join("alice.db");
+    checkout(
+        &p.open(),
+        &file,
+        &CheckoutOptions {
+            annotator: "alice",
+            with_answers: false,
+            assignment: Some(&given),
+            assignment_note: None,
+        },
+    )
+    .unwrap();
+    let opts = |who: &str| SessionOptions {
+        annotator: who.into(),
+        show_sources: false,
+    };
+    let store = Store::open(&file).unwrap();
+    let expected_total: u64 = given
+        .iter()
+        .map(|k| {
+            let id = store.image(k).unwrap().unwrap().id;
+            store.candidates(id).unwrap().len() as u64
+        })
+        .sum();
+    let mut s = Session::open(store, opts("alice")).unwrap();
+    assert_eq!(s.position(), (0, 2));
+    assert_eq!(key(&s), given[0]);
+    assert_eq!(s.progress().total, expected_total);
+    let n = s.image().unwrap().items.len();
+    for _ in 0..n {
+        s.answer(Answer::Yes).unwrap();
+    }
+    assert_eq!(
+        key(&s),
+        given[1],
+        "the next assigned image, not the next in the project"
+    );
+    while !s.is_finished() {
+        s.answer(Answer::No).unwrap();
+    }
+    assert_eq!(s.progress().answered, expected_total);
+    drop(s);
+
+    // In the same file, someone with no assignment has every image.
+    let s = Session::open(Store::open(&file).unwrap(), opts("bob")).unwrap();
+    assert_eq!(s.position(), (0, 6));
 }

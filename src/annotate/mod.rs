@@ -114,10 +114,10 @@ impl Session {
             ));
         }
         let vocab = store.vocab()?;
-        let ids = store.image_ids_by_key()?;
+        let ids = store.queue_image_ids(&annotator)?;
         let tally = Tally {
             answered: store.answered_count(&annotator)?,
-            total: store.candidate_count()?,
+            total: store.queue_candidate_count(&annotator)?,
             ..Tally::default()
         };
         let mut s = Session {

@@ -225,13 +225,32 @@ impl Store {
 /// Queries for the annotation queue, which must open a project of a million images in well under
 /// a second: it holds image ids only and reads each image when it comes up.
 impl Store {
-    /// Every image id, in key order.
-    pub fn image_ids_by_key(&self) -> Result<Vec<i64>> {
-        // The UNIQUE index on `key` holds (key, rowid), so this is a covering index scan.
-        let mut stmt = self.conn.prepare("SELECT id FROM images ORDER BY key")?;
-        let ids = stmt
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<i64>>>()?;
+    /// True when the file assigns the annotator a set of images (a checkout made by `assign`).
+    pub fn has_assignment(&self, annotator: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM assignments WHERE annotator = ?1 LIMIT 1")?
+            .exists([annotator])?)
+    }
+
+    /// The ids of the images in the annotator's queue, in key order: the images assigned to them,
+    /// or every image when the file assigns them nothing.
+    pub fn queue_image_ids(&self, annotator: &str) -> Result<Vec<i64>> {
+        let ids = if self.has_assignment(annotator)? {
+            self.conn
+                .prepare(
+                    "SELECT i.id FROM assignments a JOIN images i ON i.key = a.image
+                     WHERE a.annotator = ?1 ORDER BY i.key",
+                )?
+                .query_map([annotator], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<i64>>>()?
+        } else {
+            // A covering scan of the UNIQUE index on `key`.
+            self.conn
+                .prepare("SELECT id FROM images ORDER BY key")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<i64>>>()?
+        };
         Ok(ids)
     }
 }

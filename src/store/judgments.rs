@@ -410,17 +410,22 @@ const FLAGGED_BY: &str = "EXISTS (
         SELECT 1 FROM flags k WHERE k.image = f.image AND k.annotator = f.annotator
           AND k.kind = 'clear' AND (k.created_at, k.id) > (f.created_at, f.id)))";
 
+/// The image is in the annotator's queue: assigned to them, or the file assigns them nothing
+/// (then every image is theirs). The first test is uncorrelated, so SQLite runs it once.
+pub(super) const IN_QUEUE: &str = "(NOT EXISTS (SELECT 1 FROM assignments WHERE annotator = ?1)
+    OR EXISTS (SELECT 1 FROM assignments a WHERE a.annotator = ?1 AND a.image = i.key))";
+
 /// Queries for the annotation queue: where an annotator resumes, and how far they are.
 impl Store {
-    /// The id of the first image in key order, after `after_key` when given, that has a candidate
-    /// the annotator has not answered and that they have not flagged. It walks the key index and
+    /// The id of the first image of the annotator's queue in key order, after `after_key` when
+    /// given, that has a candidate they have not answered and that they have not flagged. It walks the key index and
     /// stops at the first hit, so its cost grows with the images already done, not with the
     /// project.
     pub fn next_open_image(&self, annotator: &str, after_key: Option<&str>) -> Result<Option<i64>> {
         use rusqlite::OptionalExtension;
         let sql = format!(
             "SELECT i.id FROM images i
-             WHERE i.key > ?2 AND {OPEN_CANDIDATE} AND NOT {FLAGGED_BY}
+             WHERE i.key > ?2 AND {IN_QUEUE} AND {OPEN_CANDIDATE} AND NOT {FLAGGED_BY}
              ORDER BY i.key LIMIT 1"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
@@ -430,16 +435,18 @@ impl Store {
             .optional()?)
     }
 
-    /// How many of the project's candidate questions the annotator has a standing answer to.
+    /// How many candidate questions of the annotator's queue they have a standing answer to.
     /// Reads only the annotator's own events (`judgments_by_annotator`).
     pub fn answered_count(&self, annotator: &str) -> Result<u64> {
         Ok(self.conn.query_row(
-            "SELECT count(*) FROM (
+            &format!(
+                "SELECT count(*) FROM (
                SELECT DISTINCT j.image, j.label FROM judgments j INDEXED BY judgments_by_annotator
                WHERE j.annotator = ?1 AND j.answer <> 'retract'
                  AND NOT EXISTS (SELECT 1 FROM judgments r WHERE r.retracts = j.id)) a
              WHERE EXISTS (SELECT 1 FROM images i JOIN candidates c ON c.image_id = i.id
-                           WHERE i.key = a.image AND c.label = a.label)",
+                           WHERE i.key = a.image AND c.label = a.label AND {IN_QUEUE})"
+            ),
             [annotator],
             |r| r.get(0),
         )?)

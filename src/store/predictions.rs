@@ -228,10 +228,20 @@ impl Store {
 
 /// Queries for the annotation queue.
 impl Store {
-    /// How many (image, candidate label) questions the project asks.
-    pub fn candidate_count(&self) -> Result<u64> {
-        Ok(self
-            .conn
-            .query_row("SELECT count(*) FROM candidates", [], |r| r.get(0))?)
+    /// How many (image, candidate label) questions the annotator's queue asks.
+    pub fn queue_candidate_count(&self, annotator: &str) -> Result<u64> {
+        if self.has_assignment(annotator)? {
+            Ok(self.conn.query_row(
+                "SELECT count(*) FROM assignments a JOIN images i ON i.key = a.image
+                 JOIN candidates c ON c.image_id = i.id WHERE a.annotator = ?1",
+                [annotator],
+                |r| r.get(0),
+            )?)
+        } else {
+            // SQLite counts a whole b-tree without decoding rows: ~50 ms for 10 M candidates.
+            Ok(self
+                .conn
+                .query_row("SELECT count(*) FROM candidates", [], |r| r.get(0))?)
+        }
     }
 }
