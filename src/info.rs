@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::error::Result;
+use crate::store::merge::MergeLogEntry;
 use crate::store::{AnnotatorCounts, ImageStatus, Meta, ModelInfo, Store};
 
 #[derive(Clone, Debug)]
@@ -22,6 +23,8 @@ pub struct ProjectInfo {
     pub annotators: Vec<AnnotatorCounts>,
     pub flagged_images: u64,
     pub duplicate_groups: usize,
+    /// Files merged into this one, oldest first.
+    pub merges: Vec<MergeLogEntry>,
 }
 
 impl ProjectInfo {
@@ -45,6 +48,7 @@ impl ProjectInfo {
             annotators: store.counts_by_annotator()?,
             flagged_images: store.flag_count()?,
             duplicate_groups: store.duplicate_content()?.len(),
+            merges: store.merge_log()?,
         };
         for (status, n) in store.image_count_by_status()? {
             info.images += n;
@@ -135,6 +139,51 @@ impl fmt::Display for ProjectInfo {
         }
         if self.flagged_images > 0 {
             writeln!(f, "flagged     {} images", self.flagged_images)?;
+        }
+        if !self.merges.is_empty() {
+            let mut merged: Vec<&str> = self
+                .merges
+                .iter()
+                .flat_map(|m| m.annotators.iter().map(|(a, _)| a.as_str()))
+                .collect();
+            merged.sort_unstable();
+            merged.dedup();
+            writeln!(
+                f,
+                "merged      {} files; annotators merged in: {}",
+                self.merges.len(),
+                if merged.is_empty() {
+                    "none".to_string()
+                } else {
+                    merged.join(", ")
+                }
+            )?;
+            const SHOWN: usize = 10;
+            let skip = self.merges.len().saturating_sub(SHOWN);
+            if skip > 0 {
+                writeln!(f, "  ... {skip} earlier merges")?;
+            }
+            for m in &self.merges[skip..] {
+                writeln!(
+                    f,
+                    "  {}  {}  {} new events, {} already present, {} new images{}{}",
+                    m.merged_at,
+                    m.source_file,
+                    m.new_events,
+                    m.duplicate_events,
+                    m.new_images,
+                    if m.conflicts_kept > 0 {
+                        format!(", {} conflicts kept the target's image", m.conflicts_kept)
+                    } else {
+                        String::new()
+                    },
+                    if m.source_uuid != self.meta.project_uuid {
+                        format!(" (from project {})", m.source_uuid)
+                    } else {
+                        String::new()
+                    }
+                )?;
+            }
         }
         Ok(())
     }

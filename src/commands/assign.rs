@@ -1,0 +1,54 @@
+//! `labelvet assign`: split a project's images among annotators and make each one's file.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use labelvet::store::Store;
+use labelvet::store::checkout::{AssignOptions, assign};
+
+pub fn run(
+    project: &Path,
+    annotators: &[String],
+    overlap: usize,
+    dir: &Path,
+    seed: u64,
+    with_answers: bool,
+) -> Result<()> {
+    let store = Store::open(project)?;
+    let reports = assign(
+        &store,
+        dir,
+        &AssignOptions {
+            annotators,
+            overlap,
+            seed,
+            with_answers,
+        },
+    )
+    .with_context(|| format!("assigning the images of {}", project.display()))?;
+    let total = reports.first().map(|r| r.images).unwrap_or_default();
+    println!(
+        "made {} files in {}: each image to {overlap} of {} annotators (seed {seed})",
+        reports.len(),
+        dir.display(),
+        annotators.len()
+    );
+    for r in &reports {
+        println!(
+            "  {:<32} {:>8} of {total} images",
+            r.path.display().to_string(),
+            r.assigned.unwrap_or(0)
+        );
+    }
+    let files: Vec<String> = reports
+        .iter()
+        .map(|r| r.path.display().to_string())
+        .collect();
+    println!(
+        "next: hand out the files; once they come back: labelvet merge {} {}",
+        project.display(),
+        files.join(" ")
+    );
+    Ok(())
+}
