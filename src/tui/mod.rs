@@ -1,1 +1,399 @@
-//! The terminal: setup and teardown, event loop, keymap, widgets, image loading.
+//! The terminal: `labelvet annotate` (a full-screen session) and `labelvet show` (print and exit).
+//!
+//! This module owns what touches the real terminal: raw mode and the alternate screen, restored
+//! on every way out (return, error, panic, SIGTERM, SIGHUP); the graphics protocol query; and the
+//! event loop, which blocks on one channel fed by the key reader, the image worker and the signal
+//! handler, so a key is handled the moment it arrives and an image is drawn the moment it is
+//! ready. The screen's logic is in `app`, its drawing in `view`, image loading in `images`.
+
+pub mod app;
+pub mod images;
+pub mod keymap;
+mod show;
+pub mod view;
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossterm::event::{self, Event};
+use crossterm::{cursor, execute, terminal};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui_image::picker::{Picker, ProtocolType};
+
+pub use app::{App, AppOptions};
+pub use images::Encoder;
+pub use keymap::Keymap;
+pub use show::{describe, show};
+
+use crate::annotate::{Session, SessionOptions};
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// How images reach the terminal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GraphicsMode {
+    /// Ask the terminal; half-blocks when it does not answer.
+    Auto,
+    Kitty,
+    Sixel,
+    Iterm2,
+    Halfblocks,
+}
+
+impl FromStr for GraphicsMode {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<GraphicsMode> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => GraphicsMode::Auto,
+            "kitty" => GraphicsMode::Kitty,
+            "sixel" => GraphicsMode::Sixel,
+            "iterm2" => GraphicsMode::Iterm2,
+            "halfblocks" => GraphicsMode::Halfblocks,
+            other => {
+                return Err(Error::msg(format!(
+                    "unknown graphics mode `{other}`; one of auto, kitty, sixel, iterm2, halfblocks"
+                )));
+            }
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct AnnotateOptions {
+    pub project: PathBuf,
+    /// Default: the annotator a checkout was made for, else the login name, else `annotator`.
+    pub annotator: Option<String>,
+    /// Overrides the project's image folder.
+    pub images: Option<PathBuf>,
+    pub graphics: GraphicsMode,
+    /// Show the original label and model ranks, and keep the store's candidate order.
+    pub show_sources: bool,
+    /// A keymap file; default `<config dir>/labelvet/keys.toml` when it exists.
+    pub keys: Option<PathBuf>,
+}
+
+/// The annotator's name when none is given: the login name, else `annotator`.
+pub fn login_name() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .map(|s| s.trim().to_string())
+        .find(|s| !s.is_empty())
+        .unwrap_or_else(|| "annotator".into())
+}
+
+/// Runs the annotation screen until the annotator quits.
+pub fn annotate(opts: AnnotateOptions) -> Result<()> {
+    // Everything that can fail on bad input fails here, before the screen takes the terminal.
+    let keymap = Keymap::load(opts.keys.as_deref())?;
+    let store = Store::open(&opts.project)?;
+    let annotator = match opts.annotator {
+        Some(a) => a,
+        None => store.checkout_annotator()?.unwrap_or_else(login_name),
+    };
+    let image_root = opts
+        .images
+        .clone()
+        .or_else(|| store.meta().ok()?.image_root.map(PathBuf::from));
+    if let Some(root) = &opts.images
+        && !root.is_dir()
+    {
+        return Err(Error::msg(format!(
+            "{}: no such image folder",
+            root.display()
+        )));
+    }
+    let session = Session::open(
+        store,
+        SessionOptions {
+            annotator,
+            show_sources: opts.show_sources,
+        },
+    )?;
+    let project_name = opts.project.file_name().map_or_else(
+        || opts.project.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+
+    let guard = TerminalGuard::enter()?;
+    let picker = pick_graphics(opts.graphics);
+    let (tx, rx) = mpsc::channel::<AppEvent>();
+    let input = InputThread::start(tx.clone());
+    let signals = SignalThread::start(tx.clone())?;
+    let wake_tx = Mutex::new(tx);
+    let app = App::new(
+        session,
+        keymap,
+        Encoder::new(picker),
+        AppOptions {
+            project_name,
+            image_root,
+        },
+        Box::new(move || {
+            if let Ok(tx) = wake_tx.lock() {
+                let _ = tx.send(AppEvent::ImageReady);
+            }
+        }),
+    );
+    let result = run(app, &rx);
+    signals.stop();
+    input.stop();
+    drop(guard);
+    result
+}
+
+enum AppEvent {
+    Term(Event),
+    InputFailed(io::Error),
+    ImageReady,
+    Signal(i32),
+}
+
+fn run(mut app: App, rx: &Receiver<AppEvent>) -> Result<()> {
+    let backend = CrosstermBackend::new(io::stdout());
+    let mut terminal = Terminal::new(backend).map_err(|e| Error::msg(format!("terminal: {e}")))?;
+    loop {
+        app.take_images();
+        terminal
+            .draw(|f| app.draw(f))
+            .map_err(|e| Error::msg(format!("drawing the screen: {e}")))?;
+        let first = rx
+            .recv()
+            .map_err(|_| Error::msg("the terminal input stopped"))?;
+        // Handle everything already waiting (a held key, a burst of typing) before drawing again.
+        for ev in std::iter::once(first).chain(rx.try_iter()) {
+            match ev {
+                AppEvent::Term(Event::Key(k)) => app.handle_key(k),
+                AppEvent::Term(Event::Resize(..)) => {
+                    terminal
+                        .autoresize()
+                        .map_err(|e| Error::msg(format!("terminal: {e}")))?;
+                }
+                AppEvent::Term(_) | AppEvent::ImageReady => {}
+                AppEvent::InputFailed(e) => {
+                    return Err(Error::msg(format!("reading the keyboard: {e}")));
+                }
+                AppEvent::Signal(sig) => {
+                    return Err(Error::msg(format!(
+                        "stopped by signal {}; every answer shown as taken is saved",
+                        signal_name(sig)
+                    )));
+                }
+            }
+            if app.should_quit() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn signal_name(sig: i32) -> String {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    match sig {
+        SIGTERM => "SIGTERM".into(),
+        SIGHUP => "SIGHUP".into(),
+        SIGINT => "SIGINT".into(),
+        SIGQUIT => "SIGQUIT".into(),
+        n => format!("{n}"),
+    }
+}
+
+/// The graphics protocol for `mode`: forced ones still ask the terminal for its cell size in
+/// pixels, since kitty, sixel and iTerm2 images are sized in pixels.
+fn pick_graphics(mode: GraphicsMode) -> Picker {
+    let fallback = || Picker::from_fontsize((10, 20));
+    let forced = match mode {
+        GraphicsMode::Halfblocks => {
+            let mut p = fallback();
+            p.set_protocol_type(ProtocolType::Halfblocks);
+            return p;
+        }
+        GraphicsMode::Auto => None,
+        GraphicsMode::Kitty => Some(ProtocolType::Kitty),
+        GraphicsMode::Sixel => Some(ProtocolType::Sixel),
+        GraphicsMode::Iterm2 => Some(ProtocolType::Iterm2),
+    };
+    let mut picker = Picker::from_query_stdio().unwrap_or_else(|_| {
+        let mut p = fallback();
+        p.set_protocol_type(ProtocolType::Halfblocks);
+        p
+    });
+    if let Some(p) = forced {
+        picker.set_protocol_type(p);
+    }
+    picker
+}
+
+/// Set while the screen holds the terminal, so the restore runs once whoever gets there first.
+static TERMINAL_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Gives the terminal back: raw mode off, alternate screen left, cursor shown.
+pub fn restore_terminal() {
+    if TERMINAL_TAKEN.swap(false, Ordering::SeqCst) {
+        let _ = terminal::disable_raw_mode();
+        let _ = execute!(io::stdout(), terminal::LeaveAlternateScreen, cursor::Show);
+        let _ = io::stdout().flush();
+    }
+}
+
+type PanicHook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
+
+/// Holds the terminal for the screen and restores it on drop and on panic.
+struct TerminalGuard {
+    previous_hook: Arc<PanicHook>,
+}
+
+impl TerminalGuard {
+    fn enter() -> Result<TerminalGuard> {
+        let previous_hook: Arc<PanicHook> = Arc::new(std::panic::take_hook());
+        let hook = previous_hook.clone();
+        std::panic::set_hook(Box::new(move |info| {
+            // Restore first, so the panic message lands on the normal screen, readable.
+            restore_terminal();
+            hook(info);
+        }));
+        let guard = TerminalGuard { previous_hook };
+        terminal::enable_raw_mode()
+            .map_err(|e| Error::msg(format!("cannot put the terminal in raw mode: {e}")))?;
+        TERMINAL_TAKEN.store(true, Ordering::SeqCst);
+        execute!(io::stdout(), terminal::EnterAlternateScreen, cursor::Hide)
+            .map_err(|e| Error::msg(format!("cannot open the full screen: {e}")))?;
+        Ok(guard)
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+        let previous = self.previous_hook.clone();
+        let _ = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| previous(info)));
+    }
+}
+
+/// Reads terminal events into the loop's channel; polls so that it can be told to stop.
+struct InputThread {
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl InputThread {
+    fn start(tx: Sender<AppEvent>) -> InputThread {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("labelvet-input".into())
+            .spawn(move || {
+                while !flag.load(Ordering::SeqCst) {
+                    let ev = match event::poll(Duration::from_millis(50)) {
+                        Ok(false) => continue,
+                        Ok(true) => event::read(),
+                        Err(e) => Err(e),
+                    };
+                    let msg = match ev {
+                        Ok(ev) => AppEvent::Term(ev),
+                        Err(e) => AppEvent::InputFailed(e),
+                    };
+                    let failed = matches!(msg, AppEvent::InputFailed(_));
+                    if tx.send(msg).is_err() || failed {
+                        return;
+                    }
+                }
+            })
+            .ok();
+        InputThread { stop, handle }
+    }
+
+    fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// SIGTERM, SIGHUP (the terminal closed), SIGINT and SIGQUIT end the session through the loop,
+/// which restores the terminal; if the loop is stuck (say, waiting on a locked project file), the
+/// terminal is restored here and the process exits, since every shown answer is already saved.
+struct SignalThread {
+    handle: signal_hook::iterator::Handle,
+}
+
+impl SignalThread {
+    fn start(tx: Sender<AppEvent>) -> Result<SignalThread> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGQUIT])
+            .map_err(|e| Error::msg(format!("cannot watch for signals: {e}")))?;
+        let handle = signals.handle();
+        std::thread::Builder::new()
+            .name("labelvet-signals".into())
+            .spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    let _ = tx.send(AppEvent::Signal(sig));
+                    std::thread::sleep(Duration::from_secs(2));
+                    restore_terminal();
+                    eprintln!(
+                        "labelvet: stopped by signal {}; every answer shown as taken is saved",
+                        signal_name(sig)
+                    );
+                    std::process::exit(128 + sig);
+                }
+            })
+            .map_err(|e| Error::msg(format!("cannot watch for signals: {e}")))?;
+        Ok(SignalThread { handle })
+    }
+
+    fn stop(self) {
+        self.handle.close();
+    }
+}
+
+/// The project's image folder, or the override.
+pub(crate) fn image_root(store: &Store, images: Option<&Path>) -> Option<PathBuf> {
+    images
+        .map(Path::to_path_buf)
+        .or_else(|| store.meta().ok()?.image_root.map(PathBuf::from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graphics_modes_parse() {
+        assert_eq!("auto".parse::<GraphicsMode>().unwrap(), GraphicsMode::Auto);
+        assert_eq!(
+            "Kitty".parse::<GraphicsMode>().unwrap(),
+            GraphicsMode::Kitty
+        );
+        assert_eq!(
+            "sixel".parse::<GraphicsMode>().unwrap(),
+            GraphicsMode::Sixel
+        );
+        assert_eq!(
+            "iterm2".parse::<GraphicsMode>().unwrap(),
+            GraphicsMode::Iterm2
+        );
+        assert_eq!(
+            "halfblocks".parse::<GraphicsMode>().unwrap(),
+            GraphicsMode::Halfblocks
+        );
+        let e = "ascii".parse::<GraphicsMode>().unwrap_err().to_string();
+        assert!(e.contains("unknown graphics mode `ascii`"), "{e}");
+    }
+
+    #[test]
+    fn halfblocks_are_forced_without_asking_the_terminal() {
+        assert_eq!(
+            pick_graphics(GraphicsMode::Halfblocks).protocol_type(),
+            ProtocolType::Halfblocks
+        );
+    }
+}

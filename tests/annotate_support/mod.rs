@@ -60,8 +60,20 @@ pub fn project(n: usize) -> Project {
 
 /// As [`project`], plus extra image records whose files are written as given (`None`: no file).
 pub fn project_with(n: usize, extra: &[(&str, Option<&[u8]>)]) -> Project {
+    project_in(n, extra, None)
+}
+
+/// As [`project_with`], with the image files under `root` instead of the temporary directory (a
+/// relative root keeps file paths on screen the same on every machine).
+pub fn project_in(n: usize, extra: &[(&str, Option<&[u8]>)], root: Option<&Path>) -> Project {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("images");
+    let root = match root {
+        Some(r) => {
+            let _ = std::fs::remove_dir_all(r);
+            r.to_path_buf()
+        }
+        None => dir.path().join("images"),
+    };
     let db = dir.path().join("project.db");
     let vocab = Vocab::imagenet1k();
     let store = Store::create(&db, &vocab).unwrap();

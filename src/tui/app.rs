@@ -1,0 +1,358 @@
+//! The screen's state and what keys do to it, apart from drawing (`view`) and from the terminal
+//! (`mod.rs`), so that tests and benchmarks drive it on a test backend exactly as a person does.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui_image::protocol::Protocol;
+
+use super::images::{Done, Encoder, Loader, Request, Slot};
+use super::keymap::{Action, Keymap};
+use crate::annotate::{Advance, Session};
+use crate::store::{Answer, FlagKind};
+
+/// Images loaded ahead of the current one.
+pub const PREFETCH: usize = 3;
+/// Loaded images kept on the screen side (current, a few ahead, a few behind).
+const CACHE_SLOTS: usize = 12;
+
+/// What the screen shows over the annotation view.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+    Normal,
+    Help,
+    Zoom,
+    /// The flag prompt, waiting for the kind.
+    FlagKind,
+    /// The flag prompt, typing the optional note.
+    FlagNote(FlagKind, String),
+    /// The go-to prompt, typing an image key.
+    GoTo(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub text: String,
+    pub error: bool,
+}
+
+pub struct AppOptions {
+    /// The name shown in the header (the project file's name).
+    pub project_name: String,
+    /// Where image keys resolve to files; `None` when the project has no image folder.
+    pub image_root: Option<PathBuf>,
+}
+
+pub struct App {
+    pub(super) session: Session,
+    pub(super) keymap: Keymap,
+    pub(super) project_name: String,
+    pub(super) image_root: Option<PathBuf>,
+    pub(super) mode: Mode,
+    pub(super) message: Option<Message>,
+    loader: Loader,
+    cache: HashMap<Slot, Result<Protocol, String>>,
+    pending: HashSet<Slot>,
+    quit: bool,
+}
+
+impl App {
+    /// A screen over `session`. `wake` is called from the image thread when an image is ready.
+    pub fn new(
+        session: Session,
+        keymap: Keymap,
+        encoder: Encoder,
+        opts: AppOptions,
+        wake: Box<dyn Fn() + Send>,
+    ) -> App {
+        App {
+            session,
+            keymap,
+            project_name: opts.project_name,
+            image_root: opts.image_root,
+            mode: Mode::Normal,
+            message: None,
+            loader: Loader::new(encoder, wake),
+            cache: HashMap::new(),
+            pending: HashSet::new(),
+            quit: false,
+        }
+    }
+
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    pub fn mode(&self) -> &Mode {
+        &self.mode
+    }
+
+    pub fn message(&self) -> Option<&Message> {
+        self.message.as_ref()
+    }
+
+    pub fn should_quit(&self) -> bool {
+        self.quit
+    }
+
+    pub fn draw(&mut self, frame: &mut Frame<'_>) {
+        super::view::draw(self, frame);
+    }
+
+    /// Takes the images the worker has finished. Returns true when any arrived.
+    pub fn take_images(&mut self) -> bool {
+        let mut any = false;
+        while let Some(done) = self.loader.try_recv() {
+            self.store_image(done);
+            any = true;
+        }
+        any
+    }
+
+    /// Waits until every requested image is loaded (or `timeout`). Returns false on timeout.
+    pub fn settle(&mut self, timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        while !self.pending.is_empty() {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            if let Some(done) = self.loader.recv_timeout(left) {
+                self.store_image(done);
+            }
+        }
+        true
+    }
+
+    fn store_image(&mut self, done: Done) {
+        self.pending.remove(&done.slot);
+        self.cache.insert(done.slot, done.result);
+    }
+
+    /// The image of the current image for `area`: `None` while it loads. Asks the worker for it
+    /// and for the next few images at the same size.
+    pub(super) fn image_for(&mut self, area: Rect) -> Option<&Result<Protocol, String>> {
+        let current = self.session.image().map(|i| i.id)?;
+        let mut ids = vec![current];
+        ids.extend(self.session.upcoming(PREFETCH));
+        let mut wanted = Vec::new();
+        for id in &ids {
+            if !self.cache.contains_key(&(*id, area)) {
+                wanted.push(Request {
+                    id: *id,
+                    path: self.path_of(*id),
+                    area,
+                });
+            }
+        }
+        for slot in self.loader.want(wanted.clone()) {
+            self.pending.remove(&slot);
+        }
+        self.pending.extend(wanted.iter().map(Request::slot));
+        if self.cache.len() > CACHE_SLOTS {
+            // Keep what this frame wants; past images are cheap to load again if revisited.
+            self.cache
+                .retain(|(id, a), _| *a == area && ids.contains(id));
+        }
+        self.cache.get(&(current, area))
+    }
+
+    fn path_of(&self, id: i64) -> Result<PathBuf, String> {
+        let Some(root) = &self.image_root else {
+            return Err("the project has no image folder; pass --images DIR to show images".into());
+        };
+        let rec = match self.session.image() {
+            Some(cur) if cur.id == id => cur.record.clone(),
+            _ => match self.session.store().image_by_id(id) {
+                Ok(Some(row)) => row.rec,
+                Ok(None) => return Err(format!("image #{id} is no longer in the project")),
+                Err(e) => return Err(e.to_string()),
+            },
+        };
+        Ok(rec.path_under(root))
+    }
+
+    fn say(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    fn fail(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: true,
+        });
+    }
+
+    /// One key press.
+    pub fn handle_key(&mut self, key: KeyEvent) {
+        if key.kind != KeyEventKind::Press {
+            return;
+        }
+        // Raw mode turns ctrl-c into a key; it always leaves, whatever the keymap says.
+        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            self.quit = true;
+            return;
+        }
+        self.message = None;
+        match std::mem::replace(&mut self.mode, Mode::Normal) {
+            Mode::Normal => self.normal_key(key),
+            Mode::Help => match self.keymap.action(&key) {
+                Some(Action::Quit) => self.quit = true,
+                Some(Action::Help) | None => {}
+                Some(_) => self.mode = Mode::Help,
+            },
+            Mode::Zoom => match self.keymap.action(&key) {
+                Some(Action::Quit) => self.quit = true,
+                Some(Action::Zoom) => {}
+                Some(Action::Help) => self.mode = Mode::Help,
+                _ if key.code == KeyCode::Esc => {}
+                _ => self.mode = Mode::Zoom,
+            },
+            Mode::FlagKind => {
+                let kind = match key.code {
+                    KeyCode::Char('b') => Some(FlagKind::Broken),
+                    KeyCode::Char('a') => Some(FlagKind::Ambiguous),
+                    KeyCode::Char('e') => Some(FlagKind::Expert),
+                    KeyCode::Char('c') => Some(FlagKind::Clear),
+                    KeyCode::Esc => None,
+                    _ => {
+                        self.mode = Mode::FlagKind;
+                        return;
+                    }
+                };
+                if let Some(kind) = kind {
+                    self.mode = Mode::FlagNote(kind, String::new());
+                }
+            }
+            Mode::FlagNote(kind, mut note) => match key.code {
+                KeyCode::Enter => match self.session.flag(kind, &note) {
+                    Ok(f) => {
+                        let what = match kind {
+                            FlagKind::Clear => "your flags on this image are cleared".to_string(),
+                            _ => format!("flagged {}: {}", f.image, kind.as_str()),
+                        };
+                        self.say(what);
+                    }
+                    Err(e) => self.fail(e.to_string()),
+                },
+                KeyCode::Esc => {}
+                _ => {
+                    edit(&mut note, &key);
+                    self.mode = Mode::FlagNote(kind, note);
+                }
+            },
+            Mode::GoTo(mut text) => match key.code {
+                KeyCode::Enter => {
+                    if let Err(e) = self.session.go_to(&text) {
+                        self.fail(e.to_string());
+                    }
+                }
+                KeyCode::Esc => {}
+                _ => {
+                    edit(&mut text, &key);
+                    self.mode = Mode::GoTo(text);
+                }
+            },
+        }
+    }
+
+    fn normal_key(&mut self, key: KeyEvent) {
+        let Some(action) = self.keymap.action(&key) else {
+            return;
+        };
+        match action {
+            Action::Yes => self.answer(Answer::Yes),
+            Action::No => self.answer(Answer::No),
+            Action::Maybe => self.answer(Answer::Maybe),
+            Action::Undo => match self.session.undo() {
+                Ok(Some(e)) => {
+                    let name = self.display_name(&e.label);
+                    let was = e.answer.map(|a| a.as_str()).unwrap_or("?");
+                    self.say(format!("undone: {was} for {name} on {}", e.image));
+                }
+                Ok(None) => self.say("nothing to undo in this session"),
+                Err(e) => self.fail(e.to_string()),
+            },
+            Action::Skip => {
+                let r = self.session.skip();
+                self.moved(r);
+            }
+            Action::NextCandidate => self.session.next_candidate(),
+            Action::PrevCandidate => self.session.prev_candidate(),
+            Action::Candidate(n) => {
+                let count = self.session.image().map_or(0, |i| i.items.len());
+                if usize::from(n) <= count {
+                    self.session.select(usize::from(n) - 1);
+                }
+            }
+            Action::NextImage => match self.session.next_image() {
+                Ok(true) => {}
+                Ok(false) => self.say("this is the last image"),
+                Err(e) => self.fail(e.to_string()),
+            },
+            Action::PrevImage => match self.session.prev_image() {
+                Ok(true) => {}
+                Ok(false) => self.say("this is the first image"),
+                Err(e) => self.fail(e.to_string()),
+            },
+            Action::Flag => {
+                if self.session.image().is_some() {
+                    self.mode = Mode::FlagKind;
+                }
+            }
+            Action::GoTo => self.mode = Mode::GoTo(String::new()),
+            Action::Zoom => self.mode = Mode::Zoom,
+            Action::Help => self.mode = Mode::Help,
+            Action::Quit => self.quit = true,
+        }
+    }
+
+    fn answer(&mut self, answer: Answer) {
+        if self.session.current_item().is_none() {
+            self.say("no candidate label to answer on this image: ] goes on, f flags it");
+            return;
+        }
+        let r = self.session.answer(answer);
+        self.moved(r);
+    }
+
+    fn moved(&mut self, r: crate::Result<Advance>) {
+        match r {
+            Ok(Advance::Finished) => {
+                self.say("every question of your queue is answered; [ and ] to review, q to quit")
+            }
+            Ok(_) => {}
+            Err(e) => self.fail(e.to_string()),
+        }
+    }
+
+    pub(super) fn display_name(&self, label: &str) -> String {
+        self.session
+            .vocab()
+            .get(label)
+            .map_or_else(|| label.to_string(), |c| c.name.clone())
+    }
+}
+
+/// Line editing for the prompts: type, backspace, ctrl-u to clear.
+fn edit(text: &mut String, key: &KeyEvent) {
+    match key.code {
+        KeyCode::Backspace => {
+            text.pop();
+        }
+        KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => text.clear(),
+        KeyCode::Char(c)
+            if !key.modifiers.contains(KeyModifiers::CONTROL) && text.chars().count() < 500 =>
+        {
+            text.push(c);
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,448 @@
+//! Images for the screen: decode, resize and encode on a worker thread, ahead of the annotator.
+//!
+//! An annotator answers in well under a second per question, and a JPEG takes milliseconds to
+//! decode, so the screen must never decode on a key press. The worker takes requests in priority
+//! order (the current image first, then the next few of the queue), keeps a few decoded images so
+//! that zoom or a resized window only resizes again, and hands back ready-to-draw protocols. The
+//! screen asks again for whatever the layout needs on every frame; requests already queued,
+//! running or delivered are not repeated.
+//!
+//! Decoding refuses decompression bombs (dimension and allocation limits), and every failure is
+//! a sentence naming the file, for the placeholder the screen draws instead of the image.
+
+use std::collections::{HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use fast_image_resize as fr;
+use image::{DynamicImage, RgbImage};
+use ratatui::layout::Rect;
+use ratatui_image::Resize;
+use ratatui_image::picker::{Picker, ProtocolType};
+use ratatui_image::protocol::Protocol;
+use ratatui_image::protocol::halfblocks::Halfblocks;
+
+/// Larger sides than this are refused before any pixel is decoded.
+pub const MAX_SIDE: u32 = 20_000;
+/// The most a decoder may allocate for one image.
+pub const MAX_DECODE_BYTES: u64 = 384 * 1024 * 1024;
+/// Decoded images the worker keeps for re-encoding at another size.
+const DECODED_KEPT: usize = 4;
+
+/// An image to load and the cell area to fit it in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Request {
+    pub id: i64,
+    /// The file, or why there is none to read (no image folder known).
+    pub path: Result<PathBuf, String>,
+    pub area: Rect,
+}
+
+impl Request {
+    pub fn slot(&self) -> Slot {
+        (self.id, self.area)
+    }
+}
+
+/// What a loaded image is cached under: the image and the area it was fitted to.
+pub type Slot = (i64, Rect);
+
+/// A finished request: an image ready to draw, or the reason it cannot be.
+pub struct Done {
+    pub slot: Slot,
+    pub result: Result<Protocol, String>,
+}
+
+/// Decodes, fits and encodes images for one graphics protocol.
+#[derive(Clone, Debug)]
+pub struct Encoder {
+    picker: Picker,
+}
+
+impl Encoder {
+    pub fn new(picker: Picker) -> Encoder {
+        Encoder { picker }
+    }
+
+    /// Half-blocks, which every terminal draws and which tests can compare cell by cell.
+    pub fn halfblocks() -> Encoder {
+        let mut picker = Picker::from_fontsize((10, 20));
+        picker.set_protocol_type(ProtocolType::Halfblocks);
+        Encoder { picker }
+    }
+
+    pub fn protocol_type(&self) -> ProtocolType {
+        self.picker.protocol_type()
+    }
+
+    /// Decodes and fits the file in one go (the cold path the benchmark measures).
+    pub fn load(&self, path: &Path, area: Rect) -> Result<Protocol, String> {
+        let img = decode(path)?;
+        self.fit(&img, area)
+    }
+
+    /// Resizes `img` to the largest size that fits `area` (keeping its proportions) and encodes
+    /// it. The protocol's own area is the cells the image covers, at most `area`.
+    pub fn fit(&self, img: &DynamicImage, area: Rect) -> Result<Protocol, String> {
+        if area.width == 0 || area.height == 0 {
+            return Err("no room on screen for the image".into());
+        }
+        let halfblocks = self.picker.protocol_type() == ProtocolType::Halfblocks;
+        // A half-block cell shows two square-ish pixels, one above the other.
+        let (cell_w, cell_h) = if halfblocks {
+            (1, 2)
+        } else {
+            let (w, h) = self.picker.font_size();
+            (u32::from(w.max(1)), u32::from(h.max(1)))
+        };
+        let box_w = u32::from(area.width) * cell_w;
+        let box_h = u32::from(area.height) * cell_h;
+        let (w, h) = fit_size(img.width(), img.height(), box_w, box_h, cell_h);
+        let small = resize(img, w, h)?;
+        if halfblocks {
+            // Exactly two pixel rows per cell, so the half-block encoder does not resample again.
+            let cells = Rect::new(0, 0, w as u16, (h / 2) as u16);
+            Halfblocks::new(small, cells)
+                .map(Protocol::Halfblocks)
+                .map_err(|e| format!("cannot encode the image: {e}"))
+        } else {
+            self.picker
+                .new_protocol(small, area, Resize::Fit(None))
+                .map_err(|e| format!("cannot encode the image: {e}"))
+        }
+    }
+}
+
+/// The largest (w, h) within the box keeping the proportions of (iw, ih); h a multiple of
+/// `h_step` so that whole cells are filled.
+fn fit_size(iw: u32, ih: u32, box_w: u32, box_h: u32, h_step: u32) -> (u32, u32) {
+    let scale =
+        (f64::from(box_w) / f64::from(iw.max(1))).min(f64::from(box_h) / f64::from(ih.max(1)));
+    let w = ((f64::from(iw) * scale).round() as u32).clamp(1, box_w);
+    let h = ((f64::from(ih) * scale).round() as u32).clamp(1, box_h);
+    let h = (h / h_step).max(1) * h_step;
+    (w, h)
+}
+
+/// Reads an image file with limits that refuse decompression bombs.
+pub fn decode(path: &Path) -> Result<DynamicImage, String> {
+    let fail = |what: &dyn std::fmt::Display| format!("{}: {what}", path.display());
+    let mut reader = image::ImageReader::open(path)
+        .map_err(|e| fail(&e))?
+        .with_guessed_format()
+        .map_err(|e| fail(&e))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    if reader.format().is_none() {
+        return Err(fail(
+            &"not an image format labelvet reads (JPEG, PNG, GIF, WebP, BMP, TIFF)",
+        ));
+    }
+    reader.decode().map_err(|e| fail(&e))
+}
+
+/// Resizes to exactly (w, h) RGB with fast_image_resize; transparency is laid over black, the
+/// screen's background.
+fn resize(img: &DynamicImage, w: u32, h: u32) -> Result<DynamicImage, String> {
+    let rgb = if img.color().has_alpha() {
+        let rgba = img.to_rgba8();
+        let mut out = RgbImage::new(rgba.width(), rgba.height());
+        for (o, p) in out.pixels_mut().zip(rgba.pixels()) {
+            let a = u16::from(p[3]);
+            for c in 0..3 {
+                o[c] = (u16::from(p[c]) * a / 255) as u8;
+            }
+        }
+        DynamicImage::ImageRgb8(out)
+    } else if let DynamicImage::ImageRgb8(_) = img {
+        img.clone()
+    } else {
+        DynamicImage::ImageRgb8(img.to_rgb8())
+    };
+    if (rgb.width(), rgb.height()) == (w, h) {
+        return Ok(rgb);
+    }
+    let mut dst = DynamicImage::new(w, h, image::ColorType::Rgb8);
+    let opts =
+        fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
+    fr::Resizer::new()
+        .resize(&rgb, &mut dst, &opts)
+        .map_err(|e| format!("cannot resize the image: {e}"))?;
+    Ok(dst)
+}
+
+#[derive(Default)]
+struct Queue {
+    wanted: VecDeque<Request>,
+    running: Option<Slot>,
+    /// Sent back but not yet taken by the screen: not to be done again meanwhile.
+    delivered: HashSet<Slot>,
+    quit: bool,
+}
+
+type Shared = Arc<(Mutex<Queue>, Condvar)>;
+
+/// The worker thread and its queue.
+pub struct Loader {
+    shared: Shared,
+    results: Receiver<Done>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Loader {
+    /// Starts the worker. `wake` is called after each result is sent, so an event loop blocked on
+    /// other input can come and take it.
+    pub fn new(encoder: Encoder, wake: Box<dyn Fn() + Send>) -> Loader {
+        let shared: Shared = Arc::new((Mutex::new(Queue::default()), Condvar::new()));
+        let (tx, results) = mpsc::channel();
+        let worker = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("labelvet-images".into())
+                .spawn(move || work(&shared, &encoder, &tx, wake.as_ref()))
+                .expect("spawning the image thread")
+        };
+        Loader {
+            shared,
+            results,
+            worker: Some(worker),
+        }
+    }
+
+    /// Replaces the queue by `wanted`, in priority order, leaving out what is running or
+    /// delivered. Returns the slots that were queued and are no longer wanted.
+    pub fn want(&self, wanted: Vec<Request>) -> Vec<Slot> {
+        let (lock, cv) = &*self.shared;
+        let mut q = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let keep: Vec<Request> = wanted
+            .into_iter()
+            .filter(|r| q.running != Some(r.slot()) && !q.delivered.contains(&r.slot()))
+            .collect();
+        let dropped = q
+            .wanted
+            .iter()
+            .map(Request::slot)
+            .filter(|s| !keep.iter().any(|r| r.slot() == *s))
+            .collect();
+        q.wanted = keep.into();
+        cv.notify_one();
+        dropped
+    }
+
+    /// A finished request, if one is waiting.
+    pub fn try_recv(&self) -> Option<Done> {
+        let done = self.results.try_recv().ok()?;
+        self.taken(&done);
+        Some(done)
+    }
+
+    /// Waits up to `timeout` for a finished request.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<Done> {
+        let done = self.results.recv_timeout(timeout).ok()?;
+        self.taken(&done);
+        Some(done)
+    }
+
+    fn taken(&self, done: &Done) {
+        let (lock, _) = &*self.shared;
+        lock.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .delivered
+            .remove(&done.slot);
+    }
+}
+
+impl Drop for Loader {
+    fn drop(&mut self) {
+        let (lock, cv) = &*self.shared;
+        lock.lock().unwrap_or_else(|e| e.into_inner()).quit = true;
+        cv.notify_all();
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+fn work(shared: &Shared, encoder: &Encoder, tx: &Sender<Done>, wake: &(dyn Fn() + Send)) {
+    let mut decoded: VecDeque<(PathBuf, Arc<DynamicImage>)> = VecDeque::new();
+    loop {
+        let req = {
+            let (lock, cv) = &**shared;
+            let mut q = lock.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if q.quit {
+                    return;
+                }
+                if let Some(r) = q.wanted.pop_front() {
+                    q.running = Some(r.slot());
+                    break r;
+                }
+                q = cv.wait(q).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let result = req.path.clone().and_then(|path| {
+            let img = match decoded.iter().position(|(p, _)| *p == path) {
+                Some(i) => {
+                    let hit = decoded.remove(i).expect("found above");
+                    decoded.push_back(hit.clone());
+                    hit.1
+                }
+                None => {
+                    let img = Arc::new(decode(&path)?);
+                    if decoded.len() == DECODED_KEPT {
+                        decoded.pop_front();
+                    }
+                    decoded.push_back((path, img.clone()));
+                    img
+                }
+            };
+            encoder.fit(&img, req.area)
+        });
+        {
+            let (lock, _) = &**shared;
+            let mut q = lock.lock().unwrap_or_else(|e| e.into_inner());
+            q.running = None;
+            q.delivered.insert(req.slot());
+        }
+        if tx
+            .send(Done {
+                slot: req.slot(),
+                result,
+            })
+            .is_err()
+        {
+            return;
+        }
+        wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PHOTO: &str = "../shared/data/photos/imagenet_labeled/imagenet_00_243.jpg";
+
+    #[test]
+    fn fit_keeps_proportions_in_whole_cells() {
+        assert_eq!(fit_size(500, 375, 118, 110, 2), (118, 88));
+        assert_eq!(fit_size(375, 500, 118, 110, 2), (83, 110));
+        assert_eq!(fit_size(100, 100, 10, 7, 2), (7, 6));
+        assert_eq!(fit_size(1, 10_000, 50, 40, 2), (1, 40));
+        assert_eq!(fit_size(4000, 1, 50, 40, 2), (50, 2));
+    }
+
+    #[test]
+    fn a_photo_fits_the_area_in_halfblocks() {
+        let enc = Encoder::halfblocks();
+        let p = enc.load(Path::new(PHOTO), Rect::new(0, 0, 80, 30)).unwrap();
+        // 512x512 into 80 cells x 60 pixel rows: 60x60 pixels, 60 columns x 30 rows.
+        assert_eq!(p.area(), Rect::new(0, 0, 60, 30));
+    }
+
+    #[test]
+    fn failures_name_the_file_and_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("gone.jpg");
+        let e = decode(&missing).unwrap_err();
+        assert!(e.starts_with(&format!("{}: ", missing.display())), "{e}");
+        assert!(e.contains("No such file"), "{e}");
+
+        let text = dir.path().join("notes.dat");
+        std::fs::write(&text, "these are notes, not pixels").unwrap();
+        let e = decode(&text).unwrap_err();
+        assert!(e.contains("not an image format"), "{e}");
+        // Named like a JPEG: the decoder's own reason is given.
+        let named = dir.path().join("notes.jpg");
+        std::fs::write(&named, "these are notes, not pixels").unwrap();
+        let e = decode(&named).unwrap_err();
+        assert!(e.starts_with(&format!("{}: ", named.display())), "{e}");
+        assert!(e.contains("Jpeg"), "{e}");
+
+        // Cut inside the frame header: refused. (Cut later, in the pixel data, the decoder shows
+        // what is there and fills the rest with grey, which the annotator sees and can flag.)
+        let cut = dir.path().join("cut.jpg");
+        let bytes = std::fs::read(PHOTO).unwrap();
+        std::fs::write(&cut, &bytes[..160]).unwrap();
+        let e = decode(&cut).unwrap_err();
+        assert!(e.contains("Not enough bytes"), "{e}");
+        std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
+        assert_eq!(decode(&cut).unwrap().width(), 512);
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused_before_decoding() {
+        // A valid PNG header announcing 100000 x 100000 pixels (40 GB as RGBA).
+        let dir = tempfile::tempdir().unwrap();
+        let bomb = dir.path().join("bomb.png");
+        let mut png = Vec::new();
+        png.extend_from_slice(b"\x89PNG\r\n\x1a\n");
+        let mut ihdr = Vec::new();
+        ihdr.extend_from_slice(b"IHDR");
+        ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+        ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
+        png.extend_from_slice(&13u32.to_be_bytes());
+        png.extend_from_slice(&ihdr);
+        png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+        std::fs::write(&bomb, &png).unwrap();
+        let e = decode(&bomb).unwrap_err();
+        assert!(e.to_lowercase().contains("limit"), "{e}");
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn the_worker_serves_requests_once_each() {
+        let loader = Loader::new(Encoder::halfblocks(), Box::new(|| {}));
+        let area = Rect::new(0, 0, 40, 20);
+        let req = |id| Request {
+            id,
+            path: Ok(PathBuf::from(PHOTO)),
+            area,
+        };
+        let none = Request {
+            id: 9,
+            path: Err("no image folder".into()),
+            area,
+        };
+        assert!(loader.want(vec![req(1), req(2), none.clone()]).is_empty());
+        // Asking again while they run or wait does not queue them twice.
+        loader.want(vec![req(1), req(2), none]);
+        let mut got = Vec::new();
+        while let Some(d) = loader.recv_timeout(Duration::from_secs(10)) {
+            got.push((d.slot.0, d.result.map(|p| p.area())));
+            if got.len() == 3 {
+                break;
+            }
+        }
+        assert_eq!(got.len(), 3);
+        // 512x512 into 40 cells x 40 pixel rows: 40 columns x 20 rows.
+        assert_eq!(got[0], (1, Ok(Rect::new(0, 0, 40, 20))));
+        assert_eq!(got[1].0, 2);
+        assert_eq!(got[2], (9, Err("no image folder".into())));
+        assert!(loader.recv_timeout(Duration::from_millis(200)).is_none());
+        // Dropping a queued request reports it.
+        let dropped = loader.want(vec![]);
+        assert!(dropped.is_empty(), "nothing was left queued");
+    }
+}

@@ -1,0 +1,741 @@
+//! Drawing the annotation screen: the image as large as the layout allows, the current candidate
+//! big with everything that says what the label means, the other candidates with their state,
+//! progress, and the keys. Every key name on screen comes from the keymap, so a remapped key is
+//! shown as it is.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Padding, Paragraph, Wrap};
+use ratatui_image::Image;
+
+use super::app::{App, Mode};
+use super::keymap::Action;
+use crate::annotate::{ImageItems, Item, Progress};
+use crate::store::{Answer, FlagKind};
+
+/// Below this the layout cannot show an image and a readable label side by side.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 16;
+
+const ACCENT: Color = Color::Cyan;
+
+pub fn draw(app: &mut App, frame: &mut Frame<'_>) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(frame, area);
+        return;
+    }
+    if app.mode == Mode::Zoom {
+        zoom(app, frame, area);
+        return;
+    }
+    let [header_area, body, progress_area, status_area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let side_w = (area.width * 2 / 5).clamp(46, 84);
+    let [image_area, side] =
+        Layout::horizontal([Constraint::Min(10), Constraint::Length(side_w)]).areas(body);
+
+    header(app, frame, header_area);
+    image_panel(app, frame, image_area);
+    side_panel(app, frame, side);
+    progress(&app.session.progress(), frame, progress_area);
+    status(app, frame, status_area);
+
+    match &app.mode {
+        Mode::Help => help(app, frame, area),
+        Mode::FlagKind | Mode::FlagNote(..) | Mode::GoTo(_) => prompt(app, frame, area),
+        Mode::Normal | Mode::Zoom => {}
+    }
+}
+
+fn too_small(frame: &mut Frame<'_>, area: Rect) {
+    let text = format!(
+        "labelvet needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {}×{}. \
+         Enlarge it to go on (q quits).",
+        area.width, area.height
+    );
+    let h = 4.min(area.height);
+    let y = area.y + area.height.saturating_sub(h) / 2;
+    frame.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true })
+            .yellow(),
+        Rect::new(area.x, y, area.width, h),
+    );
+}
+
+fn header(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    let s = &app.session;
+    let sep = || Span::raw(" │ ").dark_gray();
+    let mut spans = vec![
+        Span::raw(" labelvet ").bold().fg(ACCENT),
+        sep(),
+        Span::raw(app.project_name.clone()),
+        sep(),
+        Span::raw("annotator "),
+        Span::raw(s.annotator().to_string()).bold(),
+    ];
+    if let Some(img) = s.image() {
+        let (pos, n) = s.position();
+        spans.extend([
+            sep(),
+            Span::raw(format!("image {}/{n} ", pos + 1)),
+            Span::raw(img.key().to_string()).bold(),
+        ]);
+        if s.show_sources() {
+            let orig = img
+                .record
+                .original_label
+                .as_deref()
+                .map_or_else(|| "none".to_string(), |l| app.display_name(l));
+            spans.extend([
+                sep(),
+                Span::raw("original label: "),
+                Span::raw(orig).yellow(),
+            ]);
+        }
+    }
+    if s.is_finished() {
+        spans.extend([sep(), Span::raw("queue done").green().bold()]);
+    }
+    frame.render_widget(
+        Paragraph::new(Line::from(spans)).style(Style::new().bg(Color::Black)),
+        area,
+    );
+}
+
+fn image_panel(app: &mut App, frame: &mut Frame<'_>, area: Rect) {
+    let mut block = Block::bordered().border_style(Style::new().dark_gray());
+    let flags_line = app.session.image().map(flags_line);
+    if let Some(img) = app.session.image() {
+        let dims = match (img.record.width, img.record.height) {
+            (Some(w), Some(h)) => format!(" · {w}×{h}"),
+            _ => String::new(),
+        };
+        block = block.title(Line::from(format!(" {}{dims} ", img.key())).gray());
+    }
+    if let Some(Some(line)) = flags_line {
+        block = block.title_bottom(line);
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    draw_image(app, frame, inner);
+}
+
+/// The standing flags of an image, for the bottom of its frame.
+fn flags_line(img: &ImageItems) -> Option<Line<'static>> {
+    if img.flags.is_empty() {
+        return None;
+    }
+    let text = img
+        .flags
+        .iter()
+        .map(|f| {
+            let kind = match f.kind {
+                FlagKind::Expert => "needs an expert",
+                k => k.as_str(),
+            };
+            if f.note.is_empty() {
+                format!("{kind} ({})", f.annotator)
+            } else {
+                format!("{kind} ({}): {}", f.annotator, f.note)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(Line::from(format!(" ⚑ flagged {text} ")).red().bold())
+}
+
+fn draw_image(app: &mut App, frame: &mut Frame<'_>, area: Rect) {
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
+    if app.session.image().is_none() {
+        centered_text(
+            frame,
+            area,
+            vec![Line::from("The project has no images.").gray()],
+        );
+        return;
+    }
+    let flag_key = app.keymap.label(Action::Flag);
+    let next_key = app.keymap.label(Action::NextImage);
+    match app.image_for(area) {
+        None => centered_text(frame, area, vec![Line::from("loading…").dark_gray()]),
+        Some(Ok(protocol)) => {
+            let size = protocol.area();
+            let w = size.width.min(area.width);
+            let h = size.height.min(area.height);
+            let at = Rect::new(
+                area.x + (area.width - w) / 2,
+                area.y + (area.height - h) / 2,
+                w,
+                h,
+            );
+            frame.render_widget(Image::new(protocol), at);
+        }
+        Some(Err(reason)) => {
+            let lines = vec![
+                Line::from("⚠ cannot show this image").red().bold(),
+                Line::default(),
+                Line::from(reason.clone()),
+                Line::default(),
+                Line::from(format!(
+                    "{flag_key} flags it (then b: broken) · {next_key} goes to the next image"
+                ))
+                .dark_gray(),
+            ];
+            centered_text(frame, area, lines);
+        }
+    }
+}
+
+fn centered_text(frame: &mut Frame<'_>, area: Rect, lines: Vec<Line<'_>>) {
+    let inner_w = area.width.saturating_sub(4).max(1);
+    let h: u16 = lines
+        .iter()
+        .map(|l| (l.width() as u16).div_ceil(inner_w).max(1))
+        .sum::<u16>()
+        .min(area.height);
+    let y = area.y + (area.height - h) / 2;
+    frame.render_widget(
+        Paragraph::new(lines)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: false }),
+        Rect::new(area.x + 2, y, inner_w, h),
+    );
+}
+
+fn side_panel(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    let s = &app.session;
+    let Some(img) = s.image() else {
+        let p = Paragraph::new("Nothing to annotate: the project has no images.")
+            .block(Block::bordered());
+        frame.render_widget(p, area);
+        return;
+    };
+    let lines = question_lines(app);
+    let text_w = area.width.saturating_sub(4).max(1);
+    // Borders, the name band and a margin above and below the text.
+    let wanted = 2 + 3 + 2 + wrapped_height(&lines, text_w);
+    let list_min = (img.items.len().min(9) as u16 + 2).min(area.height / 2);
+    let q_h = wanted.min(area.height.saturating_sub(list_min)).max(6);
+    let [q_area, list_area] =
+        Layout::vertical([Constraint::Length(q_h), Constraint::Min(3)]).areas(area);
+    question(app, lines, frame, q_area);
+    candidates(app, img, frame, list_area);
+}
+
+/// Rows `lines` take when word-wrapped to `width` (an upper bound: words are not split).
+fn wrapped_height(lines: &[Line<'_>], width: u16) -> u16 {
+    let width = usize::from(width.max(1));
+    lines
+        .iter()
+        .map(|l| {
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            let mut rows = 1;
+            let mut used = 0;
+            for word in text.split(' ') {
+                let w = word.chars().count();
+                let need = if used == 0 { w } else { used + 1 + w };
+                if need <= width {
+                    used = need;
+                } else {
+                    rows += 1 + w.saturating_sub(1) / width;
+                    used = w % width;
+                }
+            }
+            rows as u16
+        })
+        .sum()
+}
+
+/// What the current candidate means: synonyms, hierarchy, key, definition, guideline, the
+/// provenance when shown, and the answer keys.
+fn question_lines(app: &App) -> Vec<Line<'static>> {
+    let s = &app.session;
+    let Some(item) = s.current_item() else {
+        return vec![
+            Line::from("This image has no candidate labels.").bold(),
+            Line::default(),
+            Line::from(format!(
+                "{} goes to the next image · {} flags this one",
+                app.keymap.label(Action::NextImage),
+                app.keymap.label(Action::Flag)
+            ))
+            .dark_gray(),
+        ];
+    };
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    match s.vocab().get(&item.label) {
+        Some(c) => {
+            if !c.synonyms.is_empty() {
+                lines.push(Line::from(vec![
+                    Span::raw("also: ").dark_gray(),
+                    Span::raw(c.synonyms.join(", ")),
+                ]));
+            }
+            if !c.path.is_empty() {
+                lines.push(Line::from(c.short_path(4)).fg(ACCENT));
+            }
+            lines.push(Line::from(Span::raw(c.key.clone()).dark_gray()));
+            if !c.definition.is_empty() {
+                lines.push(Line::default());
+                lines.push(Line::from(c.definition.clone()).italic());
+            }
+            if !c.guideline.is_empty() {
+                lines.push(Line::default());
+                lines.push(Line::from(vec![
+                    Span::raw("Guideline: ").yellow().bold(),
+                    Span::raw(c.guideline.clone()),
+                ]));
+            }
+        }
+        None => {
+            lines.push(
+                Line::from(format!("{} is not in the project's vocabulary", item.label)).red(),
+            );
+        }
+    }
+    if s.show_sources() {
+        lines.push(Line::default());
+        lines.push(sources_line(item));
+    }
+    lines.push(Line::default());
+    let mut keys = vec![
+        Span::raw(app.keymap.label(Action::Yes)).green().bold(),
+        Span::raw(" yes   "),
+        Span::raw(app.keymap.label(Action::No)).red().bold(),
+        Span::raw(" no   "),
+        Span::raw(app.keymap.label(Action::Maybe)).yellow().bold(),
+        Span::raw(" maybe"),
+    ];
+    if let Some(a) = item.answer {
+        keys.push(Span::raw("   your answer: ").dark_gray());
+        keys.push(answer_span(Some(a)));
+    }
+    lines.push(Line::from(keys));
+    lines
+}
+
+fn question(app: &App, lines: Vec<Line<'static>>, frame: &mut Frame<'_>, area: Rect) {
+    let s = &app.session;
+    let Some(item) = s.current_item() else {
+        frame.render_widget(
+            Paragraph::new(lines).wrap(Wrap { trim: true }).block(
+                Block::bordered()
+                    .title(" question ")
+                    .padding(Padding::horizontal(1)),
+            ),
+            area,
+        );
+        return;
+    };
+    let name = app.display_name(&item.label);
+    let block = Block::bordered()
+        .title(Line::from(" Is there a … in this image? ").bold())
+        .border_style(Style::new().fg(ACCENT));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height < 3 {
+        return;
+    }
+    let [band, details] =
+        Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(inner);
+    frame.render_widget(
+        Paragraph::new(vec![
+            Line::default(),
+            Line::from(name).centered(),
+            Line::default(),
+        ])
+        .style(
+            Style::new()
+                .bg(Color::Blue)
+                .fg(Color::White)
+                .add_modifier(Modifier::BOLD),
+        ),
+        band,
+    );
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: true }),
+        details.inner(ratatui::layout::Margin::new(1, 1)),
+    );
+}
+
+fn sources_line(item: &Item) -> Line<'static> {
+    let mut spans = Vec::new();
+    if item.is_original {
+        spans.push(Span::raw("original label").yellow().bold());
+    }
+    for src in &item.sources {
+        if !spans.is_empty() {
+            spans.push(Span::raw(" · ").dark_gray());
+        }
+        let score = src.score.map(|s| format!(" {s:.2}")).unwrap_or_default();
+        spans.push(Span::raw(format!("{} #{}{score}", src.model, src.rank)));
+    }
+    if spans.is_empty() {
+        spans.push(Span::raw("added by an earlier answer").dark_gray());
+    }
+    Line::from(spans)
+}
+
+fn answer_span(a: Option<Answer>) -> Span<'static> {
+    match a {
+        Some(Answer::Yes) => Span::raw("yes").green().bold(),
+        Some(Answer::No) => Span::raw("no").red().bold(),
+        Some(Answer::Maybe) => Span::raw("maybe").yellow().bold(),
+        None => Span::raw("open").dark_gray(),
+    }
+}
+
+fn candidates(app: &App, img: &ImageItems, frame: &mut Frame<'_>, area: Rect) {
+    let s = &app.session;
+    let title = format!(
+        " candidates · {} of {} open ",
+        img.open_count(),
+        img.items.len()
+    );
+    let block = Block::bordered()
+        .title(title)
+        .border_style(Style::new().dark_gray());
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let rows = usize::from(inner.height);
+    let name_w = if s.show_sources() {
+        img.items
+            .iter()
+            .map(|i| app.display_name(&i.label).chars().count())
+            .max()
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    // Keep the cursor in view when there are more candidates than rows.
+    let first = s.cursor().saturating_sub(rows.saturating_sub(1));
+    let lines: Vec<Line<'_>> = img
+        .items
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(rows)
+        .map(|(i, item)| {
+            let current = i == s.cursor();
+            let number = if i < 9 {
+                format!("{}", i + 1)
+            } else {
+                " ".into()
+            };
+            let state = answer_span(item.answer);
+            let pad = " ".repeat(6 - state.content.chars().count());
+            let mut spans = vec![
+                Span::raw(if current { "▶ " } else { "  " })
+                    .fg(ACCENT)
+                    .bold(),
+                Span::raw(format!("{number}  ")).dark_gray(),
+                state,
+                Span::raw(pad),
+                Span::raw(format!("{:<name_w$}", app.display_name(&item.label))),
+            ];
+            if s.show_sources() {
+                let mut src = Vec::new();
+                if item.is_original {
+                    src.push("orig".to_string());
+                }
+                src.extend(
+                    item.sources
+                        .iter()
+                        .map(|p| format!("{}#{}", p.model, p.rank)),
+                );
+                spans.push(Span::raw(format!("  {}", src.join(" "))).dark_gray());
+            }
+            let line = Line::from(spans);
+            if current {
+                line.style(Style::new().bg(Color::DarkGray))
+            } else {
+                line
+            }
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn progress(p: &Progress, frame: &mut Frame<'_>, area: Rect) {
+    let pct = p.fraction() * 100.0;
+    let mut label = format!(" {}/{} answered ({pct:.0}%)", p.answered, p.total);
+    match (p.per_hour, p.time_left) {
+        (Some(r), Some(left)) => {
+            label.push_str(&format!(" · {r:.0}/h · {} left", short_duration(left)));
+        }
+        _ => label.push_str(" · pace after the first answer"),
+    }
+    label.push_str(&format!(" · {} this session  ", p.session_answers));
+    // Thick for done, thin for open: readable without colour too (tmux captures, screenshots).
+    let bar_w = usize::from(area.width).saturating_sub(label.chars().count() + 1);
+    let done = ((bar_w as f64) * p.fraction()).round() as usize;
+    let line = Line::from(vec![
+        Span::raw(label),
+        Span::raw("━".repeat(done)).green(),
+        Span::raw("─".repeat(bar_w - done)).dark_gray(),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// `2h 58m`, `14m`, `<1m`.
+pub fn short_duration(d: std::time::Duration) -> String {
+    let mins = d.as_secs() / 60;
+    match (mins / 60, mins % 60) {
+        (0, 0) => "<1m".into(),
+        (0, m) => format!("{m}m"),
+        (h, m) if h < 100 => format!("{h}h {m:02}m"),
+        (h, _) => format!("{h}h"),
+    }
+}
+
+fn status(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    let line = match &app.message {
+        Some(m) if m.error => Line::from(format!(" {}", m.text)).red().bold(),
+        Some(m) => Line::from(format!(" {}", m.text)).yellow(),
+        None => {
+            let k = &app.keymap;
+            let pick = candidate_keys(app);
+            let hints = [
+                (k.label(Action::Yes), "yes"),
+                (k.label(Action::No), "no"),
+                (k.label(Action::Maybe), "maybe"),
+                (k.label(Action::Undo), "undo"),
+                (k.label(Action::Skip), "skip"),
+                (
+                    format!(
+                        "{}/{}",
+                        first_key(app, Action::NextCandidate),
+                        first_key(app, Action::PrevCandidate)
+                    ),
+                    "move",
+                ),
+                (pick, "pick"),
+                (
+                    format!(
+                        "{}/{}",
+                        first_key(app, Action::NextImage),
+                        first_key(app, Action::PrevImage)
+                    ),
+                    "image",
+                ),
+                (k.label(Action::Flag), "flag"),
+                (k.label(Action::GoTo), "go to"),
+                (k.label(Action::Zoom), "zoom"),
+                (k.label(Action::Help), "help"),
+                (k.label(Action::Quit), "quit"),
+            ];
+            let mut spans = vec![Span::raw(" ")];
+            for (key, what) in hints {
+                spans.push(Span::raw(key).bold().fg(ACCENT));
+                spans.push(Span::raw(format!(" {what}  ")).gray());
+            }
+            Line::from(spans)
+        }
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn first_key(app: &App, action: Action) -> String {
+    app.keymap
+        .label(action)
+        .split('/')
+        .next()
+        .unwrap_or("-")
+        .to_string()
+}
+
+/// `1-9` for the default digits, else the keys of each candidate.
+fn candidate_keys(app: &App) -> String {
+    let labels: Vec<String> = (1..=9)
+        .map(|n| app.keymap.label(Action::Candidate(n)))
+        .collect();
+    if labels
+        .iter()
+        .enumerate()
+        .all(|(i, l)| *l == (i + 1).to_string())
+    {
+        "1-9".into()
+    } else {
+        labels.join(",")
+    }
+}
+
+fn zoom(app: &mut App, frame: &mut Frame<'_>, area: Rect) {
+    let [image_area, hint_area] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    draw_image(app, frame, image_area);
+    let key = app
+        .session
+        .image()
+        .map(|i| i.key().to_string())
+        .unwrap_or_default();
+    let hint = Line::from(vec![
+        Span::raw(" zoom ").bold().fg(ACCENT),
+        Span::raw(format!(" {key}  ")),
+        Span::raw(format!("{}/esc", app.keymap.label(Action::Zoom))).bold(),
+        Span::raw(" back").gray(),
+    ]);
+    frame.render_widget(Paragraph::new(hint), hint_area);
+}
+
+fn popup(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width.saturating_sub(2));
+    let h = h.min(area.height.saturating_sub(2));
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn help(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    let k = &app.keymap;
+    let mut rows: Vec<(String, String)> = Vec::new();
+    for action in Action::all() {
+        match action {
+            Action::Candidate(1) => rows.push((
+                candidate_keys(app),
+                "go to candidate 1..9 of the list".into(),
+            )),
+            Action::Candidate(_) => {}
+            a => rows.push((k.label(a), a.describe())),
+        }
+    }
+    let key_w = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(4);
+    let mut lines: Vec<Line<'_>> = rows
+        .into_iter()
+        .map(|(keys, what)| {
+            Line::from(vec![
+                Span::raw(format!(" {keys:>key_w$}  ")).bold().fg(ACCENT),
+                Span::raw(what),
+            ])
+        })
+        .collect();
+    lines.push(Line::default());
+    lines.push(Line::from(
+        " In the flag prompt: b broken, a ambiguous, e needs an expert, c clear your flags;",
+    ));
+    lines.push(Line::from(
+        " then an optional note and enter. Esc cancels a prompt.",
+    ));
+    lines.push(Line::from(
+        " Every answer is saved the moment it is given; candidates are in a blind order.",
+    ));
+    lines.push(Line::default());
+    lines.push(
+        Line::from(format!(
+            " {} or esc closes this help · keys can be remapped in keys.toml",
+            k.label(Action::Help)
+        ))
+        .dark_gray(),
+    );
+    let h = lines.len() as u16 + 2;
+    let rect = popup(area, 92, h);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::bordered()
+                .title(Line::from(" keys ").bold())
+                .border_style(Style::new().fg(ACCENT)),
+        ),
+        rect,
+    );
+}
+
+fn prompt(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    let key = app
+        .session
+        .image()
+        .map(|i| i.key().to_string())
+        .unwrap_or_default();
+    let (title, lines) = match &app.mode {
+        Mode::FlagKind => (
+            format!(" flag image {key} "),
+            vec![
+                Line::from(vec![
+                    Span::raw(" b").bold().fg(ACCENT),
+                    Span::raw(" broken   "),
+                    Span::raw("a").bold().fg(ACCENT),
+                    Span::raw(" ambiguous   "),
+                    Span::raw("e").bold().fg(ACCENT),
+                    Span::raw(" needs an expert   "),
+                    Span::raw("c").bold().fg(ACCENT),
+                    Span::raw(" clear my flags"),
+                ]),
+                Line::from(" esc cancels").dark_gray(),
+            ],
+        ),
+        Mode::FlagNote(kind, note) => (
+            format!(" flag image {key}: {} ", kind.as_str()),
+            vec![
+                Line::from(vec![
+                    Span::raw(" note (optional): "),
+                    Span::raw(format!("{note}█")).bold(),
+                ]),
+                Line::from(" enter saves · esc cancels").dark_gray(),
+            ],
+        ),
+        Mode::GoTo(text) => (
+            " go to image ".to_string(),
+            vec![
+                Line::from(vec![
+                    Span::raw(" image key: "),
+                    Span::raw(format!("{text}█")).bold(),
+                ]),
+                Line::from(" enter goes there · esc cancels").dark_gray(),
+            ],
+        ),
+        _ => return,
+    };
+    let rect = popup(area, 76, 4);
+    let rect = Rect::new(
+        rect.x,
+        area.y + area.height.saturating_sub(8),
+        rect.width,
+        rect.height,
+    );
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(Line::from(title).bold())
+                .border_style(Style::new().fg(Color::Yellow)),
+        ),
+        rect,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_short() {
+        assert_eq!(short_duration(Duration::from_secs(30)), "<1m");
+        assert_eq!(short_duration(Duration::from_secs(14 * 60 + 5)), "14m");
+        assert_eq!(
+            short_duration(Duration::from_secs(2 * 3600 + 58 * 60)),
+            "2h 58m"
+        );
+        assert_eq!(short_duration(Duration::from_secs(250 * 3600)), "250h");
+    }
+}

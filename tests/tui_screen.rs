@@ -1,0 +1,341 @@
+//! The annotation screen on ratatui's test backend, driven by key presses as a person would, with
+//! half-block images. Snapshots are the screen's text; the picture's cells (true-colour half
+//! blocks, whose exact characters depend on the JPEG decoder's arithmetic) are shown as `▒` so
+//! that the snapshots hold on any CPU, and tests check separately that the picture is drawn.
+
+mod annotate_support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use annotate_support::{Project, project, project_in, truncated_jpeg};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use labelvet::annotate::{ManualClock, Session, SessionOptions};
+use labelvet::store::{Answer, FlagKind, Store};
+use labelvet::tui::app::Mode;
+use labelvet::tui::{App, AppOptions, Encoder, Keymap};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+
+struct Screen {
+    app: App,
+    term: Terminal<TestBackend>,
+    clock: ManualClock,
+}
+
+impl Screen {
+    fn new(p: &Project, w: u16, h: u16) -> Screen {
+        Screen::with(p, w, h, false, Some(p.root.clone()), Keymap::default())
+    }
+
+    fn with(
+        p: &Project,
+        w: u16,
+        h: u16,
+        show_sources: bool,
+        image_root: Option<PathBuf>,
+        keymap: Keymap,
+    ) -> Screen {
+        let clock = ManualClock::new();
+        let session = Session::open_with_clock(
+            p.open(),
+            SessionOptions {
+                annotator: "alice".into(),
+                show_sources,
+            },
+            Box::new(clock.clone()),
+        )
+        .unwrap();
+        let app = App::new(
+            session,
+            keymap,
+            Encoder::halfblocks(),
+            AppOptions {
+                project_name: "project.db".into(),
+                image_root,
+            },
+            Box::new(|| {}),
+        );
+        Screen {
+            app,
+            term: Terminal::new(TestBackend::new(w, h)).unwrap(),
+            clock,
+        }
+    }
+
+    /// Draws, waits for the images the frame asked for, and draws again.
+    fn settle(&mut self) -> &Buffer {
+        let app = &mut self.app;
+        self.term.draw(|f| app.draw(f)).unwrap();
+        assert!(app.settle(Duration::from_secs(20)), "images did not load");
+        self.term.draw(|f| app.draw(f)).unwrap();
+        self.term.backend().buffer()
+    }
+
+    fn keys(&mut self, keys: &str) {
+        for c in keys.chars() {
+            self.key(KeyCode::Char(c));
+        }
+    }
+
+    fn key(&mut self, code: KeyCode) {
+        self.app.handle_key(KeyEvent::new(code, KeyModifiers::NONE));
+    }
+
+    fn text(&mut self) -> String {
+        screen_text(self.settle())
+    }
+}
+
+/// The screen as text, picture cells (true-colour) as `▒`.
+fn screen_text(buf: &Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        for x in 0..buf.area.width {
+            let cell = &buf[(x, y)];
+            if is_picture(cell) {
+                line.push('▒');
+            } else {
+                line.push_str(cell.symbol());
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn is_picture(cell: &ratatui::buffer::Cell) -> bool {
+    matches!(cell.fg, Color::Rgb(..)) || matches!(cell.bg, Color::Rgb(..))
+}
+
+fn picture_cells(buf: &Buffer) -> usize {
+    buf.content().iter().filter(|c| is_picture(c)).count()
+}
+
+/// A relative image folder, so that paths on screen are the same on every machine.
+fn fixed_root(name: &str) -> PathBuf {
+    Path::new("target").join("tui-screen-tests").join(name)
+}
+
+#[test]
+fn an_image_with_its_candidates() {
+    let p = project(3);
+    let mut s = Screen::new(&p, 200, 60);
+    s.clock.advance(Duration::from_secs(8));
+    s.keys("y");
+    s.clock.advance(Duration::from_secs(4));
+    s.keys("n");
+    let buf = s.settle();
+    // 512x512 photo in a 118 x 110 half-block pixel box: 110 x 110 pixels, 110 x 55 cells.
+    assert_eq!(picture_cells(buf), 110 * 55);
+    insta::assert_snapshot!("image_with_candidates", screen_text(buf));
+}
+
+#[test]
+fn sources_shown_on_request() {
+    let p = project(3);
+    let mut s = Screen::with(&p, 200, 60, true, Some(p.root.clone()), Keymap::default());
+    insta::assert_snapshot!("image_with_sources", s.text());
+}
+
+#[test]
+fn help_lists_every_key() {
+    let p = project(2);
+    let mut s = Screen::new(&p, 200, 60);
+    s.keys("?");
+    assert_eq!(s.app.mode(), &Mode::Help);
+    insta::assert_snapshot!("help", s.text());
+    s.key(KeyCode::Esc);
+    assert_eq!(s.app.mode(), &Mode::Normal);
+}
+
+#[test]
+fn zoom_shows_the_image_alone() {
+    let p = project(2);
+    let mut s = Screen::new(&p, 200, 60);
+    let normal = picture_cells(s.settle());
+    s.keys("z");
+    let text = s.text();
+    let zoomed = picture_cells(s.term.backend().buffer());
+    // The square photo is bound by the height: 59 rows instead of 55.
+    assert_eq!((normal, zoomed), (110 * 55, 118 * 59));
+    insta::assert_snapshot!("zoom", text);
+    s.keys("z");
+    assert_eq!(s.app.mode(), &Mode::Normal);
+    assert_eq!(picture_cells(s.settle()), normal);
+}
+
+#[test]
+fn a_flagged_image() {
+    let p = project(2);
+    let mut s = Screen::new(&p, 200, 60);
+    s.keys("f");
+    insta::assert_snapshot!("flag_prompt", s.text());
+    s.keys("a");
+    s.keys("two dogs, one half out of frame");
+    s.key(KeyCode::Enter);
+    let flags = p.open().flags_for_image(&p.keys[0]).unwrap();
+    assert_eq!(flags.len(), 1);
+    assert_eq!(flags[0].kind, FlagKind::Ambiguous);
+    assert_eq!(flags[0].note, "two dogs, one half out of frame");
+    insta::assert_snapshot!("flagged_image", s.text());
+}
+
+#[test]
+fn a_broken_image_shows_why_and_can_be_flagged() {
+    let root = fixed_root("broken");
+    // Cut inside the frame header: the decoder cannot even learn the image's size.
+    let bytes = truncated_jpeg(160);
+    let p = project_in(2, &[("broken/truncated.jpg", Some(&bytes))], Some(&root));
+    let mut s = Screen::with(&p, 200, 60, false, Some(root.clone()), Keymap::default());
+    s.keys("g");
+    s.keys("broken/truncated.jpg");
+    s.key(KeyCode::Enter);
+    let text = s.text();
+    assert_eq!(picture_cells(s.term.backend().buffer()), 0);
+    assert!(
+        text.contains("target/tui-screen-tests/broken/broken/truncated.jpg"),
+        "{text}"
+    );
+    insta::assert_snapshot!("broken_image", text);
+    // It has no candidates: answering says so, flagging works, then the annotator goes on.
+    s.keys("y");
+    assert!(s.app.message().unwrap().text.contains("no candidate label"));
+    s.keys("fb");
+    s.key(KeyCode::Enter);
+    assert_eq!(
+        p.open().flags_for_image("broken/truncated.jpg").unwrap()[0].kind,
+        FlagKind::Broken
+    );
+    s.keys("]");
+    assert_eq!(s.app.session().image().unwrap().key(), p.keys[1]);
+}
+
+#[test]
+fn a_missing_file_and_a_project_without_image_folder() {
+    let p = project(2);
+    std::fs::remove_file(p.root.join(&p.keys[0])).unwrap();
+    let mut s = Screen::new(&p, 120, 40);
+    let text = s.text();
+    assert!(text.contains("cannot show this image"), "{text}");
+    assert!(text.contains("(os error 2)"), "{text}");
+
+    let mut s = Screen::with(&p, 120, 40, false, None, Keymap::default());
+    let text = s.text();
+    assert!(text.contains("the project has no image folder"), "{text}");
+}
+
+#[test]
+fn a_tiny_terminal_says_so_and_recovers() {
+    let p = project(2);
+    let mut s = Screen::new(&p, 50, 12);
+    let text = s.text();
+    insta::assert_snapshot!("tiny", text);
+    s.term.backend_mut().resize(100, 30);
+    let text = s.text();
+    assert!(!text.contains("Enlarge"), "{text}");
+    assert!(text.contains("candidates"), "{text}");
+    assert!(picture_cells(s.term.backend().buffer()) > 0);
+}
+
+#[test]
+fn keys_answer_undo_move_and_jump() {
+    let p = project(4);
+    let mut s = Screen::new(&p, 160, 48);
+    s.settle();
+    s.keys("ym ");
+    let saved = |who: &str| -> Vec<Answer> {
+        let store = Store::open(&p.db).unwrap();
+        let mut v: Vec<_> = store
+            .current_answers()
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.annotator == who)
+            .map(|a| a.answer)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        saved("alice"),
+        vec![Answer::Maybe, Answer::Maybe, Answer::Yes]
+    );
+    s.key(KeyCode::Backspace);
+    s.keys("u");
+    assert_eq!(saved("alice"), vec![Answer::Yes]);
+    assert_eq!(s.app.session().cursor(), 1);
+    assert!(
+        s.app
+            .message()
+            .unwrap()
+            .text
+            .starts_with("undone: maybe for")
+    );
+    s.keys("4");
+    assert_eq!(s.app.session().cursor(), 3);
+    s.keys("k");
+    s.key(KeyCode::Up);
+    assert_eq!(s.app.session().cursor(), 1);
+    s.keys("j");
+    s.key(KeyCode::Down);
+    assert_eq!(s.app.session().cursor(), 3);
+    s.keys("s");
+    assert_eq!(s.app.session().cursor(), 4, "skip leaves 4 open");
+    s.keys("]]");
+    assert_eq!(s.app.session().image().unwrap().key(), p.keys[2]);
+    s.keys("[");
+    assert_eq!(s.app.session().image().unwrap().key(), p.keys[1]);
+    s.keys("g");
+    s.keys(&p.keys[3]);
+    s.key(KeyCode::Enter);
+    assert_eq!(s.app.session().image().unwrap().key(), p.keys[3]);
+    s.keys("g");
+    s.keys("nope.jpg");
+    s.key(KeyCode::Enter);
+    let m = s.app.message().unwrap();
+    assert!(m.error && m.text.contains("no image `nope.jpg`"), "{m:?}");
+    s.keys("g");
+    s.keys("x");
+    s.key(KeyCode::Esc);
+    assert_eq!(s.app.mode(), &Mode::Normal);
+    assert_eq!(s.app.session().image().unwrap().key(), p.keys[3]);
+    assert!(!s.app.should_quit());
+    s.keys("q");
+    assert!(s.app.should_quit());
+}
+
+#[test]
+fn a_remapped_key_is_what_the_screen_names() {
+    let p = project(2);
+    let keymap = Keymap::from_toml(
+        Path::new("keys.toml"),
+        "[keys]\n\"l\" = \"next-image\"\n\"]\" = \"none\"\n\"ctrl-z\" = \"undo\"\n",
+    )
+    .unwrap();
+    let mut s = Screen::with(&p, 200, 60, false, Some(p.root.clone()), keymap);
+    let text = s.text();
+    let status = text.lines().last().unwrap();
+    assert!(status.contains("l/[ image"), "{status}");
+    assert!(status.contains("u/backspace/ctrl-z undo"), "{status}");
+    s.keys("]");
+    assert_eq!(s.app.session().image().unwrap().key(), p.keys[0]);
+    s.keys("l");
+    assert_eq!(s.app.session().image().unwrap().key(), p.keys[1]);
+}
+
+#[test]
+fn the_next_images_are_loaded_ahead() {
+    let p = project(6);
+    let mut s = Screen::new(&p, 200, 60);
+    s.settle();
+    // The next image is ready before the annotator gets there: the very first frame after `]`
+    // draws it.
+    s.keys("]");
+    let app = &mut s.app;
+    s.term.draw(|f| app.draw(f)).unwrap();
+    assert!(picture_cells(s.term.backend().buffer()) > 1000);
+}
