@@ -7,6 +7,7 @@ pub mod analysis;
 pub mod annotate;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod info;
 pub mod ingest;
 pub mod store;

@@ -14,7 +14,12 @@
 //!   Krippendorff's alpha, Fleiss' kappa, Gwet's AC1 and per-annotator agreement
 //!   with the others.
 //!
-//! Conventions shared by all three files:
+//! Two files connect those statistics to a project, and are the only ones here that know
+//! about the store: [`project`](mod@project) reads a project's current answers into dense ids and
+//! aggregates them into label sets with the chosen method, and [`report`](mod@report) computes
+//! every figure of `labelvet report` from that.
+//!
+//! Conventions shared by the three statistics files:
 //!
 //! * Ids are dense (`0..n_items`, `0..n_annotators`) because every function
 //!   indexes flat vectors with them; a rating whose id is out of range is
@@ -30,6 +35,8 @@
 pub mod aggregate;
 pub mod agreement;
 pub mod dawid_skene;
+pub mod project;
+pub mod report;
 
 pub use aggregate::{Counts, counts, is_valid, selection_frequency, validity};
 pub use agreement::{Agreement, AnnotatorAgreement, agreement};

@@ -3,6 +3,7 @@
 //! `judgments`.
 
 pub mod images;
+pub mod judgments;
 pub mod predictions;
 pub mod table;
 

@@ -1,0 +1,121 @@
+//! The results path on ImageNet-ReaL's 924,810 real answers (85 raters, 184,962 questions over a
+//! 50,000-image project): `report` end to end from the project file, with Dawid-Skene (open,
+//! read every current answer, aggregate, every figure, text and JSON), and
+//! `judgments import` of `raters.csv.gz` into a fresh copy of the project.
+//!
+//! The projects are kept in target/bench-data so that repeated runs measure the work, not the
+//! set-up. Run: `cargo bench --bench report`.
+
+use std::path::{Path, PathBuf};
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use labelvet::analysis::project::{Method, Options, ProjectData, aggregate};
+use labelvet::analysis::report::Report;
+use labelvet::ingest::judgments::{JudgmentImportOptions, import_judgments};
+use labelvet::ingest::{InitOptions, init_project};
+use labelvet::store::Store;
+
+const RATERS: &str = "../shared/data/real/raters.csv.gz";
+const ROWS: u64 = 924_810;
+
+fn bench_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The 50,000-image validation project, without answers.
+fn base_project() -> PathBuf {
+    let base = bench_dir().join("real-base.db");
+    if !base.exists() {
+        let tmp = bench_dir().join("real-base.partial.db");
+        let _ = std::fs::remove_file(&tmp);
+        init_project(
+            &tmp,
+            &InitOptions {
+                manifest: Some("../shared/data/imagenet_val/original_labels.csv".into()),
+                vocab: "imagenet1k".into(),
+                ..InitOptions::default()
+            },
+        )
+        .unwrap();
+        std::fs::rename(tmp, &base).unwrap();
+    }
+    base
+}
+
+/// The same project holding every ReaL answer.
+fn answered_project() -> PathBuf {
+    let db = bench_dir().join("real-answers.db");
+    if !db.exists() {
+        let tmp = bench_dir().join("real-answers.partial.db");
+        std::fs::copy(base_project(), &tmp).unwrap();
+        let mut store = Store::open(&tmp).unwrap();
+        let r = import_judgments(
+            &mut store,
+            Path::new(RATERS),
+            &JudgmentImportOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(r.added, ROWS);
+        drop(store);
+        std::fs::rename(tmp, &db).unwrap();
+    }
+    db
+}
+
+fn report(c: &mut Criterion) {
+    let db = answered_project();
+    let mut g = c.benchmark_group("report_real_924810_answers");
+    g.sample_size(10);
+    g.bench_function("dawid_skene_text_and_json", |b| {
+        b.iter(|| {
+            let store = Store::open(&db).unwrap();
+            let data = ProjectData::load(&store).unwrap();
+            let opts = Options {
+                method: Method::DawidSkene,
+                threshold: 0.8,
+                ..Options::default()
+            };
+            let res = aggregate(&data, &opts, None).unwrap();
+            let report = Report::build(&data, &res);
+            let text = report.to_string();
+            let json = serde_json::to_string(&report).unwrap();
+            assert_eq!(report.progress.answers as u64, ROWS);
+            (text.len(), json.len())
+        })
+    });
+    g.finish();
+}
+
+fn import(c: &mut Criterion) {
+    let base = base_project();
+    let mut g = c.benchmark_group("judgments_import_real");
+    g.sample_size(10);
+    g.bench_function("raters_csv_gz_924810_rows", |b| {
+        b.iter_batched(
+            || {
+                let tmp = tempfile::tempdir().unwrap();
+                let db = tmp.path().join("val.db");
+                std::fs::copy(&base, &db).unwrap();
+                (tmp, db)
+            },
+            |(tmp, db)| {
+                let mut store = Store::open(&db).unwrap();
+                let r = import_judgments(
+                    &mut store,
+                    Path::new(RATERS),
+                    &JudgmentImportOptions::default(),
+                )
+                .unwrap();
+                assert_eq!(r.added, ROWS);
+                tmp
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, report, import);
+criterion_main!(benches);

@@ -1,0 +1,530 @@
+//! A project's answers as the statistics see them, and the label sets they give.
+//!
+//! The statistics files of this module work on dense ids; this one is the bridge: it reads a
+//! project through the store's typed API (every annotator's current answer, the images with their
+//! original labels, the vocabulary, each model's top-1), turns it into dense ids once, and
+//! aggregates the answers per (image, label) question with the chosen method:
+//!
+//! - `frequency`: the selection frequency `yes / (yes + no)` (Tsipras et al. 2020);
+//! - `dawid-skene`: the Dawid-Skene posterior that the label is valid (Dawid & Skene 1979, as
+//!   ImageNet-ReaL used it);
+//! - scores computed elsewhere (`--scores`), e.g. ReaL's published posteriors.
+//!
+//! A label is valid when its score is at least the threshold. An image is *reviewed* when at
+//! least one of its questions has evidence (an answer, or a given score); its label set is then
+//! its valid labels, possibly none. An image never reviewed has no label set: ReaL keeps its
+//! original label, and so do the exports that follow ReaL.
+
+use std::collections::HashMap;
+
+use super::{Answer, Counts, DsOptions, Rating, dawid_skene};
+use crate::error::{Error, Result};
+use crate::ingest::judgments::Scores;
+use crate::store::Store;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Frequency,
+    DawidSkene,
+    /// Scores given from outside (`--scores`).
+    Given,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Frequency => "frequency",
+            Method::DawidSkene => "dawid-skene",
+            Method::Given => "scores",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ClassInfo {
+    pub key: String,
+    pub name: String,
+    pub index: Option<u32>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ImageInfo {
+    pub key: String,
+    /// The store's row id, for provenance look-ups.
+    pub id: i64,
+    pub original: Option<u32>,
+}
+
+/// One annotator's current answer, in dense ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Answered {
+    pub image: u32,
+    pub class: u32,
+    pub annotator: u32,
+    pub answer: Answer,
+}
+
+#[derive(Clone, Debug)]
+pub struct ModelTop1 {
+    pub name: String,
+    /// Per image (same order as [`ProjectData::images`]), the class the model ranked first.
+    pub top1: Vec<Option<u32>>,
+}
+
+/// Everything the report and the exports need from a project, in dense ids.
+#[derive(Clone, Debug)]
+pub struct ProjectData {
+    pub path: String,
+    /// In vocabulary order.
+    pub classes: Vec<ClassInfo>,
+    /// In key order.
+    pub images: Vec<ImageInfo>,
+    /// Sorted by name.
+    pub annotators: Vec<String>,
+    /// Sorted by (image, class, annotator).
+    pub answers: Vec<Answered>,
+    /// Current answers naming an image or class the project does not hold (possible after
+    /// merging files made from another vocabulary); left out of everything.
+    pub foreign_answers: u64,
+    pub models: Vec<ModelTop1>,
+    /// (image, label) questions the project asks: its candidates.
+    pub candidate_questions: u64,
+}
+
+impl ProjectData {
+    pub fn load(store: &Store) -> Result<ProjectData> {
+        let vocab = store.vocab()?;
+        let classes: Vec<ClassInfo> = vocab
+            .classes()
+            .iter()
+            .map(|c| ClassInfo {
+                key: c.key.clone(),
+                name: c.name.clone(),
+                index: c.index,
+            })
+            .collect();
+        let class_of: HashMap<&str, u32> = classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.key.as_str(), i as u32))
+            .collect();
+        let mut images: Vec<ImageInfo> = store
+            .images()?
+            .into_iter()
+            .map(|r| ImageInfo {
+                original: r
+                    .rec
+                    .original_label
+                    .as_deref()
+                    .and_then(|l| class_of.get(l).copied()),
+                key: r.rec.key,
+                id: r.id,
+            })
+            .collect();
+        // The store sorts by SQLite's byte order; sorting here makes the order ours to promise.
+        images.sort_by(|a, b| a.key.cmp(&b.key));
+        let image_of: HashMap<&str, u32> = images
+            .iter()
+            .enumerate()
+            .map(|(i, im)| (im.key.as_str(), i as u32))
+            .collect();
+
+        let mut annotator_of: HashMap<String, u32> = HashMap::new();
+        let mut answers = Vec::new();
+        let mut foreign_answers = 0;
+        for a in store.current_answers()? {
+            let (Some(&image), Some(&class)) = (
+                image_of.get(a.image.as_str()),
+                class_of.get(a.label.as_str()),
+            ) else {
+                foreign_answers += 1;
+                continue;
+            };
+            let next = annotator_of.len() as u32;
+            let annotator = *annotator_of.entry(a.annotator).or_insert(next);
+            answers.push(Answered {
+                image,
+                class,
+                annotator,
+                answer: a.answer,
+            });
+        }
+        // Dense annotator ids in name order, so that every listing is sorted by name.
+        let mut annotators: Vec<(String, u32)> = annotator_of.into_iter().collect();
+        annotators.sort();
+        let mut remap = vec![0u32; annotators.len()];
+        for (new, (_, old)) in annotators.iter().enumerate() {
+            remap[*old as usize] = new as u32;
+        }
+        for a in &mut answers {
+            a.annotator = remap[a.annotator as usize];
+        }
+        answers.sort_unstable_by_key(|a| (a.image, a.class, a.annotator));
+
+        let mut models = Vec::new();
+        for m in store.models()? {
+            let top = store.top1(&m.name)?;
+            let top1 = images
+                .iter()
+                .map(|im| {
+                    top.get(&im.key)
+                        .and_then(|l| class_of.get(l.as_str()).copied())
+                })
+                .collect();
+            models.push(ModelTop1 { name: m.name, top1 });
+        }
+
+        // The mean is a sum over a count, so it times the count is the exact total.
+        let (mean, _, _) = store.candidate_stats()?;
+        let candidate_questions = (mean * images.len() as f64).round() as u64;
+
+        Ok(ProjectData {
+            path: store.path().display().to_string(),
+            classes,
+            images,
+            annotators: annotators.into_iter().map(|(n, _)| n).collect(),
+            answers,
+            foreign_answers,
+            models,
+            candidate_questions,
+        })
+    }
+
+    /// The dense id of a class key.
+    pub fn class_id(&self, key: &str) -> Option<u32> {
+        self.classes
+            .iter()
+            .position(|c| c.key == key)
+            .map(|i| i as u32)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub method: Method,
+    pub threshold: f64,
+    pub ds: DsOptions,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            method: Method::Frequency,
+            threshold: 0.5,
+            ds: DsOptions::default(),
+        }
+    }
+}
+
+/// One (image, label) question with evidence.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Question {
+    pub image: u32,
+    pub class: u32,
+    pub counts: Counts,
+    /// The method's estimate that the label is valid; `None` when there is no evidence for it
+    /// (only "maybe" answers under `frequency`, or no given score under `scores`).
+    pub score: Option<f64>,
+    pub valid: bool,
+}
+
+impl Question {
+    pub fn frequency(&self) -> Option<f64> {
+        self.counts.selection_frequency()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DsRun {
+    pub iterations: usize,
+    pub converged: bool,
+    pub max_iter: usize,
+    pub prior: f64,
+}
+
+/// Aggregated answers: one entry per question, grouped by image.
+#[derive(Clone, Debug)]
+pub struct Results {
+    pub method: Method,
+    pub threshold: f64,
+    /// Sorted by (image, class).
+    pub questions: Vec<Question>,
+    /// Image `i` owns `questions[offsets[i]..offsets[i + 1]]`.
+    offsets: Vec<usize>,
+    /// Each current answer as a rating of its question (`item` = index into `questions`).
+    pub ratings: Vec<Rating>,
+    pub ds: Option<DsRun>,
+    /// Answered questions the given scores do not cover (not valid: no score).
+    pub unscored_questions: usize,
+}
+
+impl Results {
+    pub fn image_questions(&self, image: usize) -> &[Question] {
+        &self.questions[self.offsets[image]..self.offsets[image + 1]]
+    }
+
+    /// Whether the image has any question with evidence.
+    pub fn is_reviewed(&self, image: usize) -> bool {
+        self.offsets[image] < self.offsets[image + 1]
+    }
+
+    /// The image's valid labels in vocabulary order; `None` when it was never reviewed.
+    pub fn label_set(&self, image: usize) -> Option<Vec<u32>> {
+        self.is_reviewed(image).then(|| {
+            self.image_questions(image)
+                .iter()
+                .filter(|q| q.valid)
+                .map(|q| q.class)
+                .collect()
+        })
+    }
+
+    pub fn n_images(&self) -> usize {
+        self.offsets.len() - 1
+    }
+}
+
+/// Aggregates the project's answers (see the module docs). `scores` is required for
+/// [`Method::Given`] and ignored otherwise.
+pub fn aggregate(data: &ProjectData, opts: &Options, scores: Option<&Scores>) -> Result<Results> {
+    if !(0.0..=1.0).contains(&opts.threshold) {
+        return Err(Error::msg(format!(
+            "threshold {} is not between 0 and 1",
+            opts.threshold
+        )));
+    }
+    let given: Option<HashMap<(u32, u32), f64>> = match (opts.method, scores) {
+        (Method::Given, None) => {
+            return Err(Error::msg("the `scores` method needs a scores file"));
+        }
+        (Method::Given, Some(s)) => Some(dense_scores(data, s)?),
+        _ => None,
+    };
+
+    // Questions: every answered pair, plus every scored pair when scores are given.
+    let mut keys: Vec<(u32, u32)> = data.answers.iter().map(|a| (a.image, a.class)).collect();
+    if let Some(g) = &given {
+        keys.extend(g.keys().copied());
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    let mut questions: Vec<Question> = keys
+        .iter()
+        .map(|&(image, class)| Question {
+            image,
+            class,
+            counts: Counts::default(),
+            score: None,
+            valid: false,
+        })
+        .collect();
+
+    // Answers and keys are both sorted by (image, class), so one merge walk finds each item.
+    let mut ratings = Vec::with_capacity(data.answers.len());
+    let mut q = 0;
+    for a in &data.answers {
+        while keys[q] != (a.image, a.class) {
+            q += 1;
+        }
+        questions[q].counts.add(a.answer);
+        ratings.push(Rating::new(q as u32, a.annotator, a.answer));
+    }
+
+    let mut ds = None;
+    let mut unscored_questions = 0;
+    match opts.method {
+        Method::Frequency => {
+            for q in &mut questions {
+                q.score = q.counts.selection_frequency();
+            }
+        }
+        Method::DawidSkene => {
+            let r = dawid_skene(&ratings, questions.len(), data.annotators.len(), &opts.ds);
+            for (q, p) in questions.iter_mut().zip(&r.posterior) {
+                q.score = Some(*p);
+            }
+            ds = Some(DsRun {
+                iterations: r.iterations,
+                converged: r.converged,
+                max_iter: opts.ds.max_iter,
+                prior: r.prior,
+            });
+        }
+        Method::Given => {
+            let g = given.as_ref().expect("checked above");
+            for q in &mut questions {
+                q.score = g.get(&(q.image, q.class)).copied();
+                if q.score.is_none() {
+                    unscored_questions += 1;
+                }
+            }
+        }
+    }
+    for q in &mut questions {
+        q.valid = q.score.is_some_and(|s| super::is_valid(s, opts.threshold));
+    }
+
+    let mut offsets = vec![0usize; data.images.len() + 1];
+    for q in &questions {
+        offsets[q.image as usize + 1] += 1;
+    }
+    for i in 0..data.images.len() {
+        offsets[i + 1] += offsets[i];
+    }
+
+    Ok(Results {
+        method: opts.method,
+        threshold: opts.threshold,
+        questions,
+        offsets,
+        ratings,
+        ds,
+        unscored_questions,
+    })
+}
+
+fn dense_scores(data: &ProjectData, scores: &Scores) -> Result<HashMap<(u32, u32), f64>> {
+    let image_of: HashMap<&str, u32> = data
+        .images
+        .iter()
+        .enumerate()
+        .map(|(i, im)| (im.key.as_str(), i as u32))
+        .collect();
+    let class_of: HashMap<&str, u32> = data
+        .classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.key.as_str(), i as u32))
+        .collect();
+    scores
+        .by_pair
+        .iter()
+        .map(|((image, label), &s)| {
+            let i = image_of.get(image.as_str()).ok_or_else(|| {
+                Error::msg(format!("scores: image {image} is not in the project"))
+            })?;
+            let c = class_of
+                .get(label.as_str())
+                .ok_or_else(|| Error::msg(format!("scores: unknown class {label}")))?;
+            Ok(((*i, *c), s))
+        })
+        .collect()
+}
+
+/// A project small enough to check every figure by hand (the report's tests use it too):
+/// three images, two classes, three annotators.
+///   img0/c0: yes yes no   -> f = 2/3
+///   img0/c1: yes maybe    -> f = 1
+///   img1/c0: maybe maybe  -> f undefined
+///   img2: no answers
+#[cfg(test)]
+pub(crate) fn tiny_project() -> ProjectData {
+    let a = |image, class, annotator, answer| Answered {
+        image,
+        class,
+        annotator,
+        answer,
+    };
+    ProjectData {
+        path: "tiny.db".into(),
+        classes: vec![
+            ClassInfo {
+                key: "c0".into(),
+                name: "zero".into(),
+                index: Some(0),
+            },
+            ClassInfo {
+                key: "c1".into(),
+                name: "one".into(),
+                index: Some(1),
+            },
+        ],
+        images: (0..3)
+            .map(|i| ImageInfo {
+                key: format!("img{i}"),
+                id: i + 1,
+                original: Some(0),
+            })
+            .collect(),
+        annotators: vec!["a".into(), "b".into(), "c".into()],
+        answers: vec![
+            a(0, 0, 0, Answer::Yes),
+            a(0, 0, 1, Answer::Yes),
+            a(0, 0, 2, Answer::No),
+            a(0, 1, 0, Answer::Yes),
+            a(0, 1, 1, Answer::Maybe),
+            a(1, 0, 0, Answer::Maybe),
+            a(1, 0, 2, Answer::Maybe),
+        ],
+        foreign_answers: 0,
+        models: vec![],
+        candidate_questions: 6,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frequency_sets_with_maybe_only_and_unreviewed_images() {
+        let d = tiny_project();
+        let r = aggregate(&d, &Options::default(), None).unwrap();
+        assert_eq!(r.questions.len(), 3);
+        assert_eq!(r.questions[0].score, Some(2.0 / 3.0));
+        assert_eq!(r.questions[1].score, Some(1.0));
+        assert_eq!(r.questions[2].score, None);
+        assert_eq!(r.label_set(0), Some(vec![0, 1]));
+        // Answered, but only "maybe": reviewed, with no valid label.
+        assert_eq!(r.label_set(1), Some(vec![]));
+        assert_eq!(r.label_set(2), None);
+        assert_eq!(r.ratings.len(), 7);
+
+        let strict = Options {
+            threshold: 0.7,
+            ..Options::default()
+        };
+        let r = aggregate(&d, &strict, None).unwrap();
+        assert_eq!(r.label_set(0), Some(vec![1]));
+    }
+
+    #[test]
+    fn given_scores_add_questions_and_flag_missing_ones() {
+        let d = tiny_project();
+        let mut s = Scores::default();
+        s.by_pair.insert(("img0".into(), "c0".into()), 0.9);
+        s.by_pair.insert(("img2".into(), "c1".into()), 0.8);
+        let opts = Options {
+            method: Method::Given,
+            threshold: 0.8,
+            ..Options::default()
+        };
+        let r = aggregate(&d, &opts, Some(&s)).unwrap();
+        assert_eq!(r.label_set(0), Some(vec![0]));
+        assert_eq!(r.label_set(1), Some(vec![]));
+        // Threshold is inclusive: 0.8 passes at 0.8.
+        assert_eq!(r.label_set(2), Some(vec![1]));
+        assert_eq!(r.unscored_questions, 2);
+        assert!(aggregate(&d, &opts, None).is_err());
+        let bad = Options {
+            threshold: 1.5,
+            ..Options::default()
+        };
+        assert!(aggregate(&d, &bad, None).is_err());
+    }
+
+    #[test]
+    fn dawid_skene_is_deterministic_and_reports_its_run() {
+        let d = tiny_project();
+        let opts = Options {
+            method: Method::DawidSkene,
+            ..Options::default()
+        };
+        let a = aggregate(&d, &opts, None).unwrap();
+        let b = aggregate(&d, &opts, None).unwrap();
+        assert_eq!(a.questions, b.questions);
+        let run = a.ds.unwrap();
+        assert!(run.iterations >= 1 && run.max_iter == 100);
+        assert!(a.questions.iter().all(|q| q.score.is_some()));
+    }
+}

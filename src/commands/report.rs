@@ -1,0 +1,75 @@
+//! `labelvet report`: the results of a project in the terminal, as JSON, and as figures.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{MethodArg, ResultsArgs};
+use labelvet::analysis::project::{Method, Options, ProjectData, Results, aggregate};
+use labelvet::analysis::report::Report;
+use labelvet::export::plots::write_plots;
+use labelvet::ingest::judgments::read_scores;
+use labelvet::store::Store;
+
+/// Reads the project and aggregates its answers as `args` say; shared with `export` so that the
+/// two always agree.
+pub fn aggregate_project(store: &Store, args: &ResultsArgs) -> Result<(ProjectData, Results)> {
+    let scores = match &args.scores {
+        Some(file) => Some(read_scores(store, file)?),
+        None => None,
+    };
+    let method = match (&scores, args.method) {
+        (Some(_), _) => Method::Given,
+        (None, MethodArg::Frequency) => Method::Frequency,
+        (None, MethodArg::DawidSkene) => Method::DawidSkene,
+    };
+    let data =
+        ProjectData::load(store).with_context(|| format!("reading {}", store.path().display()))?;
+    let opts = Options {
+        method,
+        threshold: args.threshold,
+        ..Options::default()
+    };
+    let res = aggregate(&data, &opts, scores.as_ref())?;
+    Ok((data, res))
+}
+
+pub fn run(project: &Path, args: &ResultsArgs, json: bool, plots: Option<&Path>) -> Result<()> {
+    let store = Store::open(project)?;
+    let (data, res) = aggregate_project(&store, args)?;
+    let mut report = Report::build(&data, &res);
+    report.scores_file = args.scores.as_ref().map(|p| p.display().to_string());
+    let made = match plots {
+        Some(dir) => Some(
+            write_plots(&report, dir)
+                .with_context(|| format!("drawing the figures into {}", dir.display()))?,
+        ),
+        None => None,
+    };
+    if json {
+        // stdout stays pure JSON; what else there is to say goes to stderr.
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    if let (Some(dir), Some(made)) = (plots, made) {
+        let mut say = String::new();
+        say.push_str(&format!(
+            "wrote {} figure files (SVG and PNG) to {}",
+            made.files.len(),
+            dir.display()
+        ));
+        for s in &made.skipped {
+            say.push_str(&format!("\n  not drawn: {s}"));
+        }
+        if json {
+            eprintln!("{say}");
+        } else {
+            println!("\n{say}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,356 @@
+//! Results in the formats other tools read: label sets per image (JSON lines), one row per
+//! (image, label) question (CSV), ImageNet-ReaL's `real.json`, and every current answer as
+//! Prodigy-style JSON lines; plus the report's figures (`plots`).
+//!
+//! Every writer takes the same aggregated [`Results`], so an export and the report made with the
+//! same `--method`, `--threshold` and `--scores` always agree.
+
+pub mod plots;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::analysis::project::{ProjectData, Results};
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// One JSON object per image: label set, per-label counts and scores, provenance.
+    Jsonl,
+    /// One row per (image, label) question with evidence.
+    Csv,
+    /// ImageNet-ReaL's layout: a JSON list of lists of class indices, in image-key order.
+    RealJson,
+    /// One Prodigy-style JSON object per current answer.
+    Prodigy,
+}
+
+impl ExportFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportFormat::Jsonl => "jsonl",
+            ExportFormat::Csv => "csv",
+            ExportFormat::RealJson => "real-json",
+            ExportFormat::Prodigy => "prodigy",
+        }
+    }
+}
+
+/// Writes the export; returns how many records (lines, rows, or images) it holds.
+pub fn export(
+    store: &Store,
+    data: &ProjectData,
+    res: &Results,
+    format: ExportFormat,
+    out: &mut dyn Write,
+) -> Result<u64> {
+    let n = match format {
+        ExportFormat::Jsonl => jsonl(store, data, res, out),
+        ExportFormat::Csv => csv(data, res, out),
+        ExportFormat::RealJson => real_json(data, res, out),
+        ExportFormat::Prodigy => prodigy(store, data, out),
+    }?;
+    out.flush()
+        .map_err(|e| Error::msg(format!("writing the export: {e}")))?;
+    Ok(n)
+}
+
+fn write_err(e: impl std::fmt::Display) -> Error {
+    Error::msg(format!("writing the export: {e}"))
+}
+
+#[derive(Serialize)]
+struct ModelSource<'a> {
+    model: &'a str,
+    rank: u32,
+    score: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct LabelRecord<'a> {
+    label: &'a str,
+    name: &'a str,
+    index: Option<u32>,
+    original: bool,
+    yes: u32,
+    no: u32,
+    maybe: u32,
+    frequency: Option<f64>,
+    score: Option<f64>,
+    valid: bool,
+    /// The models that proposed the label, with rank and score.
+    models: Vec<ModelSource<'a>>,
+}
+
+#[derive(Serialize)]
+struct ImageRecord<'a> {
+    image: &'a str,
+    original_label: Option<&'a str>,
+    /// Whether any of the image's questions has evidence; without it there is no label set.
+    reviewed: bool,
+    /// Valid labels (class keys), vocabulary order; `null` when not reviewed.
+    labels: Option<Vec<&'a str>>,
+    multi_label: bool,
+    /// Whether the original label is in the set; `null` when it was not asked about.
+    original_valid: Option<bool>,
+    /// Every candidate and every label with evidence.
+    candidates: Vec<LabelRecord<'a>>,
+}
+
+fn jsonl(store: &Store, data: &ProjectData, res: &Results, out: &mut dyn Write) -> Result<u64> {
+    let class_of: HashMap<&str, u32> = data
+        .classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.key.as_str(), i as u32))
+        .collect();
+    for (i, im) in data.images.iter().enumerate() {
+        let questions = res.image_questions(i);
+        let candidates = store.candidates(im.id)?;
+        let mut labels: Vec<u32> = candidates
+            .iter()
+            .filter_map(|c| class_of.get(c.label.as_str()).copied())
+            .chain(questions.iter().map(|q| q.class))
+            .collect();
+        labels.sort_unstable();
+        labels.dedup();
+        let records: Vec<LabelRecord<'_>> = labels
+            .iter()
+            .map(|&c| {
+                let class = &data.classes[c as usize];
+                let q = questions.iter().find(|q| q.class == c);
+                let counts = q.map(|q| q.counts).unwrap_or_default();
+                let models = candidates
+                    .iter()
+                    .find(|cand| cand.label == class.key)
+                    .map(|cand| {
+                        cand.sources
+                            .iter()
+                            .map(|s| ModelSource {
+                                model: &s.model,
+                                rank: s.rank,
+                                score: s.score,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                LabelRecord {
+                    label: &class.key,
+                    name: &class.name,
+                    index: class.index,
+                    original: im.original == Some(c),
+                    yes: counts.yes,
+                    no: counts.no,
+                    maybe: counts.maybe,
+                    frequency: counts.selection_frequency(),
+                    score: q.and_then(|q| q.score),
+                    valid: q.is_some_and(|q| q.valid),
+                    models,
+                }
+            })
+            .collect();
+        let set = res.label_set(i);
+        let rec = ImageRecord {
+            image: &im.key,
+            original_label: im.original.map(|c| data.classes[c as usize].key.as_str()),
+            reviewed: set.is_some(),
+            labels: set.as_ref().map(|s| {
+                s.iter()
+                    .map(|&c| data.classes[c as usize].key.as_str())
+                    .collect()
+            }),
+            multi_label: set.as_ref().is_some_and(|s| s.len() >= 2),
+            original_valid: im
+                .original
+                .and_then(|o| questions.iter().find(|q| q.class == o).map(|q| q.valid)),
+            candidates: records,
+        };
+        serde_json::to_writer(&mut *out, &rec).map_err(write_err)?;
+        out.write_all(b"\n").map_err(write_err)?;
+    }
+    Ok(data.images.len() as u64)
+}
+
+fn csv(data: &ProjectData, res: &Results, out: &mut dyn Write) -> Result<u64> {
+    let mut w = ::csv::Writer::from_writer(out);
+    w.write_record([
+        "image",
+        "label",
+        "label_index",
+        "name",
+        "yes",
+        "no",
+        "maybe",
+        "frequency",
+        "score",
+        "valid",
+        "original",
+    ])
+    .map_err(write_err)?;
+    let opt = |x: Option<f64>| x.map(|x| x.to_string()).unwrap_or_default();
+    for q in &res.questions {
+        let im = &data.images[q.image as usize];
+        let class = &data.classes[q.class as usize];
+        w.write_record([
+            im.key.as_str(),
+            &class.key,
+            &class.index.map(|i| i.to_string()).unwrap_or_default(),
+            &class.name,
+            &q.counts.yes.to_string(),
+            &q.counts.no.to_string(),
+            &q.counts.maybe.to_string(),
+            &opt(q.frequency()),
+            &opt(q.score),
+            if q.valid { "1" } else { "0" },
+            if im.original == Some(q.class) {
+                "1"
+            } else {
+                "0"
+            },
+        ])
+        .map_err(write_err)?;
+    }
+    w.flush().map_err(write_err)?;
+    Ok(res.questions.len() as u64)
+}
+
+/// ReaL's `real.json`: for each image in key order, its valid labels' indices (ascending); an
+/// image never reviewed keeps `[original label]` (`[]` without one); a reviewed image with no
+/// valid label gets `[]`. Written in the file's own spacing (`[[], [970, 795], ...]`).
+fn real_json(data: &ProjectData, res: &Results, out: &mut dyn Write) -> Result<u64> {
+    let index = |c: u32| {
+        let class = &data.classes[c as usize];
+        class.index.ok_or_else(|| {
+            Error::msg(format!(
+                "class {} has no index; the real-json layout needs a vocabulary with indices",
+                class.key
+            ))
+        })
+    };
+    let mut text = String::with_capacity(data.images.len() * 8);
+    text.push('[');
+    for (i, im) in data.images.iter().enumerate() {
+        let classes = match res.label_set(i) {
+            Some(set) => set,
+            None => im.original.into_iter().collect(),
+        };
+        let mut idx = classes
+            .into_iter()
+            .map(index)
+            .collect::<Result<Vec<u32>>>()?;
+        idx.sort_unstable();
+        if i > 0 {
+            text.push_str(", ");
+        }
+        text.push('[');
+        let parts: Vec<String> = idx.iter().map(u32::to_string).collect();
+        text.push_str(&parts.join(", "));
+        text.push(']');
+    }
+    text.push_str("]\n");
+    out.write_all(text.as_bytes()).map_err(write_err)?;
+    Ok(data.images.len() as u64)
+}
+
+#[derive(Serialize)]
+struct ProdigyMeta<'a> {
+    label_name: &'a str,
+    event_id: &'a str,
+    origin: &'a str,
+}
+
+#[derive(Serialize)]
+struct ProdigyRecord<'a> {
+    image: &'a str,
+    label: &'a str,
+    answer: &'static str,
+    #[serde(rename = "_annotator_id")]
+    annotator_id: &'a str,
+    #[serde(rename = "_session_id")]
+    session_id: &'a str,
+    /// Seconds, as Prodigy writes it.
+    #[serde(rename = "_timestamp")]
+    timestamp: i64,
+    /// Milliseconds, which `labelvet judgments import` prefers, so a round trip keeps the time.
+    time: i64,
+    meta: ProdigyMeta<'a>,
+}
+
+/// Every current answer (an annotator's latest to each question, retractions applied), in
+/// (image, label, annotator) order: yes / no / maybe as accept / reject / ignore.
+fn prodigy(store: &Store, data: &ProjectData, out: &mut dyn Write) -> Result<u64> {
+    let names: HashMap<&str, &str> = data
+        .classes
+        .iter()
+        .map(|c| (c.key.as_str(), c.name.as_str()))
+        .collect();
+    let current = store.current_answers()?;
+    let wanted: std::collections::HashSet<&str> =
+        current.iter().map(|c| c.event_id.as_str()).collect();
+    let events: HashMap<String, crate::store::JudgmentEvent> = store
+        .events()?
+        .into_iter()
+        .filter(|e| wanted.contains(e.id.as_str()))
+        .map(|e| (e.id.clone(), e))
+        .collect();
+    let mut n = 0;
+    for c in &current {
+        let Some(e) = events.get(&c.event_id) else {
+            continue;
+        };
+        let rec = ProdigyRecord {
+            image: &c.image,
+            label: &c.label,
+            answer: match c.answer {
+                crate::analysis::Answer::Yes => "accept",
+                crate::analysis::Answer::No => "reject",
+                crate::analysis::Answer::Maybe => "ignore",
+            },
+            annotator_id: &c.annotator,
+            session_id: &e.session,
+            timestamp: e.created_at.div_euclid(1000),
+            time: e.created_at,
+            meta: ProdigyMeta {
+                label_name: names.get(c.label.as_str()).copied().unwrap_or(""),
+                event_id: &c.event_id,
+                origin: &e.origin,
+            },
+        };
+        serde_json::to_writer(&mut *out, &rec).map_err(write_err)?;
+        out.write_all(b"\n").map_err(write_err)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Writes what `f` writes to `path` through a temporary file beside it, so that a failure never leaves
+/// a half-written file under the final name.
+pub fn write_file_atomically(
+    path: &Path,
+    f: impl FnOnce(&mut dyn Write) -> Result<u64>,
+) -> Result<u64> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "export".into());
+    let tmp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+    let result = (|| {
+        let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut w = std::io::BufWriter::new(file);
+        let n = f(&mut w)?;
+        let file = w
+            .into_inner()
+            .map_err(|e| Error::io(&tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+        Ok(n)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

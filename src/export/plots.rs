@@ -1,0 +1,453 @@
+//! The report's figures, each as SVG (for papers, scales cleanly) and PNG (for slides and quick
+//! looks), drawn with plotters from the same [`Report`] the text and JSON come from.
+//!
+//! PNG text needs a font. plotters' default font path asks the system (fontconfig) for one,
+//! which a fresh machine or CI may not have; its `ab_glyph` feature instead renders from font
+//! bytes we hand it, so DejaVu Sans (Bitstream Vera licence, `assets/fonts/DejaVuSans-LICENSE`)
+//! is bundled in the binary and registered once.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::analysis::report::{ModelAccuracy, Report};
+use crate::error::{Error, Result};
+
+const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+const FAMILY: &str = "sans-serif";
+
+fn register_font() -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    if *REGISTERED
+        .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok())
+    {
+        Ok(())
+    } else {
+        Err(Error::msg("the bundled font could not be loaded"))
+    }
+}
+
+/// What `write_plots` made, and which figures it left out and why.
+#[derive(Clone, Debug, Default)]
+pub struct Plots {
+    pub files: Vec<PathBuf>,
+    pub skipped: Vec<String>,
+}
+
+/// Draws every figure the report has data for into `dir` (made if missing).
+pub fn write_plots(report: &Report, dir: &Path) -> Result<Plots> {
+    register_font()?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut out = Plots::default();
+
+    let sf = &report.distributions.selection_frequency;
+    let answered: usize = sf.counts.iter().sum::<usize>() + sf.undefined;
+    if answered > 0 {
+        let mut title = format!(
+            "Selection frequency of {} answered questions",
+            thousands(answered)
+        );
+        if sf.undefined > 0 {
+            title.push_str(&format!(" ({} only \"maybe\")", thousands(sf.undefined)));
+        }
+        let fig = HistogramFigure {
+            title,
+            x_desc: "selection frequency  yes / (yes + no)".into(),
+            counts: &sf.counts,
+            threshold: (report.method == "frequency").then_some(report.threshold),
+        };
+        save(&fig, dir, "selection_frequency", &mut out)?;
+    } else {
+        out.skipped
+            .push("selection_frequency: no answers yet".into());
+    }
+    if let Some(score) = &report.distributions.score {
+        let fig = HistogramFigure {
+            title: format!(
+                "Scores ({}) of {} questions",
+                report.method,
+                thousands(score.counts.iter().sum())
+            ),
+            x_desc: format!("{} score", report.method),
+            counts: &score.counts,
+            threshold: Some(report.threshold),
+        };
+        save(&fig, dir, "scores", &mut out)?;
+    }
+
+    let lpi = &report.distributions.labels_per_image;
+    if report.labels.reviewed_images > 0 {
+        let fig = LabelsPerImage {
+            counts: lpi,
+            threshold: report.threshold,
+        };
+        save(&fig, dir, "labels_per_image", &mut out)?;
+    } else {
+        out.skipped
+            .push("labels_per_image: no reviewed images".into());
+    }
+
+    if report.models.iter().any(|m| m.original.images > 0) {
+        let fig = AccuracyFigure {
+            models: &report.models,
+        };
+        save(&fig, dir, "accuracy_by_model", &mut out)?;
+    } else {
+        out.skipped
+            .push("accuracy_by_model: no model predictions in the project".into());
+    }
+
+    let mut rows: Vec<(String, f64)> = report
+        .agreement
+        .per_annotator
+        .iter()
+        .filter_map(|r| r.agreement.map(|a| (r.annotator.clone(), a)))
+        .collect();
+    if rows.is_empty() {
+        out.skipped
+            .push("annotator_agreement: no annotator shares a question with others".into());
+    } else {
+        rows.sort_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+        let fig = AgreementFigure { rows: &rows };
+        save(&fig, dir, "annotator_agreement", &mut out)?;
+    }
+    Ok(out)
+}
+
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+type DrawResult = std::result::Result<(), String>;
+
+/// One figure, drawable on any plotters backend, so SVG and PNG come from the same code.
+trait Figure {
+    fn size(&self) -> (u32, u32);
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult;
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn save<F: Figure>(fig: &F, dir: &Path, name: &str, out: &mut Plots) -> Result<()> {
+    let (w, h) = fig.size();
+    let svg = dir.join(format!("{name}.svg"));
+    {
+        let root = SVGBackend::new(&svg, (w, h)).into_drawing_area();
+        fig.draw(&root)
+            .and_then(|()| root.present().map_err(err))
+            .map_err(|e| Error::msg(format!("{}: {e}", svg.display())))?;
+    }
+    let png = dir.join(format!("{name}.png"));
+    let mut buf = vec![0u8; w as usize * h as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        fig.draw(&root)
+            .and_then(|()| root.present().map_err(err))
+            .map_err(|e| Error::msg(format!("{}: {e}", png.display())))?;
+    }
+    let img = image::RgbImage::from_raw(w, h, buf)
+        .ok_or_else(|| Error::msg(format!("{}: pixel buffer of the wrong size", png.display())))?;
+    img.save_with_format(&png, image::ImageFormat::Png)
+        .map_err(|e| Error::msg(format!("{}: {e}", png.display())))?;
+    out.files.push(svg);
+    out.files.push(png);
+    Ok(())
+}
+
+/// Width of one category on a categorical axis. plotters formats tick labels of integer axes
+/// through a closure but not of `f64` axes with fixed key points, so categories sit on an
+/// integer axis, `UNIT` wide, and bars are placed within them in hundredths.
+const UNIT: i32 = 100;
+
+fn bar_color() -> RGBColor {
+    RGBColor(52, 101, 164)
+}
+
+/// Colour-blind-safe colours (Okabe & Ito) for grouped bars.
+const GROUP_COLORS: [RGBColor; 4] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+];
+
+struct HistogramFigure<'a> {
+    title: String,
+    x_desc: String,
+    counts: &'a [usize],
+    threshold: Option<f64>,
+}
+
+impl Figure for HistogramFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        (1000, 620)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        root.fill(&WHITE).map_err(err)?;
+        let top = self.counts.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.08;
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, (FAMILY, 26))
+            .margin(20)
+            .x_label_area_size(60)
+            .y_label_area_size(90)
+            .build_cartesian_2d(0f64..1f64, 0f64..top)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(11)
+            .x_label_formatter(&|v| format!("{v:.1}"))
+            .y_label_formatter(&|v| thousands(*v as usize))
+            .x_desc(self.x_desc.as_str())
+            .y_desc("questions")
+            .label_style((FAMILY, 18))
+            .axis_desc_style((FAMILY, 20))
+            .draw()
+            .map_err(err)?;
+        let n = self.counts.len() as f64;
+        let gap = 0.1 / n;
+        chart
+            .draw_series(self.counts.iter().enumerate().map(|(i, &c)| {
+                let x0 = i as f64 / n;
+                Rectangle::new(
+                    [(x0 + gap, 0.0), (x0 + 1.0 / n - gap, c as f64)],
+                    bar_color().filled(),
+                )
+            }))
+            .map_err(err)?;
+        if let Some(t) = self.threshold {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(t, 0.0), (t, top)],
+                    RED.stroke_width(3),
+                )))
+                .map_err(err)?
+                .label(format!("threshold {t}"))
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(3)));
+            chart
+                .configure_series_labels()
+                .label_font((FAMILY, 18))
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK)
+                .position(SeriesLabelPosition::UpperMiddle)
+                .draw()
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+}
+
+struct LabelsPerImage<'a> {
+    counts: &'a [usize],
+    threshold: f64,
+}
+
+impl Figure for LabelsPerImage<'_> {
+    fn size(&self) -> (u32, u32) {
+        (900, 600)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        root.fill(&WHITE).map_err(err)?;
+        let k = self.counts.len().max(2);
+        let total: usize = self.counts.iter().sum();
+        let top = self.counts.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.12;
+        let keys: Vec<i32> = (0..k as i32).map(|i| i * UNIT).collect();
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                format!(
+                    "Valid labels per reviewed image ({} images, threshold {})",
+                    thousands(total),
+                    self.threshold
+                ),
+                (FAMILY, 24),
+            )
+            .margin(20)
+            .x_label_area_size(60)
+            .y_label_area_size(90)
+            .build_cartesian_2d(
+                (-UNIT / 2..k as i32 * UNIT - UNIT / 2).with_key_points(keys),
+                0f64..top,
+            )
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_label_formatter(&|v| format!("{}", v / UNIT))
+            .y_label_formatter(&|v| thousands(*v as usize))
+            .x_desc("valid labels")
+            .y_desc("images")
+            .label_style((FAMILY, 18))
+            .axis_desc_style((FAMILY, 20))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(self.counts.iter().enumerate().map(|(i, &c)| {
+                let x = i as i32 * UNIT;
+                Rectangle::new([(x - 35, 0.0), (x + 35, c as f64)], bar_color().filled())
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series(self.counts.iter().enumerate().map(|(i, &c)| {
+                let share = if total > 0 {
+                    100.0 * c as f64 / total as f64
+                } else {
+                    0.0
+                };
+                Text::new(
+                    format!("{share:.1}%"),
+                    (i as i32 * UNIT - 20, c as f64 + top * 0.03),
+                    (FAMILY, 16).into_font(),
+                )
+            }))
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+/// Which of a model's accuracies a group of bars shows.
+type AccuracyOf = fn(&ModelAccuracy) -> Option<f64>;
+
+struct AccuracyFigure<'a> {
+    models: &'a [ModelAccuracy],
+}
+
+impl Figure for AccuracyFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        ((260 * self.models.len() as u32 + 300).max(900), 640)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        root.fill(&WHITE).map_err(err)?;
+        let n = self.models.len();
+        let keys: Vec<i32> = (0..n as i32).map(|i| i * UNIT + UNIT / 2).collect();
+        let names: Vec<String> = self.models.iter().map(|m| m.model.clone()).collect();
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                "Top-1 accuracy: original labels vs label sets",
+                (FAMILY, 26),
+            )
+            .margin(20)
+            .x_label_area_size(60)
+            .y_label_area_size(80)
+            .build_cartesian_2d((0..n as i32 * UNIT).with_key_points(keys), 0f64..110f64)
+            .map_err(err)?;
+        let formatter = move |v: &i32| names.get((v / UNIT) as usize).cloned().unwrap_or_default();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_label_formatter(&formatter)
+            .y_label_formatter(&|v| format!("{v:.0}%"))
+            .y_desc("top-1 accuracy")
+            .label_style((FAMILY, 18))
+            .axis_desc_style((FAMILY, 20))
+            .draw()
+            .map_err(err)?;
+        let groups: [(&str, AccuracyOf); 4] = [
+            ("original labels (all images)", |m| m.original.accuracy),
+            ("label sets (reviewed images)", |m| m.label_sets.accuracy),
+            ("single-label images", |m| m.single_label.accuracy),
+            ("multi-label images", |m| m.multi_label.accuracy),
+        ];
+        let width = 80 / groups.len() as i32;
+        for (g, (label, get)) in groups.iter().enumerate() {
+            let color = GROUP_COLORS[g];
+            let bars: Vec<(i32, f64)> = self
+                .models
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| {
+                    get(m).map(|a| (i as i32 * UNIT + 10 + g as i32 * width, 100.0 * a))
+                })
+                .collect();
+            chart
+                .draw_series(bars.iter().map(|&(x, v)| {
+                    Rectangle::new([(x + 1, 0.0), (x + width - 1, v)], color.filled())
+                }))
+                .map_err(err)?
+                .label(*label)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 6), (x + 16, y + 6)], color.filled())
+                });
+            chart
+                .draw_series(bars.iter().map(|&(x, v)| {
+                    Text::new(
+                        format!("{v:.1}"),
+                        (x + 1, v + 1.5),
+                        (FAMILY, 14).into_font(),
+                    )
+                }))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .label_font((FAMILY, 16))
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+struct AgreementFigure<'a> {
+    /// (annotator, share agreeing with the others' consensus), lowest first.
+    rows: &'a [(String, f64)],
+}
+
+impl Figure for AgreementFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        (900, (18 * self.rows.len() as u32 + 160).max(420))
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        root.fill(&WHITE).map_err(err)?;
+        let n = self.rows.len();
+        let keys: Vec<i32> = (0..n as i32).map(|i| i * UNIT + UNIT / 2).collect();
+        let names: Vec<String> = self.rows.iter().map(|r| r.0.clone()).collect();
+        let name_width = names.iter().map(|s| s.chars().count()).max().unwrap_or(4) as u32;
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                "Agreement of each annotator with the others' consensus",
+                (FAMILY, 24),
+            )
+            .margin(20)
+            .x_label_area_size(60)
+            .y_label_area_size((name_width * 9 + 30).clamp(60, 300))
+            .build_cartesian_2d(0f64..1f64, (0..n as i32 * UNIT).with_key_points(keys))
+            .map_err(err)?;
+        let formatter = move |v: &i32| names.get((v / UNIT) as usize).cloned().unwrap_or_default();
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .x_labels(11)
+            .x_label_formatter(&|v| format!("{:.0}%", 100.0 * v))
+            .y_label_formatter(&formatter)
+            .x_desc("answers equal to the most frequent answer of the other annotators")
+            .label_style((FAMILY, 14))
+            .axis_desc_style((FAMILY, 18))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(self.rows.iter().enumerate().map(|(i, (_, a))| {
+                let y = i as i32 * UNIT;
+                Rectangle::new([(0.0, y + 15), (*a, y + 85)], bar_color().filled())
+            }))
+            .map_err(err)?;
+        Ok(())
+    }
+}

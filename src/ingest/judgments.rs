@@ -1,0 +1,718 @@
+//! Answers made elsewhere (another tool, a crowd platform, a published study such as
+//! ImageNet-ReaL) brought into a project as judgment events, so that they are aggregated,
+//! merged and exported exactly like answers given in labelvet.
+//!
+//! Three layouts, optionally gzipped:
+//! - CSV `image,label,annotator,answer[,time]`; `rater` is accepted for `annotator` and
+//!   `wnid`/`label_index` for `label` (the layout of ReaL's `raters.csv.gz`); extra columns are
+//!   ignored.
+//! - JSON lines with the same fields.
+//! - Prodigy-style JSON lines: `answer` is accept / reject / ignore (read as yes / no / maybe), the
+//!   image is `image`, `meta.image` or `path`, the annotator `_annotator_id` or `_session_id`,
+//!   the time `_timestamp` (seconds).
+//!
+//! Labels are class keys or class indices; answers yes / no / maybe; times integer milliseconds
+//! since the Unix epoch or RFC 3339 in UTC.
+//!
+//! **Stable ids.** An imported answer's event id is a UUIDv8 made from the SHA-256 of
+//! (image, class key, annotator, answer, time in ms or nothing, and how many times that same
+//! tuple occurred earlier in the file). Neither the file's name nor the line number enters it, so
+//! the same answers imported again, from a renamed copy or from a file split in two, get the same
+//! ids and add nothing. An answer without a time is dated at the epoch plus k ms, k counting the
+//! annotator's earlier untimed answers to the same question in the file: older than any answer
+//! given in labelvet, and within a file the later line wins, as it would have in the source.
+//!
+//! The whole file is read and checked before anything is written, and written in one
+//! transaction: a bad line (unknown class, image not in the project, bad answer, malformed line)
+//! names the file and line and leaves the project as it was.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::table::{self, Format, IMAGE_COLS, LABEL_COLS};
+use crate::analysis::Answer;
+use crate::error::{Error, Result};
+use crate::store::predictions::rebuild_candidates;
+use crate::store::{JudgmentEvent, Store, judgments::insert_events};
+use crate::vocab::Vocab;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JudgmentFormat {
+    Csv,
+    Jsonl,
+    Prodigy,
+}
+
+impl JudgmentFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JudgmentFormat::Csv => "csv",
+            JudgmentFormat::Jsonl => "jsonl",
+            JudgmentFormat::Prodigy => "prodigy",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct JudgmentImportOptions {
+    /// The layout; found from the content when `None`.
+    pub format: Option<JudgmentFormat>,
+    /// The annotator of rows that name none.
+    pub annotator: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct JudgmentImport {
+    pub format: JudgmentFormat,
+    /// Answers read from the file.
+    pub rows: u64,
+    /// Events new to the project.
+    pub added: u64,
+    /// Answers the project already held (same stable id).
+    pub already: u64,
+    pub annotators: usize,
+    pub images: usize,
+    /// Distinct (image, label) questions answered in the file.
+    pub questions: usize,
+}
+
+/// Column and field names accepted for the annotator, in order of preference.
+const ANNOTATOR_COLS: &[&str] = &[
+    "annotator",
+    "rater",
+    "annotator_id",
+    "_annotator_id",
+    "user",
+    "worker",
+];
+const TIME_COLS: &[&str] = &["time", "timestamp", "created_at"];
+
+/// One answer as read, with strings interned to small ids.
+#[derive(Clone, Copy)]
+struct Row {
+    image: u32,
+    label: u32,
+    annotator: u32,
+    answer: Answer,
+    time: Option<i64>,
+}
+
+/// Strings to dense ids, so that a million rows hold a few thousand strings.
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(s.to_string());
+        self.ids.insert(s.to_string(), id);
+        id
+    }
+}
+
+/// Everything a line is checked against, and what the lines read so far hold.
+struct Reader<'a> {
+    file: &'a Path,
+    vocab: &'a Vocab,
+    project_images: &'a HashMap<String, i64>,
+    fallback_annotator: Option<&'a str>,
+    /// Spelling in the file (key or index) to class key id.
+    labels: HashMap<String, u32>,
+    images: Interner,
+    classes: Interner,
+    annotators: Interner,
+    rows: Vec<Row>,
+}
+
+impl<'a> Reader<'a> {
+    fn image(&mut self, line: u64, key: &str) -> Result<u32> {
+        if key.is_empty() {
+            return Err(Error::input(self.file, line, "empty image name"));
+        }
+        if !self.project_images.contains_key(key) {
+            return Err(Error::input(
+                self.file,
+                line,
+                format!("image {key} is not in the project"),
+            ));
+        }
+        Ok(self.images.id(key))
+    }
+
+    fn label(&mut self, line: u64, label: &str) -> Result<u32> {
+        if let Some(&id) = self.labels.get(label) {
+            return Ok(id);
+        }
+        let key = &self
+            .vocab
+            .resolve(label)
+            .ok_or_else(|| Error::input(self.file, line, format!("unknown class `{label}`")))?
+            .key;
+        let id = self.classes.id(key);
+        self.labels.insert(label.to_string(), id);
+        Ok(id)
+    }
+
+    fn annotator(&mut self, line: u64, given: Option<&str>) -> Result<u32> {
+        match given.filter(|a| !a.is_empty()).or(self.fallback_annotator) {
+            Some(a) => Ok(self.annotators.id(a)),
+            None => Err(Error::input(
+                self.file,
+                line,
+                "no annotator; give one per row or name it with --annotator",
+            )),
+        }
+    }
+
+    fn push(
+        &mut self,
+        line: u64,
+        image: &str,
+        label: &str,
+        annotator: Option<&str>,
+        answer: Answer,
+        time: Option<i64>,
+    ) -> Result<()> {
+        let row = Row {
+            image: self.image(line, image)?,
+            label: self.label(line, label)?,
+            annotator: self.annotator(line, annotator)?,
+            answer,
+            time,
+        };
+        self.rows.push(row);
+        Ok(())
+    }
+}
+
+/// Imports one file of answers into the project (see the module docs).
+pub fn import_judgments(
+    store: &mut Store,
+    file: &Path,
+    opts: &JudgmentImportOptions,
+) -> Result<JudgmentImport> {
+    let vocab = store.vocab()?;
+    let project_images = store.image_ids()?;
+    let (reader, detected) = table::open_detect(file)?;
+    let mut r = Reader {
+        file,
+        vocab: &vocab,
+        project_images: &project_images,
+        fallback_annotator: opts.annotator.as_deref(),
+        labels: HashMap::new(),
+        images: Interner::default(),
+        classes: Interner::default(),
+        annotators: Interner::default(),
+        rows: Vec::new(),
+    };
+    let format = match (opts.format, detected) {
+        (Some(JudgmentFormat::Csv), Format::Jsonl) => {
+            return Err(Error::input(
+                file,
+                1,
+                "starts with `{`: JSON lines, not CSV (use --format jsonl or prodigy)",
+            ));
+        }
+        (Some(f), _) => f,
+        (None, Format::Csv) => JudgmentFormat::Csv,
+        (None, Format::Jsonl) => JudgmentFormat::Jsonl,
+    };
+    let format = match format {
+        JudgmentFormat::Csv => {
+            read_csv(&mut r, reader)?;
+            format
+        }
+        JudgmentFormat::Jsonl | JudgmentFormat::Prodigy => read_jsonl(&mut r, reader, opts.format)?,
+    };
+
+    let keyed = stable_keys(&r);
+    let questions = {
+        let mut q: Vec<(u32, u32)> = r.rows.iter().map(|x| (x.image, x.label)).collect();
+        q.sort_unstable();
+        q.dedup();
+        q.len()
+    };
+    let origin = format!("import:{}", file_name(file));
+    // About 400 bytes of table and index pages per answer, within 64 MiB .. 1 GiB.
+    let cache_mib = (r.rows.len() * 400 / (1 << 20)).clamp(64, 1024) as u32;
+    store.set_cache_mib(cache_mib)?;
+    let added = store.transaction(|tx| {
+        let mut added = 0;
+        let mut events = Vec::with_capacity(CHUNK);
+        for chunk in keyed.chunks(CHUNK) {
+            events.clear();
+            events.extend(chunk.iter().map(|k| event(&r, k, &origin)));
+            added += insert_events(tx, &events)?;
+        }
+        rebuild_candidates(tx)?;
+        Ok(added)
+    })?;
+    Ok(JudgmentImport {
+        format,
+        rows: r.rows.len() as u64,
+        added,
+        already: r.rows.len() as u64 - added,
+        annotators: r.annotators.names.len(),
+        images: r.images.names.len(),
+        questions,
+    })
+}
+
+fn file_name(file: &Path) -> String {
+    file.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.display().to_string())
+}
+
+/// Events are built and inserted this many at a time, so memory holds the compact rows plus one
+/// chunk of full events.
+const CHUNK: usize = 4096;
+
+/// The stable id of an imported answer: see the module docs. The text fields are separated by
+/// NUL, which none of them can hold, and the time and occurrence follow as fixed-width integers,
+/// so different tuples cannot run together into the same bytes.
+pub fn stable_event_id(
+    image: &str,
+    label_key: &str,
+    annotator: &str,
+    answer: Answer,
+    time_ms: Option<i64>,
+    occurrence: u32,
+) -> uuid::Uuid {
+    let mut h = Sha256::new();
+    h.update(b"labelvet judgment v1\0");
+    for part in [image, label_key, annotator, answer.as_str()] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    h.update([u8::from(time_ms.is_some())]);
+    h.update(time_ms.unwrap_or(0).to_le_bytes());
+    h.update(occurrence.to_le_bytes());
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Uuid::new_v8(bytes)
+}
+
+/// A row's stable id and its time in the store.
+struct Keyed {
+    id: uuid::Uuid,
+    row: u32,
+    created_at: i64,
+}
+
+/// Gives every row its stable id and time, sorted by id so that the inserts walk the primary
+/// key in order. Rows are grouped by (image, label, annotator) in line order to count repeats
+/// (for the occurrence in the id) and untimed answers (for their time).
+fn stable_keys(r: &Reader<'_>) -> Vec<Keyed> {
+    let rows = &r.rows;
+    let mut order: Vec<u32> = (0..rows.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| {
+        let x = &rows[i as usize];
+        (x.image, x.label, x.annotator, i)
+    });
+    let mut keyed = Vec::with_capacity(rows.len());
+    let mut seen: Vec<(Answer, Option<i64>)> = Vec::new();
+    let mut untimed = 0i64;
+    let mut group = None;
+    for &i in &order {
+        let x = &rows[i as usize];
+        if group != Some((x.image, x.label, x.annotator)) {
+            group = Some((x.image, x.label, x.annotator));
+            seen.clear();
+            untimed = 0;
+        }
+        let occurrence = seen
+            .iter()
+            .filter(|&&(a, t)| a == x.answer && t == x.time)
+            .count() as u32;
+        seen.push((x.answer, x.time));
+        let created_at = match x.time {
+            Some(t) => t,
+            None => {
+                untimed += 1;
+                untimed - 1
+            }
+        };
+        let id = stable_event_id(
+            &r.images.names[x.image as usize],
+            &r.classes.names[x.label as usize],
+            &r.annotators.names[x.annotator as usize],
+            x.answer,
+            x.time,
+            occurrence,
+        );
+        keyed.push(Keyed {
+            id,
+            row: i,
+            created_at,
+        });
+    }
+    keyed.sort_unstable_by_key(|k| k.id);
+    keyed
+}
+
+fn event(r: &Reader<'_>, k: &Keyed, origin: &str) -> JudgmentEvent {
+    let x = &r.rows[k.row as usize];
+    JudgmentEvent {
+        id: k.id.to_string(),
+        image: r.images.names[x.image as usize].clone(),
+        label: r.classes.names[x.label as usize].clone(),
+        answer: Some(x.answer),
+        retracts: None,
+        annotator: r.annotators.names[x.annotator as usize].clone(),
+        session: origin.to_string(),
+        created_at: k.created_at,
+        elapsed_ms: None,
+        origin: origin.to_string(),
+    }
+}
+
+/// A time as integer milliseconds since the epoch or RFC 3339 (UTC).
+fn parse_time(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(ms) = s.parse::<i64>() {
+        return Some(ms);
+    }
+    let t = humantime::parse_rfc3339_weak(s).ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_millis()).ok()
+}
+
+fn read_csv(r: &mut Reader<'_>, reader: Box<dyn BufRead + Send>) -> Result<()> {
+    let file = r.file;
+    let mut rdr = table::csv_reader(reader);
+    let headers = rdr
+        .headers()
+        .map_err(|e| Error::input(file, 1, e.to_string()))?
+        .clone();
+    let img = table::need_col(file, &headers, IMAGE_COLS, "image")?;
+    let lab = table::need_col(file, &headers, LABEL_COLS, "label")?;
+    let ans = table::need_col(file, &headers, &["answer"], "answer")?;
+    let ann = table::find_col(&headers, ANNOTATOR_COLS);
+    if ann.is_none() && r.fallback_annotator.is_none() {
+        return Err(Error::input(
+            file,
+            1,
+            format!(
+                "no annotator column (expected one of: {}); name the annotator with --annotator",
+                ANNOTATOR_COLS.join(", ")
+            ),
+        ));
+    }
+    let time_col = table::find_col(&headers, TIME_COLS);
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                return Err(Error::input(file, line, e.to_string()));
+            }
+        }
+        let line = table::line_of(&rec);
+        if rec.len() == 1 && rec.get(0) == Some("") {
+            continue;
+        }
+        let field = |c: usize| rec.get(c).unwrap_or("");
+        let answer_text = field(ans);
+        let answer = Answer::parse(answer_text).ok_or_else(|| {
+            Error::input(
+                file,
+                line,
+                format!("answer `{answer_text}` is not yes, no or maybe"),
+            )
+        })?;
+        let time = match time_col.map(field).unwrap_or("") {
+            "" => None,
+            t => Some(parse_time(t).ok_or_else(|| {
+                Error::input(
+                    file,
+                    line,
+                    format!("time `{t}` is neither milliseconds since 1970 nor RFC 3339"),
+                )
+            })?),
+        };
+        r.push(line, field(img), field(lab), ann.map(field), answer, time)?;
+    }
+    Ok(())
+}
+
+#[derive(Deserialize, Default)]
+struct JsonMeta {
+    image: Option<Value>,
+}
+
+/// One JSON line: our own fields and Prodigy's, all optional so that each missing one is
+/// reported by name.
+#[derive(Deserialize)]
+struct JsonAnswer {
+    image: Option<Value>,
+    path: Option<Value>,
+    meta: Option<JsonMeta>,
+    label: Option<Value>,
+    wnid: Option<Value>,
+    label_index: Option<Value>,
+    annotator: Option<Value>,
+    rater: Option<Value>,
+    #[serde(rename = "_annotator_id")]
+    annotator_id: Option<Value>,
+    #[serde(rename = "_session_id")]
+    session_id: Option<Value>,
+    answer: Option<String>,
+    time: Option<Value>,
+    #[serde(rename = "_timestamp")]
+    timestamp: Option<Value>,
+}
+
+/// A JSON string or number as text; `None` for anything else.
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn prodigy_answer(s: &str) -> Option<Answer> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "accept" => Some(Answer::Yes),
+        "reject" => Some(Answer::No),
+        "ignore" => Some(Answer::Maybe),
+        _ => None,
+    }
+}
+
+/// Reads JSON lines. With no format given, the first answer decides: accept / reject / ignore
+/// means Prodigy, yes / no / maybe plain JSON lines.
+fn read_jsonl(
+    r: &mut Reader<'_>,
+    reader: Box<dyn BufRead + Send>,
+    format: Option<JudgmentFormat>,
+) -> Result<JudgmentFormat> {
+    let file = r.file;
+    let mut format = format;
+    for (i, line) in reader.lines().enumerate() {
+        let n = i as u64 + 1;
+        let line = line.map_err(|e| Error::input(file, n, e.to_string()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let a: JsonAnswer = serde_json::from_str(&line)
+            .map_err(|e| Error::input(file, n, format!("not an answer record: {e}")))?;
+        let answer_text = a
+            .answer
+            .as_deref()
+            .ok_or_else(|| Error::input(file, n, "no `answer` field"))?;
+        let fmt = *format.get_or_insert(if prodigy_answer(answer_text).is_some() {
+            JudgmentFormat::Prodigy
+        } else {
+            JudgmentFormat::Jsonl
+        });
+        let answer = match fmt {
+            JudgmentFormat::Prodigy => prodigy_answer(answer_text).ok_or_else(|| {
+                Error::input(
+                    file,
+                    n,
+                    format!("answer `{answer_text}` is not accept, reject or ignore"),
+                )
+            })?,
+            _ => Answer::parse(answer_text).ok_or_else(|| {
+                Error::input(
+                    file,
+                    n,
+                    format!("answer `{answer_text}` is not yes, no or maybe"),
+                )
+            })?,
+        };
+        // The first of image / meta.image / path that is a project image; else the first given,
+        // so that the error names what the line said.
+        let names: Vec<String> = [
+            a.image.as_ref(),
+            a.meta.as_ref().and_then(|m| m.image.as_ref()),
+            a.path.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(text)
+        .collect();
+        let image = names
+            .iter()
+            .find(|k| r.project_images.contains_key(k.as_str()))
+            .or(names.first())
+            .cloned()
+            .ok_or_else(|| Error::input(file, n, "no `image` field"))?;
+        let label = [a.label.as_ref(), a.wnid.as_ref(), a.label_index.as_ref()]
+            .into_iter()
+            .flatten()
+            .find_map(text)
+            .ok_or_else(|| Error::input(file, n, "no `label` field"))?;
+        let annotator = [
+            a.annotator.as_ref(),
+            a.rater.as_ref(),
+            a.annotator_id.as_ref(),
+            a.session_id.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(text);
+        let time = match (&a.time, &a.timestamp) {
+            (Some(t), _) => {
+                let s = text(t).unwrap_or_default();
+                Some(parse_time(&s).ok_or_else(|| {
+                    Error::input(
+                        file,
+                        n,
+                        format!("time {t} is neither milliseconds since 1970 nor RFC 3339"),
+                    )
+                })?)
+            }
+            (None, Some(t)) => Some(
+                t.as_f64()
+                    .filter(|s| s.is_finite())
+                    .map(|s| (s * 1000.0).round() as i64)
+                    .ok_or_else(|| {
+                        Error::input(file, n, format!("_timestamp {t} is not seconds since 1970"))
+                    })?,
+            ),
+            (None, None) => None,
+        };
+        r.push(n, &image, &label, annotator.as_deref(), answer, time)?;
+    }
+    Ok(format.unwrap_or(JudgmentFormat::Jsonl))
+}
+
+/// Per-pair scores computed elsewhere (e.g. ReaL's Dawid-Skene posteriors), to aggregate with
+/// instead of the project's own estimate.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scores {
+    /// (image key, class key) to score.
+    pub by_pair: HashMap<(String, String), f64>,
+}
+
+/// Reads a CSV `image,label,score` (label as class key or index; ReaL's `scores.csv.gz` layout
+/// `image,label_index,wnid,score` works; extra columns are ignored; gzip is read directly).
+/// Every image must be in the project and every label in its vocabulary; a pair given twice is
+/// an error, since either value would be a silent guess.
+pub fn read_scores(store: &Store, file: &Path) -> Result<Scores> {
+    let vocab = store.vocab()?;
+    let images = store.image_ids()?;
+    let mut rdr = table::csv_reader(table::open(file)?);
+    let headers = rdr
+        .headers()
+        .map_err(|e| Error::input(file, 1, e.to_string()))?
+        .clone();
+    let img = table::need_col(file, &headers, IMAGE_COLS, "image")?;
+    let lab = table::need_col(file, &headers, LABEL_COLS, "label")?;
+    let sc = table::need_col(
+        file,
+        &headers,
+        &["score", "probability", "posterior"],
+        "score",
+    )?;
+    let mut labels: HashMap<String, String> = HashMap::new();
+    let mut out = Scores::default();
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                return Err(Error::input(file, line, e.to_string()));
+            }
+        }
+        let line = table::line_of(&rec);
+        if rec.len() == 1 && rec.get(0) == Some("") {
+            continue;
+        }
+        let field = |c: usize| rec.get(c).unwrap_or("");
+        let image = field(img);
+        if !images.contains_key(image) {
+            return Err(Error::input(
+                file,
+                line,
+                format!("image {image} is not in the project"),
+            ));
+        }
+        let label = field(lab);
+        if !labels.contains_key(label) {
+            let key = vocab
+                .resolve(label)
+                .ok_or_else(|| Error::input(file, line, format!("unknown class `{label}`")))?
+                .key
+                .clone();
+            labels.insert(label.to_string(), key);
+        }
+        let s = field(sc);
+        let score: f64 = s
+            .parse()
+            .ok()
+            .filter(|x: &f64| x.is_finite())
+            .ok_or_else(|| Error::input(file, line, format!("score `{s}` is not a number")))?;
+        let key = (image.to_string(), labels[label].clone());
+        if out.by_pair.insert(key, score).is_some() {
+            return Err(Error::input(
+                file,
+                line,
+                format!("image {image}, label {label}: score given twice"),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_ids_depend_on_the_answer_not_on_where_it_was_read() {
+        let a = stable_event_id("x.jpg", "n1", "ann", Answer::Yes, None, 0);
+        assert_eq!(
+            a,
+            stable_event_id("x.jpg", "n1", "ann", Answer::Yes, None, 0)
+        );
+        let others = [
+            stable_event_id("x.jpg", "n1", "ann", Answer::No, None, 0),
+            stable_event_id("x.jpg", "n1", "ann", Answer::Yes, None, 1),
+            stable_event_id("x.jpg", "n1", "ann", Answer::Yes, Some(0), 0),
+            stable_event_id("x.jpg", "n1", "bob", Answer::Yes, None, 0),
+            stable_event_id("x.jpg", "n2", "ann", Answer::Yes, None, 0),
+            // NUL separation: moving a character across a field boundary changes the id.
+            stable_event_id("x.jp", "gn1", "ann", Answer::Yes, None, 0),
+        ];
+        for o in &others {
+            assert_ne!(&a, o);
+        }
+        assert_eq!(a.get_version_num(), 8);
+    }
+
+    #[test]
+    fn times_in_ms_or_rfc3339() {
+        assert_eq!(parse_time("1700000000123"), Some(1_700_000_000_123));
+        assert_eq!(parse_time("1970-01-01T00:00:01Z"), Some(1000));
+        assert_eq!(parse_time("2024-02-30"), None);
+        assert_eq!(parse_time("soon"), None);
+    }
+
+    #[test]
+    fn prodigy_answers_map_to_yes_no_maybe() {
+        assert_eq!(prodigy_answer("accept"), Some(Answer::Yes));
+        assert_eq!(prodigy_answer("REJECT"), Some(Answer::No));
+        assert_eq!(prodigy_answer("ignore"), Some(Answer::Maybe));
+        assert_eq!(prodigy_answer("yes"), None);
+    }
+}
