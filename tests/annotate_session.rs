@@ -517,3 +517,41 @@ fn a_checkout_with_an_assignment_queues_only_the_assigned_images() {
     let s = Session::open(Store::open(&file).unwrap(), opts("bob")).unwrap();
     assert_eq!(s.position(), (0, 6));
 }
+
+#[test]
+fn two_sessions_on_one_file_both_land_and_a_held_lock_moves_nothing() {
+    let p = project(3);
+    let mut a = open(&p, "alice");
+    let mut b = open(&p, "bob");
+    for i in 0..6 {
+        if i % 2 == 0 {
+            a.answer(Answer::Yes).unwrap();
+        } else {
+            b.answer(Answer::No).unwrap();
+        }
+    }
+    assert_eq!(standing(&p.db, "alice").len(), 3);
+    assert_eq!(standing(&p.db, "bob").len(), 3);
+
+    // Another process holds the write lock: the answer fails with the store's message and the
+    // session stays on the same question, with nothing counted.
+    a.store()
+        .conn()
+        .busy_timeout(Duration::from_millis(100))
+        .unwrap();
+    let other = rusqlite::Connection::open(&p.db).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let before = (a.cursor(), a.progress());
+    let err = a.answer(Answer::Maybe).unwrap_err().to_string();
+    assert!(err.contains("still locked by another process"), "{err}");
+    assert!(err.contains("close the other labelvet"), "{err}");
+    assert_eq!((a.cursor(), a.progress()), before);
+    assert!(a.current_item().unwrap().answer.is_none());
+    other.execute_batch("COMMIT").unwrap();
+    a.answer(Answer::Maybe).unwrap();
+    assert_eq!(standing(&p.db, "alice").len(), 4);
+    let ok: String = other
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+}

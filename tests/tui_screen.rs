@@ -339,3 +339,30 @@ fn the_next_images_are_loaded_ahead() {
     s.term.draw(|f| app.draw(f)).unwrap();
     assert!(picture_cells(s.term.backend().buffer()) > 1000);
 }
+
+#[test]
+fn a_locked_project_says_so_on_the_status_line_and_keeps_the_question() {
+    let p = project(2);
+    let mut s = Screen::new(&p, 200, 60);
+    s.settle();
+    s.app
+        .session()
+        .store()
+        .conn()
+        .busy_timeout(Duration::from_millis(100))
+        .unwrap();
+    let other = rusqlite::Connection::open(&p.db).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    s.keys("y");
+    let text = s.text();
+    let status = text.lines().last().unwrap();
+    assert!(
+        status.contains("still locked by another process") && status.contains("project.db"),
+        "{status}"
+    );
+    assert_eq!(s.app.session().cursor(), 0);
+    assert!(text.contains("0/13 answered"), "{text}");
+    other.execute_batch("ROLLBACK").unwrap();
+    s.keys("y");
+    assert!(s.text().contains("1/13 answered"));
+}
