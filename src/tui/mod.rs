@@ -220,7 +220,12 @@ fn pick_graphics(mode: GraphicsMode) -> Picker {
         GraphicsMode::Sixel => Some(ProtocolType::Sixel),
         GraphicsMode::Iterm2 => Some(ProtocolType::Iterm2),
     };
-    let mut picker = Picker::from_query_stdio().unwrap_or_else(|_| {
+    let asked = std::time::Instant::now();
+    let answer = Picker::from_query_stdio();
+    if asked.elapsed() >= QUERY_TIMEOUT {
+        release_query_reader();
+    }
+    let mut picker = answer.unwrap_or_else(|_| {
         let mut p = fallback();
         p.set_protocol_type(ProtocolType::Halfblocks);
         p
@@ -229,6 +234,20 @@ fn pick_graphics(mode: GraphicsMode) -> Picker {
         picker.set_protocol_type(p);
     }
     picker
+}
+
+/// How long ratatui-image waits for the terminal to answer its query.
+const QUERY_TIMEOUT: Duration = Duration::from_millis(950);
+
+/// When the terminal does not answer the graphics query in time (tmux with no client attached,
+/// a slow link), ratatui-image gives up but leaves its reader thread blocked on stdin, where it
+/// would eat the annotator's first keys. A Device Status Report, which every terminal (and tmux
+/// itself) answers, is what that reader waits for to finish; ask for one and give it a moment.
+fn release_query_reader() {
+    let mut out = io::stdout();
+    let _ = out.write_all(b"\x1b[5n");
+    let _ = out.flush();
+    std::thread::sleep(Duration::from_millis(250));
 }
 
 /// Set while the screen holds the terminal, so the restore runs once whoever gets there first.
