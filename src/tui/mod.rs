@@ -12,7 +12,7 @@ pub mod keymap;
 mod show;
 pub mod view;
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -92,16 +92,19 @@ pub fn login_name() -> String {
 /// Runs the annotation screen until the annotator quits.
 pub fn annotate(opts: AnnotateOptions) -> Result<()> {
     // Everything that can fail on bad input fails here, before the screen takes the terminal.
+    if !io::stdin().is_terminal() || !io::stdout().is_terminal() {
+        return Err(Error::msg(
+            "labelvet annotate needs a terminal (stdin and stdout); to print one image, use \
+             `labelvet show`",
+        ));
+    }
     let keymap = Keymap::load(opts.keys.as_deref())?;
     let store = Store::open(&opts.project)?;
     let annotator = match opts.annotator {
         Some(a) => a,
         None => store.checkout_annotator()?.unwrap_or_else(login_name),
     };
-    let image_root = opts
-        .images
-        .clone()
-        .or_else(|| store.meta().ok()?.image_root.map(PathBuf::from));
+    let image_root = image_root(&store, opts.images.as_deref());
     if let Some(root) = &opts.images
         && !root.is_dir()
     {
@@ -125,8 +128,8 @@ pub fn annotate(opts: AnnotateOptions) -> Result<()> {
     let guard = TerminalGuard::enter()?;
     let picker = pick_graphics(opts.graphics);
     let (tx, rx) = mpsc::channel::<AppEvent>();
-    let input = InputThread::start(tx.clone());
     let signals = SignalThread::start(tx.clone())?;
+    let input = InputThread::start(tx.clone());
     let wake_tx = Mutex::new(tx);
     let app = App::new(
         session,
