@@ -183,6 +183,11 @@ fn a_flagged_image() {
     assert_eq!(flags[0].kind, FlagKind::Ambiguous);
     assert_eq!(flags[0].note, "two dogs, one half out of frame");
     insta::assert_snapshot!("flagged_image", s.text());
+    // `c` lifts the annotator's flags at once, without asking for a note.
+    s.keys("fc");
+    assert_eq!(s.app.mode(), &Mode::Normal);
+    assert!(p.open().flags_for_image(&p.keys[0]).unwrap().is_empty());
+    assert!(!s.text().contains("⚑ flagged"));
 }
 
 #[test]

@@ -215,33 +215,19 @@ impl App {
                 _ if key.code == KeyCode::Esc => {}
                 _ => self.mode = Mode::Zoom,
             },
-            Mode::FlagKind => {
-                let kind = match key.code {
-                    KeyCode::Char('b') => Some(FlagKind::Broken),
-                    KeyCode::Char('a') => Some(FlagKind::Ambiguous),
-                    KeyCode::Char('e') => Some(FlagKind::Expert),
-                    KeyCode::Char('c') => Some(FlagKind::Clear),
-                    KeyCode::Esc => None,
-                    _ => {
-                        self.mode = Mode::FlagKind;
-                        return;
-                    }
-                };
-                if let Some(kind) = kind {
-                    self.mode = Mode::FlagNote(kind, String::new());
+            Mode::FlagKind => match key.code {
+                KeyCode::Char('b') => self.mode = Mode::FlagNote(FlagKind::Broken, String::new()),
+                KeyCode::Char('a') => {
+                    self.mode = Mode::FlagNote(FlagKind::Ambiguous, String::new());
                 }
-            }
+                KeyCode::Char('e') => self.mode = Mode::FlagNote(FlagKind::Expert, String::new()),
+                // Lifting flags needs no note.
+                KeyCode::Char('c') => self.save_flag(FlagKind::Clear, ""),
+                KeyCode::Esc => {}
+                _ => self.mode = Mode::FlagKind,
+            },
             Mode::FlagNote(kind, mut note) => match key.code {
-                KeyCode::Enter => match self.session.flag(kind, &note) {
-                    Ok(f) => {
-                        let what = match kind {
-                            FlagKind::Clear => "your flags on this image are cleared".to_string(),
-                            _ => format!("flagged {}: {}", f.image, kind.as_str()),
-                        };
-                        self.say(what);
-                    }
-                    Err(e) => self.fail(e.to_string()),
-                },
+                KeyCode::Enter => self.save_flag(kind, &note),
                 KeyCode::Esc => {}
                 _ => {
                     edit(&mut note, &key);
@@ -249,6 +235,7 @@ impl App {
                 }
             },
             Mode::GoTo(mut text) => match key.code {
+                KeyCode::Enter if text.trim().is_empty() => {}
                 KeyCode::Enter => {
                     if let Err(e) = self.session.go_to(&text) {
                         self.fail(e.to_string());
@@ -311,6 +298,16 @@ impl App {
             Action::Zoom => self.mode = Mode::Zoom,
             Action::Help => self.mode = Mode::Help,
             Action::Quit => self.quit = true,
+        }
+    }
+
+    fn save_flag(&mut self, kind: FlagKind, note: &str) {
+        match self.session.flag(kind, note) {
+            Ok(f) => match kind {
+                FlagKind::Clear => self.say(format!("your flags on {} are lifted", f.image)),
+                _ => self.say(format!("flagged {}: {}", f.image, kind.as_str())),
+            },
+            Err(e) => self.fail(e.to_string()),
         }
     }
 

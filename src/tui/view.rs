@@ -630,10 +630,10 @@ fn help(app: &App, frame: &mut Frame<'_>, area: Rect) {
         .collect();
     lines.push(Line::default());
     lines.push(Line::from(
-        " In the flag prompt: b broken, a ambiguous, e needs an expert, c clear your flags;",
+        " In the flag prompt: b broken, a ambiguous, e needs an expert (then an optional note",
     ));
     lines.push(Line::from(
-        " then an optional note and enter. Esc cancels a prompt.",
+        " and enter), or c to lift your flags on the image. Esc cancels a prompt.",
     ));
     lines.push(Line::from(
         " Every answer is saved the moment it is given; candidates are in a blind order.",
