@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::analysis::report::{ModelAccuracy, Report};
 use crate::error::{Error, Result};
@@ -309,13 +310,18 @@ impl Figure for LabelsPerImage<'_> {
                 };
                 Text::new(
                     format!("{share:.1}%"),
-                    (i as i32 * UNIT - 20, c as f64 + top * 0.03),
-                    (FAMILY, 16).into_font(),
+                    (i as i32 * UNIT, c as f64 + top * 0.01),
+                    above(16),
                 )
             }))
             .map_err(err)?;
         Ok(())
     }
+}
+
+/// Text centred above the point it is drawn at: the value labels of bars.
+fn above(size: u32) -> TextStyle<'static> {
+    TextStyle::from((FAMILY, size).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom))
 }
 
 /// Which of a model's accuracies a group of bars shows.
@@ -343,14 +349,21 @@ impl Figure for AccuracyFigure<'_> {
             .margin(20)
             .x_label_area_size(60)
             .y_label_area_size(80)
-            .build_cartesian_2d((0..n as i32 * UNIT).with_key_points(keys), 0f64..110f64)
+            .build_cartesian_2d((0..n as i32 * UNIT).with_key_points(keys), 0f64..135f64)
             .map_err(err)?;
         let formatter = move |v: &i32| names.get((v / UNIT) as usize).cloned().unwrap_or_default();
         chart
             .configure_mesh()
             .disable_x_mesh()
             .x_label_formatter(&formatter)
-            .y_label_formatter(&|v| format!("{v:.0}%"))
+            .y_label_formatter(&|v| {
+                // The band above 100% holds the legend, not data.
+                if *v <= 100.0 {
+                    format!("{v:.0}%")
+                } else {
+                    String::new()
+                }
+            })
             .y_desc("top-1 accuracy")
             .label_style((FAMILY, 18))
             .axis_desc_style((FAMILY, 20))
@@ -384,11 +397,7 @@ impl Figure for AccuracyFigure<'_> {
                 });
             chart
                 .draw_series(bars.iter().map(|&(x, v)| {
-                    Text::new(
-                        format!("{v:.1}"),
-                        (x + 1, v + 1.5),
-                        (FAMILY, 14).into_font(),
-                    )
+                    Text::new(format!("{v:.1}"), (x + width / 2, v + 1.0), above(14))
                 }))
                 .map_err(err)?;
         }
@@ -397,7 +406,7 @@ impl Figure for AccuracyFigure<'_> {
             .label_font((FAMILY, 16))
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerRight)
+            .position(SeriesLabelPosition::UpperMiddle)
             .draw()
             .map_err(err)?;
         Ok(())
