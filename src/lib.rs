@@ -10,6 +10,8 @@ pub mod error;
 pub mod export;
 pub mod info;
 pub mod ingest;
+#[cfg(feature = "predict")]
+pub mod predict;
 pub mod store;
 pub mod tui;
 pub mod vocab;

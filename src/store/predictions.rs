@@ -5,7 +5,7 @@
 //! provenance (original or not, which model at which rank with which score) is read back from
 //! `images` and `predictions`, so it can never disagree with them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, Statement, params};
 
@@ -109,6 +109,25 @@ impl<'c> PredictionWriter<'c> {
         v.sort();
         v
     }
+
+    /// The model's id, registering it on first sight but keeping its rows: for runs that add to
+    /// a model's predictions in several transactions (`labelvet predict` resuming after Ctrl-C),
+    /// where clearing would throw away the chunks already done.
+    pub fn model_id_keep(&mut self, name: &str, source: &str) -> Result<i64> {
+        if let Some(&id) = self.models.get(name) {
+            return Ok(id);
+        }
+        let id: i64 = self.conn.query_row(
+            "INSERT INTO models(name, source, imported_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(name) DO UPDATE SET source = excluded.source,
+                                             imported_at = excluded.imported_at
+             RETURNING id",
+            params![name, source, super::now_rfc3339()],
+            |r| r.get(0),
+        )?;
+        self.models.insert(name.to_string(), id);
+        Ok(id)
+    }
 }
 
 /// Recomputes the candidate table from original labels, predictions and answered labels.
@@ -210,6 +229,18 @@ impl Store {
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?)
+    }
+
+    /// Ids of the images that already have predictions of `model` (none when it is unknown).
+    pub fn images_predicted_by(&self, model: &str) -> Result<HashSet<i64>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT p.image_id FROM predictions p JOIN models m ON m.id = p.model_id
+             WHERE m.name = ?1",
+        )?;
+        let ids = stmt
+            .query_map([model], |r| r.get(0))?
+            .collect::<rusqlite::Result<HashSet<i64>>>()?;
+        Ok(ids)
     }
 
     /// The model's top-1 label per image key: what accuracy is computed from.

@@ -1,0 +1,348 @@
+//! One ONNX image classifier, loaded with tract and optimized for a fixed input shape.
+//!
+//! The plan is shared by every worker thread (each runs its own state), which is how both cores
+//! are used: many exported classifiers hard-code a batch of one in their flatten step (the
+//! bundled EfficientNet-Lites do), and for those a batch axis is not an option at all.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
+
+use super::preprocess::{Layout, Normalize, Preprocess, default_resize_shorter};
+use crate::error::{Error, Result};
+
+/// How to build a classifier: what the command line says about it.
+#[derive(Clone, Debug)]
+pub struct ModelConfig {
+    /// Square input size; read from the model when it is fixed there.
+    pub input_size: Option<u32>,
+    /// Defaults to `round(input_size / 0.875)`.
+    pub resize_shorter: Option<u32>,
+    pub normalize: Normalize,
+    /// Images per inference call; a model that refuses the batch axis runs one at a time.
+    pub batch: usize,
+}
+
+pub struct Classifier {
+    pub path: PathBuf,
+    plan: Arc<TypedRunnableModel>,
+    pub preprocess: Preprocess,
+    /// Images per inference call.
+    pub batch: usize,
+    /// Why a batch larger than one was refused by the model, when it was.
+    pub batch_refused: Option<String>,
+    /// Output size: the number of classes the model scores.
+    pub classes: usize,
+}
+
+impl std::fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifier")
+            .field("path", &self.path)
+            .field("preprocess", &self.preprocess)
+            .field("batch", &self.batch)
+            .field("classes", &self.classes)
+            .finish()
+    }
+}
+
+fn model_error(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
+    Error::msg(format!("{}: {what}: {e:#}", path.display()))
+}
+
+impl Classifier {
+    /// Loads and optimizes the model. Fails, naming the file, when it is not ONNX, when its input
+    /// is not one image tensor, or when its input size is neither fixed nor given.
+    pub fn load(path: &Path, cfg: &ModelConfig) -> Result<Classifier> {
+        if !path.is_file() {
+            return Err(Error::msg(format!(
+                "{}: no such model file",
+                path.display()
+            )));
+        }
+        let onnx = tract_onnx::onnx();
+        let model = onnx
+            .model_for_path(path)
+            .map_err(|e| model_error(path, "cannot load the ONNX model", e))?;
+        if model.inputs.len() != 1 {
+            return Err(Error::msg(format!(
+                "{}: the model takes {} inputs; an image classifier takes one image tensor",
+                path.display(),
+                model.inputs.len()
+            )));
+        }
+        let fact = model
+            .input_fact(0)
+            .map_err(|e| model_error(path, "reading the input", e))?;
+        let dims: Vec<Option<i64>> = fact
+            .shape
+            .dims()
+            .map(|d| d.concretize().and_then(|t| t.to_i64().ok()))
+            .collect();
+        let (layout, fixed) = input_layout(path, &dims)?;
+        let input_size = match (fixed, cfg.input_size) {
+            (Some(m), Some(given)) if m != given => {
+                return Err(Error::msg(format!(
+                    "{}: the model takes {m}x{m} images; --input-size {given} disagrees",
+                    path.display()
+                )));
+            }
+            (Some(m), _) => m,
+            (None, Some(given)) => given,
+            (None, None) => {
+                return Err(Error::msg(format!(
+                    "{}: the model's input size is not fixed; give it with --input-size",
+                    path.display()
+                )));
+            }
+        };
+        if input_size == 0 {
+            return Err(Error::msg("--input-size must be at least 1"));
+        }
+        let resize_shorter = cfg
+            .resize_shorter
+            .unwrap_or_else(|| default_resize_shorter(input_size));
+        if resize_shorter < input_size {
+            return Err(Error::msg(format!(
+                "--resize-shorter {resize_shorter} is smaller than the {input_size}x{input_size} \
+                 crop"
+            )));
+        }
+        let preprocess = Preprocess {
+            input_size,
+            resize_shorter,
+            normalize: cfg.normalize,
+            layout,
+        };
+        let batch = cfg.batch.max(1);
+        let (plan, classes, batch, batch_refused) =
+            match build(&onnx, path, layout, input_size, batch) {
+                Ok((plan, classes)) => (plan, classes, batch, None),
+                Err(e) if batch > 1 => {
+                    let (plan, classes) = build(&onnx, path, layout, input_size, 1)?;
+                    (plan, classes, 1, Some(e.to_string()))
+                }
+                Err(e) => return Err(e),
+            };
+        Ok(Classifier {
+            path: path.to_path_buf(),
+            plan,
+            preprocess,
+            batch,
+            batch_refused,
+            classes,
+        })
+    }
+
+    /// A fresh inference state; each worker thread keeps one.
+    pub fn state(&self) -> Result<TypedSimpleState> {
+        self.plan
+            .spawn()
+            .map_err(|e| model_error(&self.path, "cannot start the model", e))
+    }
+
+    /// Scores up to `batch` prepared images (each `preprocess.len()` values): one row of
+    /// `classes` raw outputs per image.
+    pub fn run(&self, state: &mut TypedSimpleState, images: &[&[f32]]) -> Result<Vec<Vec<f32>>> {
+        assert!(!images.is_empty() && images.len() <= self.batch);
+        let n = self.preprocess.len();
+        let mut data = vec![0.0f32; self.batch * n];
+        for (i, img) in images.iter().enumerate() {
+            data[i * n..(i + 1) * n].copy_from_slice(img);
+        }
+        let r = self.preprocess.input_size as usize;
+        let shape = match self.preprocess.layout {
+            Layout::Nchw => [self.batch, 3, r, r],
+            Layout::Nhwc => [self.batch, r, r, 3],
+        };
+        let input = Tensor::from_shape(&shape, &data)
+            .map_err(|e| model_error(&self.path, "building the input", e))?;
+        let out = state
+            .run(tvec!(input.into_tvalue()))
+            .map_err(|e| model_error(&self.path, "inference failed", e))?;
+        let view = out[0]
+            .to_plain_array_view::<f32>()
+            .map_err(|e| model_error(&self.path, "reading the output", e))?;
+        let flat: Vec<f32> = view.iter().copied().collect();
+        if flat.len() != self.batch * self.classes {
+            return Err(Error::msg(format!(
+                "{}: the model gave {} values for {} images of {} classes",
+                self.path.display(),
+                flat.len(),
+                self.batch,
+                self.classes
+            )));
+        }
+        Ok(flat
+            .chunks_exact(self.classes)
+            .take(images.len())
+            .map(<[f32]>::to_vec)
+            .collect())
+    }
+}
+
+/// The channel layout and, when the model fixes it, the square input size.
+fn input_layout(path: &Path, dims: &[Option<i64>]) -> Result<(Layout, Option<u32>)> {
+    if dims.len() != 4 {
+        return Err(Error::msg(format!(
+            "{}: the model's input has {} axes; an image classifier takes [batch, 3, size, \
+             size] or [batch, size, size, 3]",
+            path.display(),
+            dims.len()
+        )));
+    }
+    let (layout, h, w) = match (dims[1], dims[3]) {
+        (Some(3), _) => (Layout::Nchw, dims[2], dims[3]),
+        (_, Some(3)) => (Layout::Nhwc, dims[1], dims[2]),
+        (None, None) => (Layout::Nchw, dims[2], dims[3]),
+        _ => {
+            return Err(Error::msg(format!(
+                "{}: the model's input shape {} has no axis of 3 colour channels",
+                path.display(),
+                show_dims(dims)
+            )));
+        }
+    };
+    let size = match (h, w) {
+        (Some(h), Some(w)) if h == w && h > 0 => Some(h as u32),
+        (None, None) => None,
+        _ => {
+            return Err(Error::msg(format!(
+                "{}: the model's input shape {} is not square; only square inputs are supported",
+                path.display(),
+                show_dims(dims)
+            )));
+        }
+    };
+    Ok((layout, size))
+}
+
+fn show_dims(dims: &[Option<i64>]) -> String {
+    let d: Vec<String> = dims
+        .iter()
+        .map(|d| d.map_or("?".to_string(), |v| v.to_string()))
+        .collect();
+    format!("[{}]", d.join(", "))
+}
+
+/// Fixes the input shape, checks the output is one score per class, and optimizes.
+fn build(
+    onnx: &tract_onnx::Onnx,
+    path: &Path,
+    layout: Layout,
+    size: u32,
+    batch: usize,
+) -> Result<(Arc<TypedRunnableModel>, usize)> {
+    let r = size as usize;
+    let shape = match layout {
+        Layout::Nchw => [batch, 3, r, r],
+        Layout::Nhwc => [batch, r, r, 3],
+    };
+    let typed = onnx
+        .model_for_path(path)
+        .and_then(|m| m.with_input_fact(0, f32::fact(shape).into()))
+        .and_then(|m| m.into_typed())
+        .map_err(|e| {
+            model_error(
+                path,
+                &format!("the model does not accept input {shape:?}"),
+                e,
+            )
+        })?;
+    let out = typed
+        .output_fact(0)
+        .map_err(|e| model_error(path, "reading the output", e))?;
+    let dims = out.shape.as_concrete().ok_or_else(|| {
+        Error::msg(format!(
+            "{}: the output shape {:?} is not fixed for a fixed input",
+            path.display(),
+            out.shape
+        ))
+    })?;
+    if dims.first() != Some(&batch) {
+        return Err(Error::msg(format!(
+            "{}: the output shape {dims:?} does not start with the batch of {batch}",
+            path.display()
+        )));
+    }
+    let classes: usize = dims[1..].iter().product();
+    if classes == 0 {
+        return Err(Error::msg(format!(
+            "{}: the model scores no classes (output shape {dims:?})",
+            path.display()
+        )));
+    }
+    let plan = typed
+        .into_optimized()
+        .and_then(|m| m.into_runnable())
+        .map_err(|e| model_error(path, "cannot optimize the model", e))?;
+    Ok((plan, classes))
+}
+
+/// The `k` best classes as (output index, probability), best first; ties go to the lower index.
+/// Raw outputs go through a softmax, unless they already are probabilities (non-negative and
+/// summing to 1: a model exported with its softmax).
+pub fn top_k(outputs: &[f32], k: usize) -> Vec<(usize, f64)> {
+    let sum: f64 = outputs.iter().map(|&v| f64::from(v)).sum();
+    let probabilities =
+        outputs.iter().all(|&v| (0.0..=1.0).contains(&v)) && (sum - 1.0).abs() < 1e-3;
+    let p: Vec<f64> = if probabilities {
+        outputs.iter().map(|&v| f64::from(v)).collect()
+    } else {
+        let max = f64::from(outputs.iter().copied().fold(f32::NEG_INFINITY, f32::max));
+        let e: Vec<f64> = outputs
+            .iter()
+            .map(|&v| (f64::from(v) - max).exp())
+            .collect();
+        let total: f64 = e.iter().sum();
+        e.into_iter().map(|v| v / total).collect()
+    };
+    let mut order: Vec<usize> = (0..p.len()).filter(|&i| p[i].is_finite()).collect();
+    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+    order.into_iter().take(k).map(|i| (i, p[i])).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_top_k() {
+        let t = top_k(&[1.0, 3.0, 2.0, 3.0], 3);
+        assert_eq!(t.iter().map(|x| x.0).collect::<Vec<_>>(), [1, 3, 2]);
+        let e = [1f64.exp(), 3f64.exp(), 2f64.exp(), 3f64.exp()];
+        let s: f64 = e.iter().sum();
+        assert!((t[0].1 - e[1] / s).abs() < 1e-12);
+        assert!((t[2].1 - e[2] / s).abs() < 1e-12);
+        // Already probabilities: kept as they are.
+        let t = top_k(&[0.1, 0.7, 0.2], 2);
+        assert_eq!(t.iter().map(|x| x.0).collect::<Vec<_>>(), [1, 2]);
+        assert!((t[0].1 - 0.7).abs() < 1e-6);
+        assert_eq!(top_k(&[0.5, 0.5], 5).len(), 2);
+    }
+
+    #[test]
+    fn layouts_and_sizes() {
+        let p = Path::new("m.onnx");
+        assert_eq!(
+            input_layout(p, &[Some(1), Some(3), Some(224), Some(224)]).unwrap(),
+            (Layout::Nchw, Some(224))
+        );
+        assert_eq!(
+            input_layout(p, &[None, Some(240), Some(240), Some(3)]).unwrap(),
+            (Layout::Nhwc, Some(240))
+        );
+        assert_eq!(
+            input_layout(p, &[None, Some(3), None, None]).unwrap(),
+            (Layout::Nchw, None)
+        );
+        let e = input_layout(p, &[Some(1), Some(3), Some(224), Some(200)]).unwrap_err();
+        assert!(e.to_string().contains("not square"), "{e}");
+        let e = input_layout(p, &[Some(1), Some(1000)]).unwrap_err();
+        assert!(e.to_string().contains("2 axes"), "{e}");
+        let e = input_layout(p, &[Some(1), Some(4), Some(9), Some(9)]).unwrap_err();
+        assert!(e.to_string().contains("colour channels"), "{e}");
+    }
+}
