@@ -343,6 +343,16 @@ fn the_next_images_are_loaded_ahead() {
     let app = &mut s.app;
     s.term.draw(|f| app.draw(f)).unwrap();
     assert!(picture_cells(s.term.backend().buffer()) > 1000);
+    // And the one behind: jump to the last image, far from anything loaded, then step back.
+    s.keys("g");
+    s.keys(&p.keys[5]);
+    s.key(KeyCode::Enter);
+    s.settle();
+    s.keys("[");
+    let app = &mut s.app;
+    s.term.draw(|f| app.draw(f)).unwrap();
+    assert_eq!(s.app.session().image().unwrap().key(), p.keys[4]);
+    assert!(picture_cells(s.term.backend().buffer()) > 1000);
 }
 
 #[test]

@@ -219,6 +219,14 @@ impl Session {
             .collect()
     }
 
+    /// Id of the image before the current one, where `[` and an undo across images go.
+    pub fn previous(&self) -> Option<i64> {
+        self.pos
+            .checked_sub(1)
+            .and_then(|p| self.ids.get(p))
+            .copied()
+    }
+
     /// Answers the current question, commits the answer, then moves to the next open question.
     pub fn answer(&mut self, answer: Answer) -> Result<Advance> {
         let Some(cur) = self.current.as_ref() else {

@@ -133,12 +133,14 @@ impl App {
         self.cache.insert(done.slot, done.result);
     }
 
-    /// The image of the current image for `area`: `None` while it loads. Asks the worker for it
-    /// and for the next few images at the same size.
+    /// The picture of the current image for `area`: `None` while it loads. Asks the worker for
+    /// it, for the next few images and for the previous one, at the same size.
     pub(super) fn image_for(&mut self, area: Rect) -> Option<&Result<Protocol, String>> {
         let current = self.session.image().map(|i| i.id)?;
         let mut ids = vec![current];
         ids.extend(self.session.upcoming(PREFETCH));
+        // Last: the image before, where `[` and an undo of the previous image's last answer go.
+        ids.extend(self.session.previous());
         let mut wanted = Vec::new();
         for id in &ids {
             if !self.cache.contains_key(&(*id, area)) {
