@@ -23,6 +23,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
@@ -181,19 +182,28 @@ fn merge(
     let target_real =
         std::fs::canonicalize(&target_path).map_err(|e| Error::io(&target_path, e))?;
     let meta = target.meta()?;
-    let classes: HashSet<String> = target
+    let classes: HashMap<String, u32> = target
         .conn
-        .prepare("SELECT key FROM classes")?
+        .prepare("SELECT key FROM classes ORDER BY key")?
         .query_map([], |r| r.get(0))?
+        .enumerate()
+        .map(|(i, k)| k.map(|k| (k, i as u32)))
         .collect::<rusqlite::Result<_>>()?;
 
     // Every source is checked before the target is locked, so a bad file fails fast.
+    // Opened and checked side by side (each on its own connection); reported in source order.
+    let opened: Vec<Result<SourceFile>> = sources
+        .par_iter()
+        .map(|path| {
+            if std::fs::canonicalize(path).is_ok_and(|p| p == target_real) {
+                return Err(refused(path, "it is the target file itself"));
+            }
+            SourceFile::open(path)
+        })
+        .collect();
     let mut files = Vec::with_capacity(sources.len());
-    for path in sources {
-        if std::fs::canonicalize(path).is_ok_and(|p| p == target_real) {
-            return Err(refused(path, "it is the target file itself"));
-        }
-        let src = SourceFile::open(path)?;
+    for (path, src) in sources.iter().zip(opened) {
+        let src = src?;
         if src.project_uuid() != meta.project_uuid && !opts.allow_other_project {
             return Err(refused(
                 path,
@@ -205,14 +215,71 @@ fn merge(
                 ),
             ));
         }
-        check_classes(&src, &classes, src.vocab_digest() != meta.vocab_digest)?;
+        // Every row's label is checked against the target's classes as it is read; a source
+        // that says its vocabulary differs is first checked whole, to name all it lacks at once.
+        if src.vocab_digest() != meta.vocab_digest {
+            check_classes(&src, &classes)?;
+        }
         files.push(src);
     }
 
+    let incoming: u64 = files
+        .iter()
+        .map(|f| f.judgment_count())
+        .collect::<Result<Vec<u64>>>()?
+        .into_iter()
+        .sum();
+    // Room in the page cache for the pages the new events touch (about 400 bytes of table and
+    // index each), so that they are not written out to the log and back during the merge.
+    let cache_mib = (incoming * 400 / (1 << 20)).clamp(64, 512) as u32;
+    let cache_before: i64 = target
+        .conn
+        .pragma_query_value(None, "cache_size", |r| r.get(0))?;
+    target.set_cache_mib(cache_mib)?;
+    let out = merge_files(target, &files, &meta, classes, incoming, opts, on_source);
+    // The large cache was for the merge; a caller that goes on gets its memory back.
+    target
+        .conn
+        .pragma_update(None, "cache_size", cache_before)?;
+    out
+}
+
+/// The write half of [`merge`]: all sources, one transaction.
+fn merge_files(
+    target: &mut Store,
+    files: &[SourceFile],
+    meta: &super::Meta,
+    classes: HashMap<String, u32>,
+    incoming: u64,
+    opts: &MergeOptions,
+    on_source: &mut dyn FnMut(&SourceReport),
+) -> Result<MergeReport> {
+    let target_path = target.path().to_path_buf();
     let tx = target
         .conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| locked_or(&target_path, e))?;
+    let existing: u64 = tx.query_row("SELECT count(*) FROM judgments", [], |r| r.get(0))?;
+    // When more events come in than the target holds, dropping the secondary indexes and
+    // building them again from sorted rows at the end costs less than inserting each event into
+    // them at a random place (about half the time for a first merge of a team's files). The
+    // merge itself only looks events up by id, the primary key. Rebuilt from the target's own
+    // statements, the schema stays statement for statement what it was.
+    let rebuild: Vec<(String, String)> = if incoming > existing {
+        let indexes: Vec<(String, String)> = tx
+            .prepare(
+                "SELECT name, sql FROM sqlite_schema
+                 WHERE type = 'index' AND tbl_name = 'judgments' AND sql IS NOT NULL",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (name, _) in &indexes {
+            tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+        }
+        indexes
+    } else {
+        Vec::new()
+    };
     let mut state = TargetState::load(&tx, classes)?;
     let mut report = MergeReport {
         target: target_path.clone(),
@@ -220,7 +287,7 @@ fn merge(
         dry_run: opts.dry_run,
         keep_target: opts.keep_target,
     };
-    for src in &files {
+    for src in files {
         let mut r = SourceReport {
             path: src.path.clone(),
             project_uuid: src.project_uuid().to_string(),
@@ -239,6 +306,9 @@ fn merge(
         }
         on_source(&r);
         report.sources.push(r);
+    }
+    for (_, sql) in &rebuild {
+        tx.execute_batch(sql)?;
     }
     if opts.dry_run {
         tx.rollback()?;
@@ -282,7 +352,7 @@ fn short(sha: &str) -> &str {
 }
 
 /// Refuses a source that uses classes the target's vocabulary lacks, naming them.
-fn check_classes(src: &SourceFile, classes: &HashSet<String>, vocab_differs: bool) -> Result<()> {
+fn check_classes(src: &SourceFile, classes: &HashMap<String, u32>) -> Result<()> {
     let sq = |e: rusqlite::Error| refused(&src.path, describe(&e));
     let mut stmt = src
         .conn
@@ -295,7 +365,7 @@ fn check_classes(src: &SourceFile, classes: &HashSet<String>, vocab_differs: boo
     let mut missing = Vec::new();
     while let Some(row) = rows.next().map_err(sq)? {
         match row.get_ref(0).map_err(sq)? {
-            ValueRef::Text(t) if classes.contains(String::from_utf8_lossy(t).as_ref()) => {}
+            ValueRef::Text(t) if classes.contains_key(String::from_utf8_lossy(t).as_ref()) => {}
             ValueRef::Text(t) => missing.push(String::from_utf8_lossy(t).into_owned()),
             other => missing.push(format!("{other:?}")),
         }
@@ -314,12 +384,8 @@ fn check_classes(src: &SourceFile, classes: &HashSet<String>, vocab_differs: boo
     Err(refused(
         &src.path,
         format!(
-            "{}it uses {n} class{} the target's vocabulary lacks: {}{more}",
-            if vocab_differs {
-                "its vocabulary differs from the target's and "
-            } else {
-                ""
-            },
+            "its vocabulary differs from the target's and it uses {n} class{} the target's \
+             vocabulary lacks: {}{more}",
             if n == 1 { "" } else { "es" },
             missing.join(", ")
         ),
@@ -328,15 +394,19 @@ fn check_classes(src: &SourceFile, classes: &HashSet<String>, vocab_differs: boo
 
 /// What the merge needs to know of the target, kept up to date as sources come in.
 struct TargetState {
-    classes: HashSet<String>,
+    /// class key -> a small number standing for it
+    classes: HashMap<String, u32>,
     /// key -> (row id, SHA-256)
     images: HashMap<String, (i64, Option<String>)>,
     /// name -> (row id, source, imported_at)
     models: HashMap<String, (i64, Option<String>, String)>,
+    /// (image id, class) pairs this merge has made sure are candidates: most answers are to
+    /// labels already asked about, so each pair costs one statement, not one per event.
+    candidates: HashSet<(i64, u32)>,
 }
 
 impl TargetState {
-    fn load(conn: &Connection, classes: HashSet<String>) -> Result<TargetState> {
+    fn load(conn: &Connection, classes: HashMap<String, u32>) -> Result<TargetState> {
         let images = conn
             .prepare("SELECT key, id, sha256 FROM images")?
             .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
@@ -349,7 +419,28 @@ impl TargetState {
             classes,
             images,
             models,
+            candidates: HashSet::new(),
         })
+    }
+
+    /// The class's number, or `None` when the target has no such class.
+    fn class(&self, key: &str) -> Option<u32> {
+        self.classes.get(key).copied()
+    }
+
+    /// Makes (image, label) a candidate of the target unless this merge already did.
+    fn candidate(
+        &mut self,
+        insert: &mut rusqlite::CachedStatement<'_>,
+        image_id: i64,
+        class: u32,
+        label: &str,
+        original: bool,
+    ) -> Result<()> {
+        if self.candidates.insert((image_id, class)) {
+            insert.execute(params![image_id, label, original])?;
+        }
+        Ok(())
     }
 }
 
@@ -368,7 +459,21 @@ fn merge_one(
     let sq = |e: rusqlite::Error| refused(path, describe(&e));
     let mut candidate = tx.prepare_cached(INSERT_CANDIDATE)?;
 
-    // Images: map every source id to the target's, adding the ones the target lacks.
+    // A model both sides got from the same import is skipped whole; when every model is, the
+    // source's image ids need no mapping.
+    let models: Vec<(i64, String, Option<String>, String)> = src
+        .conn
+        .prepare("SELECT id, name, source, imported_at FROM models ORDER BY name")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect()
+        })
+        .map_err(|e| refused(path, format!("its models table: {}", describe(&e))))?;
+    let map_ids = models.iter().any(|(_, name, source, at)| {
+        !matches!(state.models.get(name), Some((_, s, a)) if s == source && a == at)
+    });
+
+    // Images: add the ones the target lacks, find conflicts, map ids for the predictions.
     let mut image_ids: HashMap<i64, i64> = HashMap::new();
     let mut conflicted: HashSet<i64> = HashSet::new();
     let mut conflicted_keys: HashSet<String> = HashSet::new();
@@ -402,7 +507,9 @@ fn merge_one(
                     conflicted.insert(id);
                     conflicted_keys.insert(key.to_string());
                 }
-                image_ids.insert(id, *tid);
+                if map_ids {
+                    image_ids.insert(id, *tid);
+                }
                 continue;
             }
             let raw_path = match row.get_ref(2).map_err(sq)? {
@@ -411,14 +518,15 @@ fn merge_one(
                 _ => return Err(f.bad(2, "is neither empty nor bytes")),
             };
             let label = f.opt_text(3)?;
-            if let Some(l) = label
-                && !state.classes.contains(l)
-            {
-                return Err(refused(
-                    path,
-                    format!("image {key} has original label `{l}`, not a class of the target"),
-                ));
-            }
+            let class = match label {
+                Some(l) => Some(state.class(l).ok_or_else(|| {
+                    refused(
+                        path,
+                        format!("image {key} has original label `{l}`, not a class of the target"),
+                    )
+                })?),
+                None => None,
+            };
             let status = f.text(8)?;
             if !matches!(status, "ok" | "missing" | "unreadable") {
                 return Err(f.bad(8, "is not ok, missing or unreadable"));
@@ -435,8 +543,8 @@ fn merge_one(
                 f.opt_text(9)?
             ])?;
             let tid = tx.last_insert_rowid();
-            if let Some(l) = label {
-                candidate.execute(params![tid, l, 1])?;
+            if let (Some(l), Some(c)) = (label, class) {
+                state.candidate(&mut candidate, tid, c, l, true)?;
             }
             state
                 .images
@@ -446,15 +554,7 @@ fn merge_one(
         }
     }
 
-    // Models and predictions: a model both sides got from the same import is skipped whole.
-    let models: Vec<(i64, String, Option<String>, String)> = src
-        .conn
-        .prepare("SELECT id, name, source, imported_at FROM models ORDER BY name")
-        .and_then(|mut s| {
-            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                .collect()
-        })
-        .map_err(|e| refused(path, format!("its models table: {}", describe(&e))))?;
+    // Predictions of the models the target lacks, or has from another import.
     for (sid, name, source, imported_at) in models {
         let tid = match state.models.get(&name) {
             Some((_, s, at)) if *s == source && *at == imported_at => continue,
@@ -503,14 +603,14 @@ fn merge_one(
                 return Err(f.bad(1, "is below 1"));
             }
             let label = f.text(2)?;
-            if !state.classes.contains(label) {
+            let Some(class) = state.class(label) else {
                 return Err(refused(
                     path,
                     format!(
                         "a prediction of model {name} names `{label}`, not a class of the target"
                     ),
                 ));
-            }
+            };
             let score = match row.get_ref(3).map_err(sq)? {
                 ValueRef::Null => None,
                 ValueRef::Real(x) => Some(x),
@@ -519,7 +619,7 @@ fn merge_one(
             };
             if insert.execute(params![timage, tid, rank, label, score])? == 1 {
                 r.new_predictions += 1;
-                candidate.execute(params![timage, label, 0])?;
+                state.candidate(&mut candidate, timage, class, label, false)?;
             }
         }
     }
@@ -584,7 +684,7 @@ fn merge_one(
                     ),
                 ));
             };
-            if !state.classes.contains(label) {
+            let Some(class) = state.class(label) else {
                 return Err(refused(
                     path,
                     format!(
@@ -592,7 +692,7 @@ fn merge_one(
                          target's vocabulary"
                     ),
                 ));
-            }
+            };
             let added = insert.execute(params![
                 id, image, label, answer, retracts, annotator, session, created_at, elapsed_ms,
                 origin
@@ -612,7 +712,7 @@ fn merge_one(
                         annotator.to_string(),
                     ]);
                 } else {
-                    candidate.execute(params![image_id, label, 0])?;
+                    state.candidate(&mut candidate, image_id, class, label, false)?;
                 }
                 if conflicted_keys.contains(image) {
                     r.events_on_conflicts += 1;

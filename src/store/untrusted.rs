@@ -131,6 +131,13 @@ impl SourceFile {
     pub fn vocab_digest(&self) -> &str {
         &self.meta["vocab_digest"]
     }
+
+    /// How many judgment events the file holds.
+    pub fn judgment_count(&self) -> Result<u64> {
+        self.conn
+            .query_row("SELECT count(*) FROM judgments", [], |r| r.get(0))
+            .map_err(|e| refused(&self.path, describe(&e)))
+    }
 }
 
 pub(crate) fn refused(path: &Path, why: impl std::fmt::Display) -> Error {
