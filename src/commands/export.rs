@@ -52,11 +52,45 @@ pub fn run(
             );
         }
         None => {
-            let stdout = std::io::stdout();
-            let mut w = std::io::BufWriter::new(stdout.lock());
+            let mut w = std::io::BufWriter::new(StdoutPipe::default());
             export(&store, &data, &res, format, &mut w)?;
             w.flush()?;
         }
     }
     Ok(())
+}
+
+/// Standard output that treats a closed pipe (`labelvet export ... | head`) as the reader having
+/// seen enough: the rest is dropped quietly instead of failing the command.
+#[derive(Default)]
+pub struct StdoutPipe {
+    closed: bool,
+}
+
+impl Write for StdoutPipe {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        match std::io::stdout().lock().write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(buf.len())
+            }
+            r => r,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match std::io::stdout().lock().flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            r => r,
+        }
+    }
 }

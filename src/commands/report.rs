@@ -1,5 +1,6 @@
 //! `labelvet report`: the results of a project in the terminal, as JSON, and as figures.
 
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -46,29 +47,36 @@ pub fn run(project: &Path, args: &ResultsArgs, json: bool, plots: Option<&Path>)
         ),
         None => None,
     };
+    let mut out = super::export::StdoutPipe::default();
     if json {
         // stdout stays pure JSON; what else there is to say goes to stderr.
         for w in &report.warnings {
             eprintln!("warning: {w}");
         }
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut json = serde_json::to_string_pretty(&report)?;
+        json.push('\n');
+        out.write_all(json.as_bytes())?;
     } else {
-        print!("{report}");
+        write!(out, "{report}")?;
     }
     if let (Some(dir), Some(made)) = (plots, made) {
         let mut say = String::new();
-        say.push_str(&format!(
-            "wrote {} figure files (SVG and PNG) to {}",
-            made.files.len(),
-            dir.display()
-        ));
+        if made.files.is_empty() {
+            say.push_str(&format!("drew no figures into {}", dir.display()));
+        } else {
+            say.push_str(&format!(
+                "wrote {} figure files (SVG and PNG) to {}",
+                made.files.len(),
+                dir.display()
+            ));
+        }
         for s in &made.skipped {
             say.push_str(&format!("\n  not drawn: {s}"));
         }
         if json {
             eprintln!("{say}");
         } else {
-            println!("\n{say}");
+            writeln!(out, "\n{say}")?;
         }
     }
     Ok(())

@@ -289,17 +289,33 @@ fn prodigy(store: &Store, data: &ProjectData, out: &mut dyn Write) -> Result<u64
         .map(|c| (c.key.as_str(), c.name.as_str()))
         .collect();
     let current = store.current_answers()?;
-    let wanted: std::collections::HashSet<&str> =
-        current.iter().map(|c| c.event_id.as_str()).collect();
-    let events: HashMap<String, crate::store::JudgmentEvent> = store
-        .events()?
-        .into_iter()
-        .filter(|e| wanted.contains(e.id.as_str()))
-        .map(|e| (e.id.clone(), e))
+    // The session, time and origin of each current answer's event. Sessions and origins repeat
+    // across thousands of answers, so they are kept once each.
+    let position: HashMap<&str, usize> = current
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.event_id.as_str(), i))
         .collect();
+    let mut texts: Vec<String> = Vec::new();
+    let mut text_ids: HashMap<String, u32> = HashMap::new();
+    let mut intern = |s: String| -> u32 {
+        if let Some(&id) = text_ids.get(&s) {
+            return id;
+        }
+        let id = texts.len() as u32;
+        texts.push(s.clone());
+        text_ids.insert(s, id);
+        id
+    };
+    let mut detail: Vec<Option<(u32, i64, u32)>> = vec![None; current.len()];
+    for e in store.events()? {
+        if let Some(&i) = position.get(e.id.as_str()) {
+            detail[i] = Some((intern(e.session), e.created_at, intern(e.origin)));
+        }
+    }
     let mut n = 0;
-    for c in &current {
-        let Some(e) = events.get(&c.event_id) else {
+    for (c, d) in current.iter().zip(&detail) {
+        let Some((session, created_at, origin)) = *d else {
             continue;
         };
         let rec = ProdigyRecord {
@@ -311,13 +327,13 @@ fn prodigy(store: &Store, data: &ProjectData, out: &mut dyn Write) -> Result<u64
                 crate::analysis::Answer::Maybe => "ignore",
             },
             annotator_id: &c.annotator,
-            session_id: &e.session,
-            timestamp: e.created_at.div_euclid(1000),
-            time: e.created_at,
+            session_id: &texts[session as usize],
+            timestamp: created_at.div_euclid(1000),
+            time: created_at,
             meta: ProdigyMeta {
                 label_name: names.get(c.label.as_str()).copied().unwrap_or(""),
                 event_id: &c.event_id,
-                origin: &e.origin,
+                origin: &texts[origin as usize],
             },
         };
         serde_json::to_writer(&mut *out, &rec).map_err(write_err)?;
