@@ -484,6 +484,34 @@ mod tests {
         assert!(r.posterior.is_empty() && r.annotator_confusion.is_empty());
     }
 
+    /// One annotator only: nothing to weigh them against, so the posterior must follow their
+    /// own answers (yes above maybe above no) and stay finite; a tied item (one yes, one no, from
+    /// two annotators seen once each) lands between the two.
+    #[test]
+    fn single_annotator_and_a_tie() {
+        let mut ratings = Vec::new();
+        for item in 0..30u32 {
+            let a = match item % 3 {
+                0 => Answer::Yes,
+                1 => Answer::Maybe,
+                _ => Answer::No,
+            };
+            ratings.push(Rating::new(item, 0, a));
+        }
+        // Item 30: a tie between two annotators who rate nothing else.
+        ratings.push(Rating::new(30, 1, Answer::Yes));
+        ratings.push(Rating::new(30, 2, Answer::No));
+        let r = dawid_skene(&ratings, 31, 3, &DsOptions::default());
+        assert!(r.converged);
+        assert!(r.posterior.iter().all(|p| p.is_finite() && (0.0..=1.0).contains(p)));
+        let (yes, maybe, no) = (r.posterior[0], r.posterior[1], r.posterior[2]);
+        assert!(yes > maybe && maybe > no, "{yes} {maybe} {no}");
+        assert!(yes > 0.5 && no < 0.5);
+        // Annotators 1 and 2 answered once each, in opposite directions, and are smoothed alike:
+        // the tie carries little evidence either way.
+        assert!(r.posterior[30] > no && r.posterior[30] < yes, "{}", r.posterior[30]);
+    }
+
     #[test]
     fn maybe_weight_shapes_the_start_only() {
         // All-"maybe" item: with weight 1 it starts as valid, with 0 as invalid.
