@@ -503,13 +503,21 @@ mod tests {
         ratings.push(Rating::new(30, 2, Answer::No));
         let r = dawid_skene(&ratings, 31, 3, &DsOptions::default());
         assert!(r.converged);
-        assert!(r.posterior.iter().all(|p| p.is_finite() && (0.0..=1.0).contains(p)));
+        assert!(
+            r.posterior
+                .iter()
+                .all(|p| p.is_finite() && (0.0..=1.0).contains(p))
+        );
         let (yes, maybe, no) = (r.posterior[0], r.posterior[1], r.posterior[2]);
         assert!(yes > maybe && maybe > no, "{yes} {maybe} {no}");
         assert!(yes > 0.5 && no < 0.5);
         // Annotators 1 and 2 answered once each, in opposite directions, and are smoothed alike:
         // the tie carries little evidence either way.
-        assert!(r.posterior[30] > no && r.posterior[30] < yes, "{}", r.posterior[30]);
+        assert!(
+            r.posterior[30] > no && r.posterior[30] < yes,
+            "{}",
+            r.posterior[30]
+        );
     }
 
     #[test]
