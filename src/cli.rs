@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -68,6 +68,161 @@ pub enum Command {
         /// Only print what the demo project holds, do not open the annotation screen
         #[arg(long)]
         info: bool,
+        /// Who is answering (default: your login name)
+        #[arg(long, value_name = "NAME")]
+        annotator: Option<String>,
+        /// How to draw images: ask the terminal (auto), or force one protocol
+        #[arg(long, default_value = "auto", value_name = "auto|kitty|sixel|iterm2|halfblocks")]
+        graphics: String,
+    },
+    /// Answers made elsewhere (CSV, JSON lines, Prodigy): import them as judgments
+    #[command(subcommand)]
+    Judgments(JudgmentsCommand),
+    /// Results: progress, label sets, agreement, model accuracy re-scored, figures
+    #[command(after_help = "Examples:\n  \
+        labelvet report val.db\n  \
+        labelvet report val.db --method dawid-skene --threshold 0.8 --plots figures/\n  \
+        labelvet report val.db --scores scores.csv.gz --threshold 0.8 --json > report.json")]
+    Report {
+        project: PathBuf,
+        #[command(flatten)]
+        results: ResultsArgs,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+        /// Also draw the figures (SVG and PNG) into this folder
+        #[arg(long, value_name = "DIR")]
+        plots: Option<PathBuf>,
+    },
+    /// Export label sets and answers: JSON lines, CSV, ReaL's real.json, Prodigy JSON lines
+    #[command(after_help = "Formats:\n  \
+        jsonl      one object per image: label set, counts and scores per label, provenance\n  \
+        csv        one row per (image, label): image,label,label_index,name,yes,no,maybe,\n             \
+        frequency,score,valid,original\n  \
+        real-json  ImageNet-ReaL's real.json: a list of label-index lists in image-key order\n  \
+        prodigy    one Prodigy-style object per current answer (accept / reject / ignore)\n\n\
+        Examples:\n  \
+        labelvet export val.db --format real-json --threshold 0.8 -o real.json\n  \
+        labelvet export val.db --format csv --method dawid-skene -o labels.csv")]
+    Export {
+        project: PathBuf,
+        #[arg(long, value_enum)]
+        format: ExportFormatArg,
+        /// Write here instead of to standard output
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        results: ResultsArgs,
+    },
+    /// Make an annotator's file from the project: everything but other annotators' answers
+    #[command(after_help = "Example:\n  \
+        labelvet checkout val.db --annotator alice -o alice.db\n  \
+        # alice annotates alice.db, then:\n  \
+        labelvet merge val.db alice.db")]
+    Checkout {
+        project: PathBuf,
+        /// Whose file it is
+        #[arg(long, value_name = "NAME")]
+        annotator: String,
+        /// The file to make
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Copy every annotator's answers too (by default only NAME's own)
+        #[arg(long)]
+        with_answers: bool,
+    },
+    /// Split the images among annotators, K annotators per image, and make each one's file
+    #[command(after_help = "Example:\n  \
+        labelvet assign val.db --annotators alice,bob,carol --overlap 2 -o handout --seed 7\n  \
+        # makes handout/alice.db, handout/bob.db and handout/carol.db; each image is in two\n  \
+        # of them and each file holds the same number of images, give or take one")]
+    Assign {
+        project: PathBuf,
+        /// Comma-separated annotator names (each names a file)
+        #[arg(long, value_delimiter = ',', required = true, value_name = "A,B,...")]
+        annotators: Vec<String>,
+        /// How many annotators see each image
+        #[arg(long, value_name = "K")]
+        overlap: usize,
+        /// The folder to write <annotator>.db files into
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+        /// The same seed gives the same split
+        #[arg(long, default_value_t = 0, value_name = "S")]
+        seed: u64,
+        /// Copy every annotator's answers into each file too
+        #[arg(long)]
+        with_answers: bool,
+    },
+    /// Merge annotators' files into a project: the union of their answers, in any order
+    #[command(
+        after_help = "Sources are opened read-only and checked (integrity, exact schema, no \
+        triggers or views) before anything is read; the whole merge is one transaction.\n\n\
+        Examples:\n  \
+        labelvet merge val.db handout/*.db --dry-run   # what would come in\n  \
+        labelvet merge val.db handout/*.db"
+    )]
+    Merge {
+        /// The project to merge into
+        target: PathBuf,
+        /// Annotators' files (checkouts of the same project)
+        #[arg(required = true)]
+        sources: Vec<PathBuf>,
+        /// Print what would change and write nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// When an image key has different bytes on the two sides, keep the target's image
+        #[arg(long)]
+        keep_target: bool,
+        /// Accept files of another project (a different project UUID)
+        #[arg(long)]
+        allow_other_project: bool,
+    },
+    /// Run your own ONNX image classifiers on the project's images; their top-k become candidates
+    #[command(after_help = "Needs a labelvet built with `--features predict`.\n\n\
+        Examples:\n  \
+        labelvet predict val.db --model effnet_lite0=efficientnet_lite0.onnx --scale-127\n  \
+        labelvet predict val.db --model resnet50=resnet50.onnx --model vit=vit_b16.onnx \\\n      \
+        --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 --top-k 5\n\n\
+        Output i of a model is the vocabulary's class with index i. Re-running skips images the \
+        model has already predicted (--force recomputes them); Ctrl-C keeps what is done.")]
+    Predict(PredictArgs),
+    /// Answer "is there a <label> in this image?" for each candidate, one key per answer
+    #[command(after_help = "Keys: y/a yes, n/x no, m/space maybe, u/Backspace undo, j/k or arrows move, \
+        1-9 jump, ]/[ next/previous image, f flag, g go to image, z zoom, ? help, q quit.\n\n\
+        Examples:\n  \
+        labelvet annotate val.db --annotator alice\n  \
+        labelvet annotate val.db --images /mnt/imagenet/val --graphics halfblocks   # over SSH/tmux")]
+    Annotate {
+        project: PathBuf,
+        /// Who is answering (default: the checkout's annotator, else your login name)
+        #[arg(long, value_name = "NAME")]
+        annotator: Option<String>,
+        /// Where the image files are on this machine, if not where the project was made
+        #[arg(long, value_name = "DIR")]
+        images: Option<PathBuf>,
+        /// How to draw images: ask the terminal (auto), or force one protocol
+        #[arg(long, default_value = "auto", value_name = "auto|kitty|sixel|iterm2|halfblocks")]
+        graphics: String,
+        /// Show the original label and the models' ranks and scores (off: blind)
+        #[arg(long)]
+        show_sources: bool,
+        /// A keymap file (default: <config dir>/labelvet/keys.toml when it exists)
+        #[arg(long, value_name = "FILE")]
+        keys: Option<PathBuf>,
+    },
+    /// Print one image with its candidates and the answers so far, then exit
+    #[command(after_help = "Example:\n  labelvet show val.db ILSVRC2012_val_00000001.JPEG")]
+    Show {
+        project: PathBuf,
+        /// The image's key
+        image: String,
+        /// Where the image files are on this machine, if not where the project was made
+        #[arg(long, value_name = "DIR")]
+        images: Option<PathBuf>,
+        /// Mark this annotator's answers
+        #[arg(long, value_name = "NAME")]
+        annotator: Option<String>,
     },
     /// Print a shell completion script
     #[command(after_help = "Examples:\n  \
@@ -99,4 +254,106 @@ pub enum PredictionsCommand {
         #[arg(long, value_name = "NAME")]
         model: Option<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JudgmentsCommand {
+    /// Import answers from a CSV or JSON lines file (gzip is read directly)
+    #[command(after_help = "Formats:\n  \
+        CSV:     image,label,annotator,answer[,time]   (`rater` for annotator, `wnid` or\n           \
+        `label_index` for label; answer yes/no/maybe; time in ms since 1970 or RFC 3339)\n  \
+        JSONL:   {\"image\":\"a.jpg\",\"label\":\"n02094114\",\"annotator\":\"ann\",\"answer\":\"yes\"}\n  \
+        Prodigy: {\"image\":\"a.jpg\",\"label\":\"n02094114\",\"answer\":\"accept\",\"_annotator_id\":\"ann\"}\n\
+        Importing the same answers again adds nothing (each answer's id is derived from it).\n\n\
+        Example:\n  labelvet judgments import val.db raters.csv.gz")]
+    Import {
+        project: PathBuf,
+        file: PathBuf,
+        /// The file's layout (found from its content when omitted)
+        #[arg(long, value_enum)]
+        format: Option<JudgmentFormatArg>,
+        /// The annotator of rows that name none
+        #[arg(long, value_name = "NAME")]
+        annotator: Option<String>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum JudgmentFormatArg {
+    Csv,
+    Jsonl,
+    Prodigy,
+}
+
+/// How answers become label sets; shared by `report` and `export`.
+#[derive(Args, Debug, Clone)]
+pub struct ResultsArgs {
+    /// How a label's score is computed: selection frequency yes / (yes + no), or the
+    /// Dawid-Skene posterior that it is valid
+    #[arg(long, value_enum, default_value_t = MethodArg::Frequency)]
+    pub method: MethodArg,
+    /// A label is valid when its score is at least this
+    #[arg(long, default_value_t = 0.5, value_name = "T")]
+    pub threshold: f64,
+    /// Use per-(image, label) scores computed elsewhere: CSV `image,label,score`
+    /// (label = class key or index; gzip is read directly)
+    #[arg(long, value_name = "FILE", conflicts_with = "method")]
+    pub scores: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MethodArg {
+    Frequency,
+    DawidSkene,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ExportFormatArg {
+    Jsonl,
+    Csv,
+    RealJson,
+    Prodigy,
+}
+
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    /// The project file
+    pub project: PathBuf,
+    /// A classifier to run, as NAME=FILE.onnx; repeat for several models
+    #[arg(long = "model", required = true, value_name = "NAME=FILE.onnx")]
+    pub models: Vec<String>,
+    /// Where the image files are [default: the folder the project was made from]
+    #[arg(long, value_name = "DIR")]
+    pub images: Option<PathBuf>,
+    /// Side of the square model input, in pixels [default: read from the model]
+    #[arg(long, value_name = "R")]
+    pub input_size: Option<u32>,
+    /// Resize the shorter side to S before the centre crop [default: round(R / 0.875)]
+    #[arg(long, value_name = "S")]
+    pub resize_shorter: Option<u32>,
+    /// Per-channel (RGB) means on the 0..1 scale: input = (x/255 - mean) / std
+    /// [default: ImageNet's 0.485,0.456,0.406 with std 0.229,0.224,0.225]
+    #[arg(long, value_delimiter = ',', requires = "std", value_name = "M,M,M")]
+    pub mean: Option<Vec<f32>>,
+    /// Per-channel (RGB) standard deviations on the 0..1 scale, with --mean
+    #[arg(long, value_delimiter = ',', requires = "mean", value_name = "S,S,S")]
+    pub std: Option<Vec<f32>>,
+    /// Scale channel values as (x - 127) / 128 instead (EfficientNet-Lite, TensorFlow MobileNets)
+    #[arg(long, conflicts_with_all = ["mean", "std"])]
+    pub scale_127: bool,
+    /// Keep each model's k best labels per image
+    #[arg(long, default_value_t = 5, value_name = "K")]
+    pub top_k: u32,
+    /// Images per inference call, for models with a batch axis; a model without one runs one
+    /// image at a time on each core
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub batch: usize,
+    /// Commit every N images, so that a crash loses at most that many (Ctrl-C loses none). On a
+    /// large project, where each commit rebuilds many candidates, chunks grow so that
+    /// committing stays under 5% of the time
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub commit_every: usize,
+    /// Recompute the images a model has already predicted (its old predictions are replaced)
+    #[arg(long)]
+    pub force: bool,
 }

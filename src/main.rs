@@ -2,6 +2,7 @@
 //! and a non-zero exit.
 
 mod cli;
+mod commands;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -9,10 +10,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 
-use cli::{Cli, Command, PredictionsCommand};
+use cli::{Cli, Command, JudgmentsCommand, PredictionsCommand};
 use labelvet::info::ProjectInfo;
 use labelvet::ingest::{self, InitOptions};
 use labelvet::store::Store;
+use labelvet::tui::AnnotateOptions;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -98,7 +100,11 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{info}");
             }
         }
-        Command::Demo { info } => {
+        Command::Demo {
+            info,
+            annotator,
+            graphics,
+        } => {
             let dir = labelvet::demo::demo_dir()?;
             let (store, made) = labelvet::demo::open_or_create(&dir, progress_wanted())
                 .with_context(|| format!("making the demo project in {}", dir.display()))?;
@@ -109,9 +115,98 @@ fn run(cli: Cli) -> Result<()> {
                     labelvet::demo::photo_count()
                 );
             }
-            print!("{}", ProjectInfo::gather(&store)?);
-            let _ = info;
+            let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+            if info || !interactive {
+                print!("{}", ProjectInfo::gather(&store)?);
+                if !info {
+                    println!(
+                        "(not a terminal: run `labelvet demo` in a terminal to annotate, or \
+                         `labelvet show {} KEY` to print one image)",
+                        store.path().display()
+                    );
+                }
+                return Ok(());
+            }
+            let project = store.path().to_path_buf();
+            drop(store);
+            labelvet::tui::annotate(AnnotateOptions {
+                project,
+                annotator,
+                images: None,
+                graphics: graphics.parse()?,
+                show_sources: false,
+                keys: None,
+            })?;
         }
+        Command::Annotate {
+            project,
+            annotator,
+            images,
+            graphics,
+            show_sources,
+            keys,
+        } => labelvet::tui::annotate(AnnotateOptions {
+            project,
+            annotator,
+            images,
+            graphics: graphics.parse()?,
+            show_sources,
+            keys,
+        })?,
+        Command::Show {
+            project,
+            image,
+            images,
+            annotator,
+        } => labelvet::tui::show(&project, &image, images.as_deref(), annotator.as_deref())?,
+        Command::Judgments(JudgmentsCommand::Import {
+            project,
+            file,
+            format,
+            annotator,
+        }) => commands::judgments::import(&project, &file, format, annotator)?,
+        Command::Report {
+            project,
+            results,
+            json,
+            plots,
+        } => commands::report::run(&project, &results, json, plots.as_deref())?,
+        Command::Export {
+            project,
+            format,
+            output,
+            results,
+        } => commands::export::run(&project, format, output.as_deref(), &results)?,
+        Command::Checkout {
+            project,
+            annotator,
+            output,
+            with_answers,
+        } => commands::checkout::run(&project, &annotator, &output, with_answers)?,
+        Command::Assign {
+            project,
+            annotators,
+            overlap,
+            output,
+            seed,
+            with_answers,
+        } => commands::assign::run(&project, &annotators, overlap, &output, seed, with_answers)?,
+        Command::Merge {
+            target,
+            sources,
+            dry_run,
+            keep_target,
+            allow_other_project,
+        } => commands::merge::run(
+            &target,
+            &sources,
+            labelvet::store::merge::MergeOptions {
+                dry_run,
+                keep_target,
+                allow_other_project,
+            },
+        )?,
+        Command::Predict(args) => commands::predict::run(args, progress_wanted())?,
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -181,5 +276,12 @@ fn info_json(i: &ProjectInfo) -> serde_json::Value {
         "annotators": i.annotators.iter().map(|a| serde_json::json!({
             "annotator": a.annotator, "events": a.events, "current_answers": a.current})).collect::<Vec<_>>(),
         "flagged_images": i.flagged_images,
+        "merges": i.merges.iter().map(|m| serde_json::json!({
+            "merged_at": m.merged_at, "source_file": m.source_file, "source_uuid": m.source_uuid,
+            "source_schema": m.source_schema,
+            "annotators": m.annotators.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+            "new_events": m.new_events, "duplicate_events": m.duplicate_events,
+            "new_flags": m.new_flags, "new_images": m.new_images, "new_models": m.new_models,
+            "new_predictions": m.new_predictions, "conflicts_kept": m.conflicts_kept})).collect::<Vec<_>>(),
     })
 }
