@@ -114,6 +114,19 @@ fn a_sound_source_merges_and_a_second_merge_adds_nothing() {
 }
 
 #[test]
+fn the_target_itself_is_refused_under_any_name() {
+    let f = fixture();
+    let before = checksum(&f.target);
+    let err = fails(&["merge", s(&f.target), s(&f.target)]);
+    assert!(err.contains("it is the target file itself"), "{err}");
+    let link = f.dir.join("hard-link.db");
+    std::fs::hard_link(&f.target, &link).unwrap();
+    let err = fails(&["merge", s(&f.target), s(&link)]);
+    assert!(err.contains("it is the target file itself"), "{err}");
+    assert_eq!(checksum(&f.target), before);
+}
+
+#[test]
 fn files_that_are_not_projects_are_refused() {
     let f = fixture();
     let text = f.dir.join("notes.db");

@@ -179,8 +179,7 @@ fn merge(
     on_source: &mut dyn FnMut(&SourceReport),
 ) -> Result<MergeReport> {
     let target_path = target.path().to_path_buf();
-    let target_real =
-        std::fs::canonicalize(&target_path).map_err(|e| Error::io(&target_path, e))?;
+    let target_id = FileId::of(&target_path)?;
     let meta = target.meta()?;
     let classes: HashMap<String, u32> = target
         .conn
@@ -190,12 +189,12 @@ fn merge(
         .map(|(i, k)| k.map(|k| (k, i as u32)))
         .collect::<rusqlite::Result<_>>()?;
 
-    // Every source is checked before the target is locked, so a bad file fails fast.
-    // Opened and checked side by side (each on its own connection); reported in source order.
+    // Every source is checked before the target is locked, so a bad file fails fast. They are
+    // opened and checked side by side (each on its own connection), and reported in order.
     let opened: Vec<Result<SourceFile>> = sources
         .par_iter()
         .map(|path| {
-            if std::fs::canonicalize(path).is_ok_and(|p| p == target_real) {
+            if FileId::of(path).is_ok_and(|id| id == target_id) {
                 return Err(refused(path, "it is the target file itself"));
             }
             SourceFile::open(path)
@@ -316,6 +315,35 @@ fn merge_files(
         tx.commit().map_err(|e| locked_or(&target_path, e))?;
     }
     Ok(report)
+}
+
+/// What makes two paths one file: the same device and inode (so a hard link or a symbolic link
+/// to the target is caught), or elsewhere the same canonical path.
+#[derive(PartialEq, Eq)]
+struct FileId {
+    #[cfg(unix)]
+    id: (u64, u64),
+    #[cfg(not(unix))]
+    id: PathBuf,
+}
+
+impl FileId {
+    fn of(path: &Path) -> Result<FileId> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let md = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+            Ok(FileId {
+                id: (md.dev(), md.ino()),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(FileId {
+                id: std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?,
+            })
+        }
+    }
 }
 
 fn conflict_error(path: &Path, conflicts: &[ImageConflict]) -> Error {
