@@ -7,6 +7,7 @@ mod merge_support;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
+use labelvet::annotate::{Session, SessionOptions};
 use labelvet::store::predictions::PredictionWriter;
 use labelvet::store::{Answer, ImageRecord, Store};
 use merge_support::{
@@ -18,6 +19,30 @@ fn photo_project(dir: &Path) -> std::path::PathBuf {
     ok(&["init", s(&p), "--images", PHOTOS]);
     ok(&["predictions", "import", s(&p), PREDICTIONS]);
     p
+}
+
+/// Works through an annotator's file with the annotation session `labelvet annotate` runs,
+/// answering yes to everything, with one undo on the way; returns the events it wrote.
+fn annotate_session(file: &Path, annotator: &str) -> usize {
+    let mut session = Session::open(
+        Store::open(file).unwrap(),
+        SessionOptions {
+            annotator: annotator.into(),
+            show_sources: false,
+        },
+    )
+    .unwrap();
+    let mut events = 0;
+    while !session.is_finished() {
+        session.answer(Answer::Yes).unwrap();
+        events += 1;
+        if events == 3 {
+            session.undo().unwrap();
+            session.answer(Answer::No).unwrap();
+            events += 2;
+        }
+    }
+    events
 }
 
 /// Answers every candidate of the given images: yes to the first candidate, no to the rest.
@@ -91,7 +116,16 @@ fn assign_annotate_and_merge_back() {
         }
         counts.push(mine.len());
         drop(store);
-        expected_events += annotate(&file, name, &mine);
+        expected_events += annotate_session(&file, name);
+        // The session asked about the assigned images only, every candidate of each.
+        let store = Store::open(&file).unwrap();
+        let answered: HashSet<String> = store
+            .current_answers()
+            .unwrap()
+            .into_iter()
+            .map(|c| c.image)
+            .collect();
+        assert_eq!(answered, mine, "{name} answered outside their assignment");
     }
     assert_eq!(seen.len(), all.len(), "every image is assigned");
     assert!(
