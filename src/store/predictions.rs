@@ -131,6 +131,8 @@ impl<'c> PredictionWriter<'c> {
 }
 
 /// Recomputes the candidate table from original labels, predictions and answered labels.
+/// Retractions need no filter: one names the same (image, label) as the answer it undoes, and
+/// reading only those two columns lets SQLite walk the covering `judgments_by_item` index.
 pub fn rebuild_candidates(conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "DELETE FROM candidates;
@@ -139,10 +141,10 @@ pub fn rebuild_candidates(conn: &Connection) -> Result<()> {
          INSERT OR IGNORE INTO candidates(image_id, label, is_original)
            SELECT image_id, label, 0 FROM predictions;
          INSERT OR IGNORE INTO candidates(image_id, label, is_original)
-           SELECT i.id, j.label, 0 FROM judgments j
+           SELECT i.id, j.label, 0
+           FROM (SELECT DISTINCT image, label FROM judgments) j
            JOIN images i ON i.key = j.image
-           JOIN classes c ON c.key = j.label
-           WHERE j.answer <> 'retract';",
+           JOIN classes c ON c.key = j.label;",
     )?;
     Ok(())
 }
