@@ -1,0 +1,155 @@
+//! Hostile and unusual image files (tests/data/bad_images/, made once by a throwaway generator
+//! with the `image` and `jpeg-encoder` crates): `init` names the unreadable ones and goes on, and
+//! the annotation screen's loader turns every one into either a picture or a sentence naming the
+//! file, without panicking and without decoding a decompression bomb.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use labelvet::store::Store;
+use labelvet::tui::images::{Encoder, MAX_SIDE, decode};
+use ratatui::layout::Rect;
+
+const DIR: &str = "tests/data/bad_images";
+
+/// Files that hold a whole picture in a format the screen draws.
+const DRAWABLE: &[&str] = &[
+    "cmyk.jpg",
+    "grayscale.jpg",
+    "one_pixel.png",
+    "rgba.png",
+    "sixteen_bit.png",
+];
+/// Files the screen must refuse, with a word its message must hold (lower case).
+const REFUSED: &[(&str, &str)] = &[
+    ("empty.jpg", "not enough bytes"),
+    ("text.jpg", "jpeg"),
+    ("truncated.jpg", "not enough bytes"),
+    ("bomb.png", "limit"),
+];
+/// A JPEG cut inside its scan data: the header is whole, so `init` reads it; the decoder may fill
+/// the missing rows or refuse, and the screen must do one or the other without panicking.
+const CUT_IN_SCAN: &str = "truncated_scan.jpg";
+/// What `init` can tell from the first bytes: the files with no image header at all.
+const UNREADABLE_AT_INIT: &[(&str, &str)] = &[
+    ("empty.jpg", "empty file"),
+    ("text.jpg", "not a recognised image format"),
+    ("truncated.jpg", "bad header"),
+];
+
+fn all_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(DIR)
+        .expect("the bad-image corpus")
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+fn name(p: &Path) -> &str {
+    p.file_name().unwrap().to_str().unwrap()
+}
+
+#[test]
+fn the_corpus_is_what_the_tests_expect() {
+    let mut listed: Vec<&str> = DRAWABLE
+        .iter()
+        .copied()
+        .chain(REFUSED.iter().map(|(n, _)| *n))
+        .chain([CUT_IN_SCAN])
+        .collect();
+    listed.sort_unstable();
+    let files = all_files();
+    let found: Vec<&str> = files.iter().map(|p| name(p)).collect();
+    assert_eq!(found, listed);
+    let total: u64 = files
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    assert!(total < 200 * 1024, "the corpus holds {total} bytes");
+}
+
+#[test]
+fn init_lists_the_unreadable_files_with_reasons_and_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("bad.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_labelvet"))
+        .args(["init", db.to_str().unwrap(), "--images", DIR])
+        .env("LABELVET_DATA_DIR", tmp.path())
+        .output()
+        .expect("run labelvet");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "init failed:\n{stdout}\n{stderr}");
+    let total = all_files().len();
+    let unreadable = UNREADABLE_AT_INIT.len();
+    assert!(
+        stdout.contains(&format!(
+            "images: {total} ({} read, 0 missing, {unreadable} unreadable)",
+            total - unreadable
+        )),
+        "{stdout}"
+    );
+    for (file, why) in UNREADABLE_AT_INIT {
+        assert!(
+            stdout.contains(&format!("unreadable: {file}: {why}")),
+            "{file}: {stdout}"
+        );
+    }
+    // Every file is in the project, readable or not, so the screen can say what is wrong.
+    let store = Store::open(&db).unwrap();
+    for p in all_files() {
+        assert!(store.image(name(&p)).unwrap().is_some(), "{}", p.display());
+    }
+}
+
+#[test]
+fn the_screen_draws_every_file_or_says_what_is_wrong_with_it() {
+    let encoder = Encoder::halfblocks();
+    let area = Rect::new(0, 0, 40, 20);
+    for p in all_files() {
+        let file = name(&p);
+        let got = encoder.load(&p, area);
+        if file == CUT_IN_SCAN {
+            if let Err(e) = got {
+                assert!(e.contains(file), "{file}: the message names no file: {e}");
+            }
+        } else if DRAWABLE.contains(&file) {
+            let protocol = got.unwrap_or_else(|e| panic!("{file}: {e}"));
+            let drawn = protocol.area();
+            assert!(
+                drawn.width >= 1 && drawn.height >= 1 && drawn.width <= 40 && drawn.height <= 20,
+                "{file}: drawn in {drawn:?}"
+            );
+        } else {
+            let (_, word) = REFUSED.iter().find(|(n, _)| *n == file).unwrap();
+            let err = match got {
+                Ok(_) => panic!("{file} was drawn"),
+                Err(e) => e,
+            };
+            assert!(
+                err.contains(file),
+                "{file}: the message names no file: {err}"
+            );
+            assert!(
+                err.to_lowercase().contains(word),
+                "{file}: expected `{word}` in: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_decompression_bomb_is_refused_before_decoding() {
+    let bomb = Path::new(DIR).join("bomb.png");
+    // The header claims far more than the screen's limits allow; the file is 84 bytes.
+    let probe = labelvet::ingest::images::probe_file(&bomb);
+    assert_eq!((probe.width, probe.height), (Some(100_000), Some(100_000)));
+    assert!(100_000 > MAX_SIDE);
+    let err = match decode(&bomb) {
+        Ok(img) => panic!("decoded a {}x{} bomb", img.width(), img.height()),
+        Err(e) => e,
+    };
+    assert!(err.contains("bomb.png"), "{err}");
+    assert!(err.to_lowercase().contains("limit"), "{err}");
+}
