@@ -1,6 +1,7 @@
 //! End to end: the real binary in a real terminal (tmux), driven by key presses, checked on screen
-//! and in the SQLite file. Each test runs its own tmux server (`-L`), so nothing touches the
-//! user's sessions. Skipped, with a notice, only when tmux is not installed.
+//! and in the SQLite file. Each test runs its own tmux server on a socket in its temporary
+//! directory, so nothing touches the user's sessions. Skipped, with a notice, only when tmux is
+//! not installed.
 
 mod annotate_support;
 
@@ -88,17 +89,20 @@ fn fixture() -> Fixture {
     Fixture { dir, db }
 }
 
-/// One tmux server with one 200x60 window running a shell command.
+/// One tmux server with one 200x60 window running a shell command. Its socket is in the test's
+/// own temporary directory, so it goes away with it.
 struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn start(name: &str, script: &str) -> Tmux {
-        let socket = format!("labelvet-test-{}-{name}", std::process::id());
-        let t = Tmux { socket };
+    fn start(f: &Fixture, name: &str, script: &str) -> Tmux {
+        let socket = f.dir.path().join(format!("tmux-{name}"));
+        let t = Tmux {
+            socket: socket.to_str().unwrap().to_string(),
+        };
         run(Command::new("tmux")
-            .args(["-L", &t.socket, "-f", "/dev/null", "new-session", "-d"])
+            .args(["-S", &t.socket, "-f", "/dev/null", "new-session", "-d"])
             .args(["-s", "t", "-x", "200", "-y", "60"])
             .arg(script));
         t
@@ -106,13 +110,13 @@ impl Tmux {
 
     fn send(&self, keys: &[&str]) {
         run(Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-t", "t"])
+            .args(["-S", &self.socket, "send-keys", "-t", "t"])
             .args(keys));
     }
 
     fn capture(&self) -> String {
         let out =
-            run(Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-t", "t"]));
+            run(Command::new("tmux").args(["-S", &self.socket, "capture-pane", "-p", "-t", "t"]));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -135,7 +139,7 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
+            .args(["-S", &self.socket, "kill-server"])
             .output();
     }
 }
@@ -209,7 +213,7 @@ fn answer_undo_quit_reopen_resume() {
     let (img0, order0) = order(&f.db, 0);
     let (img1, order1) = order(&f.db, 1);
     let pid = f.dir.path().join("pid");
-    let t = Tmux::start("resume", &annotate_script(&f, &pid));
+    let t = Tmux::start(&f, "resume", &annotate_script(&f, &pid));
     t.wait_for(&format!("0/{total} answered"));
     t.wait_for(&img0);
 
@@ -257,7 +261,7 @@ fn answer_undo_quit_reopen_resume() {
 
     // Reopened, the screen resumes on the second image, on the undone candidate.
     drop(t);
-    let t = Tmux::start("resume2", &annotate_script(&f, &pid));
+    let t = Tmux::start(&f, "resume2", &annotate_script(&f, &pid));
     let screen = t.wait_for(&format!("{}/{total} answered", keys.len() - 1));
     let screen = if screen.contains(&img1) {
         screen
@@ -284,7 +288,7 @@ fn kill_9_loses_no_answer_the_screen_showed() {
     let f = fixture();
     let total = total_questions(&f.db);
     let pidfile = f.dir.path().join("pid");
-    let t = Tmux::start("kill", &annotate_script(&f, &pidfile));
+    let t = Tmux::start(&f, "kill", &annotate_script(&f, &pidfile));
     t.wait_for(&format!("0/{total} answered"));
     let pid: i32 = std::fs::read_to_string(&pidfile)
         .unwrap()
@@ -370,7 +374,7 @@ fn sigterm_and_sighup_give_the_terminal_back() {
     let total = total_questions(&f.db);
     for (n, sig) in ["TERM", "HUP"].into_iter().enumerate() {
         let pidfile = f.dir.path().join(format!("pid{n}"));
-        let t = Tmux::start(&format!("sig{n}"), &annotate_script(&f, &pidfile));
+        let t = Tmux::start(&f, &format!("sig{n}"), &annotate_script(&f, &pidfile));
         t.wait_for(&format!("{n}/{total} answered"));
         t.send(&["y"]);
         t.wait_for(&format!("{}/{total} answered", n + 1));
@@ -402,11 +406,11 @@ fn a_small_window_says_so_and_recovers() {
     let f = fixture();
     let total = total_questions(&f.db);
     let pidfile = f.dir.path().join("pid");
-    let t = Tmux::start("small", &annotate_script(&f, &pidfile));
+    let t = Tmux::start(&f, "small", &annotate_script(&f, &pidfile));
     t.wait_for(&format!("0/{total} answered"));
     let resize = |w: &str, h: &str| {
         run(Command::new("tmux").args([
-            "-L",
+            "-S",
             &t.socket,
             "resize-window",
             "-t",
@@ -437,7 +441,7 @@ fn auto_graphics_without_an_answer_from_the_terminal_keeps_the_keys() {
     let f = fixture();
     let total = total_questions(&f.db);
     let pidfile = f.dir.path().join("pid");
-    let t = Tmux::start("auto", &annotate_script_with(&f, &pidfile, "auto"));
+    let t = Tmux::start(&f, "auto", &annotate_script_with(&f, &pidfile, "auto"));
     t.wait_for(&format!("0/{total} answered"));
     t.send(&["y"]);
     t.wait_for(&format!("1/{total} answered"));
