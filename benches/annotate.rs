@@ -32,6 +32,7 @@ fn open_app(p: &annotate_support::Project, annotator: &str) -> App {
         SessionOptions {
             annotator: annotator.into(),
             show_sources: false,
+            queue: Default::default(),
         },
     )
     .unwrap();

@@ -192,7 +192,10 @@ pub enum Command {
         1-9 jump, ]/[ next/previous image, f flag, g go to image, z zoom, ? help, q quit.\n\n\
         Examples:\n  \
         labelvet annotate val.db --annotator alice\n  \
-        labelvet annotate val.db --images /mnt/imagenet/val --graphics halfblocks   # over SSH/tmux")]
+        labelvet annotate val.db --images /mnt/imagenet/val --graphics halfblocks   # over SSH/tmux\n  \
+        labelvet annotate val.db --subtree terrier          # every terrier question\n  \
+        labelvet annotate val.db --class n02085620 --disputed\n  \
+        labelvet annotate val.db --sample 200 --seed 7 --order random   # a spot-check sample")]
     Annotate {
         project: PathBuf,
         /// Who is answering (default: the checkout's annotator, else your login name)
@@ -210,6 +213,8 @@ pub enum Command {
         /// A keymap file (default: <config dir>/labelvet/keys.toml when it exists)
         #[arg(long, value_name = "FILE")]
         keys: Option<PathBuf>,
+        #[command(flatten)]
+        queue: QueueArgs,
     },
     /// Print one image with its candidates and the answers so far, then exit
     #[command(after_help = "Example:\n  labelvet show val.db ILSVRC2012_val_00000001.JPEG")]
@@ -356,4 +361,40 @@ pub struct PredictArgs {
     /// Recompute the images a model has already predicted (its old predictions are replaced)
     #[arg(long)]
     pub force: bool,
+}
+
+/// Which questions `annotate` asks and in which order; filters combine.
+#[derive(Args, Debug, Clone, Default)]
+pub struct QueueArgs {
+    /// Only questions about this class (key, index or name)
+    #[arg(long, value_name = "KEY|NAME")]
+    pub class: Option<String>,
+    /// Only questions about classes under this WordNet node (e.g. terrier, dog)
+    #[arg(long, value_name = "KEY|NAME")]
+    pub subtree: Option<String>,
+    /// Only images whose original label is this class
+    #[arg(long, value_name = "KEY|NAME")]
+    pub original_label: Option<String>,
+    /// Only questions whose current answers include both a yes and a no
+    #[arg(long)]
+    pub disputed: bool,
+    /// Only questions whose selection frequency yes/(yes+no) is within LO..HI
+    #[arg(long, value_name = "LO..HI")]
+    pub uncertain: Option<String>,
+    /// Only questions with fewer than K answers from all annotators
+    #[arg(long, value_name = "K")]
+    pub needs: Option<u32>,
+    /// A reproducible random sample of N images of the filtered queue (see --seed)
+    #[arg(long, value_name = "N")]
+    pub sample: Option<usize>,
+    /// Seed of --sample and --order random
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    pub seed: u64,
+    /// Image order
+    #[arg(
+        long,
+        default_value = "file",
+        value_name = "file|random|fewest-answers"
+    )]
+    pub order: String,
 }

@@ -136,6 +136,7 @@ fn run(cli: Cli) -> Result<()> {
                 graphics: graphics.parse()?,
                 show_sources: false,
                 keys: None,
+                queue: Default::default(),
             })?;
         }
         Command::Annotate {
@@ -145,14 +146,19 @@ fn run(cli: Cli) -> Result<()> {
             graphics,
             show_sources,
             keys,
-        } => labelvet::tui::annotate(AnnotateOptions {
-            project,
-            annotator,
-            images,
-            graphics: graphics.parse()?,
-            show_sources,
-            keys,
-        })?,
+            queue,
+        } => {
+            let queue = commands::annotate::queue_spec(queue, &project)?;
+            labelvet::tui::annotate(AnnotateOptions {
+                project,
+                annotator,
+                images,
+                graphics: graphics.parse()?,
+                show_sources,
+                keys,
+                queue,
+            })?
+        }
         Command::Show {
             project,
             image,

@@ -62,6 +62,7 @@ fn a_million_image_project_opens_in_under_a_second() {
         SessionOptions {
             annotator: "alice".into(),
             show_sources: false,
+            queue: Default::default(),
         },
     )
     .unwrap();
@@ -79,6 +80,7 @@ fn a_million_image_project_opens_in_under_a_second() {
         SessionOptions {
             annotator: "alice".into(),
             show_sources: false,
+            queue: Default::default(),
         },
     )
     .unwrap();

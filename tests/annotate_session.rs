@@ -14,6 +14,7 @@ fn open(p: &Project, annotator: &str) -> Session {
         SessionOptions {
             annotator: annotator.into(),
             show_sources: false,
+            queue: Default::default(),
         },
     )
     .unwrap()
@@ -25,6 +26,7 @@ fn open_clocked(p: &Project, annotator: &str, clock: &ManualClock) -> Session {
         SessionOptions {
             annotator: annotator.into(),
             show_sources: false,
+            queue: Default::default(),
         },
         Box::new(clock.clone()),
     )
@@ -378,6 +380,7 @@ fn blind_order_is_fixed_per_image_and_annotator() {
         SessionOptions {
             annotator: "alice".into(),
             show_sources: true,
+            queue: Default::default(),
         },
     )
     .unwrap();
@@ -458,6 +461,7 @@ fn an_empty_project_opens_and_refuses_answers() {
         SessionOptions {
             annotator: "  ".into(),
             show_sources: false,
+            queue: Default::default(),
         },
     )
     .err()
@@ -485,6 +489,7 @@ fn a_checkout_with_an_assignment_queues_only_the_assigned_images() {
     let opts = |who: &str| SessionOptions {
         annotator: who.into(),
         show_sources: false,
+        queue: Default::default(),
     };
     let store = Store::open(&file).unwrap();
     let expected_total: u64 = given

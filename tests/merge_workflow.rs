@@ -29,6 +29,7 @@ fn annotate_session(file: &Path, annotator: &str) -> usize {
         SessionOptions {
             annotator: annotator.into(),
             show_sources: false,
+            queue: Default::default(),
         },
     )
     .unwrap();

@@ -44,6 +44,7 @@ impl Screen {
             SessionOptions {
                 annotator: "alice".into(),
                 show_sources,
+                queue: Default::default(),
             },
             Box::new(clock.clone()),
         )

@@ -174,6 +174,7 @@ fn order(db: &Path, index: usize) -> (String, Vec<String>) {
         SessionOptions {
             annotator: "alice".into(),
             show_sources: false,
+            queue: Default::default(),
         },
     )
     .unwrap();

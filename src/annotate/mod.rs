@@ -6,16 +6,19 @@
 //! file before the session moves on (so whatever the screen showed as taken survives `kill -9`),
 //! and nothing is ever changed in place (undo appends a retraction).
 //!
-//! The queue holds only image ids in key order; an image's candidates and the annotator's answers
-//! are read when the image comes up, so a project of a million images opens at once.
+//! The queue holds only image ids, in key order unless a [`QueueSpec`] filters or reorders it; an
+//! image's candidates and the annotator's answers are read when the image comes up, so a project
+//! of a million images opens at once.
 
 mod order;
 mod progress;
+mod queue;
 
 use std::time::Duration;
 
 pub use order::{blind_sort, stable_hash};
 pub use progress::{Clock, MAX_COUNTED_PER_ANSWER, ManualClock, Progress, SystemClock};
+pub use queue::{QueueOrder, QueueSpec, parse_range};
 
 use crate::error::{Error, Result};
 use crate::store::{
@@ -31,6 +34,32 @@ pub struct SessionOptions {
     /// Show the original label and model ranks and keep the store's order (original first, then
     /// by best rank) instead of the blind per-annotator order.
     pub show_sources: bool,
+    /// Which questions to ask and in which order (default: all, in file order).
+    pub queue: QueueSpec,
+}
+
+/// A filtered queue as it was selected when the session opened.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueInfo {
+    pub spec: QueueSpec,
+    /// Selected questions, answered or not.
+    pub questions: u64,
+    pub images: usize,
+}
+
+impl std::fmt::Display for QueueInfo {
+    /// `subtree terrier · 312 questions on 120 images`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} · {} question{} on {} image{}",
+            self.spec,
+            self.questions,
+            if self.questions == 1 { "" } else { "s" },
+            self.images,
+            if self.images == 1 { "" } else { "s" }
+        )
+    }
 }
 
 /// One candidate of the current image, with the annotator's standing answer to it.
@@ -82,6 +111,8 @@ pub struct Session {
     annotator: String,
     session_id: String,
     show_sources: bool,
+    /// Set when the spec filters or reorders: the store then holds the selected questions.
+    queue: Option<QueueInfo>,
     ids: Vec<i64>,
     pos: usize,
     current: Option<ImageItems>,
@@ -114,11 +145,35 @@ impl Session {
             ));
         }
         let vocab = store.vocab()?;
-        let ids = store.queue_image_ids(&annotator)?;
-        let tally = Tally {
-            answered: store.answered_count(&annotator)?,
-            total: store.queue_candidate_count(&annotator)?,
-            ..Tally::default()
+        let (ids, tally, queue) = if opts.queue.is_all() {
+            let tally = Tally {
+                answered: store.answered_count(&annotator)?,
+                total: store.queue_candidate_count(&annotator)?,
+                ..Tally::default()
+            };
+            (store.queue_image_ids(&annotator)?, tally, None)
+        } else {
+            let filter = opts.queue.filter(&vocab)?;
+            let selected = store.select_queue(&annotator, &filter)?;
+            let all = selected.len();
+            let selected = opts.queue.sampled(selected);
+            if selected.len() < all {
+                let keep: Vec<i64> = selected.iter().map(|im| im.id).collect();
+                store.restrict_selection(&keep)?;
+            }
+            let selected = opts.queue.ordered(selected);
+            let (total, answered) = store.selection_counts(&annotator)?;
+            let info = QueueInfo {
+                spec: opts.queue.clone(),
+                questions: total,
+                images: selected.len(),
+            };
+            let tally = Tally {
+                answered,
+                total,
+                ..Tally::default()
+            };
+            (selected.iter().map(|im| im.id).collect(), tally, Some(info))
         };
         let mut s = Session {
             store,
@@ -126,6 +181,7 @@ impl Session {
             annotator,
             session_id: new_event_id(),
             show_sources: opts.show_sources,
+            queue,
             ids,
             pos: 0,
             current: None,
@@ -136,7 +192,7 @@ impl Session {
             shown_at: Duration::ZERO,
             finished: false,
         };
-        match s.store.next_open_image(&s.annotator, None)? {
+        match s.first_open_from(0)? {
             Some(id) => {
                 let pos = s.position_of(id)?;
                 s.go_to_pos(pos)?;
@@ -170,6 +226,11 @@ impl Session {
 
     pub fn show_sources(&self) -> bool {
         self.show_sources
+    }
+
+    /// The filtered queue this session walks, or `None` for the whole project in file order.
+    pub fn queue(&self) -> Option<&QueueInfo> {
+        self.queue.as_ref()
     }
 
     /// The current image, or `None` when the project has no images.
@@ -326,7 +387,7 @@ impl Session {
         self.select(self.cursor.saturating_sub(1));
     }
 
-    /// The next image in key order, whatever its state. `Ok(false)` at the last image.
+    /// The next image in queue order, whatever its state. `Ok(false)` at the last image.
     pub fn next_image(&mut self) -> Result<bool> {
         if self.pos + 1 >= self.ids.len() {
             return Ok(false);
@@ -335,7 +396,7 @@ impl Session {
         Ok(true)
     }
 
-    /// The previous image in key order. `Ok(false)` at the first image.
+    /// The previous image in queue order. `Ok(false)` at the first image.
     pub fn prev_image(&mut self) -> Result<bool> {
         if self.pos == 0 || self.ids.is_empty() {
             return Ok(false);
@@ -386,10 +447,18 @@ impl Session {
             self.mark_shown();
             return Ok(Advance::Candidate);
         }
-        let key = cur.key().to_string();
-        let next = match self.store.next_open_image(&self.annotator, Some(&key))? {
-            Some(id) => Some(id),
-            None => self.store.next_open_image(&self.annotator, None)?,
+        let next = match self.queue {
+            Some(_) => match self.first_open_from(self.pos + 1)? {
+                Some(id) => Some(id),
+                None => self.first_open_from(0)?,
+            },
+            None => {
+                let key = cur.key().to_string();
+                match self.store.next_open_image(&self.annotator, Some(&key))? {
+                    Some(id) => Some(id),
+                    None => self.store.next_open_image(&self.annotator, None)?,
+                }
+            }
         };
         match next {
             Some(id) if id == self.ids[self.pos] => {
@@ -429,9 +498,12 @@ impl Session {
                 self.store.path().display()
             ))
         })?;
-        let mut items: Vec<Item> = self
-            .store
-            .candidates(id)?
+        let mut candidates = self.store.candidates(id)?;
+        if self.queue.is_some() {
+            let selected = self.store.selection_labels(id)?;
+            candidates.retain(|c| selected.binary_search(&c.label).is_ok());
+        }
+        let mut items: Vec<Item> = candidates
             .into_iter()
             .map(|c| Item {
                 label: c.label,
@@ -475,6 +547,31 @@ impl Session {
         Ok(())
     }
 
+    /// The first image with an open question at or after `from` in queue order (not wrapping).
+    fn first_open_from(&self, from: usize) -> Result<Option<i64>> {
+        if self.queue.is_none() {
+            // Queue order is key order: the store walks the key index itself.
+            return match from {
+                0 => self.store.next_open_image(&self.annotator, None),
+                _ => match self.ids.get(from - 1) {
+                    Some(&id) => match self.store.image_by_id(id)? {
+                        Some(row) => self
+                            .store
+                            .next_open_image(&self.annotator, Some(&row.rec.key)),
+                        None => Ok(None),
+                    },
+                    None => Ok(None),
+                },
+            };
+        }
+        for &id in self.ids.iter().skip(from) {
+            if self.store.selection_is_open(&self.annotator, id)? {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+
     fn position_of(&self, id: i64) -> Result<usize> {
         // A linear scan of ids is about a millisecond for a million images, and only runs on
         // jumps; an id-to-position map would cost tens of megabytes for the whole session.
@@ -484,11 +581,12 @@ impl Session {
             .position(|&x| x == id)
             .map(|p| p + near)
             .or_else(|| self.ids[..near].iter().position(|&x| x == id))
-            .ok_or_else(|| {
-                Error::msg(format!(
+            .ok_or_else(|| match &self.queue {
+                Some(q) => Error::msg(format!("image #{id} is not in this queue ({})", q.spec)),
+                None => Error::msg(format!(
                     "image #{id} was added to {} after this session opened; reopen it",
                     self.store.path().display()
-                ))
+                )),
             })
     }
 

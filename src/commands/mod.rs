@@ -1,5 +1,6 @@
 //! Command handlers: each turns parsed arguments into library calls and prints the outcome.
 
+pub mod annotate;
 pub mod assign;
 pub mod checkout;
 pub mod export;

@@ -404,7 +404,7 @@ const OPEN_CANDIDATE: &str = "EXISTS (
           AND NOT EXISTS (SELECT 1 FROM judgments r WHERE r.retracts = j.id)))";
 
 /// The annotator has a flag standing on the image (not lifted by a later `clear` of theirs).
-const FLAGGED_BY: &str = "EXISTS (
+pub(super) const FLAGGED_BY: &str = "EXISTS (
     SELECT 1 FROM flags f WHERE f.image = i.key AND f.annotator = ?1 AND f.kind <> 'clear'
       AND NOT EXISTS (
         SELECT 1 FROM flags k WHERE k.image = f.image AND k.annotator = f.annotator

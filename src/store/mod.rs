@@ -13,6 +13,7 @@ pub mod images;
 pub mod judgments;
 pub mod merge;
 pub mod predictions;
+pub mod queue;
 pub mod schema;
 pub mod untrusted;
 
@@ -26,6 +27,7 @@ pub use judgments::{
     AnnotatorCounts, Answer, CurrentAnswer, Flag, FlagKind, JudgmentEvent, new_event_id, now_ms,
 };
 pub use predictions::{Candidate, ModelInfo, PredictionSource};
+pub use queue::{QueueFilter, QueueImage};
 
 use crate::error::{Error, Result};
 use crate::vocab::Vocab;

@@ -31,7 +31,7 @@ pub use images::Encoder;
 pub use keymap::Keymap;
 pub use show::{describe, show};
 
-use crate::annotate::{Session, SessionOptions};
+use crate::annotate::{QueueSpec, Session, SessionOptions};
 use crate::error::{Error, Result};
 use crate::store::Store;
 
@@ -77,6 +77,8 @@ pub struct AnnotateOptions {
     pub show_sources: bool,
     /// A keymap file; default `<config dir>/labelvet/keys.toml` when it exists.
     pub keys: Option<PathBuf>,
+    /// Which questions to ask, in which order.
+    pub queue: QueueSpec,
 }
 
 /// The annotator's name when none is given: the login name, else `annotator`.
@@ -118,6 +120,7 @@ pub fn annotate(opts: AnnotateOptions) -> Result<()> {
         SessionOptions {
             annotator,
             show_sources: opts.show_sources,
+            queue: opts.queue,
         },
     )?;
     let project_name = opts.project.file_name().map_or_else(

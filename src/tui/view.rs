@@ -103,6 +103,9 @@ fn header(app: &App, frame: &mut Frame<'_>, area: Rect) {
             ]);
         }
     }
+    if let Some(q) = s.queue() {
+        spans.extend([sep(), Span::raw(format!("queue: {q}"))]);
+    }
     if s.is_finished() {
         spans.extend([sep(), Span::raw("queue done").green().bold()]);
     }

@@ -1,0 +1,212 @@
+//! The questions a filtered annotation queue asks (`labelvet annotate --class`, `--subtree`,
+//! `--disputed`, ...).
+//!
+//! A selection is computed once, in SQL, into a temporary table of (image id, label) on the
+//! session's own connection: nothing is written to the project file, the annotator's progress,
+//! resume point and open counts are read against it with index probes, and only the selected
+//! image ids come back to the session. Answer-based filters need every question's current answers
+//! across annotators, which are computed from the judgments alone (their number grows with the
+//! work done, not with the project).
+
+use rusqlite::params;
+
+use super::Store;
+use super::judgments::{FLAGGED_BY, IN_QUEUE};
+use crate::error::Result;
+
+/// Which candidate questions of the annotator's queue a session asks. Every filter given must
+/// hold; `None`/`false` filters nothing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QueueFilter {
+    /// Only questions about one of these class keys.
+    pub labels: Option<Vec<String>>,
+    /// Only images whose original label is one of these class keys.
+    pub original_labels: Option<Vec<String>>,
+    /// Only questions whose current answers include both a yes and a no.
+    pub disputed: bool,
+    /// Only questions with a yes or a no whose selection frequency yes/(yes+no) is in [lo, hi].
+    pub uncertain: Option<(f64, f64)>,
+    /// Only questions with fewer than this many current answers (yes, no or maybe) overall.
+    pub needs: Option<u32>,
+    /// Count each image's current answers (for ordering by fewest answers) even when no filter
+    /// reads them.
+    pub count_answers: bool,
+}
+
+impl QueueFilter {
+    fn reads_answers(&self) -> bool {
+        self.disputed || self.uncertain.is_some() || self.needs.is_some() || self.count_answers
+    }
+}
+
+/// One image of a selection, in key order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueImage {
+    pub id: i64,
+    pub key: String,
+    /// Selected questions on the image.
+    pub questions: u64,
+    /// Current answers, all annotators together, to those questions (0 unless counted).
+    pub answers: u64,
+}
+
+/// The annotator has a standing answer to question (`i.key`, `q.label`).
+const ANSWERED: &str = "EXISTS (
+    SELECT 1 FROM judgments j INDEXED BY judgments_by_item
+    WHERE j.image = i.key AND j.label = q.label AND j.annotator = ?1 AND j.answer <> 'retract'
+      AND NOT EXISTS (SELECT 1 FROM judgments r WHERE r.retracts = j.id))";
+
+fn fill_keys(store: &Store, table: &str, keys: Option<&[String]>) -> Result<()> {
+    store.conn.execute_batch(&format!(
+        "DROP TABLE IF EXISTS temp.{table};
+         CREATE TEMP TABLE {table}(key TEXT PRIMARY KEY) WITHOUT ROWID;"
+    ))?;
+    if let Some(keys) = keys {
+        let mut stmt = store.conn.prepare(&format!(
+            "INSERT OR IGNORE INTO temp.{table}(key) VALUES (?1)"
+        ))?;
+        for k in keys {
+            stmt.execute([k])?;
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Computes the selected questions of the annotator's queue (their assignment, else every
+    /// image) and returns the images that have at least one, in key order. The selection stays on
+    /// this connection for [`Store::selection_labels`], [`Store::selection_is_open`] and the
+    /// counts, until the next call.
+    pub fn select_queue(&self, annotator: &str, f: &QueueFilter) -> Result<Vec<QueueImage>> {
+        fill_keys(self, "lv_labels", f.labels.as_deref())?;
+        fill_keys(self, "lv_orig", f.original_labels.as_deref())?;
+        self.conn.execute_batch(
+            "DROP TABLE IF EXISTS temp.lv_stats;
+             CREATE TEMP TABLE lv_stats(image TEXT, label TEXT, yes INTEGER, no INTEGER,
+                                        total INTEGER, PRIMARY KEY (image, label)) WITHOUT ROWID;
+             DROP TABLE IF EXISTS temp.lv_queue;
+             CREATE TEMP TABLE lv_queue(image_id INTEGER, label TEXT,
+                                        PRIMARY KEY (image_id, label)) WITHOUT ROWID;",
+        )?;
+        if f.reads_answers() {
+            // An annotator's current answer is their latest answer event no retraction names,
+            // "latest" by (created_at, id), as in `current_answers`.
+            self.conn.execute_batch(
+                "INSERT INTO temp.lv_stats(image, label, yes, no, total)
+                 SELECT image, label, sum(answer = 'yes'), sum(answer = 'no'), count(*) FROM (
+                   SELECT j.image, j.label, j.answer, row_number() OVER (
+                       PARTITION BY j.image, j.label, j.annotator
+                       ORDER BY j.created_at DESC, j.id DESC) AS rn
+                   FROM judgments j
+                   WHERE j.answer <> 'retract'
+                     AND NOT EXISTS (SELECT 1 FROM judgments r WHERE r.retracts = j.id))
+                 WHERE rn = 1 GROUP BY image, label;",
+            )?;
+        }
+        let mut conds = vec![IN_QUEUE.to_string()];
+        if f.labels.is_some() {
+            conds.push("c.label IN (SELECT key FROM temp.lv_labels)".into());
+        }
+        if f.original_labels.is_some() {
+            conds.push("i.original_label IN (SELECT key FROM temp.lv_orig)".into());
+        }
+        if f.disputed {
+            conds.push("coalesce(s.yes, 0) > 0 AND coalesce(s.no, 0) > 0".into());
+        }
+        if f.uncertain.is_some() {
+            conds.push(
+                "coalesce(s.yes, 0) + coalesce(s.no, 0) > 0
+                 AND CAST(s.yes AS REAL) / (s.yes + s.no) BETWEEN ?2 AND ?3"
+                    .into(),
+            );
+        }
+        if f.needs.is_some() {
+            conds.push("coalesce(s.total, 0) < ?4".into());
+        }
+        let (lo, hi) = f.uncertain.unwrap_or((0.0, 1.0));
+        // Every parameter is named once whatever the filters, so that one binding fits them all.
+        let sql = format!(
+            "INSERT INTO temp.lv_queue(image_id, label)
+             SELECT c.image_id, c.label FROM candidates c JOIN images i ON i.id = c.image_id
+             LEFT JOIN temp.lv_stats s ON s.image = i.key AND s.label = c.label
+             WHERE {} AND ?2 IS NOT NULL AND ?3 IS NOT NULL AND ?4 IS NOT NULL",
+            conds.join(" AND ")
+        );
+        self.conn.execute(
+            &sql,
+            params![annotator, lo, hi, i64::from(f.needs.unwrap_or(0))],
+        )?;
+        let mut stmt = self.conn.prepare(
+            "SELECT q.image_id, i.key, count(*), coalesce(sum(s.total), 0)
+             FROM temp.lv_queue q JOIN images i ON i.id = q.image_id
+             LEFT JOIN temp.lv_stats s ON s.image = i.key AND s.label = q.label
+             GROUP BY q.image_id ORDER BY i.key",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(QueueImage {
+                    id: r.get(0)?,
+                    key: r.get(1)?,
+                    questions: r.get(2)?,
+                    answers: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Drops every image but `keep` from the selection (a sample of it).
+    pub fn restrict_selection(&self, keep: &[i64]) -> Result<()> {
+        self.conn.execute_batch(
+            "DROP TABLE IF EXISTS temp.lv_keep;
+             CREATE TEMP TABLE lv_keep(id INTEGER PRIMARY KEY);",
+        )?;
+        let mut stmt = self
+            .conn
+            .prepare("INSERT OR IGNORE INTO temp.lv_keep(id) VALUES (?1)")?;
+        for id in keep {
+            stmt.execute([id])?;
+        }
+        self.conn.execute_batch(
+            "DELETE FROM temp.lv_queue WHERE image_id NOT IN (SELECT id FROM temp.lv_keep);
+             DROP TABLE temp.lv_keep;",
+        )?;
+        Ok(())
+    }
+
+    /// The selected labels of one image.
+    pub fn selection_labels(&self, image_id: i64) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT label FROM temp.lv_queue WHERE image_id = ?1 ORDER BY label")?;
+        let rows = stmt
+            .query_map([image_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(rows)
+    }
+
+    /// True when the image has a selected question the annotator has not answered and they have
+    /// not flagged it: where a filtered session stops.
+    pub fn selection_is_open(&self, annotator: &str, image_id: i64) -> Result<bool> {
+        let sql = format!(
+            "SELECT 1 FROM images i WHERE i.id = ?2
+               AND EXISTS (SELECT 1 FROM temp.lv_queue q WHERE q.image_id = i.id AND NOT {ANSWERED})
+               AND NOT {FLAGGED_BY}"
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .exists(params![annotator, image_id])?)
+    }
+
+    /// Selected questions, and how many of them the annotator has a standing answer to.
+    pub fn selection_counts(&self, annotator: &str) -> Result<(u64, u64)> {
+        let sql = format!(
+            "SELECT count(*), coalesce(sum({ANSWERED}), 0)
+             FROM temp.lv_queue q JOIN images i ON i.id = q.image_id"
+        );
+        Ok(self
+            .conn
+            .query_row(&sql, [annotator], |r| Ok((r.get(0)?, r.get(1)?)))?)
+    }
+}
