@@ -62,6 +62,9 @@ pub fn checkout(project: &Store, out: &Path, opts: &CheckoutOptions<'_>) -> Resu
     let tmp = temp_beside(out);
     let made = (|| -> Result<CheckoutReport> {
         let mut store = Store::create(&tmp, &vocab)?;
+        // Nothing waits for the disk while the file is built under its temporary name (a crash
+        // leaves only that); it is synced once, whole, before it takes its real name.
+        store.conn.pragma_update(None, "synchronous", "OFF")?;
         store
             .conn
             .execute("ATTACH DATABASE ?1 AS project", [source])?;
@@ -154,6 +157,9 @@ pub fn checkout(project: &Store, out: &Path, opts: &CheckoutOptions<'_>) -> Resu
         store.conn.execute("DETACH DATABASE project", [])?;
         // Closing checkpoints the log into the file, so the rename moves everything.
         drop(store);
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(&tmp, e))?;
         Ok(report)
     })();
     let report = match made {
@@ -174,6 +180,12 @@ pub fn checkout(project: &Store, out: &Path, opts: &CheckoutOptions<'_>) -> Resu
         remove_db_files(&tmp);
         Error::io(out, e)
     })?;
+    // The new name itself survives a crash once its folder is synced (where folders can be).
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
     Ok(report)
 }
 
