@@ -306,12 +306,13 @@ fn merge_files(
         on_source(&r);
         report.sources.push(r);
     }
-    for (_, sql) in &rebuild {
-        tx.execute_batch(sql)?;
-    }
     if opts.dry_run {
+        // The rollback brings back the dropped indexes too.
         tx.rollback()?;
     } else {
+        for (_, sql) in &rebuild {
+            tx.execute_batch(sql)?;
+        }
         tx.commit().map_err(|e| locked_or(&target_path, e))?;
     }
     Ok(report)
