@@ -6,7 +6,7 @@
 //! definition, place in the hierarchy and an optional guideline. The hierarchy also answers
 //! spot-check queries such as "every class under terrier".
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 
@@ -20,6 +20,8 @@ pub const IMAGENET1K: &str = "imagenet1k";
 
 /// Separator of hierarchy paths, in files and on screen.
 pub const PATH_SEP: &str = " > ";
+/// The most levels a path built from parent links holds, far beyond WordNet's (about 20).
+pub const MAX_PATH_DEPTH: usize = 256;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Class {
@@ -197,20 +199,21 @@ impl Vocab {
             }
         }
         // Paths from parent links: walk up, naming known classes by their display name and
-        // unknown internal nodes by their key. A cycle stops the walk rather than looping.
+        // unknown internal nodes by their key. A cycle stops the walk rather than looping, and so
+        // does the depth cap: a hostile file chaining thousands of classes would otherwise cost
+        // time and memory growing with the square of its length (a path per class).
         let parents: Vec<Option<String>> = classes.iter().map(|c| c.parent.clone()).collect();
         for i in 0..classes.len() {
             if !classes[i].path.is_empty() {
                 continue;
             }
             let mut path = vec![classes[i].name.clone()];
-            let mut seen = vec![classes[i].key.clone()];
+            let mut seen = HashSet::from([classes[i].key.clone()]);
             let mut next = parents[i].clone();
             while let Some(p) = next {
-                if seen.contains(&p) {
+                if path.len() >= MAX_PATH_DEPTH || !seen.insert(p.clone()) {
                     break;
                 }
-                seen.push(p.clone());
                 match by_key.get(&p) {
                     Some(&j) => {
                         path.push(classes[j].name.clone());
