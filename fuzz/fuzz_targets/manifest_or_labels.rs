@@ -1,0 +1,11 @@
+//! Fuzz target: see `manifest_or_labels` in tests/fuzz_support/mod.rs.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../../tests/fuzz_support/mod.rs"]
+mod harness;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = harness::manifest_or_labels(data);
+});
