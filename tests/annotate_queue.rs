@@ -334,6 +334,19 @@ fn answer_filters_read_every_annotators_current_answers() {
     };
     assert_eq!(spec_queue(&p, "dave", both), pick(&[1]));
 
+    // A class narrows the answers read first; the result is the same as filtering after.
+    let one_class = QueueSpec {
+        class: Some(qs[0].1.clone()),
+        disputed: true,
+        ..QueueSpec::default()
+    };
+    let expected: BTreeSet<_> = pick(&[0, 1])
+        .into_iter()
+        .filter(|(_, l)| *l == qs[0].1)
+        .collect();
+    assert!(expected.contains(&qs[0]));
+    assert_eq!(spec_queue(&p, "dave", one_class), expected);
+
     // Alice answered both disputed questions: her queue is done, with its counts.
     let s = open(&p, "alice", disputed).unwrap();
     assert!(s.is_finished());
