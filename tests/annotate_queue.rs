@@ -540,3 +540,40 @@ fn unknown_names_fail_with_the_vocabulary_message() {
         );
     }
 }
+
+#[test]
+fn the_header_names_the_queue_and_its_size() {
+    use labelvet::tui::{App, AppOptions, Encoder, Keymap};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    let p = photos();
+    let spec = QueueSpec {
+        subtree: Some("dog".into()),
+        ..QueueSpec::default()
+    };
+    let session = open(&p, "dave", spec).unwrap();
+    let info = session.queue().unwrap().clone();
+    let mut app = App::new(
+        session,
+        Keymap::default(),
+        Encoder::halfblocks(),
+        AppOptions {
+            project_name: "project.db".into(),
+            image_root: Some(p.root.clone()),
+        },
+        Box::new(|| {}),
+    );
+    let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
+    term.draw(|f| app.draw(f)).unwrap();
+    let buf = term.backend().buffer();
+    let top: String = (0..buf.area.width)
+        .map(|x| buf[(x, 0)].symbol().to_string())
+        .collect();
+    let want = format!(
+        "queue: subtree dog · {} questions on {} images",
+        info.questions, info.images
+    );
+    assert!(top.contains(&want), "{top}");
+    assert!(info.images >= 3 && info.questions >= info.images as u64);
+}
