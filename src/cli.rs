@@ -72,7 +72,11 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         annotator: Option<String>,
         /// How to draw images: ask the terminal (auto), or force one protocol
-        #[arg(long, default_value = "auto", value_name = "auto|kitty|sixel|iterm2|halfblocks")]
+        #[arg(
+            long,
+            default_value = "auto",
+            value_name = "auto|kitty|sixel|iterm2|halfblocks"
+        )]
         graphics: String,
     },
     /// Answers made elsewhere (CSV, JSON lines, Prodigy): import them as judgments
@@ -188,14 +192,16 @@ pub enum Command {
         model has already predicted (--force recomputes them); Ctrl-C keeps what is done.")]
     Predict(PredictArgs),
     /// Answer "is there a <label> in this image?" for each candidate, one key per answer
-    #[command(after_help = "Keys: y/a yes, n/x no, m/space maybe, u/Backspace undo, j/k or arrows move, \
+    #[command(
+        after_help = "Keys: y/a yes, n/x no, m/space maybe, u/Backspace undo, j/k or arrows move, \
         1-9 jump, ]/[ next/previous image, f flag, g go to image, z zoom, ? help, q quit.\n\n\
         Examples:\n  \
         labelvet annotate val.db --annotator alice\n  \
         labelvet annotate val.db --images /mnt/imagenet/val --graphics halfblocks   # over SSH/tmux\n  \
         labelvet annotate val.db --subtree terrier          # every terrier question\n  \
         labelvet annotate val.db --class n02085620 --disputed\n  \
-        labelvet annotate val.db --sample 200 --seed 7 --order random   # a spot-check sample")]
+        labelvet annotate val.db --sample 200 --seed 7 --order random   # a spot-check sample"
+    )]
     Annotate {
         project: PathBuf,
         /// Who is answering (default: the checkout's annotator, else your login name)
@@ -205,7 +211,11 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         images: Option<PathBuf>,
         /// How to draw images: ask the terminal (auto), or force one protocol
-        #[arg(long, default_value = "auto", value_name = "auto|kitty|sixel|iterm2|halfblocks")]
+        #[arg(
+            long,
+            default_value = "auto",
+            value_name = "auto|kitty|sixel|iterm2|halfblocks"
+        )]
         graphics: String,
         /// Show the original label and the models' ranks and scores (off: blind)
         #[arg(long)]
