@@ -419,19 +419,7 @@ fn read_csv(r: &mut Reader<'_>, reader: Box<dyn BufRead + Send>) -> Result<()> {
     }
     let time_col = table::find_col(&headers, TIME_COLS);
     let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                return Err(Error::input(file, line, e.to_string()));
-            }
-        }
-        let line = table::line_of(&rec);
-        if rec.len() == 1 && rec.get(0) == Some("") {
-            continue;
-        }
+    while let Some(line) = table::next_record(&mut rdr, &mut rec, file)? {
         let field = |c: usize| rec.get(c).unwrap_or("");
         let answer_text = field(ans);
         let answer = Answer::parse(answer_text).ok_or_else(|| {
@@ -631,19 +619,7 @@ pub fn read_scores(store: &Store, file: &Path) -> Result<Scores> {
     let mut labels: HashMap<String, String> = HashMap::new();
     let mut out = Scores::default();
     let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                return Err(Error::input(file, line, e.to_string()));
-            }
-        }
-        let line = table::line_of(&rec);
-        if rec.len() == 1 && rec.get(0) == Some("") {
-            continue;
-        }
+    while let Some(line) = table::next_record(&mut rdr, &mut rec, file)? {
         let field = |c: usize| rec.get(c).unwrap_or("");
         let image = field(img);
         if !images.contains_key(image) {

@@ -207,19 +207,7 @@ fn import_csv(
     let score_col = table::find_col(&headers, &["score", "prob", "probability", "confidence"]);
     let fallback_model = ctx.opts.model.as_deref().unwrap_or("");
     let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                return Err(Error::input(file, line, e.to_string()));
-            }
-        }
-        let line = table::line_of(&rec);
-        if rec.len() == 1 && rec.get(0) == Some("") {
-            continue;
-        }
+    while let Some(line) = table::next_record(&mut rdr, &mut rec, file)? {
         let field = |c: usize| rec.get(c).unwrap_or("");
         let model = model_col
             .map(field)

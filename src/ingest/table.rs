@@ -77,6 +77,28 @@ pub fn need_col(
     })
 }
 
+/// Reads the next record that is not a blank line into `rec` and returns the line it started
+/// on, or `None` at the end. A malformed record is an error naming the file and line.
+pub fn next_record<R: Read>(
+    rdr: &mut csv::Reader<R>,
+    rec: &mut csv::StringRecord,
+    file: &Path,
+) -> Result<Option<u64>> {
+    loop {
+        match rdr.read_record(rec) {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                return Err(Error::input(file, line, e.to_string()));
+            }
+        }
+        if !(rec.len() == 1 && rec.get(0) == Some("")) {
+            return Ok(Some(line_of(rec)));
+        }
+    }
+}
+
 /// The line a CSV record started on, for error messages.
 pub fn line_of(rec: &csv::StringRecord) -> u64 {
     rec.position().map(|p| p.line()).unwrap_or(0)
