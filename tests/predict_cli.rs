@@ -4,50 +4,17 @@
 #![cfg(feature = "predict")]
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use labelvet::store::Store;
 
+mod cli_support;
+use cli_support::{fails, ok, s};
+
 const LABELLED: &str = "../shared/data/photos/imagenet_labeled";
 const ALL_PHOTOS: &str = "../shared/data/photos";
 const LITE0: &str = "lite0=../shared/data/models/efficientnet_lite0.onnx";
-
-fn labelvet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_labelvet"))
-        .args(args)
-        .env(
-            "LABELVET_DATA_DIR",
-            std::env::temp_dir().join("labelvet-tests-unused"),
-        )
-        .output()
-        .expect("run labelvet")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = labelvet(args);
-    assert!(
-        out.status.success(),
-        "labelvet {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = labelvet(args);
-    assert!(
-        !out.status.success(),
-        "labelvet {args:?} should have failed:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stderr).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// Every prediction row, to compare runs.
 fn rows(db: &Path) -> Vec<(String, String, u32, String, f64)> {

@@ -3,48 +3,16 @@
 //! ../shared/data, and on each kind of bad input.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use labelvet::store::{ImageStatus, Store};
+
+mod cli_support;
+use cli_support::{fails, ok, s};
 
 const PHOTOS: &str = "../shared/data/photos";
 const PREDICTIONS: &str = "../shared/data/photos/predictions.csv";
 const MANIFEST: &str = "../shared/data/imagenet_val/original_labels.csv";
-
-fn labelvet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_labelvet"))
-        .args(args)
-        .env(
-            "LABELVET_DATA_DIR",
-            std::env::temp_dir().join("labelvet-tests-unused"),
-        )
-        .output()
-        .expect("run labelvet")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = labelvet(args);
-    assert!(
-        out.status.success(),
-        "labelvet {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = labelvet(args);
-    assert!(
-        !out.status.success(),
-        "labelvet {args:?} should have failed"
-    );
-    String::from_utf8(out.stderr).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// A dump of everything in a project that an import may change, to check "left as it was".
 fn dump(db: &Path) -> String {

@@ -5,7 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+mod cli_support;
+use cli_support::{fails, ok, s};
 
 const PHOTOS: &str = "../shared/data/photos";
 const PREDICTIONS: &str = "../shared/data/photos/predictions.csv";
@@ -14,41 +16,6 @@ const MODELS: [&str; 3] = [
     "efficientnet_lite1",
     "efficientnet_lite2",
 ];
-
-fn labelvet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_labelvet"))
-        .args(args)
-        .env(
-            "LABELVET_DATA_DIR",
-            std::env::temp_dir().join("labelvet-tests-unused"),
-        )
-        .output()
-        .expect("run labelvet")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = labelvet(args);
-    assert!(
-        out.status.success(),
-        "labelvet {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = labelvet(args);
-    assert!(
-        !out.status.success(),
-        "labelvet {args:?} should have failed"
-    );
-    String::from_utf8(out.stderr).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// The project and what the test wrote into it.
 struct Project {
