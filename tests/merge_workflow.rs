@@ -348,7 +348,7 @@ fn different_bytes_under_one_key_stop_the_merge_unless_the_target_wins() {
 }
 
 #[test]
-fn a_schema_1_source_merges_into_a_schema_2_target() {
+fn a_schema_1_source_merges_into_a_current_target() {
     let dir = tempfile::tempdir().unwrap();
     let project = photo_project(dir.path());
     let file = checkout_of(&project, "alice", &dir.path().join("old.db"));
@@ -368,7 +368,7 @@ fn a_schema_1_source_merges_into_a_schema_2_target() {
         // What a file of labelvet's first schema holds: migration 1 only.
         let conn = rusqlite::Connection::open(&file).unwrap();
         conn.execute_batch(
-            "DROP TABLE assignments; DROP TABLE merge_log;
+            "DROP TABLE classify; DROP TABLE assignments; DROP TABLE merge_log;
              UPDATE meta SET value = '1' WHERE key = 'schema_version';
              PRAGMA user_version = 1;",
         )

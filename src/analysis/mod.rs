@@ -34,6 +34,7 @@
 
 pub mod aggregate;
 pub mod agreement;
+pub mod classify;
 pub mod dawid_skene;
 pub mod project;
 pub mod report;

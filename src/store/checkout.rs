@@ -103,6 +103,7 @@ pub fn checkout(project: &Store, out: &Path, opts: &CheckoutOptions<'_>) -> Resu
                    WHERE ?1 OR annotator = ?2",
                 params![opts.with_answers, annotator],
             )? as u64;
+            super::classify::copy_to_checkout(tx, opts.with_answers, annotator)?;
             match opts.assignment {
                 Some(keys) => {
                     let mut insert = tx.prepare(

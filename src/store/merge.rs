@@ -80,6 +80,9 @@ pub struct SourceReport {
     /// Models both sides have from different imports: only predictions the target lacked came.
     pub differing_models: Vec<String>,
     pub new_predictions: u64,
+    /// Classify events (see `store::classify`) new to the target, and those it already had.
+    pub new_classify: u64,
+    pub duplicate_classify: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -125,6 +128,8 @@ pub struct MergeLogEntry {
     pub new_models: u64,
     pub new_predictions: u64,
     pub conflicts_kept: u64,
+    /// Classify events this merge added (0 in entries written before schema 3).
+    pub new_classify: u64,
 }
 
 impl Store {
@@ -144,7 +149,7 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT merged_at, source_file, source_uuid, source_schema, annotators, new_events,
                     duplicate_events, new_flags, new_images, new_models, new_predictions,
-                    conflicts_kept
+                    conflicts_kept, new_classify
              FROM merge_log ORDER BY id",
         )?;
         let rows = stmt
@@ -165,6 +170,7 @@ impl Store {
                     new_models: r.get(9)?,
                     new_predictions: r.get(10)?,
                     conflicts_kept: r.get(11)?,
+                    new_classify: r.get(12)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -876,6 +882,14 @@ fn merge_one(
             }
         }
     }
+    super::classify::merge_source(
+        tx,
+        src,
+        target_path,
+        &state.images,
+        &state.classes,
+        r,
+    )?;
     Ok(())
 }
 
@@ -910,6 +924,7 @@ fn write_log(tx: &Transaction<'_>, r: &SourceReport) -> Result<()> {
             r.conflicts.len() as u64
         ],
     )?;
+    super::classify::log_merge(tx, r)?;
     Ok(())
 }
 

@@ -9,11 +9,13 @@
 
 pub mod checkout;
 mod classes;
+pub mod classify;
 pub mod images;
 pub mod judgments;
 pub mod merge;
 pub mod predictions;
 pub mod queue;
+pub mod reference;
 pub mod schema;
 pub mod untrusted;
 
@@ -22,12 +24,14 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
+pub use classify::{ClassifyAnswer, ClassifyEvent, CurrentClassify};
 pub use images::{ImageRecord, ImageRow, ImageStatus};
 pub use judgments::{
     AnnotatorCounts, Answer, CurrentAnswer, Flag, FlagKind, JudgmentEvent, new_event_id, now_ms,
 };
 pub use predictions::{Candidate, ModelInfo, PredictionSource};
 pub use queue::{QueueFilter, QueueImage};
+pub use reference::ReferenceImage;
 
 use crate::error::{Error, Result};
 use crate::vocab::Vocab;

@@ -130,6 +130,37 @@ CREATE TABLE merge_log (
     conflicts_kept   INTEGER NOT NULL
 );
 "#,
+    // 3: the CLASSIFY task (Tsipras et al. 2020): for an image with two or more valid labels,
+    // which of them are separate objects, which one is the main object, and how many objects.
+    r#"
+-- Append-only, like judgments: an annotator's current classify answer for an image is their
+-- latest answer event (greatest (created_at, id)) that no retraction names. `present` is a JSON
+-- array of class keys, sorted and without repeats, so that one answer has one spelling and a
+-- merge by id can compare rows byte for byte. A retraction carries only `retracts`.
+CREATE TABLE classify (
+    id         TEXT PRIMARY KEY,
+    image      TEXT NOT NULL,
+    present    TEXT CHECK (present LIKE '["%"]'),
+    main       TEXT,
+    objects    INTEGER CHECK (objects >= 1),
+    retracts   TEXT,
+    annotator  TEXT NOT NULL,
+    session    TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    elapsed_ms INTEGER,
+    origin     TEXT NOT NULL DEFAULT 'annotate',
+    CHECK ((retracts IS NULL) = (present IS NOT NULL)),
+    CHECK ((retracts IS NULL) = (main IS NOT NULL)),
+    CHECK ((retracts IS NULL) = (objects IS NOT NULL))
+) WITHOUT ROWID;
+CREATE INDEX classify_by_item ON classify(image, annotator);
+CREATE INDEX classify_by_annotator ON classify(annotator, created_at);
+CREATE INDEX classify_retracts ON classify(retracts) WHERE retracts IS NOT NULL;
+
+-- Classify events a merged source brought, and those the target already had.
+ALTER TABLE merge_log ADD COLUMN new_classify INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE merge_log ADD COLUMN duplicate_classify INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

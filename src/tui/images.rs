@@ -10,7 +10,7 @@
 //! Decoding refuses decompression bombs (dimension and allocation limits), and every failure is
 //! a sentence naming the file, for the placeholder the screen draws instead of the image.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
@@ -255,6 +255,94 @@ impl Loader {
             .unwrap_or_else(|e| e.into_inner())
             .delivered
             .remove(&done.slot);
+    }
+}
+
+/// The screen's side of image loading: the pictures loaded so far, what is on its way, and the
+/// requests of the frame being drawn. A frame asks for every picture it shows (and those worth
+/// loading ahead) with [`Pictures::want`], then hands the whole list to the worker once with
+/// [`Pictures::send`], so that pictures of one frame never cancel each other's requests.
+pub struct Pictures {
+    loader: Loader,
+    cache: HashMap<Slot, Result<Protocol, String>>,
+    pending: HashSet<Slot>,
+    frame: Vec<Request>,
+    /// Slots asked for by the current frame, loaded or not: what eviction keeps.
+    asked: HashSet<Slot>,
+    keep: usize,
+}
+
+impl Pictures {
+    /// Keeps at least `keep` loaded pictures before evicting those the frame did not ask for.
+    pub fn new(encoder: Encoder, wake: Box<dyn Fn() + Send>, keep: usize) -> Pictures {
+        Pictures {
+            loader: Loader::new(encoder, wake),
+            cache: HashMap::new(),
+            pending: HashSet::new(),
+            frame: Vec::new(),
+            asked: HashSet::new(),
+            keep,
+        }
+    }
+
+    /// Asks for a picture in this frame (earlier asks come first) and returns it if loaded.
+    pub fn want(&mut self, request: Request) -> Option<&Result<Protocol, String>> {
+        let slot = request.slot();
+        self.asked.insert(slot);
+        if !self.cache.contains_key(&slot) && !self.frame.iter().any(|r| r.slot() == slot) {
+            self.frame.push(request);
+        }
+        self.cache.get(&slot)
+    }
+
+    /// A picture already loaded.
+    pub fn get(&self, slot: &Slot) -> Option<&Result<Protocol, String>> {
+        self.cache.get(slot)
+    }
+
+    /// Hands this frame's requests to the worker (replacing older ones) and evicts pictures the
+    /// frame did not ask for once more than `keep` are held.
+    pub fn send(&mut self) {
+        let wanted = std::mem::take(&mut self.frame);
+        for slot in self.loader.want(wanted.clone()) {
+            self.pending.remove(&slot);
+        }
+        self.pending.extend(wanted.iter().map(Request::slot));
+        if self.cache.len() > self.keep {
+            let asked = &self.asked;
+            self.cache.retain(|slot, _| asked.contains(slot));
+        }
+        self.asked.clear();
+    }
+
+    /// Takes the pictures the worker has finished. Returns true when any arrived.
+    pub fn take(&mut self) -> bool {
+        let mut any = false;
+        while let Some(done) = self.loader.try_recv() {
+            self.store(done);
+            any = true;
+        }
+        any
+    }
+
+    /// Waits until every requested picture is loaded (or `timeout`). Returns false on timeout.
+    pub fn settle(&mut self, timeout: Duration) -> bool {
+        let end = std::time::Instant::now() + timeout;
+        while !self.pending.is_empty() {
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            if let Some(done) = self.loader.recv_timeout(left) {
+                self.store(done);
+            }
+        }
+        true
+    }
+
+    fn store(&mut self, done: Done) {
+        self.pending.remove(&done.slot);
+        self.cache.insert(done.slot, done.result);
     }
 }
 
