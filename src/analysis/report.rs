@@ -6,6 +6,7 @@ use std::fmt::{self, Write as _};
 
 use serde::Serialize;
 
+use super::classify::ClassifySummary;
 use super::project::{Method, ProjectData, Results};
 use super::{Answer, agreement};
 
@@ -27,6 +28,10 @@ pub struct Report {
     pub agreement: AgreementSummary,
     pub models: Vec<ModelAccuracy>,
     pub distributions: Distributions,
+    /// The CLASSIFY figures (main object, number of objects), when the project has classify
+    /// answers; filled in by the caller from the store (see `analysis::classify`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classify: Option<ClassifySummary>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -314,6 +319,7 @@ impl Report {
             agreement,
             models,
             distributions,
+            classify: None,
         }
     }
 }
@@ -696,6 +702,10 @@ impl fmt::Display for Report {
             }
         }
 
+        if let Some(c) = &self.classify {
+            write_classify(w, c);
+        }
+
         let a = &self.agreement;
         let _ = writeln!(
             w,
@@ -798,6 +808,62 @@ impl fmt::Display for Report {
             );
         }
         f.write_str(&o)
+    }
+}
+
+/// The CLASSIFY section of the text report.
+fn write_classify(w: &mut String, c: &ClassifySummary) {
+    let _ = writeln!(
+        w,
+        "\nClassify: main object and number of objects ({} images, {} answers by {} annotator{})",
+        num(c.images as u64),
+        num(c.answers as u64),
+        c.annotators,
+        if c.annotators == 1 { "" } else { "s" }
+    );
+    let _ = writeln!(
+        w,
+        "  2+ objects                 {}",
+        of(c.multi_object, c.images)
+    );
+    let _ = writeln!(
+        w,
+        "  main label not the original {}",
+        of(c.main_not_original, c.with_original)
+    );
+    let objects: Vec<String> = c
+        .objects_per_image
+        .iter()
+        .map(|o| format!("{}: {}", o.objects, num(o.images as u64)))
+        .collect();
+    let _ = writeln!(w, "  objects per image          {}", objects.join(", "));
+    let _ = writeln!(
+        w,
+        "  ties                       {} on the main label (to the original, else vocabulary \
+         order), {} on the number (to the smaller)",
+        num(c.main_ties as u64),
+        num(c.objects_ties as u64)
+    );
+    if c.foreign_answers > 0 {
+        let _ = writeln!(
+            w,
+            "  left out                   {} answers naming an image or class the project lacks",
+            num(c.foreign_answers)
+        );
+    }
+    if !c.confusions.is_empty() {
+        let width = name_width(c.confusions.iter().map(|x| &x.original)).max(8);
+        let _ = writeln!(w, "  main label instead of the original");
+        let _ = writeln!(w, "    {:>6}  {:<width$}  main", "images", "original");
+        for x in &c.confusions {
+            let _ = writeln!(
+                w,
+                "    {:>6}  {:<width$}  {}",
+                num(x.images as u64),
+                class_label(&x.original),
+                class_label(&x.main)
+            );
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::cli::{MethodArg, ResultsArgs};
+use labelvet::analysis::classify::ClassifySummary;
 use labelvet::analysis::project::{Method, Options, ProjectData, Results, aggregate};
 use labelvet::analysis::report::Report;
 use labelvet::export::plots::write_plots;
@@ -39,6 +40,7 @@ pub fn run(project: &Path, args: &ResultsArgs, json: bool, plots: Option<&Path>)
     let store = Store::open(project)?;
     let (data, res) = aggregate_project(&store, args)?;
     let mut report = Report::build(&data, &res);
+    report.classify = ClassifySummary::load(&store, &data)?;
     report.scores_file = args.scores.as_ref().map(|p| p.display().to_string());
     let made = match plots {
         Some(dir) => Some(

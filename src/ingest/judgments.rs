@@ -386,7 +386,7 @@ fn event(r: &Reader<'_>, k: &Keyed, origin: &str) -> JudgmentEvent {
 }
 
 /// A time as integer milliseconds since the epoch or RFC 3339 (UTC).
-fn parse_time(s: &str) -> Option<i64> {
+pub(crate) fn parse_time(s: &str) -> Option<i64> {
     let s = s.trim();
     if let Ok(ms) = s.parse::<i64>() {
         return Some(ms);
