@@ -200,7 +200,10 @@ pub enum Command {
         labelvet annotate val.db --images /mnt/imagenet/val --graphics halfblocks   # over SSH/tmux\n  \
         labelvet annotate val.db --subtree terrier          # every terrier question\n  \
         labelvet annotate val.db --class n02085620 --disputed\n  \
-        labelvet annotate val.db --sample 200 --seed 7 --order random   # a spot-check sample"
+        labelvet annotate val.db --sample 200 --seed 7 --order random   # a spot-check sample\n  \
+        labelvet annotate val.db --grid --label 'Norfolk terrier'   # one label, a page at a time\n\n\
+        Grid keys: arrows/hjkl move, space contains, m maybe, x leave open, a all/none, \
+        enter save the page, u undo the last page, z zoom, ? help, q quit."
     )]
     Annotate {
         project: PathBuf,
@@ -223,6 +226,13 @@ pub enum Command {
         /// A keymap file (default: <config dir>/labelvet/keys.toml when it exists)
         #[arg(long, value_name = "FILE")]
         keys: Option<PathBuf>,
+        /// Grid mode: judge one label (--label) over a page of thumbnails; space marks the images
+        /// that contain it, enter saves the page (marked yes, the others no)
+        #[arg(long, requires = "label")]
+        grid: bool,
+        /// The label the grid judges: class key, index, name or synonym
+        #[arg(long, value_name = "KEY|NAME", requires = "grid")]
+        label: Option<String>,
         #[command(flatten)]
         queue: QueueArgs,
     },

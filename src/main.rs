@@ -137,6 +137,7 @@ fn run(cli: Cli) -> Result<()> {
                 show_sources: false,
                 keys: None,
                 queue: Default::default(),
+                task: Default::default(),
             })?;
         }
         Command::Annotate {
@@ -146,9 +147,12 @@ fn run(cli: Cli) -> Result<()> {
             graphics,
             show_sources,
             keys,
+            grid,
+            label,
             queue,
         } => {
             let queue = commands::annotate::queue_spec(queue, &project)?;
+            let task = commands::annotate::task(grid, label, &project)?;
             labelvet::tui::annotate(AnnotateOptions {
                 project,
                 annotator,
@@ -157,6 +161,7 @@ fn run(cli: Cli) -> Result<()> {
                 show_sources,
                 keys,
                 queue,
+                task,
             })?
         }
         Command::Show {

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use annotate_support::{Project, project, project_in, truncated_jpeg};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use labelvet::annotate::{ManualClock, Session, SessionOptions};
+use labelvet::annotate::{GridOptions, GridSession, ManualClock, Session, SessionOptions};
 use labelvet::store::{Answer, FlagKind, Store};
 use labelvet::tui::app::Mode;
-use labelvet::tui::{App, AppOptions, Encoder, Keymap};
+use labelvet::tui::grid::GridMode;
+use labelvet::tui::{App, AppOptions, Encoder, GridApp, Keymap, Screen as _};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -381,4 +382,173 @@ fn a_locked_project_says_so_on_the_status_line_and_keeps_the_question() {
     other.execute_batch("ROLLBACK").unwrap();
     s.keys("y");
     assert!(s.text().contains("1/13 answered"));
+}
+
+/// The grid screen on the test backend, as a person drives it.
+struct GridScreen {
+    app: GridApp,
+    term: Terminal<TestBackend>,
+}
+
+impl GridScreen {
+    fn new(p: &Project, label: &str, w: u16, h: u16) -> GridScreen {
+        let session = GridSession::open_with_clock(
+            p.open(),
+            GridOptions {
+                annotator: "alice".into(),
+                label: label.into(),
+                queue: Default::default(),
+            },
+            Box::new(ManualClock::new()),
+        )
+        .unwrap();
+        let app = GridApp::new(
+            session,
+            Encoder::halfblocks(),
+            "project.db".into(),
+            Some(p.root.clone()),
+            Box::new(|| {}),
+        );
+        GridScreen {
+            app,
+            term: Terminal::new(TestBackend::new(w, h)).unwrap(),
+        }
+    }
+
+    fn settle(&mut self) -> &Buffer {
+        let app = &mut self.app;
+        self.term.draw(|f| app.draw(f)).unwrap();
+        assert!(app.settle(Duration::from_secs(20)), "images did not load");
+        self.term.draw(|f| app.draw(f)).unwrap();
+        self.term.backend().buffer()
+    }
+
+    fn key(&mut self, code: KeyCode) {
+        self.app.handle_key(KeyEvent::new(code, KeyModifiers::NONE));
+    }
+
+    fn text(&mut self) -> String {
+        screen_text(self.settle())
+    }
+}
+
+#[test]
+fn a_grid_page_of_thumbnails_for_one_label() {
+    let p = project(20);
+    let mut g = GridScreen::new(&p, "patio", 120, 40);
+    let cells = picture_cells(g.settle());
+    assert_eq!(g.app.session().page().len(), 3, "the three patio candidates fit one page");
+    // Every thumbnail is drawn.
+    assert!(cells > 3 * 100, "{cells}");
+    g.key(KeyCode::Char(' '));
+    g.key(KeyCode::Right);
+    g.key(KeyCode::Char('m'));
+    let text = g.text();
+    assert!(
+        text.contains("patio") && text.contains("usually paved outdoor area"),
+        "the label and its definition stay on screen: {text}"
+    );
+    assert!(text.contains("1 yes · 1 no") && text.contains("1 maybe"), "{text}");
+    insta::assert_snapshot!("grid_page", text);
+
+    g.key(KeyCode::Char('?'));
+    assert_eq!(g.app.mode(), GridMode::Help);
+    insta::assert_snapshot!("grid_help", g.text());
+    g.key(KeyCode::Esc);
+
+    g.key(KeyCode::Enter);
+    let text = g.text();
+    assert!(
+        text.contains("saved: 1 yes, 1 no, 1 maybe · that was the last page"),
+        "{text}"
+    );
+    assert!(text.contains("grid done"), "{text}");
+    let answers = p.open().current_answers().unwrap();
+    assert_eq!(answers.len(), 3);
+
+    // Undo brings the page back with its marks.
+    g.key(KeyCode::Char('u'));
+    let text = g.text();
+    assert!(text.contains("undone: the last page's 3 answers"), "{text}");
+    assert!(text.contains("1 yes · 1 no") && text.contains("1 maybe"), "{text}");
+    assert!(p.open().current_answers().unwrap().is_empty());
+}
+
+#[test]
+fn quitting_a_grid_with_unsaved_marks_asks_first() {
+    let p = project(20);
+    let mut g = GridScreen::new(&p, "patio", 120, 40);
+    g.settle();
+    g.key(KeyCode::Char('q'));
+    assert!(g.app.should_quit(), "nothing marked: quits at once");
+
+    let mut g = GridScreen::new(&p, "patio", 120, 40);
+    g.settle();
+    g.key(KeyCode::Char(' '));
+    g.key(KeyCode::Char('q'));
+    assert!(!g.app.should_quit());
+    assert_eq!(g.app.mode(), GridMode::ConfirmQuit);
+    assert!(g.text().contains("this page is not saved"));
+    g.key(KeyCode::Esc);
+    assert_eq!(g.app.mode(), GridMode::Normal);
+    g.key(KeyCode::Char('q'));
+    g.key(KeyCode::Char('q'));
+    assert!(g.app.should_quit());
+    assert!(p.open().current_answers().unwrap().is_empty());
+}
+
+#[test]
+fn the_reference_panel_shows_confirmed_images_of_the_candidate_class() {
+    let root = fixed_root("reference");
+    let p = project_in(2, &[], Some(&root));
+    let store = p.open();
+    let first = store.image(&p.keys[0]).unwrap().unwrap();
+    let class = first.rec.original_label.clone().unwrap();
+    // Another photo of the same class, confirmed by two annotators, and one rejected by them.
+    let src = root.join(&p.keys[0]);
+    for (key, answer) in [("ref/same_class.jpg", Answer::Yes), ("ref/rejected.jpg", Answer::No)] {
+        std::fs::create_dir_all(root.join("ref")).unwrap();
+        std::fs::copy(&src, root.join(key)).unwrap();
+        let mut rec = first.rec.clone();
+        rec.key = key.into();
+        store.insert_images(&[rec]).unwrap();
+        for who in ["bob", "carol"] {
+            store
+                .append_answer(key, &class, answer, who, "s", None)
+                .unwrap();
+        }
+    }
+    store.rebuild_candidates().unwrap();
+    drop(store);
+
+    let mut s = Screen::with(&p, 200, 60, false, Some(root.clone()), Keymap::default());
+    let at = s
+        .app
+        .session()
+        .image()
+        .unwrap()
+        .items
+        .iter()
+        .position(|i| i.label == class)
+        .unwrap();
+    s.keys(&format!("{}", at + 1));
+    s.keys("r");
+    let Mode::Reference(panel) = s.app.mode().clone() else {
+        panic!("no reference panel: {:?}", s.app.message());
+    };
+    assert!(panel.confirmed);
+    let keys: Vec<&str> = panel.images.iter().map(|r| r.image.rec.key.as_str()).collect();
+    assert_eq!(keys, vec!["ref/same_class.jpg"]);
+    let text = s.text();
+    assert!(text.contains("2 yes · 0 no"), "{text}");
+    insta::assert_snapshot!("reference_panel", text);
+    // Answering from the panel answers the question and closes it.
+    s.keys("y");
+    assert_eq!(s.app.mode(), &Mode::Normal);
+    let answers = p.open().current_answers().unwrap();
+    assert!(
+        answers
+            .iter()
+            .any(|a| a.annotator == "alice" && a.label == class && a.answer == Answer::Yes)
+    );
 }

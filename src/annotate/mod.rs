@@ -10,12 +10,14 @@
 //! image's candidates and the annotator's answers are read when the image comes up, so a project
 //! of a million images opens at once.
 
+pub mod grid;
 mod order;
 mod progress;
 mod queue;
 
 use std::time::Duration;
 
+pub use grid::{Cell, GridOptions, GridSession, Mark, PageCommit};
 pub use order::{blind_sort, stable_hash};
 pub use progress::{Clock, MAX_COUNTED_PER_ANSWER, ManualClock, Progress, SystemClock};
 pub use queue::{QueueOrder, QueueSpec, parse_range};

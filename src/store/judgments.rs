@@ -250,6 +250,76 @@ impl Store {
         insert_events(&self.conn, events)
     }
 
+    /// Appends several answers (image, label, answer) of one annotator in one transaction, so a
+    /// grid page lands whole or not at all, and commits them before returning.
+    pub fn append_answers(
+        &self,
+        answers: &[(String, String, Answer)],
+        annotator: &str,
+        session: &str,
+        elapsed_ms: Option<i64>,
+    ) -> Result<Vec<JudgmentEvent>> {
+        let now = now_ms();
+        let events: Vec<JudgmentEvent> = answers
+            .iter()
+            .map(|(image, label, answer)| JudgmentEvent {
+                id: new_event_id(),
+                image: image.clone(),
+                label: label.clone(),
+                answer: Some(*answer),
+                retracts: None,
+                annotator: annotator.to_string(),
+                session: session.to_string(),
+                created_at: now,
+                elapsed_ms,
+                origin: "grid".into(),
+            })
+            .collect();
+        self.insert_all(&events)?;
+        Ok(events)
+    }
+
+    /// Appends a retraction of each of `targets` in one transaction and commits them.
+    pub fn append_retractions(
+        &self,
+        targets: &[JudgmentEvent],
+        session: &str,
+    ) -> Result<Vec<JudgmentEvent>> {
+        let now = now_ms();
+        let events: Vec<JudgmentEvent> = targets
+            .iter()
+            .map(|t| JudgmentEvent {
+                id: new_event_id(),
+                image: t.image.clone(),
+                label: t.label.clone(),
+                answer: None,
+                retracts: Some(t.id.clone()),
+                annotator: t.annotator.clone(),
+                session: session.to_string(),
+                created_at: now.max(t.created_at),
+                elapsed_ms: None,
+                origin: t.origin.clone(),
+            })
+            .collect();
+        self.insert_all(&events)?;
+        Ok(events)
+    }
+
+    fn insert_all(&self, events: &[JudgmentEvent]) -> Result<()> {
+        let locked = |err: Error| match err {
+            Error::Sqlite(s) => self.locked_or(s),
+            e => e,
+        };
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )
+        .map_err(|e| self.locked_or(e))?;
+        insert_events(&tx, events).map_err(locked)?;
+        tx.commit().map_err(|e| self.locked_or(e))?;
+        Ok(())
+    }
+
     /// Every event, oldest first.
     pub fn events(&self) -> Result<Vec<JudgmentEvent>> {
         let mut stmt = self.conn.prepare(&format!(

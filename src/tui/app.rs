@@ -1,19 +1,18 @@
 //! The screen's state and what keys do to it, apart from drawing (`view`) and from the terminal
 //! (`mod.rs`), so that tests and benchmarks drive it on a test backend exactly as a person does.
 
-use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui_image::protocol::Protocol;
 
-use super::images::{Done, Encoder, Loader, Request, Slot};
+use super::images::{Encoder, Pictures, Request};
 use super::keymap::{Action, Keymap};
 use crate::annotate::{Advance, Session};
-use crate::store::{Answer, FlagKind};
+use crate::store::{Answer, FlagKind, ReferenceImage};
 
 /// Images loaded ahead of the current one.
 pub const PREFETCH: usize = 3;
@@ -32,7 +31,21 @@ pub enum Mode {
     FlagNote(FlagKind, String),
     /// The go-to prompt, typing an image key.
     GoTo(String),
+    /// Other images of the current candidate's class, beside the image.
+    Reference(Reference),
 }
+
+/// What the reference panel shows: images whose original label is `label`, judged valid by
+/// annotators, or (when none is yet) images with that original label nobody has judged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reference {
+    pub label: String,
+    pub images: Vec<ReferenceImage>,
+    pub confirmed: bool,
+}
+
+/// Reference images looked up at most.
+pub const REFERENCE_IMAGES: usize = 6;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message {
@@ -54,9 +67,9 @@ pub struct App {
     pub(super) image_root: Option<PathBuf>,
     pub(super) mode: Mode,
     pub(super) message: Option<Message>,
-    loader: Loader,
-    cache: HashMap<Slot, Result<Protocol, String>>,
-    pending: HashSet<Slot>,
+    pictures: Pictures,
+    /// Where the current image was last drawn, the size to load the next ones at.
+    image_area: Option<Rect>,
     quit: bool,
 }
 
@@ -76,9 +89,8 @@ impl App {
             image_root: opts.image_root,
             mode: Mode::Normal,
             message: None,
-            loader: Loader::new(encoder, wake),
-            cache: HashMap::new(),
-            pending: HashSet::new(),
+            pictures: Pictures::new(encoder, wake, CACHE_SLOTS),
+            image_area: None,
             quit: false,
         }
     }
@@ -101,66 +113,41 @@ impl App {
 
     pub fn draw(&mut self, frame: &mut Frame<'_>) {
         super::view::draw(self, frame);
+        // After what is on screen: the next few images, then the one before, where `[` and an
+        // undo of the previous image's last answer go.
+        if let Some(area) = self.image_area {
+            let mut ids = self.session.upcoming(PREFETCH);
+            ids.extend(self.session.previous());
+            for id in ids {
+                let path = self.path_of(id);
+                self.pictures.want(Request { id, path, area });
+            }
+        }
+        self.pictures.send();
     }
 
     /// Takes the images the worker has finished. Returns true when any arrived.
     pub fn take_images(&mut self) -> bool {
-        let mut any = false;
-        while let Some(done) = self.loader.try_recv() {
-            self.store_image(done);
-            any = true;
-        }
-        any
+        self.pictures.take()
     }
 
     /// Waits until every requested image is loaded (or `timeout`). Returns false on timeout.
     pub fn settle(&mut self, timeout: Duration) -> bool {
-        let end = Instant::now() + timeout;
-        while !self.pending.is_empty() {
-            let left = end.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            if let Some(done) = self.loader.recv_timeout(left) {
-                self.store_image(done);
-            }
-        }
-        true
+        self.pictures.settle(timeout)
     }
 
-    fn store_image(&mut self, done: Done) {
-        self.pending.remove(&done.slot);
-        self.cache.insert(done.slot, done.result);
-    }
-
-    /// The picture of the current image for `area`: `None` while it loads. Asks the worker for
-    /// it, for the next few images and for the previous one, at the same size.
+    /// The picture of the current image for `area`: `None` while it loads.
     pub(super) fn image_for(&mut self, area: Rect) -> Option<&Result<Protocol, String>> {
-        let current = self.session.image().map(|i| i.id)?;
-        let mut ids = vec![current];
-        ids.extend(self.session.upcoming(PREFETCH));
-        // Last: the image before, where `[` and an undo of the previous image's last answer go.
-        ids.extend(self.session.previous());
-        let mut wanted = Vec::new();
-        for id in &ids {
-            if !self.cache.contains_key(&(*id, area)) {
-                wanted.push(Request {
-                    id: *id,
-                    path: self.path_of(*id),
-                    area,
-                });
-            }
-        }
-        for slot in self.loader.want(wanted.clone()) {
-            self.pending.remove(&slot);
-        }
-        self.pending.extend(wanted.iter().map(Request::slot));
-        if self.cache.len() > CACHE_SLOTS {
-            // Keep what this frame wants; past images are cheap to load again if revisited.
-            self.cache
-                .retain(|(id, a), _| *a == area && ids.contains(id));
-        }
-        self.cache.get(&(current, area))
+        let id = self.session.image().map(|i| i.id)?;
+        self.image_area = Some(area);
+        let path = self.path_of(id);
+        self.pictures.want(Request { id, path, area })
+    }
+
+    /// A picture of any image of the project (reference thumbnails) for `area`.
+    pub(super) fn picture_for(&mut self, id: i64, area: Rect) -> Option<&Result<Protocol, String>> {
+        let path = self.path_of(id);
+        self.pictures.want(Request { id, path, area })
     }
 
     fn path_of(&self, id: i64) -> Result<PathBuf, String> {
@@ -236,6 +223,19 @@ impl App {
                     self.mode = Mode::FlagNote(kind, note);
                 }
             },
+            Mode::Reference(panel) => match self.keymap.action(&key) {
+                Some(Action::Reference) => {}
+                _ if key.code == KeyCode::Esc => {}
+                Some(
+                    a @ (Action::Yes
+                    | Action::No
+                    | Action::Maybe
+                    | Action::Undo
+                    | Action::Help
+                    | Action::Quit),
+                ) => self.act(a),
+                _ => self.mode = Mode::Reference(panel),
+            },
             Mode::GoTo(mut text) => match key.code {
                 KeyCode::Enter if text.trim().is_empty() => {}
                 KeyCode::Enter => {
@@ -253,9 +253,12 @@ impl App {
     }
 
     fn normal_key(&mut self, key: KeyEvent) {
-        let Some(action) = self.keymap.action(&key) else {
-            return;
-        };
+        if let Some(action) = self.keymap.action(&key) {
+            self.act(action);
+        }
+    }
+
+    fn act(&mut self, action: Action) {
         match action {
             Action::Yes => self.answer(Answer::Yes),
             Action::No => self.answer(Answer::No),
@@ -298,8 +301,46 @@ impl App {
             }
             Action::GoTo => self.mode = Mode::GoTo(String::new()),
             Action::Zoom => self.mode = Mode::Zoom,
+            Action::Reference => self.open_reference(),
             Action::Help => self.mode = Mode::Help,
             Action::Quit => self.quit = true,
+        }
+    }
+
+    fn open_reference(&mut self) {
+        let (Some(item), Some(img)) = (self.session.current_item(), self.session.image()) else {
+            self.say("no candidate label here to show references for");
+            return;
+        };
+        let (label, exclude) = (item.label.clone(), img.key().to_string());
+        let store = self.session.store();
+        let found = store
+            .reference_images(&label, &exclude, REFERENCE_IMAGES, false)
+            .and_then(|confirmed| {
+                if confirmed.is_empty() {
+                    Ok((
+                        store.reference_images(&label, &exclude, REFERENCE_IMAGES, true)?,
+                        false,
+                    ))
+                } else {
+                    Ok((confirmed, true))
+                }
+            });
+        match found {
+            Ok((images, _)) if images.is_empty() => {
+                let name = self.display_name(&label);
+                self.say(format!(
+                    "no other image has the original label {name} and no no-answer on it"
+                ));
+            }
+            Ok((images, confirmed)) => {
+                self.mode = Mode::Reference(Reference {
+                    label,
+                    images,
+                    confirmed,
+                });
+            }
+            Err(e) => self.fail(e.to_string()),
         }
     }
 

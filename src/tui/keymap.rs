@@ -40,6 +40,7 @@ pub enum Action {
     Flag,
     GoTo,
     Zoom,
+    Reference,
     Help,
     Quit,
 }
@@ -63,6 +64,7 @@ impl Action {
             Action::Flag,
             Action::GoTo,
             Action::Zoom,
+            Action::Reference,
             Action::Help,
             Action::Quit,
         ]);
@@ -85,6 +87,7 @@ impl Action {
             Action::Flag => "flag".into(),
             Action::GoTo => "go-to".into(),
             Action::Zoom => "zoom".into(),
+            Action::Reference => "reference".into(),
             Action::Help => "help".into(),
             Action::Quit => "quit".into(),
         }
@@ -110,6 +113,9 @@ impl Action {
             Action::Flag => "flag the image: broken, ambiguous, needs an expert".into(),
             Action::GoTo => "go to an image by key".into(),
             Action::Zoom => "zoom: the image alone, full screen".into(),
+            Action::Reference => {
+                "reference: other images of this class, confirmed by annotators".into()
+            }
             Action::Help => "this help".into(),
             Action::Quit => "quit (every answer is already saved)".into(),
         }
@@ -257,6 +263,7 @@ pub fn default_bindings() -> Vec<(Key, Action)> {
         (Key::char('f'), Action::Flag),
         (Key::char('g'), Action::GoTo),
         (Key::char('z'), Action::Zoom),
+        (Key::char('r'), Action::Reference),
         (Key::char('?'), Action::Help),
         (Key::char('q'), Action::Quit),
     ]);

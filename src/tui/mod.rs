@@ -7,6 +7,7 @@
 //! ready. The screen's logic is in `app`, its drawing in `view`, image loading in `images`.
 
 pub mod app;
+pub mod grid;
 pub mod images;
 pub mod keymap;
 mod show;
@@ -27,11 +28,12 @@ use ratatui::backend::CrosstermBackend;
 use ratatui_image::picker::{Picker, ProtocolType};
 
 pub use app::{App, AppOptions};
+pub use grid::GridApp;
 pub use images::Encoder;
 pub use keymap::Keymap;
 pub use show::{describe, show};
 
-use crate::annotate::{QueueSpec, Session, SessionOptions};
+use crate::annotate::{GridOptions, GridSession, QueueSpec, Session, SessionOptions};
 use crate::error::{Error, Result};
 use crate::store::Store;
 
@@ -65,6 +67,43 @@ impl FromStr for GraphicsMode {
     }
 }
 
+/// A full-screen task as the event loop drives it: keys in, frames out.
+pub trait Screen {
+    fn draw(&mut self, frame: &mut ratatui::Frame<'_>);
+    /// Takes the images the worker has finished. Returns true when any arrived.
+    fn take_images(&mut self) -> bool;
+    fn handle_key(&mut self, key: crossterm::event::KeyEvent);
+    fn should_quit(&self) -> bool;
+}
+
+impl Screen for App {
+    fn draw(&mut self, frame: &mut ratatui::Frame<'_>) {
+        App::draw(self, frame);
+    }
+
+    fn take_images(&mut self) -> bool {
+        App::take_images(self)
+    }
+
+    fn handle_key(&mut self, key: crossterm::event::KeyEvent) {
+        App::handle_key(self, key);
+    }
+
+    fn should_quit(&self) -> bool {
+        App::should_quit(self)
+    }
+}
+
+/// What the annotation screen asks.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Task {
+    /// One candidate at a time: "is there a <label>?" (the default).
+    #[default]
+    Questions,
+    /// One label over a page of thumbnails (`--grid --label KEY`).
+    Grid { label: String },
+}
+
 #[derive(Clone, Debug)]
 pub struct AnnotateOptions {
     pub project: PathBuf,
@@ -79,6 +118,7 @@ pub struct AnnotateOptions {
     pub keys: Option<PathBuf>,
     /// Which questions to ask, in which order.
     pub queue: QueueSpec,
+    pub task: Task,
 }
 
 /// The annotator's name when none is given: the login name, else `annotator`.
@@ -115,18 +155,34 @@ pub fn annotate(opts: AnnotateOptions) -> Result<()> {
             root.display()
         )));
     }
-    let session = Session::open(
-        store,
-        SessionOptions {
-            annotator,
-            show_sources: opts.show_sources,
-            queue: opts.queue,
-        },
-    )?;
     let project_name = opts.project.file_name().map_or_else(
         || opts.project.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
+    // The session is opened (and its queue selected) before the screen takes the terminal, so
+    // that an unknown label or a bad filter is a plain error message.
+    enum Opened {
+        Questions(Box<Session>),
+        Grid(Box<GridSession>),
+    }
+    let opened = match opts.task {
+        Task::Questions => Opened::Questions(Box::new(Session::open(
+            store,
+            SessionOptions {
+                annotator,
+                show_sources: opts.show_sources,
+                queue: opts.queue,
+            },
+        )?)),
+        Task::Grid { label } => Opened::Grid(Box::new(GridSession::open(
+            store,
+            GridOptions {
+                annotator,
+                label,
+                queue: opts.queue,
+            },
+        )?)),
+    };
 
     let guard = TerminalGuard::enter()?;
     let picker = pick_graphics(opts.graphics);
@@ -134,21 +190,36 @@ pub fn annotate(opts: AnnotateOptions) -> Result<()> {
     let signals = SignalThread::start(tx.clone())?;
     let input = InputThread::start(tx.clone());
     let wake_tx = Mutex::new(tx);
-    let app = App::new(
-        session,
-        keymap,
-        Encoder::new(picker),
-        AppOptions {
-            project_name,
-            image_root,
-        },
-        Box::new(move || {
-            if let Ok(tx) = wake_tx.lock() {
-                let _ = tx.send(AppEvent::ImageReady);
-            }
-        }),
-    );
-    let result = run(app, &rx);
+    let wake: Box<dyn Fn() + Send> = Box::new(move || {
+        if let Ok(tx) = wake_tx.lock() {
+            let _ = tx.send(AppEvent::ImageReady);
+        }
+    });
+    let result = match opened {
+        Opened::Questions(session) => run(
+            App::new(
+                *session,
+                keymap,
+                Encoder::new(picker),
+                AppOptions {
+                    project_name,
+                    image_root,
+                },
+                wake,
+            ),
+            &rx,
+        ),
+        Opened::Grid(session) => run(
+            GridApp::new(
+                *session,
+                Encoder::new(picker),
+                project_name,
+                image_root,
+                wake,
+            ),
+            &rx,
+        ),
+    };
     signals.stop();
     input.stop();
     drop(guard);
@@ -162,7 +233,7 @@ enum AppEvent {
     Signal(i32),
 }
 
-fn run(mut app: App, rx: &Receiver<AppEvent>) -> Result<()> {
+fn run(mut app: impl Screen, rx: &Receiver<AppEvent>) -> Result<()> {
     let backend = CrosstermBackend::new(io::stdout());
     let mut terminal = Terminal::new(backend).map_err(|e| Error::msg(format!("terminal: {e}")))?;
     loop {

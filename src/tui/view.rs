@@ -9,17 +9,19 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Padding, Paragraph, Wrap};
 use ratatui_image::Image;
+use ratatui_image::protocol::Protocol;
 
-use super::app::{App, Mode};
+use super::app::{App, Mode, Reference};
 use super::keymap::Action;
 use crate::annotate::{ImageItems, Item, Progress};
 use crate::store::{Answer, FlagKind};
+use crate::vocab::Class;
 
 /// Below this the layout cannot show an image and a readable label side by side.
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 16;
 
-const ACCENT: Color = Color::Cyan;
+pub(super) const ACCENT: Color = Color::Cyan;
 
 pub fn draw(app: &mut App, frame: &mut Frame<'_>) {
     let area = frame.area();
@@ -44,18 +46,23 @@ pub fn draw(app: &mut App, frame: &mut Frame<'_>) {
 
     header(app, frame, header_area);
     image_panel(app, frame, image_area);
-    side_panel(app, frame, side);
+    if let Mode::Reference(panel) = &app.mode {
+        let panel = panel.clone();
+        reference_panel(app, &panel, frame, side);
+    } else {
+        side_panel(app, frame, side);
+    }
     progress(&app.session.progress(), frame, progress_area);
     status(app, frame, status_area);
 
     match &app.mode {
         Mode::Help => help(app, frame, area),
         Mode::FlagKind | Mode::FlagNote(..) | Mode::GoTo(_) => prompt(app, frame, area),
-        Mode::Normal | Mode::Zoom => {}
+        Mode::Normal | Mode::Zoom | Mode::Reference(_) => {}
     }
 }
 
-fn too_small(frame: &mut Frame<'_>, area: Rect) {
+pub(super) fn too_small(frame: &mut Frame<'_>, area: Rect) {
     let text = format!(
         "labelvet needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {}×{}. \
          Enlarge it to go on (q quits).",
@@ -169,39 +176,16 @@ fn draw_image(app: &mut App, frame: &mut Frame<'_>, area: Rect) {
         );
         return;
     }
-    let flag_key = app.keymap.label(Action::Flag);
-    let next_key = app.keymap.label(Action::NextImage);
-    match app.image_for(area) {
-        None => centered_text(frame, area, vec![Line::from("loading…").dark_gray()]),
-        Some(Ok(protocol)) => {
-            let size = protocol.area();
-            let w = size.width.min(area.width);
-            let h = size.height.min(area.height);
-            let at = Rect::new(
-                area.x + (area.width - w) / 2,
-                area.y + (area.height - h) / 2,
-                w,
-                h,
-            );
-            frame.render_widget(Image::new(protocol), at);
-        }
-        Some(Err(reason)) => {
-            let lines = vec![
-                Line::from("⚠ cannot show this image").red().bold(),
-                Line::default(),
-                Line::from(reason.clone()),
-                Line::default(),
-                Line::from(format!(
-                    "{flag_key} flags it (then b: broken) · {next_key} goes to the next image"
-                ))
-                .dark_gray(),
-            ];
-            centered_text(frame, area, lines);
-        }
-    }
+    let hint = format!(
+        "{} flags it (then b: broken) · {} goes to the next image",
+        app.keymap.label(Action::Flag),
+        app.keymap.label(Action::NextImage)
+    );
+    let picture = app.image_for(area);
+    draw_picture(picture, frame, area, Some(hint));
 }
 
-fn centered_text(frame: &mut Frame<'_>, area: Rect, lines: Vec<Line<'_>>) {
+pub(super) fn centered_text(frame: &mut Frame<'_>, area: Rect, lines: Vec<Line<'_>>) {
     let inner_w = area.width.saturating_sub(4).max(1);
     let h: u16 = lines
         .iter()
@@ -238,7 +222,34 @@ fn side_panel(app: &App, frame: &mut Frame<'_>, area: Rect) {
 }
 
 /// Rows `lines` take when word-wrapped to `width` (an upper bound: words are not split).
-fn wrapped_height(lines: &[Line<'_>], width: u16) -> u16 {
+/// What a class means: synonyms, its place in the hierarchy, key, definition and guideline.
+pub(super) fn class_lines(c: &Class) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if !c.synonyms.is_empty() {
+        lines.push(Line::from(vec![
+            Span::raw("also: ").dark_gray(),
+            Span::raw(c.synonyms.join(", ")),
+        ]));
+    }
+    if !c.path.is_empty() {
+        lines.push(Line::from(c.short_path(4)).fg(ACCENT));
+    }
+    lines.push(Line::from(Span::raw(c.key.clone()).dark_gray()));
+    if !c.definition.is_empty() {
+        lines.push(Line::default());
+        lines.push(Line::from(c.definition.clone()).italic());
+    }
+    if !c.guideline.is_empty() {
+        lines.push(Line::default());
+        lines.push(Line::from(vec![
+            Span::raw("Guideline: ").yellow().bold(),
+            Span::raw(c.guideline.clone()),
+        ]));
+    }
+    lines
+}
+
+pub(super) fn wrapped_height(lines: &[Line<'_>], width: u16) -> u16 {
     let width = usize::from(width.max(1));
     lines
         .iter()
@@ -279,29 +290,7 @@ fn question_lines(app: &App) -> Vec<Line<'static>> {
     };
     let mut lines: Vec<Line<'static>> = Vec::new();
     match s.vocab().get(&item.label) {
-        Some(c) => {
-            if !c.synonyms.is_empty() {
-                lines.push(Line::from(vec![
-                    Span::raw("also: ").dark_gray(),
-                    Span::raw(c.synonyms.join(", ")),
-                ]));
-            }
-            if !c.path.is_empty() {
-                lines.push(Line::from(c.short_path(4)).fg(ACCENT));
-            }
-            lines.push(Line::from(Span::raw(c.key.clone()).dark_gray()));
-            if !c.definition.is_empty() {
-                lines.push(Line::default());
-                lines.push(Line::from(c.definition.clone()).italic());
-            }
-            if !c.guideline.is_empty() {
-                lines.push(Line::default());
-                lines.push(Line::from(vec![
-                    Span::raw("Guideline: ").yellow().bold(),
-                    Span::raw(c.guideline.clone()),
-                ]));
-            }
-        }
+        Some(c) => lines.extend(class_lines(c)),
         None => {
             lines.push(
                 Line::from(format!("{} is not in the project's vocabulary", item.label)).red(),
@@ -371,6 +360,110 @@ fn question(app: &App, lines: Vec<Line<'static>>, frame: &mut Frame<'_>, area: R
         Paragraph::new(lines).wrap(Wrap { trim: true }),
         details.inner(ratatui::layout::Margin::new(1, 1)),
     );
+}
+
+/// Other images of the candidate's class, two to a row, each with the answers that confirm it:
+/// what an expert compares against when two breeds look alike.
+fn reference_panel(app: &mut App, panel: &Reference, frame: &mut Frame<'_>, area: Rect) {
+    let name = app.display_name(&panel.label);
+    let what = if panel.confirmed {
+        "original label, confirmed by annotators"
+    } else {
+        "original label, not judged yet"
+    };
+    let key = app.keymap.label(Action::Reference);
+    let block = Block::bordered()
+        .title(Line::from(format!(" Reference: {name} ")).bold())
+        .title_bottom(Line::from(format!(" {key}/esc closes · y/n/m answer ")).dark_gray())
+        .border_style(Style::new().fg(ACCENT));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height < 4 {
+        return;
+    }
+    let [caption, grid] =
+        Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(inner);
+    frame.render_widget(
+        Paragraph::new(format!(
+            "{} image{} · {what}",
+            panel.images.len(),
+            if panel.images.len() == 1 { "" } else { "s" }
+        ))
+        .wrap(Wrap { trim: true })
+        .dark_gray(),
+        caption,
+    );
+    // One large picture when there is one, else two to a row.
+    let cols = if panel.images.len() == 1 { 1 } else { 2 };
+    let rows = panel.images.len().div_ceil(cols).max(1);
+    let row_areas = Layout::vertical(vec![Constraint::Ratio(1, rows as u32); rows]).split(grid);
+    for (i, r) in panel.images.iter().enumerate() {
+        let cells = Layout::horizontal(vec![Constraint::Ratio(1, cols as u32); cols])
+            .split(row_areas[i / cols]);
+        let cell = cells[i % cols];
+        let votes = if r.yes + r.no > 0 {
+            format!(" ✓ {} yes · {} no ", r.yes, r.no)
+        } else {
+            " not judged ".to_string()
+        };
+        let b = Block::bordered()
+            .title(Line::from(format!(" {} ", r.image.rec.key)).gray())
+            .title_bottom(Line::from(votes).green())
+            .border_style(Style::new().dark_gray());
+        let thumb = b.inner(cell);
+        frame.render_widget(b, cell);
+        draw_picture(app.picture_for(r.image.id, thumb), frame, thumb, None);
+    }
+}
+
+/// A loaded picture centred in `area`; a placeholder while it loads or when it cannot be shown.
+/// A thumbnail (`hint` `None`) says why in two short lines; a full-size image says it in full,
+/// with `hint` on what to do.
+pub(super) fn draw_picture(
+    picture: Option<&Result<Protocol, String>>,
+    frame: &mut Frame<'_>,
+    area: Rect,
+    hint: Option<String>,
+) {
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
+    match picture {
+        None => centered_text(frame, area, vec![Line::from("loading…").dark_gray()]),
+        Some(Ok(protocol)) => {
+            let size = protocol.area();
+            let w = size.width.min(area.width);
+            let h = size.height.min(area.height);
+            let at = Rect::new(
+                area.x + (area.width - w) / 2,
+                area.y + (area.height - h) / 2,
+                w,
+                h,
+            );
+            frame.render_widget(Image::new(protocol), at);
+        }
+        Some(Err(reason)) => match hint {
+            None => centered_text(
+                frame,
+                area,
+                vec![
+                    Line::from("⚠ cannot show").red().bold(),
+                    Line::from(reason.clone()).dark_gray(),
+                ],
+            ),
+            Some(hint) => centered_text(
+                frame,
+                area,
+                vec![
+                    Line::from("⚠ cannot show this image").red().bold(),
+                    Line::default(),
+                    Line::from(reason.clone()),
+                    Line::default(),
+                    Line::from(hint).dark_gray(),
+                ],
+            ),
+        },
+    }
 }
 
 fn sources_line(item: &Item) -> Line<'static> {
@@ -593,7 +686,7 @@ fn zoom(app: &mut App, frame: &mut Frame<'_>, area: Rect) {
     frame.render_widget(Paragraph::new(hint), hint_area);
 }
 
-fn popup(area: Rect, w: u16, h: u16) -> Rect {
+pub(super) fn popup(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width.saturating_sub(2));
     let h = h.min(area.height.saturating_sub(2));
     Rect::new(
