@@ -8,6 +8,7 @@ pub mod annotate;
 pub mod demo;
 pub mod error;
 pub mod export;
+pub mod imagefile;
 pub mod info;
 pub mod ingest;
 #[cfg(feature = "predict")]

@@ -6,8 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use labelvet::imagefile::MAX_SIDE;
 use labelvet::store::Store;
-use labelvet::tui::images::{Encoder, MAX_SIDE, decode};
+use labelvet::tui::images::{Encoder, decode};
 use ratatui::layout::Rect;
 
 const DIR: &str = "tests/data/bad_images";
@@ -22,19 +23,24 @@ const DRAWABLE: &[&str] = &[
 ];
 /// Files the screen must refuse, with a word its message must hold (lower case).
 const REFUSED: &[(&str, &str)] = &[
-    ("empty.jpg", "not enough bytes"),
-    ("text.jpg", "jpeg"),
+    ("empty.jpg", "empty file"),
+    ("text.jpg", "not a recognised image format"),
     ("truncated.jpg", "not enough bytes"),
     ("bomb.png", "limit"),
 ];
 /// A JPEG cut inside its scan data: the header is whole, so `init` reads it; the decoder may fill
 /// the missing rows or refuse, and the screen must do one or the other without panicking.
 const CUT_IN_SCAN: &str = "truncated_scan.jpg";
-/// What `init` can tell from the first bytes: the files with no image header at all.
+/// What `init` can tell from the header: the files with no readable header at all, and the
+/// decompression bomb, whose declared size is over the limits the screen decodes with.
 const UNREADABLE_AT_INIT: &[(&str, &str)] = &[
     ("empty.jpg", "empty file"),
     ("text.jpg", "not a recognised image format"),
     ("truncated.jpg", "bad header"),
+    (
+        "bomb.png",
+        "declared 100000x100000 pixels, over the 20000-pixel limit",
+    ),
 ];
 
 fn all_files() -> Vec<PathBuf> {
@@ -142,14 +148,16 @@ fn the_screen_draws_every_file_or_says_what_is_wrong_with_it() {
 #[test]
 fn the_decompression_bomb_is_refused_before_decoding() {
     let bomb = Path::new(DIR).join("bomb.png");
-    // The header claims far more than the screen's limits allow; the file is 84 bytes.
+    // The header claims far more than the limits allow (the file is 84 bytes): `init` records it
+    // as unreadable, with the declared size, and the screen refuses it in the same words.
     let probe = labelvet::ingest::images::probe_file(&bomb);
-    assert_eq!((probe.width, probe.height), (Some(100_000), Some(100_000)));
-    assert!(probe.width.unwrap() > MAX_SIDE);
+    assert_eq!(probe.status, labelvet::store::ImageStatus::Unreadable);
+    assert_eq!((probe.width, probe.height), (None, None));
+    let why = format!("declared 100000x100000 pixels, over the {MAX_SIDE}-pixel limit");
+    assert_eq!(probe.error.as_deref(), Some(why.as_str()));
     let err = match decode(&bomb) {
         Ok(img) => panic!("decoded a {}x{} bomb", img.width(), img.height()),
         Err(e) => e,
     };
-    assert!(err.contains("bomb.png"), "{err}");
-    assert!(err.to_lowercase().contains("limit"), "{err}");
+    assert_eq!(err, format!("{}: {why}", bomb.display()));
 }

@@ -7,13 +7,13 @@
 //! and line, before anything is written.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::imagefile;
 use super::table::{self, IMAGE_COLS, LABEL_COLS};
 use crate::error::{Error, Result};
 use crate::store::{ImageRecord, ImageStatus};
@@ -133,7 +133,8 @@ pub struct Probe {
     pub error: Option<String>,
 }
 
-/// Hashes a file and reads its dimensions from the header.
+/// Hashes a file and reads its dimensions from the header, refusing sizes over the decoding
+/// limits ([`imagefile::MAX_SIDE`], [`imagefile::MAX_DECODE_BYTES`]) as the screen does.
 pub fn probe_file(path: &Path) -> Probe {
     let data = match std::fs::read(path) {
         Ok(d) => d,
@@ -171,29 +172,13 @@ pub fn probe_bytes(data: &[u8]) -> Probe {
         status: ImageStatus::Unreadable,
         error: None,
     };
-    if data.is_empty() {
-        p.error = Some("empty file".into());
-        return p;
-    }
-    let reader = match image::ImageReader::new(Cursor::new(data)).with_guessed_format() {
-        Ok(r) => r,
-        Err(e) => {
-            p.error = Some(e.to_string());
-            return p;
-        }
-    };
-    if reader.format().is_none() {
-        p.error = Some("not a recognised image format".into());
-        return p;
-    }
-    match reader.into_dimensions() {
-        Ok((w, h)) if w > 0 && h > 0 => {
-            p.width = Some(w);
-            p.height = Some(h);
+    match imagefile::open(data) {
+        Ok(img) => {
+            p.width = Some(img.width);
+            p.height = Some(img.height);
             p.status = ImageStatus::Ok;
         }
-        Ok((w, h)) => p.error = Some(format!("header says {w}x{h}")),
-        Err(e) => p.error = Some(format!("bad header: {e}")),
+        Err(why) => p.error = Some(why),
     }
     p
 }
