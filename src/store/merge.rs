@@ -21,10 +21,11 @@
 //! answered label adds its candidate, which equals a rebuild since a merge only adds inputs.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use rusqlite::types::ValueRef;
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use super::untrusted::{SourceFile, describe, refused};
@@ -671,107 +672,124 @@ fn merge_one(
             )
             .map_err(sq)?;
         let mut rows = stmt.query([]).map_err(sq)?;
-        let mut insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO judgments(id, image, label, answer, retracts, annotator,
-                                             session, created_at, elapsed_ms, origin)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?;
         let mut existing = tx.prepare_cached(
             "SELECT id, image, label, answer, retracts, annotator, session, created_at,
                     elapsed_ms, origin FROM judgments WHERE id = ?1",
         )?;
-        while let Some(row) = rows.next().map_err(sq)? {
-            let f = Fields::new(path, row, "judgments");
-            let id = f.event_id(0)?;
-            let image = f.text(1)?;
-            let label = f.text(2)?;
-            let answer = f.text(3)?;
-            let retracts = f.opt_text(4)?;
-            match (answer, retracts) {
-                ("yes" | "no" | "maybe", None) | ("retract", Some(_)) => {}
-                ("yes" | "no" | "maybe" | "retract", _) => {
-                    return Err(refused(
-                        path,
-                        format!(
-                            "event {id}: a retraction must name the event it undoes, and only a retraction may"
-                        ),
-                    ));
-                }
-                _ => {
-                    return Err(refused(
-                        path,
-                        format!("event {id}: answer `{answer}` is not yes, no, maybe or retract"),
-                    ));
-                }
-            }
-            let annotator = f.nonempty_text(5)?;
-            let session = f.text(6)?;
-            let created_at = f.int(7)?;
-            let elapsed_ms = f.opt_int(8)?;
-            let origin = f.text(9)?;
-            let Some(&(image_id, _)) = state.images.get(image) else {
-                return Err(refused(
-                    path,
-                    format!(
-                        "event {id} names image `{image}`, which is neither in {} nor in the \
-                         source's images",
-                        target_path.display()
-                    ),
-                ));
-            };
-            let Some(class) = state.class(label) else {
-                return Err(refused(
-                    path,
-                    format!(
-                        "event {id} (image {image}) names label `{label}`, not a class of the \
-                         target's vocabulary"
-                    ),
-                ));
-            };
-            let added = insert.execute(params![
-                id, image, label, answer, retracts, annotator, session, created_at, elapsed_ms,
-                origin
-            ])? == 1;
-            if !per_annotator.contains_key(annotator) {
-                per_annotator.insert(annotator.to_string(), (0, 0));
-            }
-            let counts = per_annotator.get_mut(annotator).expect("inserted above");
-            if added {
-                counts.0 += 1;
-                if let Some(t) = retracts {
-                    retractions.push([
-                        id.to_string(),
-                        t.to_string(),
-                        image.to_string(),
-                        label.to_string(),
-                        annotator.to_string(),
-                    ]);
-                } else {
-                    state.candidate(&mut candidate, image_id, class, label, false)?;
-                }
-                if conflicted_keys.contains(image) {
-                    r.events_on_conflicts += 1;
-                }
-            } else {
-                counts.1 += 1;
-                let same = existing.query_row([id], |t| {
-                    for i in 1..10 {
-                        if t.get_ref(i)? != row.get_ref(i)? {
-                            return Ok(false);
-                        }
+        let mut batch = EventBatch::default();
+        loop {
+            let next = rows.next().map_err(sq)?;
+            if let Some(row) = next {
+                let f = Fields::new(path, row, "judgments");
+                let id = f.event_id(0)?;
+                let image = f.text(1)?;
+                let label = f.text(2)?;
+                let answer = f.text(3)?;
+                let retracts = f.opt_text(4)?;
+                match (answer, retracts) {
+                    ("yes" | "no" | "maybe", None) | ("retract", Some(_)) => {}
+                    ("yes" | "no" | "maybe" | "retract", _) => {
+                        return Err(refused(
+                            path,
+                            format!(
+                                "event {id}: a retraction must name the event it undoes, and only a retraction may"
+                            ),
+                        ));
                     }
-                    Ok(true)
-                })?;
-                if !same {
+                    _ => {
+                        return Err(refused(
+                            path,
+                            format!(
+                                "event {id}: answer `{answer}` is not yes, no, maybe or retract"
+                            ),
+                        ));
+                    }
+                }
+                let annotator = f.nonempty_text(5)?;
+                let session = f.text(6)?;
+                let created_at = f.int(7)?;
+                let elapsed_ms = f.opt_int(8)?;
+                let origin = f.text(9)?;
+                let Some(&(image_id, _)) = state.images.get(image) else {
                     return Err(refused(
                         path,
                         format!(
-                            "event {id} is also in {} with different content; one of the two \
-                             files was altered",
+                            "event {id} names image `{image}`, which is neither in {} nor in the \
+                             source's images",
                             target_path.display()
                         ),
                     ));
+                };
+                let Some(class) = state.class(label) else {
+                    return Err(refused(
+                        path,
+                        format!(
+                            "event {id} (image {image}) names label `{label}`, not a class of the \
+                             target's vocabulary"
+                        ),
+                    ));
+                };
+                batch.push(
+                    [id, image, label, answer],
+                    retracts,
+                    [annotator, session, origin],
+                    (created_at, elapsed_ms),
+                    (image_id, class),
+                );
+                if !batch.is_full() {
+                    continue;
                 }
+            }
+            batch.write(tx)?;
+            for (e, &added) in batch.events.iter().zip(&batch.added) {
+                let [id, image, label, annotator] =
+                    [&e.id, &e.image, &e.label, &e.annotator].map(|t| batch.str(t));
+                if !per_annotator.contains_key(annotator) {
+                    per_annotator.insert(annotator.to_string(), (0, 0));
+                }
+                let counts = per_annotator.get_mut(annotator).expect("inserted above");
+                if added {
+                    counts.0 += 1;
+                    if let Some(t) = &e.retracts {
+                        retractions.push([
+                            id.to_string(),
+                            batch.str(t).to_string(),
+                            image.to_string(),
+                            label.to_string(),
+                            annotator.to_string(),
+                        ]);
+                    } else {
+                        state.candidate(&mut candidate, e.image_id, e.class, label, false)?;
+                    }
+                    if conflicted_keys.contains(image) {
+                        r.events_on_conflicts += 1;
+                    }
+                } else {
+                    counts.1 += 1;
+                    let values = batch.values(e);
+                    let same = existing.query_row([id], |t| {
+                        for (i, v) in values.iter().enumerate() {
+                            if t.get_ref(i + 1)? != *v {
+                                return Ok(false);
+                            }
+                        }
+                        Ok(true)
+                    })?;
+                    if !same {
+                        return Err(refused(
+                            path,
+                            format!(
+                                "event {id} is also in {} with different content; one of the \
+                                 two files was altered",
+                                target_path.display()
+                            ),
+                        ));
+                    }
+                }
+            }
+            batch.clear();
+            if next.is_none() {
+                break;
             }
         }
     }
@@ -882,15 +900,171 @@ fn merge_one(
             }
         }
     }
-    super::classify::merge_source(
-        tx,
-        src,
-        target_path,
-        &state.images,
-        &state.classes,
-        r,
-    )?;
+    super::classify::merge_source(tx, src, target_path, &state.images, &state.classes, r)?;
     Ok(())
+}
+
+/// Judgment events read and checked, waiting to be written to the target many at a time.
+///
+/// The judgments table's `CHECK (answer IN (...))` makes SQLite build a small temporary index
+/// each time an INSERT statement runs; written one event per statement, that took more time than
+/// the inserts themselves. One statement per batch keeps every check, of the schema and of the
+/// merge; the ids the target already has are looked up first, so each event is still known to
+/// be new or a duplicate.
+#[derive(Default)]
+struct EventBatch {
+    /// The events' text, end to end; each event holds ranges into it.
+    text: String,
+    events: Vec<PendingEvent>,
+    /// Whether each event was new to the target, filled in by [`EventBatch::write`].
+    added: Vec<bool>,
+    /// The ids of the batch the target already has, sorted.
+    present: Vec<[u8; 36]>,
+}
+
+struct PendingEvent {
+    id: Range<usize>,
+    image: Range<usize>,
+    label: Range<usize>,
+    answer: Range<usize>,
+    retracts: Option<Range<usize>>,
+    annotator: Range<usize>,
+    session: Range<usize>,
+    origin: Range<usize>,
+    created_at: i64,
+    elapsed_ms: Option<i64>,
+    image_id: i64,
+    class: u32,
+}
+
+impl EventBatch {
+    /// Events per INSERT: 10 values each, far below SQLite's 32,766 parameters.
+    const SIZE: usize = 100;
+
+    fn push(
+        &mut self,
+        [id, image, label, answer]: [&str; 4],
+        retracts: Option<&str>,
+        [annotator, session, origin]: [&str; 3],
+        (created_at, elapsed_ms): (i64, Option<i64>),
+        (image_id, class): (i64, u32),
+    ) {
+        let mut add = |t: &str| {
+            let start = self.text.len();
+            self.text.push_str(t);
+            start..self.text.len()
+        };
+        let event = PendingEvent {
+            id: add(id),
+            image: add(image),
+            label: add(label),
+            answer: add(answer),
+            retracts: retracts.map(&mut add),
+            annotator: add(annotator),
+            session: add(session),
+            origin: add(origin),
+            created_at,
+            elapsed_ms,
+            image_id,
+            class,
+        };
+        self.events.push(event);
+    }
+
+    fn is_full(&self) -> bool {
+        self.events.len() >= Self::SIZE
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.events.clear();
+        self.added.clear();
+    }
+
+    fn str(&self, range: &Range<usize>) -> &str {
+        &self.text[range.clone()]
+    }
+
+    /// The event's values in the order of the judgments table's columns after `id`.
+    fn values(&self, e: &PendingEvent) -> [ValueRef<'_>; 9] {
+        let text = |r: &Range<usize>| ValueRef::Text(self.str(r).as_bytes());
+        [
+            text(&e.image),
+            text(&e.label),
+            text(&e.answer),
+            e.retracts.as_ref().map_or(ValueRef::Null, text),
+            text(&e.annotator),
+            text(&e.session),
+            ValueRef::Integer(e.created_at),
+            e.elapsed_ms.map_or(ValueRef::Null, ValueRef::Integer),
+            text(&e.origin),
+        ]
+    }
+
+    /// Finds which events the target already has, fills in `added`, and writes the new ones.
+    fn write(&mut self, tx: &Transaction<'_>) -> Result<()> {
+        self.added.clear();
+        let n = self.events.len();
+        if n == 0 {
+            return Ok(());
+        }
+        // Asked first rather than with `RETURNING id`, which SQLite runs as a trigger per row.
+        let mut sql = String::from("SELECT id FROM judgments WHERE id IN (");
+        for i in 0..n {
+            sql.push_str(if i == 0 { "?" } else { ",?" });
+        }
+        sql.push(')');
+        let mut present = tx.prepare_cached(&sql)?;
+        for (i, e) in self.events.iter().enumerate() {
+            present.raw_bind_parameter(i + 1, self.str(&e.id))?;
+        }
+        self.present.clear();
+        let mut rows = present.raw_query();
+        while let Some(row) = rows.next()? {
+            let id = match row.get_ref(0)? {
+                ValueRef::Text(t) => <[u8; 36]>::try_from(t).ok(),
+                _ => None,
+            };
+            self.present.push(id.ok_or_else(|| {
+                Error::msg("the target holds an event id that is not a UUID".to_string())
+            })?);
+        }
+        drop(rows);
+        self.present.sort_unstable();
+        for e in &self.events {
+            let id = self.str(&e.id).as_bytes();
+            let known =
+                <&[u8; 36]>::try_from(id).is_ok_and(|id| self.present.binary_search(id).is_ok());
+            self.added.push(!known);
+        }
+        let new = self.added.iter().filter(|&&a| a).count();
+        if new == 0 {
+            return Ok(());
+        }
+
+        let mut sql = String::from(
+            "INSERT OR IGNORE INTO judgments(id, image, label, answer, retracts, annotator, \
+             session, created_at, elapsed_ms, origin) VALUES ",
+        );
+        for i in 0..n {
+            sql.push_str(if i == 0 { "" } else { "," });
+            sql.push_str("(?,?,?,?,?,?,?,?,?,?)");
+        }
+        let mut insert = tx.prepare_cached(&sql)?;
+        for (i, e) in self.events.iter().enumerate() {
+            insert.raw_bind_parameter(i * 10 + 1, self.str(&e.id))?;
+            for (c, v) in self.values(e).into_iter().enumerate() {
+                insert.raw_bind_parameter(i * 10 + c + 2, ToSqlOutput::Borrowed(v))?;
+            }
+        }
+        let written = insert.raw_execute()?;
+        if written != new {
+            return Err(Error::msg(format!(
+                "merge: {new} events were missing from the target but {written} were written"
+            )));
+        }
+        Ok(())
+    }
 }
 
 fn write_log(tx: &Transaction<'_>, r: &SourceReport) -> Result<()> {
