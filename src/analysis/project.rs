@@ -161,18 +161,31 @@ impl ProjectData {
         }
         answers.sort_unstable_by_key(|a| (a.image, a.class, a.annotator));
 
-        let mut models = Vec::new();
-        for m in store.models()? {
-            let top = store.top1(&m.name)?;
-            let top1 = images
-                .iter()
-                .map(|im| {
-                    top.get(&im.key)
-                        .and_then(|l| class_of.get(l.as_str()).copied())
-                })
-                .collect();
-            models.push(ModelTop1 { name: m.name, top1 });
-        }
+        // Every model's top-1 in one pass, by row ids: model by model and through image keys
+        // took a minute on 1.28 M images and 10 models.
+        let names = store.model_names()?;
+        let slot_of: HashMap<i64, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(s, (id, _))| (*id, s))
+            .collect();
+        let image_at: HashMap<i64, u32> = images
+            .iter()
+            .enumerate()
+            .map(|(i, im)| (im.id, i as u32))
+            .collect();
+        let mut tops: Vec<Vec<Option<u32>>> = vec![vec![None; images.len()]; names.len()];
+        store.for_each_top1(|image_id, model_id, label| {
+            if let (Some(&s), Some(&i)) = (slot_of.get(&model_id), image_at.get(&image_id)) {
+                tops[s][i as usize] = class_of.get(label).copied();
+            }
+        })?;
+        drop(image_at);
+        let models: Vec<ModelTop1> = names
+            .into_iter()
+            .zip(tops)
+            .map(|((_, name), top1)| ModelTop1 { name, top1 })
+            .collect();
 
         // The mean is a sum over a count, so it times the count is the exact total.
         let (mean, _, _) = store.candidate_stats()?;

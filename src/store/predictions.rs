@@ -245,7 +245,38 @@ impl Store {
         Ok(ids)
     }
 
-    /// The model's top-1 label per image key: what accuracy is computed from.
+    /// Every model's id and name, by name: what listing the models costs without counting
+    /// their rows (`models` counts them, seconds on tens of millions of predictions).
+    pub fn model_names(&self) -> Result<Vec<(i64, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, name FROM models ORDER BY name")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Calls `f(image_id, model_id, label)` for every model's top-1 label, in one pass over the
+    /// predictions in key order. The order makes SQLite walk the primary key, reading each page
+    /// once: going model by model through `predictions_by_model` costs a key search per row
+    /// (22 s for 10 models on 1.28 M images, against 3.5 s for this pass).
+    pub fn for_each_top1(&self, mut f: impl FnMut(i64, i64, &str)) -> Result<()> {
+        let mut stmt = self.conn.prepare(
+            "SELECT image_id, model_id, label FROM predictions WHERE rank = 1
+             ORDER BY image_id, model_id",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let label = r.get_ref(2)?.as_str().map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into())
+            })?;
+            f(r.get(0)?, r.get(1)?, label);
+        }
+        Ok(())
+    }
+
+    /// The model's top-1 label per image key.
     pub fn top1(&self, model: &str) -> Result<HashMap<String, String>> {
         let mut stmt = self.conn.prepare(
             "SELECT i.key, p.label FROM predictions p
