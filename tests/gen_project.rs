@@ -41,3 +41,79 @@ fn a_small_generated_project_holds_what_the_generator_reports() {
     assert!(generate(&opts).is_err());
     assert!(parse_args(&["--images".into(), "x".into()]).is_err());
 }
+
+#[test]
+fn files_mode_writes_inputs_that_the_real_imports_read() {
+    use labelvet::ingest::judgments::{JudgmentImportOptions, import_judgments};
+    use labelvet::ingest::predictions::{PredictionOptions, import_predictions};
+    use labelvet::ingest::{InitOptions, init_project};
+
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("in");
+    let args: Vec<String> = [
+        "--images",
+        "3000",
+        "--models",
+        "3",
+        "--annotators",
+        "2",
+        "--names",
+        "train",
+        "--answer-images",
+        "10",
+        "--answer-labels",
+        "4",
+        "--files",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([files.display().to_string()])
+    .collect();
+    let opts = parse_args(&args).unwrap();
+    let g = generate(&opts).unwrap();
+    assert_eq!(g.prediction_rows, 3000 * 3 * 5);
+    // Original label plus three models' top-5 leave at least 4 candidates to answer.
+    assert_eq!(g.answers, 10 * 2 * 4);
+
+    let manifest = std::fs::read_to_string(files.join("manifest.csv")).unwrap();
+    let lines: Vec<&str> = manifest.lines().skip(1).collect();
+    assert_eq!(lines.len(), 3000);
+    // Training-set names: the folder is the label, three per class over 1000 classes.
+    let (key, label) = lines[0].split_once(',').unwrap();
+    assert_eq!(key.split('/').next(), Some(label));
+    assert!(
+        key.starts_with("n01440764/n01440764_") && key.ends_with(".JPEG"),
+        "{key}"
+    );
+    assert!(lines[2999].starts_with("n15075141/"), "{}", lines[2999]);
+    let keys: std::collections::HashSet<&str> =
+        lines.iter().map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(keys.len(), 3000);
+
+    let db = dir.path().join("p.db");
+    let (mut store, _) = init_project(
+        &db,
+        &InitOptions {
+            manifest: Some(files.join("manifest.csv")),
+            vocab: "imagenet1k".into(),
+            ..InitOptions::default()
+        },
+    )
+    .unwrap();
+    let preds: Vec<_> = (0..3)
+        .map(|m| files.join(format!("model{m}.jsonl.gz")))
+        .collect();
+    let p = import_predictions(&mut store, &preds, &PredictionOptions::default()).unwrap();
+    assert_eq!(p.rows, g.prediction_rows);
+    let j = import_judgments(
+        &mut store,
+        &files.join("answers.csv.gz"),
+        &JudgmentImportOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(j.rows, g.answers);
+    let first = store.image(key).unwrap().expect("the first image");
+    assert_eq!(first.rec.original_label.as_deref(), Some(label));
+    let (mean, _, _) = store.candidate_stats().unwrap();
+    assert!((4.0..=16.0).contains(&mean), "mean candidates {mean}");
+}
