@@ -245,6 +245,32 @@ fn import_reads_keys_and_indices_finds_the_format_and_adds_nothing_twice() {
     assert!(out.contains("added 0 new; 5 were already"), "{out}");
     assert_eq!(Store::open(&db).unwrap().classify_events().unwrap(), events);
 
+    // The export gives the answers back in the import's layout: another project reads them into
+    // the same current answers.
+    let exported = dir.path().join("exported.jsonl");
+    ok(&[
+        "export",
+        s(&db),
+        "--format",
+        "classify-jsonl",
+        "-o",
+        s(&exported),
+    ]);
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = project(other_dir.path(), 4);
+    ok(&["judgments", "import", s(&other), s(&exported)]);
+    let answers = |db: &Path| -> Vec<(String, String, labelvet::store::ClassifyAnswer)> {
+        Store::open(db)
+            .unwrap()
+            .current_classify_answers()
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.image, c.annotator, c.answer))
+            .collect()
+    };
+    assert_eq!(answers(&other), answers(&db));
+    assert_eq!(answers(&db).len(), 5);
+
     // --annotator names the annotator of lines that name none.
     let line = format!(r#"{{"image":"{}","present":[809],"main":809}}"#, img(4));
     let f = write(dir.path(), "anon.jsonl", &[line]);
@@ -457,7 +483,11 @@ fn classify_events_merge_like_judgments_and_travel_with_checkouts() {
     }
     let ab = copy_db(&db, &d.join("ab.db"));
     let ba = copy_db(&db, &d.join("ba.db"));
-    ok(&["merge", s(&ab), s(&alice), s(&bob)]);
+    let out = ok(&["merge", s(&ab), s(&alice), s(&bob)]);
+    assert!(
+        out.contains("classify answers: 4 new, 0 already present"),
+        "{out}"
+    );
     ok(&["merge", s(&ba), s(&bob), s(&alice)]);
     let merged = classify_state(&ab);
     assert_eq!(merged.0.len(), 5);

@@ -88,6 +88,12 @@ fn print_source(r: &SourceReport, kept: bool) {
             r.new_flags, r.duplicate_flags
         );
     }
+    if r.new_classify + r.duplicate_classify > 0 {
+        println!(
+            "  classify answers: {} new, {} already present",
+            r.new_classify, r.duplicate_classify
+        );
+    }
     println!("  images: {} new", r.new_images);
     if !r.new_models.is_empty() {
         println!("  new models: {}", r.new_models.join(", "));
