@@ -14,10 +14,11 @@
 //!   Krippendorff's alpha, Fleiss' kappa, Gwet's AC1 and per-annotator agreement
 //!   with the others.
 //!
-//! Two files connect those statistics to a project, and are the only ones here that know
+//! Three files connect those statistics to a project, and are the only ones here that know
 //! about the store: [`project`](mod@project) reads a project's current answers into dense ids and
-//! aggregates them into label sets with the chosen method, and [`report`](mod@report) computes
-//! every figure of `labelvet report` from that.
+//! aggregates them into label sets with the chosen method, [`report`](mod@report) computes
+//! every figure of `labelvet report` from that, and [`classify`](mod@classify) builds on both for
+//! the CLASSIFY task: which images it asks about, and the figures its answers give.
 //!
 //! Conventions shared by the three statistics files:
 //!
