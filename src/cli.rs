@@ -203,7 +203,10 @@ pub enum Command {
         labelvet annotate val.db --sample 200 --seed 7 --order random   # a spot-check sample\n  \
         labelvet annotate val.db --grid --label 'Norfolk terrier'   # one label, a page at a time\n\n\
         Grid keys: arrows/hjkl move, space contains, m maybe, x leave open, a all/none, \
-        enter save the page, u undo the last page, z zoom, ? help, q quit."
+        enter save the page, u undo the last page, z zoom, ? help, q quit.\n\n\
+        labelvet annotate val.db --classify --threshold 0.8   # main object, number of objects\n\n\
+        Classify keys: j/k or 1-9 move, space present as a separate object, m main object, \
+        +/- number of objects, enter save, u undo, ]/[ image, z zoom, ? help, q quit."
     )]
     Annotate {
         project: PathBuf,
@@ -233,8 +236,15 @@ pub enum Command {
         /// The label the grid judges: class key, index, name or synonym
         #[arg(long, value_name = "KEY|NAME", requires = "grid")]
         label: Option<String>,
+        /// Classify mode: on images whose valid set has two or more labels, mark the labels that
+        /// are separate objects, the main object and the number of objects (the valid set as
+        /// `report` computes it: --method, --threshold, --scores)
+        #[arg(long, conflicts_with = "grid")]
+        classify: bool,
         #[command(flatten)]
         queue: QueueArgs,
+        #[command(flatten)]
+        results: ResultsArgs,
     },
     /// Print one image with its candidates and the answers so far, then exit
     #[command(after_help = "Example:\n  labelvet show val.db ILSVRC2012_val_00000001.JPEG")]

@@ -149,10 +149,22 @@ fn run(cli: Cli) -> Result<()> {
             keys,
             grid,
             label,
+            classify,
             queue,
+            results,
         } => {
             let queue = commands::annotate::queue_spec(queue, &project)?;
-            let task = commands::annotate::task(grid, label, &project)?;
+            let task = commands::annotate::task(
+                commands::annotate::TaskArgs {
+                    grid,
+                    label,
+                    classify,
+                    results,
+                },
+                annotator.as_deref(),
+                &queue,
+                &project,
+            )?;
             labelvet::tui::annotate(AnnotateOptions {
                 project,
                 annotator,

@@ -149,7 +149,10 @@ fn reopening_resumes_after_the_committed_pages_and_skipped_images_stay_open() {
     }
     let mut s = open(&p, "alice", PATIO, QueueSpec::default());
     s.set_page_size(10).unwrap();
-    assert_eq!(page_keys(&s), vec![expected[0].clone(), expected[2].clone()]);
+    assert_eq!(
+        page_keys(&s),
+        vec![expected[0].clone(), expected[2].clone()]
+    );
     // Another annotator's grid is theirs alone.
     let mut bob = open(&p, "bob", PATIO, QueueSpec::default());
     bob.set_page_size(10).unwrap();

@@ -10,11 +10,14 @@ use std::time::Duration;
 
 use annotate_support::{Project, project, project_in, truncated_jpeg};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use labelvet::annotate::{GridOptions, GridSession, ManualClock, Session, SessionOptions};
+use labelvet::annotate::{
+    ClassifySession, GridOptions, GridSession, ManualClock, Session, SessionOptions,
+};
 use labelvet::store::{Answer, FlagKind, Store};
 use labelvet::tui::app::Mode;
+use labelvet::tui::classify::ClassifyMode;
 use labelvet::tui::grid::GridMode;
-use labelvet::tui::{App, AppOptions, Encoder, GridApp, Keymap, Screen as _};
+use labelvet::tui::{App, AppOptions, ClassifyApp, Encoder, GridApp, Keymap, Screen as _};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -437,7 +440,11 @@ fn a_grid_page_of_thumbnails_for_one_label() {
     let p = project(20);
     let mut g = GridScreen::new(&p, "patio", 120, 40);
     let cells = picture_cells(g.settle());
-    assert_eq!(g.app.session().page().len(), 3, "the three patio candidates fit one page");
+    assert_eq!(
+        g.app.session().page().len(),
+        3,
+        "the three patio candidates fit one page"
+    );
     // Every thumbnail is drawn.
     assert!(cells > 3 * 100, "{cells}");
     g.key(KeyCode::Char(' '));
@@ -448,7 +455,10 @@ fn a_grid_page_of_thumbnails_for_one_label() {
         text.contains("patio") && text.contains("usually paved outdoor area"),
         "the label and its definition stay on screen: {text}"
     );
-    assert!(text.contains("1 yes · 1 no") && text.contains("1 maybe"), "{text}");
+    assert!(
+        text.contains("1 yes · 1 no") && text.contains("1 maybe"),
+        "{text}"
+    );
     insta::assert_snapshot!("grid_page", text);
 
     g.key(KeyCode::Char('?'));
@@ -470,7 +480,10 @@ fn a_grid_page_of_thumbnails_for_one_label() {
     g.key(KeyCode::Char('u'));
     let text = g.text();
     assert!(text.contains("undone: the last page's 3 answers"), "{text}");
-    assert!(text.contains("1 yes · 1 no") && text.contains("1 maybe"), "{text}");
+    assert!(
+        text.contains("1 yes · 1 no") && text.contains("1 maybe"),
+        "{text}"
+    );
     assert!(p.open().current_answers().unwrap().is_empty());
 }
 
@@ -506,7 +519,10 @@ fn the_reference_panel_shows_confirmed_images_of_the_candidate_class() {
     let class = first.rec.original_label.clone().unwrap();
     // Another photo of the same class, confirmed by two annotators, and one rejected by them.
     let src = root.join(&p.keys[0]);
-    for (key, answer) in [("ref/same_class.jpg", Answer::Yes), ("ref/rejected.jpg", Answer::No)] {
+    for (key, answer) in [
+        ("ref/same_class.jpg", Answer::Yes),
+        ("ref/rejected.jpg", Answer::No),
+    ] {
         std::fs::create_dir_all(root.join("ref")).unwrap();
         std::fs::copy(&src, root.join(key)).unwrap();
         let mut rec = first.rec.clone();
@@ -537,7 +553,11 @@ fn the_reference_panel_shows_confirmed_images_of_the_candidate_class() {
         panic!("no reference panel: {:?}", s.app.message());
     };
     assert!(panel.confirmed);
-    let keys: Vec<&str> = panel.images.iter().map(|r| r.image.rec.key.as_str()).collect();
+    let keys: Vec<&str> = panel
+        .images
+        .iter()
+        .map(|r| r.image.rec.key.as_str())
+        .collect();
     assert_eq!(keys, vec!["ref/same_class.jpg"]);
     let text = s.text();
     assert!(text.contains("2 yes · 0 no"), "{text}");
@@ -551,4 +571,71 @@ fn the_reference_panel_shows_confirmed_images_of_the_candidate_class() {
             .iter()
             .any(|a| a.annotator == "alice" && a.label == class && a.answer == Answer::Yes)
     );
+}
+
+#[test]
+fn the_classify_screen_lists_the_valid_labels_with_the_main_object() {
+    let root = fixed_root("classify");
+    let p = project_in(2, &[], Some(&root));
+    let store = p.open();
+    let first = store.image(&p.keys[0]).unwrap().unwrap();
+    let cands = store.candidates(first.id).unwrap();
+    for who in ["bob", "carol"] {
+        for c in &cands[..2] {
+            store
+                .append_answer(&p.keys[0], &c.label, Answer::Yes, who, "s", None)
+                .unwrap();
+        }
+    }
+    let items = labelvet::analysis::classify::load_classify_queue(
+        &store,
+        &Default::default(),
+        None,
+        "alice",
+    )
+    .unwrap();
+    assert_eq!(items.len(), 1);
+    let session = ClassifySession::open_with_clock(
+        store,
+        "alice",
+        items,
+        "1 image with 2+ labels at frequency ≥ 0.5",
+        Box::new(ManualClock::new()),
+    )
+    .unwrap();
+    let mut app = ClassifyApp::new(
+        session,
+        Encoder::halfblocks(),
+        "project.db".into(),
+        Some(root.clone()),
+        Box::new(|| {}),
+    );
+    let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    let press = |app: &mut ClassifyApp, c: KeyCode| {
+        app.handle_key(KeyEvent::new(c, KeyModifiers::NONE));
+    };
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('m'));
+    press(&mut app, KeyCode::Char('+'));
+    term.draw(|f| app.draw(f)).unwrap();
+    assert!(app.settle(Duration::from_secs(20)));
+    term.draw(|f| app.draw(f)).unwrap();
+    let buf = term.backend().buffer();
+    assert!(picture_cells(buf) > 1000, "the photo is drawn");
+    let text = screen_text(buf);
+    assert!(text.contains("★ main object"), "{text}");
+    assert!(text.contains("objects in the image: 3"), "{text}");
+    insta::assert_snapshot!("classify", text);
+
+    press(&mut app, KeyCode::Enter);
+    let (msg, error) = app.message().unwrap();
+    assert!(!error, "{msg}");
+    assert!(
+        msg.contains("every image of the queue is answered"),
+        "{msg}"
+    );
+    press(&mut app, KeyCode::Char('?'));
+    assert_eq!(app.mode(), ClassifyMode::Help);
+    term.draw(|f| app.draw(f)).unwrap();
+    insta::assert_snapshot!("classify_help", screen_text(term.backend().buffer()));
 }

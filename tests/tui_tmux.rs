@@ -152,9 +152,13 @@ fn annotate_script(f: &Fixture, pidfile: &Path) -> String {
 }
 
 fn annotate_script_with(f: &Fixture, pidfile: &Path, graphics: &str) -> String {
+    annotate_script_args(f, pidfile, &format!("--graphics {graphics}"))
+}
+
+fn annotate_script_args(f: &Fixture, pidfile: &Path, args: &str) -> String {
     format!(
         "XDG_CONFIG_HOME=\"{config}\" sh -c 'echo $$ > \"{pid}\"; exec \"{bin}\" annotate \"{db}\" \
-         --annotator alice --graphics {graphics}'; echo EXIT=$?; \
+         --annotator alice {args}'; echo EXIT=$?; \
          stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; \
          echo; sleep 600",
         config = f.dir.path().join("config").display(),
@@ -451,4 +455,141 @@ fn auto_graphics_without_an_answer_from_the_terminal_keeps_the_keys() {
     t.send(&["q"]);
     t.wait_for("EXIT=0");
     assert_eq!(Store::open(&f.db).unwrap().events().unwrap().len(), 2);
+}
+
+/// The images of the project with `label` among their candidates, in key order.
+fn candidate_images(db: &Path, label: &str) -> Vec<String> {
+    let store = Store::open(db).unwrap();
+    let mut keys = Vec::new();
+    for row in store.images().unwrap() {
+        if store
+            .candidates(row.id)
+            .unwrap()
+            .iter()
+            .any(|c| c.label == label)
+        {
+            keys.push(row.rec.key);
+        }
+    }
+    keys
+}
+
+#[test]
+fn a_grid_page_marked_and_saved_lands_as_yes_and_no_answers() {
+    if !tmux_installed() {
+        return;
+    }
+    let f = fixture();
+    let patio = "n03899768";
+    let images = candidate_images(&f.db, patio);
+    assert_eq!(images.len(), 3);
+    let pidfile = f.dir.path().join("pid");
+    let t = Tmux::start(
+        &f,
+        "grid",
+        &annotate_script_args(&f, &pidfile, "--graphics halfblocks --grid --label patio"),
+    );
+    let screen = t.wait_for("grid: patio (n03899768)");
+    assert!(screen.contains("page 1/1"), "{screen}");
+    assert!(screen.contains("usually paved outdoor area"), "{screen}");
+    // The second image contains the label; m makes the third a maybe.
+    t.send(&["Right", "Space", "Right", "m"]);
+    t.wait_for("1 yes · 1 no");
+    t.send(&["Enter"]);
+    let screen = t.wait_for("saved: 1 yes, 1 no, 1 maybe");
+    assert!(screen.contains("grid done"), "{screen}");
+    t.send(&["q"]);
+    let screen = t.wait_for("EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+
+    let store = Store::open(&f.db).unwrap();
+    let mut got: Vec<(String, Answer)> = store
+        .current_answers()
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.annotator == "alice" && a.label == patio)
+        .map(|a| (a.image, a.answer))
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        vec![
+            (images[0].clone(), Answer::No),
+            (images[1].clone(), Answer::Yes),
+            (images[2].clone(), Answer::Maybe),
+        ]
+    );
+    assert!(
+        store.events().unwrap().iter().all(|e| e.origin == "grid"),
+        "grid answers say where they come from"
+    );
+}
+
+#[test]
+fn a_classify_answer_lands_in_the_project_file() {
+    if !tmux_installed() {
+        return;
+    }
+    let f = fixture();
+    // Two raters confirm two candidates of the first image: its valid set has two labels.
+    let store = Store::open(&f.db).unwrap();
+    let first = store.images().unwrap()[0].clone();
+    let cands = store.candidates(first.id).unwrap();
+    let (a, b) = (cands[0].label.clone(), cands[1].label.clone());
+    let mut csv = String::from("image,label,annotator,answer\n");
+    for who in ["bob", "carol"] {
+        for l in [&a, &b] {
+            csv.push_str(&format!("{},{l},{who},yes\n", first.rec.key));
+        }
+    }
+    drop(store);
+    let answers = f.dir.path().join("answers.csv");
+    std::fs::write(&answers, csv).unwrap();
+    run(Command::new(BIN)
+        .args(["judgments", "import"])
+        .arg(&f.db)
+        .arg(&answers));
+
+    let pidfile = f.dir.path().join("pid");
+    let t = Tmux::start(
+        &f,
+        "classify",
+        &annotate_script_args(&f, &pidfile, "--graphics halfblocks --classify"),
+    );
+    let screen = t.wait_for("Which are in the image?");
+    assert!(
+        screen.contains("1 image with 2+ labels at frequency ≥ 0.5"),
+        "{screen}"
+    );
+    // Without a main object, enter says what is missing and saves nothing.
+    t.send(&["Enter"]);
+    t.wait_for("choose the main object first");
+    // The second label is the main object; there are three objects.
+    t.send(&["2", "m", "+"]);
+    t.wait_for("★ main object");
+    t.send(&["Enter"]);
+    let screen = t.wait_for("saved");
+    assert!(
+        screen.contains("every image of the queue is answered"),
+        "{screen}"
+    );
+    t.send(&["q"]);
+    let screen = t.wait_for("EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+
+    let store = Store::open(&f.db).unwrap();
+    let event = store
+        .current_classify(&first.rec.key, "alice")
+        .unwrap()
+        .expect("the answer is in the file");
+    let answer = event.answer.unwrap();
+    let mut both = vec![a.clone(), b.clone()];
+    both.sort();
+    assert_eq!(answer.present, both);
+    assert_eq!(answer.objects, 3);
+    // The label shown second is the main object: labels come in vocabulary order.
+    let vocab = store.vocab().unwrap();
+    let mut shown = [a, b];
+    shown.sort_by_key(|k| vocab.get(k).and_then(|c| c.index));
+    assert_eq!(answer.main, shown[1]);
 }

@@ -10,6 +10,7 @@
 //! image's candidates and the annotator's answers are read when the image comes up, so a project
 //! of a million images opens at once.
 
+pub mod classify;
 pub mod grid;
 mod order;
 mod progress;
@@ -17,6 +18,7 @@ mod queue;
 
 use std::time::Duration;
 
+pub use classify::{Choice, ClassifyImage, ClassifySession, select as select_classify};
 pub use grid::{Cell, GridOptions, GridSession, Mark, PageCommit};
 pub use order::{blind_sort, stable_hash};
 pub use progress::{Clock, MAX_COUNTED_PER_ANSWER, ManualClock, Progress, SystemClock};

@@ -5,12 +5,14 @@
 
 use std::path::Path;
 
-use anyhow::Result;
-use labelvet::annotate::{QueueSpec, parse_range};
+use anyhow::{Result, bail};
+use labelvet::analysis::classify::classify_queue;
+use labelvet::annotate::{QueueSpec, parse_range, select_classify};
 use labelvet::store::Store;
-use labelvet::tui::Task;
+use labelvet::tui::{Task, login_name};
 
-use crate::cli::QueueArgs;
+use crate::cli::{MethodArg, QueueArgs, ResultsArgs};
+use crate::commands::report::aggregate_project;
 
 pub fn queue_spec(args: QueueArgs, project: &Path) -> Result<QueueSpec> {
     let spec = QueueSpec {
@@ -31,9 +33,57 @@ pub fn queue_spec(args: QueueArgs, project: &Path) -> Result<QueueSpec> {
     Ok(spec)
 }
 
-/// The screen's task; a grid's label is looked up now, so that a misspelt one fails here.
-pub fn task(grid: bool, label: Option<String>, project: &Path) -> Result<Task> {
-    match (grid, label) {
+/// The flags that choose the screen's task.
+pub struct TaskArgs {
+    pub grid: bool,
+    pub label: Option<String>,
+    pub classify: bool,
+    pub results: ResultsArgs,
+}
+
+/// The screen's task. A grid's label is looked up now, so that a misspelt one fails here; the
+/// classify queue is computed now, as `report` would aggregate the answers.
+pub fn task(
+    args: TaskArgs,
+    annotator: Option<&str>,
+    spec: &QueueSpec,
+    project: &Path,
+) -> Result<Task> {
+    let results_given = args.results.scores.is_some()
+        || args.results.method != MethodArg::Frequency
+        || args.results.threshold != 0.5;
+    if args.classify {
+        let store = Store::open(project)?;
+        let who = match annotator {
+            Some(a) => a.to_string(),
+            None => store.checkout_annotator()?.unwrap_or_else(login_name),
+        };
+        let (data, res) = aggregate_project(&store, &args.results)?;
+        let items = classify_queue(&store, &data, &res, &who)?;
+        let items = select_classify(items, spec, &store.vocab()?)?;
+        let method = if args.results.scores.is_some() {
+            "given scores"
+        } else {
+            match args.results.method {
+                MethodArg::Frequency => "frequency",
+                MethodArg::DawidSkene => "dawid-skene",
+            }
+        };
+        let mut describe = format!(
+            "{} image{} with 2+ labels at {method} ≥ {}",
+            items.len(),
+            if items.len() == 1 { "" } else { "s" },
+            args.results.threshold
+        );
+        if !spec.is_all() {
+            describe.push_str(&format!(" · {spec}"));
+        }
+        return Ok(Task::Classify { items, describe });
+    }
+    if results_given {
+        bail!("--method, --threshold and --scores choose the classify queue; add --classify");
+    }
+    match (args.grid, args.label) {
         (true, Some(label)) => {
             let store = Store::open(project)?;
             let key = store.vocab()?.lookup(&label)?.key.clone();

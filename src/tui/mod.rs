@@ -7,6 +7,7 @@
 //! ready. The screen's logic is in `app`, its drawing in `view`, image loading in `images`.
 
 pub mod app;
+pub mod classify;
 pub mod grid;
 pub mod images;
 pub mod keymap;
@@ -28,12 +29,16 @@ use ratatui::backend::CrosstermBackend;
 use ratatui_image::picker::{Picker, ProtocolType};
 
 pub use app::{App, AppOptions};
+pub use classify::ClassifyApp;
 pub use grid::GridApp;
 pub use images::Encoder;
 pub use keymap::Keymap;
 pub use show::{describe, show};
 
-use crate::annotate::{GridOptions, GridSession, QueueSpec, Session, SessionOptions};
+use crate::analysis::classify::ClassifyItem;
+use crate::annotate::{
+    ClassifySession, GridOptions, GridSession, QueueSpec, Session, SessionOptions,
+};
 use crate::error::{Error, Result};
 use crate::store::Store;
 
@@ -102,6 +107,12 @@ pub enum Task {
     Questions,
     /// One label over a page of thumbnails (`--grid --label KEY`).
     Grid { label: String },
+    /// The main object and the number of objects, on the images of `items`: those whose valid
+    /// set has two or more labels (`--classify`), as `describe` says.
+    Classify {
+        items: Vec<ClassifyItem>,
+        describe: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -164,6 +175,7 @@ pub fn annotate(opts: AnnotateOptions) -> Result<()> {
     enum Opened {
         Questions(Box<Session>),
         Grid(Box<GridSession>),
+        Classify(Box<ClassifySession>),
     }
     let opened = match opts.task {
         Task::Questions => Opened::Questions(Box::new(Session::open(
@@ -181,6 +193,9 @@ pub fn annotate(opts: AnnotateOptions) -> Result<()> {
                 label,
                 queue: opts.queue,
             },
+        )?)),
+        Task::Classify { items, describe } => Opened::Classify(Box::new(ClassifySession::open(
+            store, &annotator, items, &describe,
         )?)),
     };
 
@@ -211,6 +226,16 @@ pub fn annotate(opts: AnnotateOptions) -> Result<()> {
         ),
         Opened::Grid(session) => run(
             GridApp::new(
+                *session,
+                Encoder::new(picker),
+                project_name,
+                image_root,
+                wake,
+            ),
+            &rx,
+        ),
+        Opened::Classify(session) => run(
+            ClassifyApp::new(
                 *session,
                 Encoder::new(picker),
                 project_name,
