@@ -1,9 +1,11 @@
-//! Reading an image file safely: one set of size limits for `init`'s probe and the screen.
+//! Reading an image file safely, and saying in plain words what is wrong with one that cannot be
+//! read.
 //!
 //! `init` probes every file's header and the annotation screen decodes the pixels; both must
 //! refuse the same files for the same reasons, so the size limits that stop a decompression bomb
-//! (a small file declaring billions of pixels) live here once. The format is told by the file's
-//! content, never by its name.
+//! (a small file declaring billions of pixels) and the wording of every failure live here once.
+//! The format is told by the file's content, never by its name: a text file named `.jpg` is
+//! reported as text, not as a broken JPEG.
 
 use std::io::Cursor;
 
@@ -50,7 +52,7 @@ impl std::fmt::Debug for Opened<'_> {
 /// size, checked against the limits. No pixel is decoded. The error is a sentence for a person.
 pub fn open(data: &[u8]) -> Result<Opened<'_>, String> {
     if data.is_empty() {
-        return Err("empty file".into());
+        return Err("empty file (0 bytes)".into());
     }
     let mut reader = image::ImageReader::new(Cursor::new(data))
         .with_guessed_format()
@@ -129,11 +131,80 @@ fn readable(format: ImageFormat) -> bool {
     )
 }
 
-fn not_an_image(_data: &[u8], guessed: Option<ImageFormat>) -> String {
-    match guessed {
-        Some(f) => format!("{f:?} images are not read (labelvet reads {READ_FORMATS})"),
-        None => "not a recognised image format".into(),
+/// The format's usual name, as a labeler knows it.
+fn name(format: ImageFormat) -> &'static str {
+    match format {
+        ImageFormat::Jpeg => "JPEG",
+        ImageFormat::Png => "PNG",
+        ImageFormat::Gif => "GIF",
+        ImageFormat::WebP => "WebP",
+        ImageFormat::Bmp => "BMP",
+        ImageFormat::Tiff => "TIFF",
+        ImageFormat::Ico => "ICO",
+        ImageFormat::Pnm => "PNM",
+        ImageFormat::Hdr => "Radiance HDR",
+        ImageFormat::OpenExr => "OpenEXR",
+        ImageFormat::Avif => "AVIF",
+        ImageFormat::Dds => "DDS",
+        ImageFormat::Qoi => "QOI",
+        ImageFormat::Farbfeld => "farbfeld",
+        ImageFormat::Tga => "TGA",
+        _ => "other",
     }
+}
+
+/// Why bytes whose format labelvet does not read are no image for it.
+fn not_an_image(data: &[u8], guessed: Option<ImageFormat>) -> String {
+    match guessed {
+        Some(f) => format!(
+            "a {} file, which labelvet does not read (it reads {READ_FORMATS})",
+            name(f)
+        ),
+        None => match text_start(data) {
+            Some(text) => format!("not an image: starts with text (\"{text}\")"),
+            None => format!(
+                "not a {READ_FORMATS} file (unknown format; first bytes {})",
+                hex_start(data)
+            ),
+        },
+    }
+}
+
+/// The first characters when `data` begins as readable text (UTF-8 without control characters
+/// other than white space), shortened with an ellipsis.
+fn text_start(data: &[u8]) -> Option<String> {
+    const SHOWN: usize = 24;
+    let head = &data[..data.len().min(4 * SHOWN)];
+    let valid = match std::str::from_utf8(head) {
+        Ok(s) => s,
+        // A character cut by the window's end is still text.
+        Err(e) if e.error_len().is_none() && e.valid_up_to() > 0 => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).expect("valid up to here")
+        }
+        Err(_) => return None,
+    };
+    if valid.is_empty()
+        || valid
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return None;
+    }
+    let shown: String = valid
+        .chars()
+        .take(SHOWN)
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .collect();
+    let more = valid.chars().count() > SHOWN || data.len() > head.len();
+    Some(if more { format!("{shown}…") } else { shown })
+}
+
+fn hex_start(data: &[u8]) -> String {
+    data.iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -142,16 +213,70 @@ enum Stage {
     Pixels,
 }
 
-fn explain(_data: &[u8], _format: ImageFormat, err: &ImageError, stage: Stage) -> String {
-    match stage {
-        Stage::Header => format!("bad header: {err}"),
-        Stage::Pixels => err.to_string(),
+/// Turns a decoder's error into a sentence, keeping the decoder's words as a detail.
+fn explain(data: &[u8], format: ImageFormat, err: &ImageError, stage: Stage) -> String {
+    let detail = detail(err);
+    let fmt = name(format);
+    if let ImageError::Limits(_) = err {
+        return format!(
+            "{fmt} over the decoding limits ({MAX_SIDE} pixels a side, {} MiB): {detail}",
+            MAX_DECODE_BYTES / (1024 * 1024)
+        );
     }
+    if stage == Stage::Header
+        && let Some(text) = text_start(data)
+    {
+        return format!("not an image: starts with text (\"{text}\")");
+    }
+    if is_truncation(err) {
+        return format!(
+            "truncated {fmt}: data ends after {} bytes ({detail})",
+            data.len()
+        );
+    }
+    match stage {
+        Stage::Header => format!("not a valid {fmt} file: {detail}"),
+        Stage::Pixels => format!("damaged {fmt} data: {detail}"),
+    }
+}
+
+/// The decoder's own reason, without the wrapper's "Format error decoding X:" prefix.
+fn detail(err: &ImageError) -> String {
+    let text = match err {
+        ImageError::Decoding(d) => match std::error::Error::source(d) {
+            Some(inner) => inner.to_string(),
+            None => d.to_string(),
+        },
+        other => other.to_string(),
+    };
+    let text = text.trim();
+    text.strip_prefix("I/O errors ").unwrap_or(text).to_string()
+}
+
+/// Whether the decoder ran out of bytes: each codec says so in its own words.
+fn is_truncation(err: &ImageError) -> bool {
+    if let ImageError::IoError(e) = err
+        && e.kind() == std::io::ErrorKind::UnexpectedEof
+    {
+        return true;
+    }
+    let text = format!("{err} {}", detail(err)).to_lowercase();
+    [
+        "not enough bytes",
+        "unexpected end of file",
+        "unexpected eof",
+        "unexpectedeof",
+        "failed to fill whole buffer",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const PHOTO: &str = "../shared/data/photos/imagenet_labeled/imagenet_00_243.jpg";
 
     /// A PNG declaring `w` x `h` RGBA pixels, with an empty zlib stream for its data.
     fn png_header(w: u32, h: u32) -> Vec<u8> {
@@ -204,7 +329,49 @@ mod tests {
         let header = png_header(5_000, 5_000);
         let ok = open(&header).unwrap();
         assert_eq!((ok.width, ok.height), (5_000, 5_000));
-        // Within the limits but with no pixel data: the decode says the data ends.
-        assert!(ok.decode().is_err());
+        // Within the limits, whole, but with no pixels in its data: damaged, in the decoder's words.
+        let e = ok.decode().unwrap_err();
+        assert!(e.starts_with("damaged PNG data: IDAT"), "{e}");
+        // The same file cut short: truncated, with its length.
+        let e = open(&header[..40]).unwrap_err();
+        assert!(
+            e.starts_with("truncated PNG: data ends after 40 bytes"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn failures_are_said_in_plain_words() {
+        assert_eq!(open(b"").unwrap_err(), "empty file (0 bytes)");
+        assert_eq!(
+            open(b"hello world, these are my notes").unwrap_err(),
+            "not an image: starts with text (\"hello world, these are m…\")"
+        );
+        assert_eq!(
+            open(b"short\nnote").unwrap_err(),
+            "not an image: starts with text (\"short note\")"
+        );
+        assert_eq!(
+            open(&[0, 1, 2, 3, 0xfe, 0xff, 7, 8, 9]).unwrap_err(),
+            "not a JPEG, PNG, GIF, WebP, BMP or TIFF file (unknown format; first bytes \
+             00 01 02 03 fe ff 07 08)"
+        );
+        assert_eq!(
+            open(b"qoif\0\0\0\x01").unwrap_err(),
+            "a QOI file, which labelvet does not read (it reads JPEG, PNG, GIF, WebP, BMP or TIFF)"
+        );
+        // Text that happens to start like a BMP ("BM") is still called text.
+        let e = open(b"BMW service notes, 2019").unwrap_err();
+        assert!(e.starts_with("not an image: starts with text"), "{e}");
+
+        let photo = std::fs::read(PHOTO).unwrap();
+        let e = open(&photo[..160]).unwrap_err();
+        assert!(
+            e.starts_with("truncated JPEG: data ends after 160 bytes (Not enough bytes"),
+            "{e}"
+        );
+        let whole = open(&photo).unwrap();
+        assert_eq!((whole.format, whole.width), (ImageFormat::Jpeg, 512));
+        assert_eq!(whole.decode().unwrap().height(), 512);
     }
 }

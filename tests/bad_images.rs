@@ -23,9 +23,9 @@ const DRAWABLE: &[&str] = &[
 ];
 /// Files the screen must refuse, with a word its message must hold (lower case).
 const REFUSED: &[(&str, &str)] = &[
-    ("empty.jpg", "empty file"),
-    ("text.jpg", "not a recognised image format"),
-    ("truncated.jpg", "not enough bytes"),
+    ("empty.jpg", "empty file (0 bytes)"),
+    ("text.jpg", "not an image: starts with text"),
+    ("truncated.jpg", "truncated jpeg: data ends after 536 bytes"),
     ("bomb.png", "limit"),
 ];
 /// A JPEG cut inside its scan data: the header is whole, so `init` reads it; the decoder may fill
@@ -34,9 +34,15 @@ const CUT_IN_SCAN: &str = "truncated_scan.jpg";
 /// What `init` can tell from the header: the files with no readable header at all, and the
 /// decompression bomb, whose declared size is over the limits the screen decodes with.
 const UNREADABLE_AT_INIT: &[(&str, &str)] = &[
-    ("empty.jpg", "empty file"),
-    ("text.jpg", "not a recognised image format"),
-    ("truncated.jpg", "bad header"),
+    ("empty.jpg", "empty file (0 bytes)"),
+    (
+        "text.jpg",
+        "not an image: starts with text (\"This is not an image, on…\")",
+    ),
+    (
+        "truncated.jpg",
+        "truncated JPEG: data ends after 536 bytes (Not enough bytes",
+    ),
     (
         "bomb.png",
         "declared 100000x100000 pixels, over the 20000-pixel limit",
@@ -160,4 +166,21 @@ fn the_decompression_bomb_is_refused_before_decoding() {
         Err(e) => e,
     };
     assert_eq!(err, format!("{}: {why}", bomb.display()));
+}
+
+#[test]
+fn init_and_the_screen_give_the_same_reason_in_plain_words() {
+    for (file, why) in UNREADABLE_AT_INIT {
+        let path = Path::new(DIR).join(file);
+        let probe = labelvet::ingest::images::probe_file(&path);
+        let said = probe.error.unwrap_or_else(|| panic!("{file}: no reason"));
+        assert!(said.starts_with(why), "{file}: {said}");
+        // No decoder jargon in front: the decoder's words, if any, come after, in brackets.
+        assert!(!said.contains("Format error"), "{file}: {said}");
+        let err = match decode(&path) {
+            Ok(_) => panic!("{file} was decoded"),
+            Err(e) => e,
+        };
+        assert_eq!(err, format!("{}: {said}", path.display()));
+    }
 }

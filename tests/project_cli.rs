@@ -212,12 +212,24 @@ fn bad_image_files_are_listed_and_skipped() {
     }
     let db = dir.path().join("p.db");
     let out = ok(&["init", s(&db), "--images", s(&root)]);
-    assert!(out.contains("unreadable: zero.jpg: empty file"), "{out}");
     assert!(
-        out.contains("unreadable: text.jpg: not a recognised image format"),
+        out.contains("unreadable: zero.jpg: empty file (0 bytes)"),
         "{out}"
     );
-    assert!(out.contains("unreadable: cut.png"), "{out}");
+    assert!(
+        out.contains(
+            "unreadable: text.jpg: not an image: starts with text (\"this is a text file, not…\")"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("unreadable: truncated.jpg: truncated JPEG: data ends after 200 bytes"),
+        "{out}"
+    );
+    assert!(
+        out.contains("unreadable: cut.png: truncated PNG: data ends after 20 bytes"),
+        "{out}"
+    );
     assert!(out.contains("same content: "), "{out}");
     assert!(
         out.contains("copy.jpg") && out.contains("good.jpg"),
