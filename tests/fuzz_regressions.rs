@@ -53,6 +53,8 @@ fn well_formed_inputs_pass_every_target() {
     assert_eq!(fuzz_support::judgments(answers), Ok(()));
     let prodigy = b"\x03{\"image\":\"a.jpg\",\"label\":\"dog\",\"_annotator_id\":\"x\",\"answer\":\"accept\"}\n";
     assert_eq!(fuzz_support::judgments(prodigy), Ok(()));
+    let classify = b"\x01{\"image\":\"a.jpg\",\"present\":[\"cat\",1],\"main\":0,\"objects\":3}\n";
+    assert_eq!(fuzz_support::classify(classify), Ok(()));
     assert_eq!(
         fuzz_support::vocab(fuzz_support::VOCAB_TSV.as_bytes()),
         Ok(())

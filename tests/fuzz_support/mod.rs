@@ -90,6 +90,19 @@ pub fn judgments(data: &[u8]) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// Classify answers (JSON lines); an odd first byte gives a fallback annotator.
+pub fn classify(data: &[u8]) -> Result<(), String> {
+    let Some((&sel, rest)) = data.split_first() else {
+        return Ok(());
+    };
+    let annotator = (sel % 2 == 1).then(|| "fuzz".to_string());
+    let (_dir, mut store, input) = workspace(rest, "classify.jsonl");
+    let opts = labelvet::ingest::classify::ClassifyImportOptions { annotator };
+    labelvet::ingest::classify::import_classify(&mut store, &input, &opts)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
 /// A vocabulary file.
 pub fn vocab(data: &[u8]) -> Result<(), String> {
     let vocab =
@@ -142,6 +155,7 @@ pub type Target = fn(&[u8]) -> Result<(), String>;
 pub const TARGETS: &[(&str, Target)] = &[
     ("predictions", predictions),
     ("judgments", judgments),
+    ("classify", classify),
     ("vocab", vocab),
     ("manifest_or_labels", manifest_or_labels),
     ("merge_source", merge_source),
