@@ -706,6 +706,37 @@ mod tests {
     }
 
     #[test]
+    fn a_schema_2_project_opens_migrated_with_its_merge_log_kept() {
+        let (dir, s) = store();
+        let path = dir.path().join("p.db");
+        drop(s);
+        {
+            // What labelvet's second schema wrote: no classify table, migration 2's merge log
+            // (with one row in it).
+            let m2 = super::super::schema::MIGRATIONS[1];
+            let merge_log = &m2[m2.find("CREATE TABLE merge_log").unwrap()..];
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(&format!(
+                "DROP TABLE classify; DROP TABLE merge_log; {merge_log}
+                 INSERT INTO merge_log(merged_at, source_file, source_uuid, source_schema,
+                     annotators, new_events, duplicate_events, new_flags, new_images, new_models,
+                     new_predictions, conflicts_kept)
+                   VALUES ('t', 'a.db', 'u', 2, '{{\"ann\":3}}', 3, 0, 0, 0, 0, 0, 0);
+                 UPDATE meta SET value = '2' WHERE key = 'schema_version';
+                 PRAGMA user_version = 2;"
+            ))
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.meta().unwrap().schema_version, 3);
+        let log = s.merge_log().unwrap();
+        assert_eq!((log[0].new_events, log[0].new_classify), (3, 0));
+        s.append_classify("img", "ann", "s", &keys(&["a", "b"]), "a", 2, None)
+            .unwrap();
+        assert_eq!(s.current_classify_answers().unwrap().len(), 1);
+    }
+
+    #[test]
     fn the_schema_refuses_half_answers() {
         let (_d, s) = store();
         let bad = [
