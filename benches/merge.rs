@@ -1,13 +1,16 @@
 //! Merge throughput: 20 annotators' files of 50,000 judgment events each (1,000,000 events) into
-//! a project of the 50,000 ImageNet validation images, next to the floor for the same rows: a
+//! a project of the 50,000 ImageNet validation images, and 100 files of 10,000 events each (a
+//! large team's handouts, each file still holding every image), next to the floor for the same rows: a
 //! bare `ATTACH` + `INSERT OR IGNORE ... SELECT` per file through rusqlite, which checks nothing. labelvet's merge also opens each source read-only and immutable, checks
 //! its header, exact schema and integrity, maps its 50,000 images by key, validates every event
 //! (types, id, image, label, answer, retractions) and adds the candidates answers imply.
 //!
-//! The events are real questions and answers: file f takes rows f*50,000.. of ImageNet-ReaL's
-//! raters.csv.gz (wrapping around), each with its own id. The generated files are kept in
-//! target/bench-data/merge so that repeated runs measure the merge, not the generator.
-//! Run: `cargo bench --bench merge`.
+//! The events are real questions and answers: file f takes rows f*50,000.. (f*10,000..) of
+//! ImageNet-ReaL's raters.csv.gz (wrapping around), each with its own id. The generated files
+//! are kept in target/bench-data/merge (merge-100) so that repeated runs measure the merge, not
+//! the generator; they are made again when labelvet's schema version changes, so that the
+//! sources are never migrated on the fly (a cost of old handouts, not of merging).
+//! Run: `cargo bench --bench merge`, or one group: `cargo bench --bench merge -- "100 files"`.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -17,15 +20,20 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use labelvet::ingest::{InitOptions, init_project};
 use labelvet::store::checkout::{CheckoutOptions, checkout};
 use labelvet::store::merge::MergeOptions;
+use labelvet::store::schema::SCHEMA_VERSION;
 use labelvet::store::{Answer, JudgmentEvent, Store};
 
-const FILES: usize = 20;
-const EVENTS: usize = 50_000;
+/// (directory under target/bench-data, files, events per file)
+type Shape = (&'static str, usize, usize);
+const TWENTY: Shape = ("merge", 20, 50_000);
+const HUNDRED: Shape = ("merge-100", 100, 10_000);
 const MANIFEST: &str = "../shared/data/imagenet_val/original_labels.csv";
 const RATERS: &str = "../shared/data/real/raters.csv.gz";
 
-fn data_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data/merge");
+fn data_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/bench-data")
+        .join(name);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -50,14 +58,14 @@ fn rater_rows() -> Vec<(String, String, String, Answer)> {
         .collect()
 }
 
-/// The project and the 20 annotators' files, made once.
-fn fixture() -> (PathBuf, Vec<PathBuf>) {
-    let dir = data_dir();
+/// The project and the annotators' files, made once per schema version.
+fn fixture((name, files, events): Shape) -> (PathBuf, Vec<PathBuf>) {
+    let dir = data_dir(name);
     let project = dir.join("project.db");
-    let sources: Vec<PathBuf> = (0..FILES)
+    let sources: Vec<PathBuf> = (0..files)
         .map(|f| dir.join(format!("annotator{f:02}.db")))
         .collect();
-    let done = dir.join(".complete");
+    let done = dir.join(format!(".complete-schema{SCHEMA_VERSION}"));
     if done.exists() {
         return (project, sources);
     }
@@ -86,9 +94,9 @@ fn fixture() -> (PathBuf, Vec<PathBuf>) {
             },
         )
         .unwrap();
-        let events: Vec<JudgmentEvent> = (0..EVENTS)
+        let events: Vec<JudgmentEvent> = (0..events)
             .map(|i| {
-                let (image, label, rater, answer) = &rows[(f * EVENTS + i) % rows.len()];
+                let (image, label, rater, answer) = &rows[(f * events + i) % rows.len()];
                 JudgmentEvent {
                     id: uuid::Uuid::from_u128(((f as u128 + 1) << 64) | i as u128).to_string(),
                     image: image.clone(),
@@ -115,7 +123,7 @@ fn fixture() -> (PathBuf, Vec<PathBuf>) {
 
 /// A fresh copy of the project for one iteration.
 fn fresh(project: &Path) -> PathBuf {
-    let copy = data_dir().join("target.db");
+    let copy = project.with_file_name("target.db");
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", copy.display()));
     }
@@ -152,10 +160,14 @@ fn attach_insert(target: &Path, sources: &[PathBuf]) -> u64 {
     added
 }
 
-fn bench(c: &mut Criterion) {
-    let (project, sources) = fixture();
-    let expected = (FILES * EVENTS) as u64;
-    let mut g = c.benchmark_group("merge 20 files x 50,000 events");
+fn bench_shape(c: &mut Criterion, shape: Shape) {
+    let (project, sources) = fixture(shape);
+    let (_, files, events) = shape;
+    let expected = (files * events) as u64;
+    let mut g = c.benchmark_group(format!(
+        "merge {files} files x {} events",
+        thousands(events)
+    ));
     g.sample_size(10)
         .measurement_time(Duration::from_secs(60))
         .warm_up_time(Duration::from_secs(1));
@@ -174,6 +186,15 @@ fn bench(c: &mut Criterion) {
         )
     });
     g.finish();
+}
+
+fn thousands(n: usize) -> String {
+    format!("{},{:03}", n / 1000, n % 1000)
+}
+
+fn bench(c: &mut Criterion) {
+    bench_shape(c, TWENTY);
+    bench_shape(c, HUNDRED);
 }
 
 criterion_group! {
