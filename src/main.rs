@@ -205,7 +205,12 @@ fn run(cli: Cli) -> Result<()> {
             annotator,
             output,
             with_answers,
-        } => commands::checkout::run(&project, &annotator, &output, with_answers)?,
+            select,
+            seed,
+        } => {
+            let select = commands::annotate::select_spec(select, seed)?;
+            commands::checkout::run(&project, &annotator, &output, with_answers, &select)?
+        }
         Command::Assign {
             project,
             annotators,
@@ -213,7 +218,19 @@ fn run(cli: Cli) -> Result<()> {
             output,
             seed,
             with_answers,
-        } => commands::assign::run(&project, &annotators, overlap, &output, seed, with_answers)?,
+            select,
+        } => {
+            let select = commands::annotate::select_spec(select, seed)?;
+            commands::assign::run(
+                &project,
+                &annotators,
+                overlap,
+                &output,
+                seed,
+                with_answers,
+                &select,
+            )?
+        }
         Command::Merge {
             target,
             sources,

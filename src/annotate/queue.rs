@@ -12,7 +12,7 @@ use std::str::FromStr;
 
 use super::order::stable_hash;
 use crate::error::{Error, Result};
-use crate::store::{QueueFilter, QueueImage};
+use crate::store::{QueueFilter, QueueImage, Store};
 use crate::vocab::Vocab;
 
 /// The order images come in.
@@ -131,6 +131,15 @@ impl QueueSpec {
             needs: self.needs,
             count_answers: self.order == QueueOrder::FewestAnswers,
         })
+    }
+
+    /// The keys of the project's images the spec selects (an image with at least one question
+    /// passing the filters, then the sample), in key order, whoever they are assigned to: the
+    /// images `checkout` and `assign` hand out when given a selection.
+    pub fn select_images(&self, store: &Store) -> Result<Vec<String>> {
+        let filter = self.filter(&store.vocab()?)?;
+        let images = store.select_images(&filter)?;
+        Ok(self.sampled(images).into_iter().map(|im| im.key).collect())
     }
 
     /// The images kept by `sample`, in their original order.

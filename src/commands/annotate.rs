@@ -7,15 +7,28 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 use labelvet::analysis::classify::classify_queue;
-use labelvet::annotate::{QueueSpec, parse_range, select_classify};
+use labelvet::annotate::{QueueOrder, QueueSpec, parse_range, select_classify};
 use labelvet::store::Store;
 use labelvet::tui::{Task, login_name};
 
-use crate::cli::{MethodArg, QueueArgs, ResultsArgs};
+use crate::cli::{MethodArg, QueueArgs, ResultsArgs, SelectArgs};
 use crate::commands::report::aggregate_project;
 
 pub fn queue_spec(args: QueueArgs, project: &Path) -> Result<QueueSpec> {
     let spec = QueueSpec {
+        order: args.order.parse()?,
+        ..select_spec(args.select, args.seed)?
+    };
+    if !spec.is_all() {
+        let store = Store::open(project)?;
+        spec.filter(&store.vocab()?)?;
+    }
+    Ok(spec)
+}
+
+/// The image-selecting flags as a spec in file order (shared with `checkout` and `assign`).
+pub fn select_spec(args: SelectArgs, seed: u64) -> Result<QueueSpec> {
+    Ok(QueueSpec {
         class: args.class,
         subtree: args.subtree,
         original_label: args.original_label,
@@ -23,14 +36,9 @@ pub fn queue_spec(args: QueueArgs, project: &Path) -> Result<QueueSpec> {
         uncertain: args.uncertain.as_deref().map(parse_range).transpose()?,
         needs: args.needs,
         sample: args.sample,
-        seed: args.seed,
-        order: args.order.parse()?,
-    };
-    if !spec.is_all() {
-        let store = Store::open(project)?;
-        spec.filter(&store.vocab()?)?;
-    }
-    Ok(spec)
+        seed,
+        order: QueueOrder::File,
+    })
 }
 
 /// The flags that choose the screen's task.

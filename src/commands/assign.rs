@@ -4,9 +4,13 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use labelvet::annotate::QueueSpec;
 use labelvet::store::Store;
 use labelvet::store::checkout::{AssignOptions, assign};
 
+use super::checkout::selected_images;
+
+/// `select` narrows the images distributed (its seed is `seed`).
 pub fn run(
     project: &Path,
     annotators: &[String],
@@ -14,8 +18,11 @@ pub fn run(
     dir: &Path,
     seed: u64,
     with_answers: bool,
+    select: &QueueSpec,
 ) -> Result<()> {
     let store = Store::open(project)?;
+    let selected = selected_images(&store, select)?;
+    let selection = selected.as_ref().map(|_| select.to_string());
     let reports = assign(
         &store,
         dir,
@@ -24,6 +31,8 @@ pub fn run(
             overlap,
             seed,
             with_answers,
+            images: selected.as_deref(),
+            selection: selection.as_deref(),
         },
     )
     .with_context(|| format!("assigning the images of {}", project.display()))?;
@@ -34,6 +43,9 @@ pub fn run(
         dir.display(),
         annotators.len()
     );
+    if let Some(sel) = &selection {
+        println!("  images selected by {sel}: {total}");
+    }
     for r in &reports {
         println!(
             "  {:<32} {:>8} of {total} images",

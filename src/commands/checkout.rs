@@ -2,21 +2,48 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
+use labelvet::annotate::QueueSpec;
 use labelvet::store::Store;
 use labelvet::store::checkout::{CheckoutOptions, checkout};
 
-pub fn run(project: &Path, annotator: &str, output: &Path, with_answers: bool) -> Result<()> {
+/// The keys of the images `select` picks from the project, or `None` when it has no filter at
+/// all (every image). An empty selection is an error: handing out nothing is never meant.
+pub fn selected_images(store: &Store, select: &QueueSpec) -> Result<Option<Vec<String>>> {
+    if select.is_all() {
+        return Ok(None);
+    }
+    let keys = select.select_images(store)?;
+    if keys.is_empty() {
+        bail!(
+            "no image of {} matches the selection ({select})",
+            store.path().display()
+        );
+    }
+    Ok(Some(keys))
+}
+
+pub fn run(
+    project: &Path,
+    annotator: &str,
+    output: &Path,
+    with_answers: bool,
+    select: &QueueSpec,
+) -> Result<()> {
     let store = Store::open(project)?;
+    let selected = selected_images(&store, select)?;
+    let note = selected
+        .as_ref()
+        .map(|keys| format!("{} images selected by {select}", keys.len()));
     let r = checkout(
         &store,
         output,
         &CheckoutOptions {
             annotator,
             with_answers,
-            assignment: None,
-            assignment_note: None,
+            assignment: selected.as_deref(),
+            assignment_note: note.as_deref(),
         },
     )
     .with_context(|| format!("making {}", output.display()))?;

@@ -197,10 +197,15 @@ pub struct AssignOptions<'a> {
     pub overlap: usize,
     pub seed: u64,
     pub with_answers: bool,
+    /// Distribute only these image keys (a selection, in key order) instead of every image with
+    /// a candidate.
+    pub images: Option<&'a [String]>,
+    /// What the selection was, for the files' `assignment` note (e.g. `subtree terrier`).
+    pub selection: Option<&'a str>,
 }
 
-/// Makes `DIR/<annotator>.db` for every annotator, each image going to `overlap` of them.
-/// Either every file is made or none is left behind.
+/// Makes `DIR/<annotator>.db` for every annotator, each image (of the selection, when given)
+/// going to `overlap` of them. Either every file is made or none is left behind.
 pub fn assign(
     project: &Store,
     dir: &Path,
@@ -209,14 +214,23 @@ pub fn assign(
     for a in opts.annotators {
         check_annotator_name(a, true)?;
     }
-    let images: Vec<String> = project
-        .conn
-        .prepare(
-            "SELECT key FROM images i
-             WHERE EXISTS (SELECT 1 FROM candidates c WHERE c.image_id = i.id) ORDER BY key",
-        )?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let images: Vec<String> = match opts.images {
+        Some([]) => {
+            return Err(Error::msg(format!(
+                "no image of the project matches the selection ({})",
+                opts.selection.unwrap_or("given")
+            )));
+        }
+        Some(keys) => keys.to_vec(),
+        None => project
+            .conn
+            .prepare(
+                "SELECT key FROM images i
+                 WHERE EXISTS (SELECT 1 FROM candidates c WHERE c.image_id = i.id) ORDER BY key",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?,
+    };
     let plan = plan_assignment(&images, opts.annotators, opts.overlap, opts.seed)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let outs: Vec<PathBuf> = opts
@@ -238,7 +252,7 @@ pub fn assign(
     }
     let mut reports = Vec::new();
     for ((annotator, keys), out) in opts.annotators.iter().zip(&plan).zip(&outs) {
-        let note = format!(
+        let mut note = format!(
             "{} of {} images, each image to {} of {} annotators ({}), seed {}",
             keys.len(),
             images.len(),
@@ -247,6 +261,9 @@ pub fn assign(
             opts.annotators.join(", "),
             opts.seed
         );
+        if let Some(sel) = opts.selection {
+            note.push_str(&format!("; images selected by {sel}"));
+        }
         let made = checkout(
             project,
             out,

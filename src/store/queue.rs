@@ -78,6 +78,17 @@ impl Store {
     /// this connection for [`Store::selection_labels`], [`Store::selection_is_open`] and the
     /// counts, until the next call.
     pub fn select_queue(&self, annotator: &str, f: &QueueFilter) -> Result<Vec<QueueImage>> {
+        self.select(Some(annotator), f)
+    }
+
+    /// The images of the whole project (whoever they are assigned to) with at least one question
+    /// passing the filter, in key order: what `checkout` and `assign` hand out when asked for a
+    /// selection. The selection stays on this connection as [`Store::select_queue`]'s does.
+    pub fn select_images(&self, f: &QueueFilter) -> Result<Vec<QueueImage>> {
+        self.select(None, f)
+    }
+
+    fn select(&self, annotator: Option<&str>, f: &QueueFilter) -> Result<Vec<QueueImage>> {
         fill_keys(self, "lv_labels", f.labels.as_deref())?;
         fill_keys(self, "lv_orig", f.original_labels.as_deref())?;
         self.conn.execute_batch(
@@ -110,7 +121,10 @@ impl Store {
                  WHERE rn = 1 GROUP BY image, label;",
             ))?;
         }
-        let mut conds = vec![IN_QUEUE.to_string()];
+        let mut conds = vec!["1".to_string()];
+        if annotator.is_some() {
+            conds.push(IN_QUEUE.to_string());
+        }
         if f.labels.is_some() {
             conds.push("c.label IN (SELECT key FROM temp.lv_labels)".into());
         }
@@ -141,7 +155,12 @@ impl Store {
         );
         self.conn.execute(
             &sql,
-            params![annotator, lo, hi, i64::from(f.needs.unwrap_or(0))],
+            params![
+                annotator.unwrap_or_default(),
+                lo,
+                hi,
+                i64::from(f.needs.unwrap_or(0))
+            ],
         )?;
         let mut stmt = self.conn.prepare(
             "SELECT q.image_id, i.key, count(*), coalesce(sum(s.total), 0)
