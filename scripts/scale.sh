@@ -12,6 +12,9 @@
 #                candidates of the first 200,000 images (5,000,000 rows, CSV.gz)
 #   init         `init --manifest` of the 1.28 M images, RUNS times
 #   predictions  `predictions import` of the 10 models into a copy of that project, RUNS times
+#   merge        100 annotators' files of 10,000 answers each, made once (checkout + judgments
+#                import), merged into a copy of their 50,000-image project, RUNS times; next to
+#                raw sqlite3 (ATTACH + INSERT OR IGNORE per file) on the same files
 #   annotate     `annotate` opened in tmux on the 1.28 M-image project (10 models' candidates):
 #                time to the first frame showing a question, peak RSS; then 5 answers, quit, and
 #                a check that all 5 are on disk; RUNS times
@@ -21,13 +24,17 @@
 #
 # Every timed run goes through `/usr/bin/time -v` (wall clock, maximum resident set size).
 # Raw rows go to $SCALE_DIR/results.tsv (step, run, wall seconds, max RSS KiB, exit code).
-# Environment: SCALE_DIR (default target/scale; needs about 25 GB), RUNS (default 3).
+# Environment: SCALE_DIR (default target/scale; needs about 25 GB), RUNS (default 3), FIRST_RUN
+# (default 1: the number of the first run, to add runs to a step that was cut short).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${SCALE_DIR:-$ROOT/target/scale}
 RUNS=${RUNS:-3}
-BIN=$ROOT/target/release/labelvet
+FIRST_RUN=${FIRST_RUN:-1} # to add runs to a step that was cut short: FIRST_RUN=3 RUNS=3
+# The binary the runs use: a copy made by `build`, so that another build of the same tree
+# (target/ is shared) cannot replace it in the middle of a step.
+BIN=$DIR/bin/labelvet
 GEN=$ROOT/target/release/examples/gen_project
 IN=$DIR/in
 RESULTS=$DIR/results.tsv
@@ -55,6 +62,10 @@ measure() {
 step_build() {
     command -v /usr/bin/time >/dev/null || apt-get install -y time
     (cd "$ROOT" && cargo build --release --features predict --bin labelvet --example gen_project)
+    mkdir -p "$DIR/bin"
+    cp "$ROOT/target/release/labelvet" "$BIN.new" && mv "$BIN.new" "$BIN"
+    log "using $BIN, built from $(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" &&
+        git diff --quiet HEAD -- src || echo ' plus uncommitted changes in src/')"
 }
 
 step_gen() {
@@ -71,7 +82,7 @@ step_gen() {
 }
 
 step_init() {
-    for r in $(seq 1 "$RUNS"); do
+    for r in $(seq "$FIRST_RUN" "$RUNS"); do
         rm -f "$DIR"/init.db*
         measure init "$r" "$BIN" init "$DIR/init.db" --manifest "$IN/manifest.csv"
     done
@@ -79,7 +90,7 @@ step_init() {
 }
 
 step_predictions() {
-    for r in $(seq 1 "$RUNS"); do
+    for r in $(seq "$FIRST_RUN" "$RUNS"); do
         rm -f "$DIR"/pred.db*
         cp "$DIR/base.db" "$DIR/pred.db"
         measure predictions "$r" "$BIN" predictions import "$DIR/pred.db" "$IN"/model*.jsonl.gz
@@ -96,7 +107,7 @@ step_judgments() {
 }
 
 step_report() {
-    for r in $(seq 1 "$RUNS"); do
+    for r in $(seq "$FIRST_RUN" "$RUNS"); do
         measure report-frequency "$r" "$BIN" report "$DIR/report.db"
         measure report-dawid-skene-json "$r" \
             "$BIN" report "$DIR/report.db" --method dawid-skene --threshold 0.8 --json
@@ -111,7 +122,7 @@ step_report() {
 step_annotate() {
     local sock=labelvet-scale-$$
     local t=(tmux -L "$sock" -f /dev/null)
-    for r in $(seq 1 "$RUNS"); do
+    for r in $(seq "$FIRST_RUN" "$RUNS"); do
         local who=scale-bench-$r tv=$DIR/time.annotate.$r.txt
         rm -f "$tv"
         "${t[@]}" new-session -d -x 200 -y 60 -s scale "bash --norc --noprofile"
@@ -148,6 +159,48 @@ step_annotate() {
     done
 }
 
+# 100 annotators' files of 10,000 answers each (all to the same 2,000 images x 5 candidates of a
+# 50,000-image project with 3 models' predictions), each a `checkout` of the project filled by
+# `judgments import`; then `merge` of all 100 into a fresh copy of the project, RUNS times, and
+# the floor for the same rows: raw sqlite3 with, per file, ATTACH + INSERT OR IGNORE + DETACH.
+step_merge() {
+    local M=$DIR/merge
+    if [ ! -e "$M/.complete" ]; then
+        rm -rf "$M"
+        mkdir -p "$M/files"
+        log "making 100 annotator files in $M"
+        "$GEN" --images 50000 --models 3 --annotators 100 --names val \
+            --answer-images 2000 --answer-labels 5 --files "$M/in" >&2
+        "$BIN" init "$M/project.db" --manifest "$M/in/manifest.csv" >/dev/null
+        "$BIN" predictions import "$M/project.db" "$M/in"/model*.jsonl.gz >/dev/null
+        zcat "$M/in/answers.csv.gz" | awk -F, -v d="$M/in" 'NR > 1 {
+            f = d "/" $3 ".csv"
+            if (!(f in seen)) { seen[f] = 1; print "image,label,annotator,answer" > f }
+            print > f }'
+        local a f
+        for a in $(seq 0 99); do
+            f=$(printf '%s/files/a%03d.db' "$M" "$a")
+            "$BIN" checkout "$M/project.db" --annotator "annotator$a" -o "$f" >/dev/null
+            "$BIN" judgments import "$f" "$M/in/annotator$a.csv" >/dev/null
+        done
+        touch "$M/.complete"
+    fi
+    local sql=$M/raw.sql f
+    : >"$sql"
+    for f in "$M"/files/a*.db; do
+        printf "ATTACH '%s' AS s;\nINSERT OR IGNORE INTO main.judgments SELECT * FROM s.judgments;\nDETACH s;\n" "$f" >>"$sql"
+    done
+    for r in $(seq "$FIRST_RUN" "$RUNS"); do
+        rm -f "$M"/work.db*
+        cp "$M/project.db" "$M/work.db"
+        measure merge "$r" "$BIN" merge "$M/work.db" "$M"/files/a*.db
+        rm -f "$M"/raw.db*
+        cp "$M/project.db" "$M/raw.db"
+        measure merge-raw-sqlite3 "$r" sqlite3 "$M/raw.db" ".read $sql"
+    done
+    log "events after merge: labelvet $(sqlite3 "$M/work.db" 'SELECT count(*) FROM judgments'), raw sqlite3 $(sqlite3 "$M/raw.db" 'SELECT count(*) FROM judgments')"
+}
+
 # median COLUMN STEP: the median of one column of results.tsv over a step's runs.
 median() {
     awk -F'\t' -v s="$2" -v c="$1" '$1 == s { print $c }' "$RESULTS" | sort -g | awk '
@@ -170,7 +223,7 @@ step_summary() {
 
 # ---- dispatch ----
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(build gen init predictions judgments report annotate summary)
+[ ${#steps[@]} -gt 0 ] || steps=(build gen init predictions judgments report annotate merge summary)
 for s in "${steps[@]}"; do
     log "step $s"
     "step_$s"
