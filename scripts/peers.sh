@@ -19,7 +19,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${PEERS_DIR:-$ROOT/target/peers}
-BIN=$ROOT/target/release/labelvet
+BIN=$OUT/labelvet
 PHOTO=$ROOT/../shared/data/photos/curated/opencv__butterfly.jpg
 TREE=$ROOT/target/bench-data/tree10k
 mkdir -p "$OUT"
@@ -27,6 +27,8 @@ for tool in hyperfine chafa timg sha256sum; do
     command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y hyperfine chafa timg" >&2; exit 1; }
 done
 (cd "$ROOT" && cargo build --release --features predict --bin labelvet)
+# A private copy: target/ may be shared, and another build must not swap the binary mid-run.
+cp "$ROOT/target/release/labelvet" "$BIN"
 uptime
 
 # A one-photo project whose image folder holds the photo.
@@ -52,7 +54,13 @@ hyperfine -N --warmup 3 --runs 30 --export-json "$OUT/draw_118x55.json" \
 
 echo "== the annotation screen: decode-resize-encode and key to frame (criterion) =="
 (cd "$ROOT" && cargo bench --features predict --bench annotate -- \
-    --warm-up-time 1 --measurement-time 3) 2>&1 | grep -A2 '^decode_resize_encode\|^key_to_frame' | tee "$OUT/annotate_bench.txt"
+    --warm-up-time 1 --measurement-time 3) >"$OUT/annotate_bench.txt" 2>&1
+# Criterion's medians (its console line shows another estimate), from its own records.
+for f in "$ROOT"/target/criterion/{decode_resize_encode/*,key_to_frame*}/new/estimates.json; do
+    name=${f#"$ROOT"/target/criterion/}
+    ns=$(sed -E 's/.*"median":\{"confidence_interval":\{[^}]*\},"point_estimate":([0-9.e+]+).*/\1/' "$f")
+    awk -v n="${name%/new/estimates.json}" -v t="$ns" 'BEGIN { printf "%-60s median %.3f ms\n", n, t / 1e6 }'
+done | tee "$OUT/annotate_medians.txt"
 
 echo "== hashing 10,000 JPEGs =="
 if [ ! -e "$TREE/.complete" ]; then
