@@ -12,14 +12,14 @@
 #                candidates of the first 200,000 images (5,000,000 rows, CSV.gz)
 #   init         `init --manifest` of the 1.28 M images, RUNS times
 #   predictions  `predictions import` of the 10 models into a copy of that project, RUNS times
-#   merge        100 annotators' files of 10,000 answers each, made once (checkout + judgments
-#                import), merged into a copy of their 50,000-image project, RUNS times; next to
-#                raw sqlite3 (ATTACH + INSERT OR IGNORE per file) on the same files
+#   judgments    `judgments import` of the 5 M answers into a copy of the big project, once
+#   report       `report` (frequency, and Dawid-Skene with --json) over the 5 M answers, RUNS times
 #   annotate     `annotate` opened in tmux on the 1.28 M-image project (10 models' candidates):
 #                time to the first frame showing a question, peak RSS; then 5 answers, quit, and
 #                a check that all 5 are on disk; RUNS times
-#   judgments    `judgments import` of the 5 M answers into a copy of the big project, once
-#   report       `report` (frequency, and Dawid-Skene with --json) over the 5 M answers, RUNS times
+#   merge        100 annotators' files of 10,000 answers each, made once (checkout + judgments
+#                import), merged into a copy of their 50,000-image project, RUNS times; next to
+#                raw sqlite3 (ATTACH + INSERT OR IGNORE per file) on the same files
 #   summary      median wall time and peak RSS per command, from results.tsv
 #
 # Every timed run goes through `/usr/bin/time -v` (wall clock, maximum resident set size).
@@ -31,7 +31,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${SCALE_DIR:-$ROOT/target/scale}
 RUNS=${RUNS:-3}
-FIRST_RUN=${FIRST_RUN:-1} # to add runs to a step that was cut short: FIRST_RUN=3 RUNS=3
+FIRST_RUN=${FIRST_RUN:-1}
 # The binary the runs use: a copy made by `build`, so that another build of the same tree
 # (target/ is shared) cannot replace it in the middle of a step.
 BIN=$DIR/bin/labelvet
