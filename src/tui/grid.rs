@@ -22,9 +22,10 @@ use super::view::{
 };
 use crate::annotate::{GridSession, Mark};
 
-/// A thumbnail's cell, borders included: about 20×9 characters of picture.
-const CELL_W: u16 = 22;
-const CELL_H: u16 = 11;
+/// The smallest thumbnail cell of each size step (`+`/`-`), borders included; cells stretch to
+/// fill the grid. The first is about 20×9 characters of picture.
+const CELL_SIZES: [(u16, u16); 4] = [(22, 11), (30, 15), (42, 20), (60, 28)];
+const CELL_W: u16 = CELL_SIZES[0].0;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GridMode {
@@ -45,6 +46,8 @@ pub struct GridApp {
     message: Option<(String, bool)>,
     /// Columns of the last drawn page, for up and down.
     columns: usize,
+    /// Index in [`CELL_SIZES`].
+    size: usize,
     quit: bool,
 }
 
@@ -64,6 +67,7 @@ impl GridApp {
             mode: GridMode::Normal,
             message: None,
             columns: 1,
+            size: 0,
             quit: false,
         }
     }
@@ -133,6 +137,10 @@ impl GridApp {
                 Ok(None) => self.say("no committed page to undo in this session"),
                 Err(e) => self.fail(e.to_string()),
             },
+            KeyCode::Char('+') | KeyCode::Char('=') => {
+                self.size = (self.size + 1).min(CELL_SIZES.len() - 1);
+            }
+            KeyCode::Char('-') => self.size = self.size.saturating_sub(1),
             KeyCode::Char('z') if !s.page().is_empty() => self.mode = GridMode::Zoom,
             KeyCode::Char('?') => self.mode = GridMode::Help,
             KeyCode::Char('q') => {
@@ -173,8 +181,9 @@ impl GridApp {
         let block = Block::bordered().border_style(Style::new().dark_gray());
         let inner = block.inner(area);
         frame.render_widget(block, area);
-        let cols = usize::from((inner.width / CELL_W).max(1));
-        let rows = usize::from((inner.height / CELL_H).max(1));
+        let (cell_w, cell_h) = CELL_SIZES[self.size];
+        let cols = usize::from((inner.width / cell_w).max(1));
+        let rows = usize::from((inner.height / cell_h).max(1));
         self.columns = cols;
         if let Err(e) = self.session.set_page_size(cols * rows) {
             self.fail(e.to_string());
@@ -195,7 +204,9 @@ impl GridApp {
             );
             return;
         }
-        let row_areas = Layout::vertical(vec![Constraint::Length(CELL_H); rows]).split(inner);
+        // Cells share the whole grid, so a wide terminal gets larger thumbnails, not a margin.
+        let row_areas =
+            Layout::vertical(vec![Constraint::Ratio(1, rows as u32); rows]).split(inner);
         let mut thumb_area = None;
         let cells: Vec<(i64, String, Mark)> = self
             .session
@@ -205,7 +216,8 @@ impl GridApp {
             .collect();
         for (i, (id, key, mark)) in cells.into_iter().enumerate() {
             let row = row_areas[i / cols];
-            let col_areas = Layout::horizontal(vec![Constraint::Length(CELL_W); cols]).split(row);
+            let col_areas =
+                Layout::horizontal(vec![Constraint::Ratio(1, cols as u32); cols]).split(row);
             let cell = col_areas[i % cols];
             let current = i == self.session.cursor();
             let (color, label) = match mark {
@@ -300,6 +312,7 @@ impl GridApp {
             ("m", "maybe"),
             ("x", "leave open"),
             ("a", "mark all / none"),
+            ("+/-", "larger / smaller thumbnails"),
             ("enter", "save the page: marked yes, others no"),
             ("u", "undo the last saved page"),
             ("z", "zoom · ? help · q quit"),
@@ -432,6 +445,10 @@ impl GridApp {
             ("m", "maybe: cannot tell"),
             ("x", "leave the image open: no answer now"),
             ("a", "mark every image of the page (again: none)"),
+            (
+                "+ / -",
+                "larger / smaller thumbnails (fewer / more on a page)",
+            ),
             ("enter", "save the page: marked images yes, unmarked no"),
             ("u", "undo the last saved page: its answers are retracted"),
             ("z", "zoom: the image under the cursor, full screen"),
