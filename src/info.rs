@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::error::Result;
 use crate::store::merge::MergeLogEntry;
-use crate::store::{AnnotatorCounts, ImageStatus, Meta, ModelInfo, Store};
+use crate::store::{AnnotatorCounts, ClassifyCounts, ImageStatus, Meta, ModelInfo, Store};
 
 #[derive(Clone, Debug)]
 pub struct ProjectInfo {
@@ -22,6 +22,8 @@ pub struct ProjectInfo {
     pub candidates_max: u64,
     pub annotators: Vec<AnnotatorCounts>,
     pub flagged_images: u64,
+    /// Classify answers (main object, number of objects).
+    pub classify: ClassifyCounts,
     pub duplicate_groups: usize,
     /// Files merged into this one, oldest first.
     pub merges: Vec<MergeLogEntry>,
@@ -47,6 +49,7 @@ impl ProjectInfo {
             candidates_max: 0,
             annotators: store.counts_by_annotator()?,
             flagged_images: store.flag_count()?,
+            classify: store.classify_counts()?,
             duplicate_groups: store.duplicate_content()?.len(),
             merges: store.merge_log()?,
         };
@@ -136,6 +139,14 @@ impl fmt::Display for ProjectInfo {
                     a.annotator, a.events, a.current
                 )?;
             }
+        }
+        let c = &self.classify;
+        if c.events > 0 {
+            writeln!(
+                f,
+                "classify    {} current answers on {} images by {} annotators ({} events)",
+                c.current, c.images, c.annotators, c.events
+            )?;
         }
         if self.flagged_images > 0 {
             writeln!(f, "flagged     {} images", self.flagged_images)?;

@@ -205,6 +205,11 @@ fn report_figures_match_the_hand_computed_ones_before_and_after_an_undo() {
         text.contains("objects per image          1: 1, 2: 3"),
         "{text}"
     );
+    let info = ok(&["info", s(&db)]);
+    assert!(
+        info.contains("classify    8 current answers on 4 images by 3 annotators (10 events)"),
+        "{info}"
+    );
 }
 
 #[test]

@@ -93,6 +93,17 @@ pub struct ClassifyEvent {
     pub origin: String,
 }
 
+/// How many classify events a project holds and what they amount to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClassifyCounts {
+    /// Answers and retractions.
+    pub events: u64,
+    /// Current answers: one per (image, annotator) at most.
+    pub current: u64,
+    pub images: u64,
+    pub annotators: u64,
+}
+
 /// An annotator's current classify answer for an image.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CurrentClassify {
@@ -329,6 +340,28 @@ impl Store {
             .query_map([annotator], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
+    }
+
+    pub fn classify_counts(&self) -> Result<ClassifyCounts> {
+        let events: u64 = self
+            .conn
+            .query_row("SELECT count(*) FROM classify", [], |r| r.get(0))?;
+        if events == 0 {
+            return Ok(ClassifyCounts::default());
+        }
+        let current = self.current_classify_answers()?;
+        let count = |f: fn(&CurrentClassify) -> &str| {
+            let mut v: Vec<&str> = current.iter().map(f).collect();
+            v.sort_unstable();
+            v.dedup();
+            v.len() as u64
+        };
+        Ok(ClassifyCounts {
+            events,
+            current: current.len() as u64,
+            images: count(|c| c.image.as_str()),
+            annotators: count(|c| c.annotator.as_str()),
+        })
     }
 
     /// Every classify event, answers and retractions, oldest first.
@@ -673,6 +706,16 @@ mod tests {
         assert!(s.classify_answered_images("ann").unwrap().is_empty());
         assert_eq!(s.current_classify_answers().unwrap().len(), 1);
         assert_eq!(s.classify_events().unwrap().len(), 5, "nothing is deleted");
+        let counts = s.classify_counts().unwrap();
+        assert_eq!(
+            (
+                counts.events,
+                counts.current,
+                counts.images,
+                counts.annotators
+            ),
+            (5, 1, 1, 1)
+        );
     }
 
     #[test]

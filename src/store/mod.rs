@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-pub use classify::{ClassifyAnswer, ClassifyEvent, CurrentClassify};
+pub use classify::{ClassifyAnswer, ClassifyCounts, ClassifyEvent, CurrentClassify};
 pub use images::{ImageRecord, ImageRow, ImageStatus};
 pub use judgments::{
     AnnotatorCounts, Answer, CurrentAnswer, Flag, FlagKind, JudgmentEvent, new_event_id, now_ms,
