@@ -498,14 +498,8 @@ fn read_jsonl(
 ) -> Result<JudgmentFormat> {
     let file = r.file;
     let mut format = format;
-    for (i, line) in reader.lines().enumerate() {
-        let n = i as u64 + 1;
-        let line = line.map_err(|e| Error::input(file, n, e.to_string()))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let a: JsonAnswer = serde_json::from_str(&line)
-            .map_err(|e| Error::input(file, n, format!("not an answer record: {e}")))?;
+    for record in table::json_lines(reader, file, "an answer record") {
+        let (n, a): (u64, JsonAnswer) = record?;
         let answer_text = a
             .answer
             .as_deref()

@@ -267,14 +267,8 @@ fn import_jsonl(
     report: &mut PredictionImport,
 ) -> Result<()> {
     let file = ctx.file;
-    for (i, line) in reader.lines().enumerate() {
-        let n = i as u64 + 1;
-        let line = line.map_err(|e| Error::input(file, n, e.to_string()))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let p: JsonPrediction = serde_json::from_str(&line)
-            .map_err(|e| Error::input(file, n, format!("not a prediction record: {e}")))?;
+    for record in table::json_lines(reader, file, "a prediction record") {
+        let (n, p): (u64, JsonPrediction) = record?;
         let model = p
             .model
             .as_deref()

@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
+use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 
@@ -99,6 +100,31 @@ pub fn next_record<R: Read>(
     }
 }
 
+/// The records of a JSON-lines table, one per non-blank line, each with its line number (from 1).
+/// A line that cannot be read, or does not parse as a `T`, is an error naming the file and line:
+/// `not {what}: {reason}`, `what` being what a line should be ("a prediction record").
+pub fn json_lines<'a, T: DeserializeOwned>(
+    reader: impl BufRead + 'a,
+    file: &'a Path,
+    what: &'a str,
+) -> impl Iterator<Item = Result<(u64, T)>> + 'a {
+    reader.lines().enumerate().filter_map(move |(i, line)| {
+        let n = i as u64 + 1;
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => return Some(Err(Error::input(file, n, e.to_string()))),
+        };
+        if line.trim().is_empty() {
+            return None;
+        }
+        Some(
+            serde_json::from_str(&line)
+                .map(|record| (n, record))
+                .map_err(|e| Error::input(file, n, format!("not {what}: {e}"))),
+        )
+    })
+}
+
 /// The line a CSV record started on, for error messages.
 pub fn line_of(rec: &csv::StringRecord) -> u64 {
     rec.position().map(|p| p.line()).unwrap_or(0)
@@ -107,3 +133,40 @@ pub fn line_of(rec: &csv::StringRecord) -> u64 {
 /// Names used for the image column, the label column and so on, in order of preference.
 pub const IMAGE_COLS: &[&str] = &["image", "key", "file", "filename", "path"];
 pub const LABEL_COLS: &[&str] = &["label", "wnid", "class", "label_index", "class_index"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_skip_blank_lines_and_name_the_line_of_a_bad_one() {
+        let file = Path::new("answers.jsonl");
+        let text = "{\"a\": 1}\n\n   \n{\"a\": 2}\r\n{\"a\": \"x\"}\n{\"a\": 4}\n";
+        let mut got = Vec::new();
+        let mut err = None;
+        for record in json_lines::<serde_json::Value>(text.as_bytes(), file, "a record") {
+            match record {
+                Ok((n, v)) if v["a"].is_u64() => got.push((n, v["a"].as_u64().unwrap())),
+                Ok((n, _)) => got.push((n, 0)),
+                Err(e) => err = Some(e.to_string()),
+            }
+        }
+        assert_eq!(got, vec![(1, 1), (4, 2), (5, 0), (6, 4)]);
+        assert_eq!(err, None);
+
+        #[derive(serde::Deserialize)]
+        struct A {
+            #[allow(dead_code)]
+            a: u64,
+        }
+        let results: Vec<Result<(u64, A)>> =
+            json_lines(text.as_bytes(), file, "a record").collect();
+        let e = results[2]
+            .as_ref()
+            .err()
+            .expect("line 5 is no `A`")
+            .to_string();
+        assert!(e.starts_with("answers.jsonl:5: not a record: "), "{e}");
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 3);
+    }
+}
