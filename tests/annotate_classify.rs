@@ -232,3 +232,29 @@ fn queue_flags_narrow_the_classify_queue() {
     .to_string();
     assert!(err.contains("--classify"), "{err}");
 }
+
+#[test]
+fn an_empty_classify_queue_is_said_before_the_screen_opens() {
+    let p = project(3);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_labelvet"))
+        .arg("annotate")
+        .arg(&p.db)
+        .args(["--classify", "--threshold", "0.8"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("has two or more valid labels at frequency >= 0.8"),
+        "{err}"
+    );
+    // The threshold without --classify is a mistake, said as such.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_labelvet"))
+        .arg("annotate")
+        .arg(&p.db)
+        .args(["--threshold", "0.8"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("add --classify"));
+}

@@ -69,6 +69,24 @@ pub fn task(
         let (data, res) = aggregate_project(&store, &args.results)?;
         let items = classify_queue(&store, &data, &res, &who)?;
         let items = select_classify(items, spec, &store.vocab()?)?;
+        if items.is_empty() {
+            bail!(
+                "no image of {} has two or more valid labels at {} >= {}{}: answer more \
+                 questions first (labelvet annotate), or lower --threshold",
+                project.display(),
+                match (&args.results.scores, args.results.method) {
+                    (Some(_), _) => "the given scores",
+                    (None, MethodArg::Frequency) => "frequency",
+                    (None, MethodArg::DawidSkene) => "dawid-skene",
+                },
+                args.results.threshold,
+                if spec.is_all() {
+                    String::new()
+                } else {
+                    format!(" in the queue {spec}")
+                }
+            );
+        }
         let method = if args.results.scores.is_some() {
             "given scores"
         } else {

@@ -186,14 +186,31 @@ pub fn annotate(opts: AnnotateOptions) -> Result<()> {
                 queue: opts.queue,
             },
         )?)),
-        Task::Grid { label } => Opened::Grid(Box::new(GridSession::open(
-            store,
-            GridOptions {
-                annotator,
-                label,
-                queue: opts.queue,
-            },
-        )?)),
+        Task::Grid { label } => {
+            let grid = GridSession::open(
+                store,
+                GridOptions {
+                    annotator,
+                    label,
+                    queue: opts.queue,
+                },
+            )?;
+            if grid.images_position().1 == 0 {
+                return Err(Error::msg(format!(
+                    "no image left for {} to judge for {} ({}): none has it as a candidate{}, \
+                     or every one is answered",
+                    grid.annotator(),
+                    grid.class().name,
+                    grid.class().key,
+                    if grid.filters().is_empty() {
+                        String::new()
+                    } else {
+                        format!(" in the queue {}", grid.filters())
+                    }
+                )));
+            }
+            Opened::Grid(Box::new(grid))
+        }
         Task::Classify { items, describe } => Opened::Classify(Box::new(ClassifySession::open(
             store, &annotator, items, &describe,
         )?)),
