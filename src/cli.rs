@@ -122,7 +122,8 @@ pub enum Command {
     #[command(after_help = "Example:\n  \
         labelvet checkout val.db --annotator alice -o alice.db\n  \
         # alice annotates alice.db, then:\n  \
-        labelvet merge val.db alice.db")]
+        labelvet merge val.db alice.db\n  \
+        labelvet checkout val.db --annotator dave -o dave.db --subtree terrier   # only terriers")]
     Checkout {
         project: PathBuf,
         /// Whose file it is
@@ -134,12 +135,19 @@ pub enum Command {
         /// Copy every annotator's answers too (by default only NAME's own)
         #[arg(long)]
         with_answers: bool,
+        // NAME is assigned only the images these filters select.
+        #[command(flatten)]
+        select: SelectArgs,
+        /// Seed of --sample
+        #[arg(long, default_value_t = 0, value_name = "S")]
+        seed: u64,
     },
     /// Split the images among annotators, K annotators per image, and make each one's file
     #[command(after_help = "Example:\n  \
         labelvet assign val.db --annotators alice,bob,carol --overlap 2 -o handout --seed 7\n  \
         # makes handout/alice.db, handout/bob.db and handout/carol.db; each image is in two\n  \
-        # of them and each file holds the same number of images, give or take one")]
+        # of them and each file holds the same number of images, give or take one\n  \
+        labelvet assign val.db --annotators alice,bob --overlap 2 -o dogs --subtree dog --disputed")]
     Assign {
         project: PathBuf,
         /// Comma-separated annotator names (each names a file)
@@ -151,12 +159,15 @@ pub enum Command {
         /// The folder to write <annotator>.db files into
         #[arg(short, long, value_name = "DIR")]
         output: PathBuf,
-        /// The same seed gives the same split
+        /// The same seed gives the same split (and the same --sample)
         #[arg(long, default_value_t = 0, value_name = "S")]
         seed: u64,
         /// Copy every annotator's answers into each file too
         #[arg(long)]
         with_answers: bool,
+        // Only the images these filters select are distributed (--seed also draws --sample).
+        #[command(flatten)]
+        select: SelectArgs,
     },
     /// Merge annotators' files into a project: the union of their answers, in any order
     #[command(
@@ -396,6 +407,24 @@ pub struct PredictArgs {
 /// Which questions `annotate` asks and in which order; filters combine.
 #[derive(Args, Debug, Clone, Default)]
 pub struct QueueArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Seed of --sample and --order random
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    pub seed: u64,
+    /// Image order
+    #[arg(
+        long,
+        default_value = "file",
+        value_name = "file|random|fewest-answers"
+    )]
+    pub order: String,
+}
+
+/// Which images (those with a question passing every filter) `annotate` asks about and
+/// `checkout` / `assign` hand out.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SelectArgs {
     /// Only questions about this class (key, index or name)
     #[arg(long, value_name = "KEY|NAME")]
     pub class: Option<String>,
@@ -417,14 +446,4 @@ pub struct QueueArgs {
     /// A reproducible random sample of N images of the filtered queue (see --seed)
     #[arg(long, value_name = "N")]
     pub sample: Option<usize>,
-    /// Seed of --sample and --order random
-    #[arg(long, default_value_t = 0, value_name = "S")]
-    pub seed: u64,
-    /// Image order
-    #[arg(
-        long,
-        default_value = "file",
-        value_name = "file|random|fewest-answers"
-    )]
-    pub order: String,
 }
