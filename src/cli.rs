@@ -309,7 +309,10 @@ pub enum JudgmentsCommand {
         CSV:     image,label,annotator,answer[,time]   (`rater` for annotator, `wnid` or\n           \
         `label_index` for label; answer yes/no/maybe; time in ms since 1970 or RFC 3339)\n  \
         JSONL:   {\"image\":\"a.jpg\",\"label\":\"n02094114\",\"annotator\":\"ann\",\"answer\":\"yes\"}\n  \
-        Prodigy: {\"image\":\"a.jpg\",\"label\":\"n02094114\",\"answer\":\"accept\",\"_annotator_id\":\"ann\"}\n\
+        Prodigy: {\"image\":\"a.jpg\",\"label\":\"n02094114\",\"answer\":\"accept\",\"_annotator_id\":\"ann\"}\n  \
+        Classify answers (--format classify-jsonl, or found by their `present` field):\n           \
+        {\"image\":\"a.jpg\",\"annotator\":\"ann\",\"present\":[\"n02094114\",\"n04409515\"],\"main\":\"n02094114\"}\n           \
+        (labels as class keys or indices; optional \"objects\", default the number present)\n\
         Importing the same answers again adds nothing (each answer's id is derived from it).\n\n\
         Example:\n  labelvet judgments import val.db raters.csv.gz")]
     Import {
@@ -329,6 +332,8 @@ pub enum JudgmentFormatArg {
     Csv,
     Jsonl,
     Prodigy,
+    /// Classify answers (main object, number of objects), one JSON object a line
+    ClassifyJsonl,
 }
 
 /// How answers become label sets; shared by `report` and `export`.
@@ -359,6 +364,8 @@ pub enum ExportFormatArg {
     Csv,
     RealJson,
     Prodigy,
+    /// Every current classify answer, as `judgments import --format classify-jsonl` reads it
+    ClassifyJsonl,
 }
 
 #[derive(Args, Debug)]

@@ -36,11 +36,13 @@ pub fn run(
         ExportFormatArg::Csv => ExportFormat::Csv,
         ExportFormatArg::RealJson => ExportFormat::RealJson,
         ExportFormatArg::Prodigy => ExportFormat::Prodigy,
+        ExportFormatArg::ClassifyJsonl => ExportFormat::ClassifyJsonl,
     };
     let what = match format {
         ExportFormat::Jsonl | ExportFormat::RealJson => "images",
         ExportFormat::Csv => "questions",
         ExportFormat::Prodigy => "answers",
+        ExportFormat::ClassifyJsonl => "classify answers",
     };
     match output {
         Some(path) => {

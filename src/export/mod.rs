@@ -1,6 +1,7 @@
 //! Results in the formats other tools read: label sets per image (JSON lines), one row per
 //! (image, label) question (CSV), ImageNet-ReaL's `real.json`, and every current answer as
-//! Prodigy-style JSON lines; plus the report's figures (`plots`).
+//! Prodigy-style JSON lines, and every current classify answer as JSON lines; plus the report's
+//! figures (`plots`).
 //!
 //! Every writer takes the same aggregated [`Results`], so an export and the report made with the
 //! same `--method`, `--threshold` and `--scores` always agree.
@@ -27,6 +28,8 @@ pub enum ExportFormat {
     RealJson,
     /// One Prodigy-style JSON object per current answer.
     Prodigy,
+    /// One JSON object per current classify answer, in the layout `judgments import` reads.
+    ClassifyJsonl,
 }
 
 impl ExportFormat {
@@ -36,6 +39,7 @@ impl ExportFormat {
             ExportFormat::Csv => "csv",
             ExportFormat::RealJson => "real-json",
             ExportFormat::Prodigy => "prodigy",
+            ExportFormat::ClassifyJsonl => "classify-jsonl",
         }
     }
 }
@@ -53,6 +57,7 @@ pub fn export(
         ExportFormat::Csv => csv(data, res, out),
         ExportFormat::RealJson => real_json(data, res, out),
         ExportFormat::Prodigy => prodigy(store, data, out),
+        ExportFormat::ClassifyJsonl => classify_jsonl(store, out),
     }?;
     out.flush()
         .map_err(|e| Error::msg(format!("writing the export: {e}")))?;
@@ -282,6 +287,39 @@ struct ProdigyRecord<'a> {
 
 /// Every current answer (an annotator's latest to each question, retractions applied), in
 /// (image, label, annotator) order: yes / no / maybe as accept / reject / ignore.
+#[derive(Serialize)]
+struct ClassifyRecord<'a> {
+    image: &'a str,
+    annotator: &'a str,
+    present: &'a [String],
+    main: &'a str,
+    objects: u32,
+    /// Milliseconds since 1970.
+    time: i64,
+    event_id: &'a str,
+}
+
+/// Every current classify answer, by (image, annotator), as `judgments import --format
+/// classify-jsonl` reads it back (labels as class keys).
+fn classify_jsonl(store: &Store, out: &mut dyn Write) -> Result<u64> {
+    let mut n = 0;
+    for c in store.current_classify_answers()? {
+        let rec = ClassifyRecord {
+            image: &c.image,
+            annotator: &c.annotator,
+            present: &c.answer.present,
+            main: &c.answer.main,
+            objects: c.answer.objects,
+            time: c.created_at,
+            event_id: &c.event_id,
+        };
+        serde_json::to_writer(&mut *out, &rec).map_err(write_err)?;
+        out.write_all(b"\n").map_err(write_err)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 fn prodigy(store: &Store, data: &ProjectData, out: &mut dyn Write) -> Result<u64> {
     let names: HashMap<&str, &str> = data
         .classes
