@@ -663,8 +663,7 @@ fn merge_one(
     }
 
     // Judgment events: the union by id.
-    // Hashed, not ordered, while events come in: a lookup per event in an ordered map of a
-    // hundred names was a tenth of a merge. Put in name order once, below.
+    // Hashed while events come in (a lookup per event); put in name order once, below.
     let mut per_annotator: HashMap<String, (u64, u64)> = HashMap::new();
     let mut retractions: Vec<[String; 5]> = Vec::new();
     {
