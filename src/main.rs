@@ -316,12 +316,15 @@ fn info_json(i: &ProjectInfo) -> serde_json::Value {
         "annotators": i.annotators.iter().map(|a| serde_json::json!({
             "annotator": a.annotator, "events": a.events, "current_answers": a.current})).collect::<Vec<_>>(),
         "flagged_images": i.flagged_images,
+        "classify": {"events": i.classify.events, "current_answers": i.classify.current,
+            "images": i.classify.images, "annotators": i.classify.annotators},
         "merges": i.merges.iter().map(|m| serde_json::json!({
             "merged_at": m.merged_at, "source_file": m.source_file, "source_uuid": m.source_uuid,
             "source_schema": m.source_schema,
             "annotators": m.annotators.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
             "new_events": m.new_events, "duplicate_events": m.duplicate_events,
             "new_flags": m.new_flags, "new_images": m.new_images, "new_models": m.new_models,
-            "new_predictions": m.new_predictions, "conflicts_kept": m.conflicts_kept})).collect::<Vec<_>>(),
+            "new_predictions": m.new_predictions, "new_classify": m.new_classify,
+            "conflicts_kept": m.conflicts_kept})).collect::<Vec<_>>(),
     })
 }

@@ -210,6 +210,11 @@ fn report_figures_match_the_hand_computed_ones_before_and_after_an_undo() {
         info.contains("classify    8 current answers on 4 images by 3 annotators (10 events)"),
         "{info}"
     );
+    let json: serde_json::Value = serde_json::from_str(&ok(&["info", s(&db), "--json"])).unwrap();
+    assert_eq!(
+        json["classify"],
+        serde_json::json!({"events": 10, "current_answers": 8, "images": 4, "annotators": 3})
+    );
 }
 
 #[test]
