@@ -165,7 +165,7 @@ fn unreadable_and_vanished_images_are_skipped_and_listed() {
     assert!(out.contains("3 skipped"), "{out}");
     assert!(out.contains("skipped: gone.jpg: no such file"), "{out}");
     assert!(
-        out.contains("skipped: text.jpg: not a readable image"),
+        out.contains("skipped: text.jpg: not an image: starts with text"),
         "{out}"
     );
     assert!(

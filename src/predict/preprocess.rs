@@ -168,10 +168,10 @@ pub fn decode_file(path: &Path) -> Result<Rgb, String> {
 }
 
 pub fn decode_bytes(data: &[u8]) -> Result<Rgb, String> {
-    if data.is_empty() {
-        return Err("empty file".into());
-    }
-    if data.starts_with(&[0xFF, 0xD8]) {
+    // The header first, with the limits `init` and the screen apply: a decompression bomb or a
+    // file that is no image is refused here, in the same words, before any pixel is decoded.
+    let opened = crate::imagefile::open(data)?;
+    if opened.format == image::ImageFormat::Jpeg {
         let mut dec = jpeg_decoder::Decoder::new(data);
         let pixels = dec
             .decode()
@@ -197,8 +197,7 @@ pub fn decode_bytes(data: &[u8]) -> Result<Rgb, String> {
             _ => {}
         }
     }
-    let img = image::load_from_memory(data).map_err(|e| format!("not a readable image: {e}"))?;
-    let rgb = img.to_rgb8();
+    let rgb = opened.decode()?.to_rgb8();
     Ok(Rgb {
         width: rgb.width(),
         height: rgb.height(),
@@ -451,9 +450,13 @@ mod tests {
         };
         let mut out = vec![0.0; p.len()];
         assert!(p.prepare(&gradient(20, 20), &mut out).is_err());
-        assert_eq!(decode_bytes(&[]).unwrap_err(), "empty file");
+        assert_eq!(decode_bytes(&[]).unwrap_err(), "empty file (0 bytes)");
         assert!(decode_bytes(b"\xFF\xD8 not really a jpeg").is_err());
         assert!(decode_bytes(b"hello").is_err());
+        // A decompression bomb is refused from its header, before any pixel is decoded.
+        let bomb = std::fs::read("tests/data/bad_images/bomb.png").unwrap();
+        let err = decode_bytes(&bomb).unwrap_err();
+        assert!(err.contains("over the 20000-pixel limit"), "{err}");
         assert_eq!(default_resize_shorter(224), 256);
         assert_eq!(default_resize_shorter(240), 274);
         assert_eq!(default_resize_shorter(260), 297);
