@@ -159,6 +159,45 @@ fn a_truncated_copy_is_refused() {
     refused(&f, &cut, &["truncated", "copy it again"]);
 }
 
+/// Overwrites the root page of `object` (a table or an index) in the file at `p`.
+fn damage_root(p: &Path, object: &str) {
+    let (root, page_size): (i64, i64) = {
+        let c = Connection::open(p).unwrap();
+        let root = c
+            .query_row(
+                "SELECT rootpage FROM sqlite_schema WHERE name = ?1",
+                [object],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let size = c
+            .pragma_query_value(None, "page_size", |r| r.get(0))
+            .unwrap();
+        c.pragma_update(None, "journal_mode", "DELETE").unwrap();
+        (root, size)
+    };
+    let mut bytes = std::fs::read(p).unwrap();
+    let start = ((root - 1) * page_size) as usize;
+    for b in &mut bytes[start..start + page_size as usize] {
+        *b = 0xA5;
+    }
+    std::fs::write(p, &bytes).unwrap();
+}
+
+#[test]
+fn damaged_predictions_are_refused_before_a_new_model_is_read() {
+    let f = fixture();
+    let p = variant(
+        &f,
+        "damaged_predictions.db",
+        "INSERT INTO models(name, source, imported_at) VALUES ('extra', 'x.csv', '2026-11-28');
+         INSERT INTO predictions(image_id, model_id, rank, label, score)
+           SELECT id, (SELECT id FROM models WHERE name = 'extra'), 1, 'cat', 0.5 FROM images;",
+    );
+    damage_root(&p, "predictions");
+    refused(&f, &p, &["damaged", "predictions"]);
+}
+
 #[test]
 fn a_damaged_page_is_refused() {
     let f = fixture();

@@ -392,6 +392,7 @@ fn short(sha: &str) -> &str {
 /// Refuses a source that uses classes the target's vocabulary lacks, naming them.
 fn check_classes(src: &SourceFile, classes: &HashMap<String, u32>) -> Result<()> {
     let sq = |e: rusqlite::Error| refused(&src.path, describe(&e));
+    src.check_table("predictions")?;
     let mut stmt = src
         .conn
         .prepare(
@@ -613,6 +614,7 @@ fn merge_one(
                 tid
             }
         };
+        src.check_table("predictions")?;
         let mut stmt = src
             .conn
             .prepare("SELECT image_id, rank, label, score FROM predictions WHERE model_id = ?1")
