@@ -13,9 +13,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::imagefile;
 use super::table::{self, IMAGE_COLS, LABEL_COLS};
 use crate::error::{Error, Result};
+use crate::imagefile;
 use crate::store::{ImageRecord, ImageStatus};
 use crate::vocab::Vocab;
 
