@@ -3,7 +3,7 @@
 
 mod annotate_support;
 
-use annotate_support::{Project, project};
+use annotate_support::{Project, candidate_images, project};
 use labelvet::annotate::{GridOptions, GridSession, ManualClock, Mark, QueueSpec};
 use labelvet::store::{Answer, FlagKind, Store};
 
@@ -41,27 +41,10 @@ fn standing(db: &std::path::Path, annotator: &str, label: &str) -> Vec<(String, 
     v
 }
 
-/// The images on which `label` is a candidate, in key order.
-fn candidate_images(p: &Project, label: &str) -> Vec<String> {
-    let store = p.open();
-    let mut keys = Vec::new();
-    for row in store.images().unwrap() {
-        if store
-            .candidates(row.id)
-            .unwrap()
-            .iter()
-            .any(|c| c.label == label)
-        {
-            keys.push(row.rec.key);
-        }
-    }
-    keys
-}
-
 #[test]
 fn the_grid_holds_the_images_that_have_the_label_as_a_candidate() {
     let p = project(20);
-    let expected = candidate_images(&p, PATIO);
+    let expected = candidate_images(&p.db, PATIO);
     assert_eq!(expected.len(), 3, "{expected:?}");
     let mut s = open(&p, "alice", "patio", QueueSpec::default());
     assert_eq!(s.class().key, PATIO);
@@ -74,7 +57,7 @@ fn the_grid_holds_the_images_that_have_the_label_as_a_candidate() {
 #[test]
 fn a_committed_page_answers_marked_images_yes_and_the_others_no() {
     let p = project(20);
-    let expected = candidate_images(&p, PATIO);
+    let expected = candidate_images(&p.db, PATIO);
     let mut s = open(&p, "alice", PATIO, QueueSpec::default());
     s.set_page_size(2).unwrap();
     assert_eq!(s.page_position(), (0, 2));
@@ -137,7 +120,7 @@ fn undo_takes_back_a_whole_page_and_brings_its_marks_back() {
 #[test]
 fn reopening_resumes_after_the_committed_pages_and_skipped_images_stay_open() {
     let p = project(20);
-    let expected = candidate_images(&p, PATIO);
+    let expected = candidate_images(&p.db, PATIO);
     {
         let mut s = open(&p, "alice", PATIO, QueueSpec::default());
         s.set_page_size(2).unwrap();
@@ -196,7 +179,7 @@ fn the_cursor_moves_on_the_page_layout_and_stays_on_it() {
 #[test]
 fn filters_narrow_the_grid_and_a_wrong_label_is_refused() {
     let p = project(20);
-    let expected = candidate_images(&p, PATIO);
+    let expected = candidate_images(&p.db, PATIO);
     let store = p.open();
     let first = store.image(&expected[0]).unwrap().unwrap();
     let orig = first.rec.original_label.clone().unwrap();

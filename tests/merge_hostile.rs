@@ -202,27 +202,7 @@ fn damaged_predictions_are_refused_before_a_new_model_is_read() {
 fn a_damaged_page_is_refused() {
     let f = fixture();
     let p = copy_db(&f.good, &f.dir.join("damaged.db"));
-    let (root, page_size): (i64, i64) = {
-        let c = Connection::open(&p).unwrap();
-        let root = c
-            .query_row(
-                "SELECT rootpage FROM sqlite_schema WHERE name = 'judgments_by_item'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        let size = c
-            .pragma_query_value(None, "page_size", |r| r.get(0))
-            .unwrap();
-        c.pragma_update(None, "journal_mode", "DELETE").unwrap();
-        (root, size)
-    };
-    let mut bytes = std::fs::read(&p).unwrap();
-    let start = ((root - 1) * page_size) as usize;
-    for b in &mut bytes[start..start + page_size as usize] {
-        *b = 0xA5;
-    }
-    std::fs::write(&p, &bytes).unwrap();
+    damage_root(&p, "judgments_by_item");
     refused(&f, &p, &["damaged"]);
 }
 

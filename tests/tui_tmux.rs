@@ -457,23 +457,6 @@ fn auto_graphics_without_an_answer_from_the_terminal_keeps_the_keys() {
     assert_eq!(Store::open(&f.db).unwrap().events().unwrap().len(), 2);
 }
 
-/// The images of the project with `label` among their candidates, in key order.
-fn candidate_images(db: &Path, label: &str) -> Vec<String> {
-    let store = Store::open(db).unwrap();
-    let mut keys = Vec::new();
-    for row in store.images().unwrap() {
-        if store
-            .candidates(row.id)
-            .unwrap()
-            .iter()
-            .any(|c| c.label == label)
-        {
-            keys.push(row.rec.key);
-        }
-    }
-    keys
-}
-
 #[test]
 fn a_grid_page_marked_and_saved_lands_as_yes_and_no_answers() {
     if !tmux_installed() {
@@ -481,7 +464,7 @@ fn a_grid_page_marked_and_saved_lands_as_yes_and_no_answers() {
     }
     let f = fixture();
     let patio = "n03899768";
-    let images = candidate_images(&f.db, patio);
+    let images = annotate_support::candidate_images(&f.db, patio);
     assert_eq!(images.len(), 3);
     let pidfile = f.dir.path().join("pid");
     let t = Tmux::start(

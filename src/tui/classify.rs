@@ -6,17 +6,18 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::Screen;
 use super::images::{Encoder, Pictures, Request};
 use super::view::{
-    ACCENT, MIN_HEIGHT, MIN_WIDTH, class_lines, draw_picture, popup, short_duration, too_small,
+    ACCENT, MIN_HEIGHT, MIN_WIDTH, class_lines, draw_picture, keys_popup, progress_bar,
+    screen_rows, short_duration, status_line, too_small,
 };
 use crate::annotate::ClassifySession;
 
@@ -309,13 +310,14 @@ impl ClassifyApp {
     fn draw_progress(&self, frame: &mut Frame<'_>, area: Rect) {
         let s = &self.session;
         let (done, total) = s.progress();
-        let pct = if total == 0 {
-            100.0
+        let fraction = if total == 0 {
+            1.0
         } else {
-            done as f64 * 100.0 / total as f64
+            done as f64 / total as f64
         };
         let mut label = format!(
-            " {done}/{total} images classified ({pct:.0}%) · {} this session",
+            " {done}/{total} images classified ({:.0}%) · {} this session",
+            fraction * 100.0,
             s.session_answers()
         );
         if let Some(rate) = s.per_hour() {
@@ -326,74 +328,43 @@ impl ClassifyApp {
             ));
         }
         label.push_str("  ");
-        let bar_w = usize::from(area.width).saturating_sub(label.chars().count() + 1);
-        let filled = (bar_w * done).checked_div(total).unwrap_or(bar_w);
-        frame.render_widget(
-            Paragraph::new(Line::from(vec![
-                Span::raw(label),
-                Span::raw("━".repeat(filled)).green(),
-                Span::raw("─".repeat(bar_w - filled)).dark_gray(),
-            ])),
-            area,
-        );
+        progress_bar(frame, area, label, fraction);
     }
 
     fn draw_status(&self, frame: &mut Frame<'_>, area: Rect) {
-        let line = match &self.message {
-            Some((m, true)) => Line::from(format!(" {m}")).red().bold(),
-            Some((m, false)) => Line::from(format!(" {m}")).yellow(),
-            None => Line::from(
-                " j/k move · space present · m main · +/- objects · enter save · u undo · \
-                 ]/[ image · z zoom · ? help · q quit",
-            )
-            .dark_gray(),
-        };
+        let line = status_line(
+            self.message(),
+            "j/k move · space present · m main · +/- objects · enter save · u undo · \
+             ]/[ image · z zoom · ? help · q quit",
+        );
         frame.render_widget(Paragraph::new(line), area);
     }
 
     fn draw_help(&self, frame: &mut Frame<'_>, area: Rect) {
-        let rows = [
-            ("j/k ↓↑ 1-9", "move between the labels"),
-            ("space", "the label is / is not there as a separate object"),
-            ("m", "the label under the cursor is the main object"),
-            ("+ / -", "more / fewer objects in the image"),
-            (
-                "0",
-                "the number of objects follows the labels present again",
-            ),
-            ("enter", "save the answer and go to the next image"),
-            ("u", "undo this session's last answer"),
-            ("] / [", "next / previous image without saving"),
-            ("z", "zoom: the image alone, full screen"),
-            ("?", "this help"),
-            ("q", "quit (saved answers stay saved)"),
-        ];
-        let mut lines: Vec<Line<'_>> = rows
-            .iter()
-            .map(|(k, what)| {
-                Line::from(vec![
-                    Span::raw(format!(" {k:>10}  ")).bold().fg(ACCENT),
-                    Span::raw(*what),
-                ])
-            })
-            .collect();
-        lines.push(Line::default());
-        lines.push(Line::from(
-            " The labels are the image's valid set. A label that is part of another object",
-        ));
-        lines.push(Line::from(
-            " (a suit on the groom) is not a separate object: take it away with space.",
-        ));
-        lines.push(Line::from(" ? or esc closes this help").dark_gray());
-        let rect = popup(area, 84, lines.len() as u16 + 2);
-        frame.render_widget(Clear, rect);
-        frame.render_widget(
-            Paragraph::new(lines).block(
-                Block::bordered()
-                    .title(Line::from(" classify keys ").bold())
-                    .border_style(Style::new().fg(ACCENT)),
-            ),
-            rect,
+        keys_popup(
+            frame,
+            area,
+            "classify keys",
+            &[
+                ("j/k ↓↑ 1-9", "move between the labels"),
+                ("space", "the label is / is not there as a separate object"),
+                ("m", "the label under the cursor is the main object"),
+                ("+ / -", "more / fewer objects in the image"),
+                (
+                    "0",
+                    "the number of objects follows the labels present again",
+                ),
+                ("enter", "save the answer and go to the next image"),
+                ("u", "undo this session's last answer"),
+                ("] / [", "next / previous image without saving"),
+                ("z", "zoom: the image alone, full screen"),
+                ("?", "this help"),
+                ("q", "quit (saved answers stay saved)"),
+            ],
+            &[
+                "The labels are the image's valid set. A label that is part of another object",
+                "(a suit on the groom) is not a separate object: take it away with space.",
+            ],
         );
     }
 }
@@ -428,13 +399,7 @@ impl Screen for ClassifyApp {
             self.pictures.send();
             return;
         }
-        let [header, body, progress, status] = Layout::vertical([
-            Constraint::Length(1),
-            Constraint::Min(1),
-            Constraint::Length(1),
-            Constraint::Length(1),
-        ])
-        .areas(area);
+        let [header, body, progress, status] = screen_rows(area);
         let side_w = (area.width * 2 / 5).clamp(46, 84);
         let [image_area, side] =
             Layout::horizontal([Constraint::Min(10), Constraint::Length(side_w)]).areas(body);
@@ -454,11 +419,7 @@ impl Screen for ClassifyApp {
     }
 
     fn handle_key(&mut self, key: KeyEvent) {
-        if key.kind != KeyEventKind::Press {
-            return;
-        }
-        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
-            self.quit = true;
+        if !super::screen_key(&key, &mut self.quit) {
             return;
         }
         self.message = None;

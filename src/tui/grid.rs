@@ -8,17 +8,18 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
 
 use super::Screen;
 use super::images::{Encoder, Pictures, Request};
 use super::view::{
-    ACCENT, MIN_HEIGHT, MIN_WIDTH, class_lines, draw_picture, popup, short_duration, too_small,
+    ACCENT, MIN_HEIGHT, MIN_WIDTH, class_lines, draw_picture, keys_popup, name_band, progress_bar,
+    screen_rows, short_duration, status_line, too_small,
 };
 use crate::annotate::{GridSession, Mark};
 
@@ -276,20 +277,7 @@ impl GridApp {
         }
         let [band, details] =
             Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(inner);
-        frame.render_widget(
-            Paragraph::new(vec![
-                Line::default(),
-                Line::from(class.name.clone()).centered(),
-                Line::default(),
-            ])
-            .style(
-                Style::new()
-                    .bg(Color::Blue)
-                    .fg(Color::White)
-                    .add_modifier(Modifier::BOLD),
-            ),
-            band,
-        );
+        name_band(frame, band, class.name.clone());
         let mut lines = class_lines(class);
         let page = self.session.page();
         let count = |m: Mark| page.iter().filter(|c| c.mark == m).count();
@@ -360,13 +348,14 @@ impl GridApp {
     fn draw_progress(&self, frame: &mut Frame<'_>, area: Rect) {
         let s = &self.session;
         let (before, total) = s.images_position();
+        let fraction = if total == 0 {
+            1.0
+        } else {
+            before as f64 / total as f64
+        };
         let mut label = format!(
             " {before}/{total} images done ({:.0}%) · {} answers this session",
-            if total == 0 {
-                100.0
-            } else {
-                before as f64 * 100.0 / total as f64
-            },
+            fraction * 100.0,
             s.answered()
         );
         if let Some(rate) = s.per_hour() {
@@ -377,32 +366,22 @@ impl GridApp {
             ));
         }
         label.push_str("  ");
-        let bar_w = usize::from(area.width).saturating_sub(label.chars().count() + 1);
-        let done = (bar_w * before).checked_div(total).unwrap_or(bar_w);
-        frame.render_widget(
-            Paragraph::new(Line::from(vec![
-                Span::raw(label),
-                Span::raw("━".repeat(done)).green(),
-                Span::raw("─".repeat(bar_w - done)).dark_gray(),
-            ])),
-            area,
-        );
+        progress_bar(frame, area, label, fraction);
     }
 
     fn draw_status(&self, frame: &mut Frame<'_>, area: Rect) {
-        let line = match (&self.message, self.mode) {
-            (_, GridMode::ConfirmQuit) => Line::from(
+        let line = if self.mode == GridMode::ConfirmQuit {
+            Line::from(
                 " this page is not saved: enter saves it, q again quits without it, esc goes back",
             )
             .yellow()
-            .bold(),
-            (Some((m, true)), _) => Line::from(format!(" {m}")).red().bold(),
-            (Some((m, false)), _) => Line::from(format!(" {m}")).yellow(),
-            (None, _) => Line::from(
-                " ←↓↑→/hjkl move · space contains · m maybe · x open · enter save page · \
+            .bold()
+        } else {
+            status_line(
+                self.message(),
+                "←↓↑→/hjkl move · space contains · m maybe · x open · enter save page · \
                  u undo page · z zoom · ? help · q quit",
             )
-            .dark_gray(),
         };
         frame.render_widget(Paragraph::new(line), area);
     }
@@ -436,48 +415,30 @@ impl GridApp {
     }
 
     fn draw_help(&self, frame: &mut Frame<'_>, area: Rect) {
-        let rows = [
-            ("←↓↑→ hjkl", "move between images"),
-            (
-                "space",
-                "contains: the image shows the label (again: back to no)",
-            ),
-            ("m", "maybe: cannot tell"),
-            ("x", "leave the image open: no answer now"),
-            ("a", "mark every image of the page (again: none)"),
-            (
-                "+ / -",
-                "larger / smaller thumbnails (fewer / more on a page)",
-            ),
-            ("enter", "save the page: marked images yes, unmarked no"),
-            ("u", "undo the last saved page: its answers are retracted"),
-            ("z", "zoom: the image under the cursor, full screen"),
-            ("?", "this help"),
-            ("q", "quit (saved pages stay saved)"),
-        ];
-        let mut lines: Vec<Line<'_>> = rows
-            .iter()
-            .map(|(k, what)| {
-                Line::from(vec![
-                    Span::raw(format!(" {k:>9}  ")).bold().fg(ACCENT),
-                    Span::raw(*what),
-                ])
-            })
-            .collect();
-        lines.push(Line::default());
-        lines.push(Line::from(
-            " A page is saved whole, in one step; nothing on it is saved before enter.",
-        ));
-        lines.push(Line::from(" ? or esc closes this help").dark_gray());
-        let rect = popup(area, 80, lines.len() as u16 + 2);
-        frame.render_widget(Clear, rect);
-        frame.render_widget(
-            Paragraph::new(lines).block(
-                Block::bordered()
-                    .title(Line::from(" grid keys ").bold())
-                    .border_style(Style::new().fg(ACCENT)),
-            ),
-            rect,
+        keys_popup(
+            frame,
+            area,
+            "grid keys",
+            &[
+                ("←↓↑→ hjkl", "move between images"),
+                (
+                    "space",
+                    "contains: the image shows the label (again: back to no)",
+                ),
+                ("m", "maybe: cannot tell"),
+                ("x", "leave the image open: no answer now"),
+                ("a", "mark every image of the page (again: none)"),
+                (
+                    "+ / -",
+                    "larger / smaller thumbnails (fewer / more on a page)",
+                ),
+                ("enter", "save the page: marked images yes, unmarked no"),
+                ("u", "undo the last saved page: its answers are retracted"),
+                ("z", "zoom: the image under the cursor, full screen"),
+                ("?", "this help"),
+                ("q", "quit (saved pages stay saved)"),
+            ],
+            &["A page is saved whole, in one step; nothing on it is saved before enter."],
         );
     }
 }
@@ -494,13 +455,7 @@ impl Screen for GridApp {
             self.pictures.send();
             return;
         }
-        let [header, body, progress, status] = Layout::vertical([
-            Constraint::Length(1),
-            Constraint::Min(1),
-            Constraint::Length(1),
-            Constraint::Length(1),
-        ])
-        .areas(area);
+        let [header, body, progress, status] = screen_rows(area);
         let side_w = (area.width / 4).clamp(30, 48);
         let [grid, side] =
             Layout::horizontal([Constraint::Min(CELL_W), Constraint::Length(side_w)]).areas(body);
@@ -520,11 +475,7 @@ impl Screen for GridApp {
     }
 
     fn handle_key(&mut self, key: KeyEvent) {
-        if key.kind != KeyEventKind::Press {
-            return;
-        }
-        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
-            self.quit = true;
+        if !super::screen_key(&key, &mut self.quit) {
             return;
         }
         self.message = None;

@@ -99,6 +99,21 @@ impl Screen for App {
     }
 }
 
+/// What every screen does first with a key: releases are ignored, and ctrl-c always leaves
+/// (raw mode turns it into a key), whatever the screen's keys say. True when the screen should
+/// handle the key.
+pub(crate) fn screen_key(key: &crossterm::event::KeyEvent, quit: &mut bool) -> bool {
+    use crossterm::event::{KeyCode, KeyEventKind, KeyModifiers};
+    if key.kind != KeyEventKind::Press {
+        return false;
+    }
+    if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+        *quit = true;
+        return false;
+    }
+    true
+}
+
 /// What the annotation screen asks.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum Task {

@@ -33,13 +33,7 @@ pub fn draw(app: &mut App, frame: &mut Frame<'_>) {
         zoom(app, frame, area);
         return;
     }
-    let [header_area, body, progress_area, status_area] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(1),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [header_area, body, progress_area, status_area] = screen_rows(area);
     let side_w = (area.width * 2 / 5).clamp(46, 84);
     let [image_area, side] =
         Layout::horizontal([Constraint::Min(10), Constraint::Length(side_w)]).areas(body);
@@ -342,20 +336,7 @@ fn question(app: &App, lines: Vec<Line<'static>>, frame: &mut Frame<'_>, area: R
     }
     let [band, details] =
         Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(inner);
-    frame.render_widget(
-        Paragraph::new(vec![
-            Line::default(),
-            Line::from(name).centered(),
-            Line::default(),
-        ])
-        .style(
-            Style::new()
-                .bg(Color::Blue)
-                .fg(Color::White)
-                .add_modifier(Modifier::BOLD),
-        ),
-        band,
-    );
+    name_band(frame, band, name);
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: true }),
         details.inner(ratatui::layout::Margin::new(1, 1)),
@@ -574,15 +555,95 @@ fn progress(p: &Progress, frame: &mut Frame<'_>, area: Rect) {
         _ => label.push_str(" · pace after the first answer"),
     }
     label.push_str(&format!(" · {} this session  ", p.session_answers));
+    progress_bar(frame, area, label, p.fraction());
+}
+
+/// A progress line: `label`, then a bar over the rest of the width, `fraction` of it done.
+pub(super) fn progress_bar(frame: &mut Frame<'_>, area: Rect, label: String, fraction: f64) {
     // Thick for done, thin for open: readable without colour too (tmux captures, screenshots).
     let bar_w = usize::from(area.width).saturating_sub(label.chars().count() + 1);
-    let done = ((bar_w as f64) * p.fraction()).round() as usize;
+    let done = ((bar_w as f64) * fraction.clamp(0.0, 1.0)).round() as usize;
     let line = Line::from(vec![
         Span::raw(label),
         Span::raw("━".repeat(done)).green(),
         Span::raw("─".repeat(bar_w - done)).dark_gray(),
     ]);
     frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The four rows of every annotation screen: header, body, progress, status.
+pub(super) fn screen_rows(area: Rect) -> [Rect; 4] {
+    Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area)
+}
+
+/// The label's name, large on a band, as the one-question and grid screens ask about it.
+pub(super) fn name_band(frame: &mut Frame<'_>, area: Rect, name: String) {
+    frame.render_widget(
+        Paragraph::new(vec![
+            Line::default(),
+            Line::from(name).centered(),
+            Line::default(),
+        ])
+        .style(
+            Style::new()
+                .bg(Color::Blue)
+                .fg(Color::White)
+                .add_modifier(Modifier::BOLD),
+        ),
+        area,
+    );
+}
+
+/// The status line of the grid and classify screens: the message, or the key hints.
+pub(super) fn status_line(message: Option<(&str, bool)>, hints: &str) -> Line<'static> {
+    match message {
+        Some((m, true)) => Line::from(format!(" {m}")).red().bold(),
+        Some((m, false)) => Line::from(format!(" {m}")).yellow(),
+        None => Line::from(format!(" {hints}")).dark_gray(),
+    }
+}
+
+/// A key list over the screen: `rows` of (keys, what they do), then `notes`.
+pub(super) fn keys_popup(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    title: &str,
+    rows: &[(&str, &str)],
+    notes: &[&str],
+) {
+    let key_w = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(4);
+    let mut lines: Vec<Line<'_>> = rows
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::raw(format!(" {k:>key_w$}  ")).bold().fg(ACCENT),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    lines.push(Line::default());
+    lines.extend(notes.iter().map(|n| Line::from(format!(" {n}"))));
+    lines.push(Line::from(" ? or esc closes this help").dark_gray());
+    let rect = popup(area, 84, lines.len() as u16 + 2);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::bordered()
+                .title(Line::from(format!(" {title} ")).bold())
+                .border_style(Style::new().fg(ACCENT)),
+        ),
+        rect,
+    );
 }
 
 /// `2h 58m`, `14m`, `<1m`.

@@ -156,3 +156,20 @@ pub fn truncated_jpeg(len: usize) -> Vec<u8> {
     bytes.truncate(len);
     bytes
 }
+
+/// The images of the project at `db` with `label` among their candidates, in key order.
+pub fn candidate_images(db: &Path, label: &str) -> Vec<String> {
+    let store = Store::open(db).unwrap();
+    let mut keys = Vec::new();
+    for row in store.images().unwrap() {
+        if store
+            .candidates(row.id)
+            .unwrap()
+            .iter()
+            .any(|c| c.label == label)
+        {
+            keys.push(row.rec.key);
+        }
+    }
+    keys
+}
