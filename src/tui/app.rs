@@ -325,7 +325,8 @@ impl App {
             Ok((images, _)) if images.is_empty() => {
                 let name = self.display_name(&label);
                 self.say(format!(
-                    "no other image has the original label {name} and no no-answer on it"
+                    "no reference for {name}: no other readable image has it as its original \
+                     label (or annotators said no to all of them)"
                 ));
             }
             Ok((images, confirmed)) => {
