@@ -639,3 +639,14 @@ fn the_classify_screen_lists_the_valid_labels_with_the_main_object() {
     term.draw(|f| app.draw(f)).unwrap();
     insta::assert_snapshot!("classify_help", screen_text(term.backend().buffer()));
 }
+
+#[test]
+fn the_reference_panel_says_when_a_class_has_nothing_to_compare_with() {
+    let p = project(2);
+    let mut s = Screen::new(&p, 200, 60);
+    s.keys("r");
+    assert_eq!(s.app.mode(), &Mode::Normal);
+    let msg = s.app.message().expect("a message").text.clone();
+    assert!(msg.starts_with("no reference for "), "{msg}");
+    assert!(s.text().contains("no reference for"));
+}
