@@ -16,8 +16,8 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use super::Screen;
 use super::images::{Encoder, Pictures, Request};
 use super::view::{
-    ACCENT, MIN_HEIGHT, MIN_WIDTH, class_lines, draw_picture, keys_popup, progress_bar,
-    screen_rows, short_duration, status_line, too_small,
+    ACCENT, MIN_HEIGHT, MIN_WIDTH, class_lines, draw_picture, images_progress, keys_popup,
+    screen_rows, status_line, too_small,
 };
 use crate::annotate::ClassifySession;
 
@@ -309,26 +309,14 @@ impl ClassifyApp {
 
     fn draw_progress(&self, frame: &mut Frame<'_>, area: Rect) {
         let s = &self.session;
-        let (done, total) = s.progress();
-        let fraction = if total == 0 {
-            1.0
-        } else {
-            done as f64 / total as f64
-        };
-        let mut label = format!(
-            " {done}/{total} images classified ({:.0}%) · {} this session",
-            fraction * 100.0,
-            s.session_answers()
+        images_progress(
+            frame,
+            area,
+            s.progress(),
+            "classified",
+            s.session_answers(),
+            s.per_hour(),
         );
-        if let Some(rate) = s.per_hour() {
-            let left = total.saturating_sub(done) as f64 / rate * 3600.0;
-            label.push_str(&format!(
-                " · {rate:.0}/h · {} left",
-                short_duration(Duration::from_secs_f64(left))
-            ));
-        }
-        label.push_str("  ");
-        progress_bar(frame, area, label, fraction);
     }
 
     fn draw_status(&self, frame: &mut Frame<'_>, area: Rect) {

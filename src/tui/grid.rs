@@ -18,8 +18,8 @@ use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
 use super::Screen;
 use super::images::{Encoder, Pictures, Request};
 use super::view::{
-    ACCENT, MIN_HEIGHT, MIN_WIDTH, class_lines, draw_picture, keys_popup, name_band, progress_bar,
-    screen_rows, short_duration, status_line, too_small,
+    ACCENT, MIN_HEIGHT, MIN_WIDTH, class_lines, draw_picture, images_progress, keys_popup,
+    name_band, screen_rows, status_line, too_small,
 };
 use crate::annotate::{GridSession, Mark};
 
@@ -347,26 +347,14 @@ impl GridApp {
 
     fn draw_progress(&self, frame: &mut Frame<'_>, area: Rect) {
         let s = &self.session;
-        let (before, total) = s.images_position();
-        let fraction = if total == 0 {
-            1.0
-        } else {
-            before as f64 / total as f64
-        };
-        let mut label = format!(
-            " {before}/{total} images done ({:.0}%) · {} answers this session",
-            fraction * 100.0,
-            s.answered()
+        images_progress(
+            frame,
+            area,
+            s.images_position(),
+            "done",
+            s.answered(),
+            s.per_hour(),
         );
-        if let Some(rate) = s.per_hour() {
-            let left = total.saturating_sub(before) as f64 / rate * 3600.0;
-            label.push_str(&format!(
-                " · {rate:.0}/h · {} left",
-                short_duration(Duration::from_secs_f64(left))
-            ));
-        }
-        label.push_str("  ");
-        progress_bar(frame, area, label, fraction);
     }
 
     fn draw_status(&self, frame: &mut Frame<'_>, area: Rect) {

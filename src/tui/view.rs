@@ -571,6 +571,37 @@ pub(super) fn progress_bar(frame: &mut Frame<'_>, area: Rect, label: String, fra
     frame.render_widget(Paragraph::new(line), area);
 }
 
+/// The progress line of the grid and classify screens: `done` of `total` images, answers this
+/// session, and the pace once there is one.
+pub(super) fn images_progress(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    (done, total): (usize, usize),
+    what: &str,
+    session_answers: u64,
+    per_hour: Option<f64>,
+) {
+    let fraction = if total == 0 {
+        1.0
+    } else {
+        done as f64 / total as f64
+    };
+    let mut label = format!(
+        " {done}/{total} images {what} ({:.0}%) · {session_answers} answer{} this session",
+        fraction * 100.0,
+        if session_answers == 1 { "" } else { "s" }
+    );
+    if let Some(rate) = per_hour {
+        let left = total.saturating_sub(done) as f64 / rate * 3600.0;
+        label.push_str(&format!(
+            " · {rate:.0}/h · {} left",
+            short_duration(std::time::Duration::from_secs_f64(left))
+        ));
+    }
+    label.push_str("  ");
+    progress_bar(frame, area, label, fraction);
+}
+
 /// The four rows of every annotation screen: header, body, progress, status.
 pub(super) fn screen_rows(area: Rect) -> [Rect; 4] {
     Layout::vertical([

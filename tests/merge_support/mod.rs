@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use labelvet::store::checkout::{CheckoutOptions, checkout};
 use labelvet::store::predictions::rebuild_candidates;
@@ -16,42 +15,10 @@ pub const PREDICTIONS: &str = "../shared/data/photos/predictions.csv";
 pub const MANIFEST: &str = "../shared/data/imagenet_val/original_labels.csv";
 pub const RATERS: &str = "../shared/data/real/raters.csv.gz";
 
-pub fn labelvet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_labelvet"))
-        .args(args)
-        .env(
-            "LABELVET_DATA_DIR",
-            std::env::temp_dir().join("labelvet-tests-unused"),
-        )
-        .output()
-        .expect("run labelvet")
-}
-
-pub fn ok(args: &[&str]) -> String {
-    let out = labelvet(args);
-    assert!(
-        out.status.success(),
-        "labelvet {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs a command that must fail; returns its stderr.
-pub fn fails(args: &[&str]) -> String {
-    let out = labelvet(args);
-    assert!(
-        !out.status.success(),
-        "labelvet {args:?} should have failed:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stderr).unwrap()
-}
-
-pub fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+#[path = "../cli_support/mod.rs"]
+mod cli_support;
+#[allow(unused_imports)] // each test file uses its own subset
+pub use cli_support::{fails, labelvet, ok, s};
 
 /// A five-class vocabulary for small synthetic projects.
 pub fn small_vocab() -> Vocab {
