@@ -9,7 +9,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui_image::protocol::Protocol;
 
-use super::images::{Encoder, Pictures, Request};
+use super::images::{Encoder, Pictures, Request, image_path};
 use super::keymap::{Action, Keymap};
 use crate::annotate::{Advance, Session};
 use crate::store::{Answer, FlagKind, ReferenceImage};
@@ -151,18 +151,12 @@ impl App {
     }
 
     fn path_of(&self, id: i64) -> Result<PathBuf, String> {
-        let Some(root) = &self.image_root else {
-            return Err("the project has no image folder; pass --images DIR to show images".into());
-        };
-        let rec = match self.session.image() {
-            Some(cur) if cur.id == id => cur.record.clone(),
-            _ => match self.session.store().image_by_id(id) {
-                Ok(Some(row)) => row.rec,
-                Ok(None) => return Err(format!("image #{id} is no longer in the project")),
-                Err(e) => return Err(e.to_string()),
-            },
-        };
-        Ok(rec.path_under(root))
+        let known = self
+            .session
+            .image()
+            .filter(|cur| cur.id == id)
+            .map(|cur| &cur.record);
+        image_path(self.image_root.as_deref(), self.session.store(), id, known)
     }
 
     fn say(&mut self, text: impl Into<String>) {

@@ -14,7 +14,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::Screen;
-use super::images::{Encoder, Pictures, Request};
+use super::images::{Encoder, Pictures, Request, image_path};
 use super::view::{
     ACCENT, MIN_HEIGHT, MIN_WIDTH, class_lines, draw_picture, images_progress, keys_popup,
     screen_rows, status_line, too_small,
@@ -86,17 +86,12 @@ impl ClassifyApp {
     }
 
     fn request(&self, id: i64, area: Rect) -> Request {
-        let path = match &self.image_root {
-            None => Err("the project has no image folder; pass --images DIR".to_string()),
-            Some(root) => match self.session.image() {
-                Some(cur) if cur.image.id == id => Ok(cur.image.rec.path_under(root)),
-                _ => match self.session.store().image_by_id(id) {
-                    Ok(Some(row)) => Ok(row.rec.path_under(root)),
-                    Ok(None) => Err(format!("image #{id} is no longer in the project")),
-                    Err(e) => Err(e.to_string()),
-                },
-            },
-        };
+        let known = self
+            .session
+            .image()
+            .filter(|cur| cur.image.id == id)
+            .map(|cur| &cur.image.rec);
+        let path = image_path(self.image_root.as_deref(), self.session.store(), id, known);
         Request { id, path, area }
     }
 

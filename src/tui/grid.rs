@@ -16,7 +16,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
 
 use super::Screen;
-use super::images::{Encoder, Pictures, Request};
+use super::images::{Encoder, Pictures, Request, image_path};
 use super::view::{
     ACCENT, MIN_HEIGHT, MIN_WIDTH, class_lines, draw_picture, images_progress, keys_popup,
     name_band, screen_rows, status_line, too_small,
@@ -100,17 +100,13 @@ impl GridApp {
     }
 
     fn request(&self, id: i64, area: Rect) -> Request {
-        let path = match &self.image_root {
-            None => Err("the project has no image folder; pass --images DIR".to_string()),
-            Some(root) => match self.session.page().iter().find(|c| c.image.id == id) {
-                Some(c) => Ok(c.image.rec.path_under(root)),
-                None => match self.session.store().image_by_id(id) {
-                    Ok(Some(row)) => Ok(row.rec.path_under(root)),
-                    Ok(None) => Err(format!("image #{id} is no longer in the project")),
-                    Err(e) => Err(e.to_string()),
-                },
-            },
-        };
+        let known = self
+            .session
+            .page()
+            .iter()
+            .find(|c| c.image.id == id)
+            .map(|c| &c.image.rec);
+        let path = image_path(self.image_root.as_deref(), self.session.store(), id, known);
         Request { id, path, area }
     }
 

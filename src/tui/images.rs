@@ -256,6 +256,28 @@ impl Loader {
     }
 }
 
+/// The file of image `id` below the image folder `root`: from `known` when it is the record at
+/// hand (the current image, a page's cell), else read from the project. The error is what the
+/// screen shows in the image's place.
+pub fn image_path(
+    root: Option<&Path>,
+    store: &crate::store::Store,
+    id: i64,
+    known: Option<&crate::store::ImageRecord>,
+) -> Result<PathBuf, String> {
+    let Some(root) = root else {
+        return Err("the project has no image folder; pass --images DIR to show images".into());
+    };
+    match known {
+        Some(rec) => Ok(rec.path_under(root)),
+        None => match store.image_by_id(id) {
+            Ok(Some(row)) => Ok(row.rec.path_under(root)),
+            Ok(None) => Err(format!("image #{id} is no longer in the project")),
+            Err(e) => Err(e.to_string()),
+        },
+    }
+}
+
 /// The screen's side of image loading: the pictures loaded so far, what is on its way, and the
 /// requests of the frame being drawn. A frame asks for every picture it shows (and those worth
 /// loading ahead) with [`Pictures::want`], then hands the whole list to the worker once with
