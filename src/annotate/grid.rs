@@ -133,15 +133,8 @@ impl GridSession {
             class: Some(class.key.clone()),
             ..opts.queue
         };
-        let selected = store.select_queue(&annotator, &spec.filter(&vocab)?)?;
-        let all = selected.len();
-        let selected = spec.sampled(selected);
-        if selected.len() < all {
-            let keep: Vec<i64> = selected.iter().map(|im| im.id).collect();
-            store.restrict_selection(&keep)?;
-        }
         let mut ids = Vec::new();
-        for im in spec.ordered(selected) {
+        for im in spec.select(&store, &annotator, &vocab)? {
             if store.selection_is_open(&annotator, im.id)? {
                 ids.push(im.id);
             }

@@ -157,15 +157,7 @@ impl Session {
             };
             (store.queue_image_ids(&annotator)?, tally, None)
         } else {
-            let filter = opts.queue.filter(&vocab)?;
-            let selected = store.select_queue(&annotator, &filter)?;
-            let all = selected.len();
-            let selected = opts.queue.sampled(selected);
-            if selected.len() < all {
-                let keep: Vec<i64> = selected.iter().map(|im| im.id).collect();
-                store.restrict_selection(&keep)?;
-            }
-            let selected = opts.queue.ordered(selected);
+            let selected = opts.queue.select(&store, &annotator, &vocab)?;
             let (total, answered) = store.selection_counts(&annotator)?;
             let info = QueueInfo {
                 spec: opts.queue.clone(),

@@ -142,6 +142,25 @@ impl QueueSpec {
         Ok(self.sampled(images).into_iter().map(|im| im.key).collect())
     }
 
+    /// Selects the annotator's queue in the store (see [`Store::select_queue`]), keeps the
+    /// sample, and returns its images in the spec's order. The selection stays on the store's
+    /// connection, narrowed to the sample, for the session's per-image look-ups.
+    pub(crate) fn select(
+        &self,
+        store: &Store,
+        annotator: &str,
+        vocab: &Vocab,
+    ) -> Result<Vec<QueueImage>> {
+        let selected = store.select_queue(annotator, &self.filter(vocab)?)?;
+        let all = selected.len();
+        let selected = self.sampled(selected);
+        if selected.len() < all {
+            let keep: Vec<i64> = selected.iter().map(|im| im.id).collect();
+            store.restrict_selection(&keep)?;
+        }
+        Ok(self.ordered(selected))
+    }
+
     /// The images kept by `sample`, in their original order.
     pub(crate) fn sampled(&self, images: Vec<QueueImage>) -> Vec<QueueImage> {
         let Some(n) = self.sample else {
