@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use labelvet::analysis::Answer;
-use labelvet::analysis::project::{Method, Options, ProjectData, Results, aggregate};
+use labelvet::analysis::project::{Method, Options, ProjectData, Results, Scores, aggregate};
 use labelvet::export::{ExportFormat, export};
 use labelvet::ingest::judgments::{
-    JudgmentFormat, JudgmentImport, JudgmentImportOptions, import_judgments, read_scores,
+    JudgmentFormat, JudgmentImport, JudgmentImportOptions, import_judgments,
 };
+use labelvet::ingest::scores::read_scores;
 use labelvet::ingest::{InitOptions, init_project};
 use labelvet::store::Store;
 
@@ -76,7 +77,7 @@ fn aggregate_as(
     threshold: f64,
     scores: bool,
 ) -> Results {
-    let scores = scores.then(|| read_scores(store, Path::new(SCORES)).unwrap());
+    let scores = scores.then(|| Scores::from(read_scores(store, Path::new(SCORES)).unwrap()));
     let opts = Options {
         method,
         threshold,

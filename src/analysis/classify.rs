@@ -18,10 +18,9 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::project::{Options, ProjectData, Results, aggregate};
+use super::project::{Options, ProjectData, Results, Scores, aggregate};
 use super::report::ClassRef;
 use crate::error::Result;
-use crate::ingest::judgments::Scores;
 use crate::store::Store;
 
 /// A valid label of a queued image.

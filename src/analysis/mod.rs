@@ -1,9 +1,9 @@
 //! Statistics over the experts' answers: this module turns raw
 //! `(item, annotator, answer)` triples into the numbers a review report needs.
 //!
-//! It exists as one self-contained, std-only unit so that the statistics can be
-//! tested against published values without pulling in the terminal UI or any
-//! storage code. The three parts answer three different questions:
+//! It exists as one self-contained unit so that the statistics can be tested
+//! against published values without pulling in the terminal UI or any storage
+//! code (the statistics files take only [`Answer`], a plain enum of the store's). The three parts answer three different questions:
 //!
 //! * [`aggregate`](mod@aggregate): "what did the annotators say?" — per-item counts and the
 //!   selection frequency `yes / (yes + no)`, thresholded into valid / not valid.
@@ -40,57 +40,11 @@ pub mod dawid_skene;
 pub mod project;
 pub mod report;
 
+/// The answer type lives with the events that record it, below every layer that reads it.
+pub use crate::store::answer::{Answer, N_ANSWERS};
 pub use aggregate::{Counts, counts, is_valid, selection_frequency, validity};
 pub use agreement::{Agreement, AnnotatorAgreement, agreement};
 pub use dawid_skene::{DsOptions, DsResult, dawid_skene};
-
-/// An expert's verdict on whether an image shows the label in question.
-///
-/// The discriminants double as indices into per-category arrays (`[_; 3]`),
-/// ordered from "label wrong" to "label right".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(u8)]
-pub enum Answer {
-    No = 0,
-    Maybe = 1,
-    Yes = 2,
-}
-
-/// Number of answer categories; the width of every per-category array.
-pub const N_ANSWERS: usize = 3;
-
-impl Answer {
-    /// All answers in index order.
-    pub const ALL: [Answer; N_ANSWERS] = [Answer::No, Answer::Maybe, Answer::Yes];
-
-    /// Position of this answer in per-category arrays.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    /// Inverse of [`Answer::index`]; `None` for indices `>= 3`.
-    pub fn from_index(index: usize) -> Option<Answer> {
-        Answer::ALL.get(index).copied()
-    }
-
-    /// Lower-case name as used in the rater CSV files (`no`, `maybe`, `yes`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Answer::No => "no",
-            Answer::Maybe => "maybe",
-            Answer::Yes => "yes",
-        }
-    }
-
-    /// Parses `no` / `maybe` / `yes`, ignoring ASCII case and surrounding
-    /// whitespace; anything else is `None` so callers decide how to report it.
-    pub fn parse(s: &str) -> Option<Answer> {
-        let s = s.trim();
-        Answer::ALL
-            .into_iter()
-            .find(|a| a.as_str().eq_ignore_ascii_case(s))
-    }
-}
 
 /// One annotator's current answer to one question, with dense ids (0..n_items, 0..n_annotators).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -121,17 +75,6 @@ fn dense_index(id: u32, len: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn answer_round_trips() {
-        for a in Answer::ALL {
-            assert_eq!(Answer::from_index(a.index()), Some(a));
-            assert_eq!(Answer::parse(a.as_str()), Some(a));
-        }
-        assert_eq!(Answer::parse(" YES "), Some(Answer::Yes));
-        assert_eq!(Answer::parse("y"), None);
-        assert_eq!(Answer::from_index(3), None);
-    }
 
     #[test]
     fn dense_index_rejects_out_of_range() {

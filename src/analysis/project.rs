@@ -19,8 +19,21 @@ use std::collections::HashMap;
 
 use super::{Answer, Counts, DsOptions, Rating, dawid_skene};
 use crate::error::{Error, Result};
-use crate::ingest::judgments::Scores;
 use crate::store::Store;
+
+/// Per-pair scores computed elsewhere (e.g. ReaL's Dawid-Skene posteriors), to aggregate with
+/// instead of the project's own estimate (`--scores`; read by `ingest::scores`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scores {
+    /// (image key, class key) to score.
+    pub by_pair: HashMap<(String, String), f64>,
+}
+
+impl From<HashMap<(String, String), f64>> for Scores {
+    fn from(by_pair: HashMap<(String, String), f64>) -> Scores {
+        Scores { by_pair }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {

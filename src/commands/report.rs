@@ -7,17 +7,18 @@ use anyhow::{Context, Result};
 
 use crate::cli::{MethodArg, ResultsArgs};
 use labelvet::analysis::classify::ClassifySummary;
+use labelvet::analysis::project::Scores;
 use labelvet::analysis::project::{Method, Options, ProjectData, Results, aggregate};
 use labelvet::analysis::report::Report;
 use labelvet::export::plots::write_plots;
-use labelvet::ingest::judgments::read_scores;
+use labelvet::ingest::scores::read_scores;
 use labelvet::store::Store;
 
 /// Reads the project and aggregates its answers as `args` say; shared with `export` so that the
 /// two always agree.
 pub fn aggregate_project(store: &Store, args: &ResultsArgs) -> Result<(ProjectData, Results)> {
     let scores = match &args.scores {
-        Some(file) => Some(read_scores(store, file)?),
+        Some(file) => Some(Scores::from(read_scores(store, file)?)),
         None => None,
     };
     let method = match (&scores, args.method) {

@@ -39,10 +39,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::table::{self, Format, IMAGE_COLS, LABEL_COLS};
-use crate::analysis::Answer;
 use crate::error::{Error, Result};
 use crate::store::predictions::rebuild_candidates;
-use crate::store::{JudgmentEvent, Store, judgments::insert_events};
+use crate::store::{Answer, JudgmentEvent, Store, judgments::insert_events};
 use crate::vocab::Vocab;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -580,74 +579,6 @@ fn read_jsonl(
         r.push(n, &image, &label, annotator.as_deref(), answer, time)?;
     }
     Ok(format.unwrap_or(JudgmentFormat::Jsonl))
-}
-
-/// Per-pair scores computed elsewhere (e.g. ReaL's Dawid-Skene posteriors), to aggregate with
-/// instead of the project's own estimate.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Scores {
-    /// (image key, class key) to score.
-    pub by_pair: HashMap<(String, String), f64>,
-}
-
-/// Reads a CSV `image,label,score` (label as class key or index; ReaL's `scores.csv.gz` layout
-/// `image,label_index,wnid,score` works; extra columns are ignored; gzip is read directly).
-/// Every image must be in the project and every label in its vocabulary; a pair given twice is
-/// an error, since either value would be a silent guess.
-pub fn read_scores(store: &Store, file: &Path) -> Result<Scores> {
-    let vocab = store.vocab()?;
-    let images = store.image_ids()?;
-    let mut rdr = table::csv_reader(table::open(file)?);
-    let headers = rdr
-        .headers()
-        .map_err(|e| Error::input(file, 1, e.to_string()))?
-        .clone();
-    let img = table::need_col(file, &headers, IMAGE_COLS, "image")?;
-    let lab = table::need_col(file, &headers, LABEL_COLS, "label")?;
-    let sc = table::need_col(
-        file,
-        &headers,
-        &["score", "probability", "posterior"],
-        "score",
-    )?;
-    let mut labels: HashMap<String, String> = HashMap::new();
-    let mut out = Scores::default();
-    let mut rec = csv::StringRecord::new();
-    while let Some(line) = table::next_record(&mut rdr, &mut rec, file)? {
-        let field = |c: usize| rec.get(c).unwrap_or("");
-        let image = field(img);
-        if !images.contains_key(image) {
-            return Err(Error::input(
-                file,
-                line,
-                format!("image {image} is not in the project"),
-            ));
-        }
-        let label = field(lab);
-        if !labels.contains_key(label) {
-            let key = vocab
-                .resolve(label)
-                .ok_or_else(|| Error::input(file, line, format!("unknown class `{label}`")))?
-                .key
-                .clone();
-            labels.insert(label.to_string(), key);
-        }
-        let s = field(sc);
-        let score: f64 = s
-            .parse()
-            .ok()
-            .filter(|x: &f64| x.is_finite())
-            .ok_or_else(|| Error::input(file, line, format!("score `{s}` is not a number")))?;
-        let key = (image.to_string(), labels[label].clone());
-        if out.by_pair.insert(key, score).is_some() {
-            return Err(Error::input(
-                file,
-                line,
-                format!("image {image}, label {label}: score given twice"),
-            ));
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod classify;
 pub mod images;
 pub mod judgments;
 pub mod predictions;
+pub mod scores;
 pub mod table;
 
 use std::collections::HashSet;

@@ -12,7 +12,7 @@ use rusqlite::{Connection, Row, params};
 use super::Store;
 use crate::error::{Error, Result};
 
-pub use crate::analysis::Answer;
+pub use super::answer::Answer;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct JudgmentEvent {

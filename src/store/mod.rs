@@ -7,6 +7,7 @@
 //! killed; only a power cut can lose the last few), and a busy timeout so that two processes on
 //! one file wait for each other instead of failing at once.
 
+pub mod answer;
 pub mod checkout;
 mod classes;
 pub mod classify;
