@@ -11,7 +11,7 @@
 //!
 //! Run: `cargo bench --bench annotate -- --warm-up-time 1 --measurement-time 3`
 
-#[path = "../tests/annotate_support/mod.rs"]
+#[path = "../tests/it/annotate_support.rs"]
 mod annotate_support;
 
 use std::path::Path;

@@ -1,9 +1,9 @@
-//! Fuzz target: see `classify` in tests/fuzz_support/mod.rs.
+//! Fuzz target: see `classify` in tests/it/fuzz_support.rs.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../tests/fuzz_support/mod.rs"]
+#[path = "../../tests/it/fuzz_support.rs"]
 mod harness;
 
 fuzz_target!(|data: &[u8]| {

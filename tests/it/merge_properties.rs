@@ -1,0 +1,253 @@
+//! The algebra that makes "work apart, merge later" safe, checked on random event sets: merging
+//! is commutative, idempotent and associative in the events, the flags, the candidates and every
+//! annotator's current answers. Events are drawn from one pool and each file holds a random part
+//! of it, so files overlap the way re-merged and re-shared files do; answers tie on time often
+//! (ties are broken by id), and retractions undo earlier answers.
+
+use crate::merge_support;
+
+use std::path::{Path, PathBuf};
+
+use labelvet::store::merge::MergeOptions;
+use labelvet::store::{Answer, JudgmentEvent, Store};
+use merge_support::{checkout_of, copy_db, small_project, state};
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+struct Op {
+    annotator: usize,
+    image: usize,
+    label: usize,
+    answer: usize,
+    time: i64,
+    /// Retract the annotator's latest standing answer to this question instead of answering.
+    retract: bool,
+    /// Flag the image (kind index) instead of answering.
+    flag: Option<usize>,
+    /// Which of the three files hold this event.
+    in_files: [bool; 3],
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    (
+        0..3usize,
+        0..4usize,
+        0..5usize,
+        0..3usize,
+        0..6i64,
+        prop::bool::weighted(0.2),
+        prop::option::weighted(0.15, 0..4usize),
+        [any::<bool>(), any::<bool>(), any::<bool>()],
+    )
+        .prop_map(
+            |(annotator, image, label, answer, time, retract, flag, in_files)| Op {
+                annotator,
+                image,
+                label,
+                answer,
+                time,
+                retract,
+                flag,
+                in_files,
+            },
+        )
+}
+
+const LABELS: [&str; 5] = ["cat", "dog", "fox", "owl", "yak"];
+const KINDS: [&str; 4] = ["broken", "ambiguous", "expert", "clear"];
+
+enum Item {
+    Event(JudgmentEvent),
+    Flag {
+        id: String,
+        image: String,
+        kind: &'static str,
+        annotator: String,
+        created_at: i64,
+    },
+}
+
+/// Turns the ops into events and flags with ids unique to this case, and which files hold each.
+/// A file holding a retraction also holds the answer it undoes, as a real file always does.
+fn build(ops: &[Op], seed: u64) -> Vec<(Item, [bool; 3])> {
+    let mut out: Vec<(Item, [bool; 3])> = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let id = uuid::Uuid::from_u128((u128::from(seed) << 64) | i as u128).to_string();
+        let annotator = format!("ann{}", op.annotator);
+        let image = format!("img{}", op.image);
+        if let Some(kind) = op.flag {
+            out.push((
+                Item::Flag {
+                    id,
+                    image,
+                    kind: KINDS[kind],
+                    annotator,
+                    created_at: op.time,
+                },
+                op.in_files,
+            ));
+            continue;
+        }
+        let label = LABELS[op.label].to_string();
+        let retracted: Vec<String> = out
+            .iter()
+            .filter_map(|(it, _)| match it {
+                Item::Event(e) => e.retracts.clone(),
+                _ => None,
+            })
+            .collect();
+        let undo = op
+            .retract
+            .then(|| {
+                out.iter().rposition(|(it, _)| {
+                    matches!(it, Item::Event(e) if e.answer.is_some() && e.annotator == annotator
+                        && e.image == image && e.label == label && !retracted.contains(&e.id))
+                })
+            })
+            .flatten();
+        let event = match undo {
+            Some(j) => {
+                let Item::Event(target) = &out[j].0 else {
+                    unreachable!()
+                };
+                let target_time = target.created_at;
+                let target_id = target.id.clone();
+                for f in 0..3 {
+                    if op.in_files[f] {
+                        out[j].1[f] = true;
+                    }
+                }
+                JudgmentEvent {
+                    id,
+                    image,
+                    label,
+                    answer: None,
+                    retracts: Some(target_id),
+                    annotator,
+                    session: "s".into(),
+                    created_at: op.time.max(target_time),
+                    elapsed_ms: None,
+                    origin: "annotate".into(),
+                }
+            }
+            None => JudgmentEvent {
+                id,
+                image,
+                label,
+                answer: Answer::parse(["yes", "no", "maybe"][op.answer]),
+                retracts: None,
+                annotator,
+                session: "s".into(),
+                created_at: op.time,
+                elapsed_ms: Some(100),
+                origin: "annotate".into(),
+            },
+        };
+        out.push((Item::Event(event), op.in_files));
+    }
+    out
+}
+
+fn fill(path: &Path, items: &[(Item, [bool; 3])], file: usize) {
+    let store = Store::open(path).unwrap();
+    let events: Vec<&JudgmentEvent> = items
+        .iter()
+        .filter(|(_, f)| f[file])
+        .filter_map(|(it, _)| match it {
+            Item::Event(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    store.insert_events(events).unwrap();
+    for (it, f) in items {
+        if let (
+            Item::Flag {
+                id,
+                image,
+                kind,
+                annotator,
+                created_at,
+            },
+            true,
+        ) = (it, f[file])
+        {
+            store
+                .conn()
+                .execute(
+                    "INSERT INTO flags(id, image, kind, note, annotator, session, created_at)
+                     VALUES (?1, ?2, ?3, '', ?4, 's', ?5)",
+                    rusqlite::params![id, image, kind, annotator, created_at],
+                )
+                .unwrap();
+        }
+    }
+    // As `judgments import` does: answered labels become candidates of the file.
+    store.rebuild_candidates().unwrap();
+}
+
+fn merge(target: &Path, sources: &[&Path]) -> u64 {
+    let mut store = Store::open(target).unwrap();
+    let sources: Vec<PathBuf> = sources.iter().map(|p| p.to_path_buf()).collect();
+    store
+        .merge(&sources, &MergeOptions::default(), &mut |_| {})
+        .unwrap()
+        .new_events()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn merging_is_commutative_idempotent_and_associative(
+        ops in prop::collection::vec(op(), 0..40),
+        seed in any::<u64>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let base = small_project(&d.join("base.db"), 4);
+        let items = build(&ops, seed);
+        let files: Vec<PathBuf> = (0..3)
+            .map(|f| {
+                let p = checkout_of(&base, &format!("ann{f}"), &d.join(format!("f{f}.db")));
+                fill(&p, &items, f);
+                p
+            })
+            .collect();
+        let (a, b, c) = (files[0].as_path(), files[1].as_path(), files[2].as_path());
+
+        // merge(A, B) = merge(B, A)
+        let ab = copy_db(&base, &d.join("ab.db"));
+        merge(&ab, &[a, b]);
+        let ba = copy_db(&base, &d.join("ba.db"));
+        merge(&ba, &[b]);
+        merge(&ba, &[a]);
+        let s_ab = state(&ab);
+        prop_assert_eq!(&s_ab, &state(&ba));
+
+        // Merging twice = merging once.
+        prop_assert_eq!(merge(&ab, &[a, b, a]), 0);
+        prop_assert_eq!(&s_ab, &state(&ab));
+
+        // (A + B) + C = A + (B + C), merging into the files themselves.
+        let left = copy_db(a, &d.join("left.db"));
+        merge(&left, &[b]);
+        merge(&left, &[c]);
+        let bc = copy_db(b, &d.join("bc.db"));
+        merge(&bc, &[c]);
+        let right = copy_db(a, &d.join("right.db"));
+        merge(&right, &[&bc]);
+        let s_left = state(&left);
+        prop_assert_eq!(&s_left, &state(&right));
+
+        // And both equal the union of all three merged into the project in one go.
+        let all = copy_db(&base, &d.join("all.db"));
+        merge(&all, &[c, a, b]);
+        prop_assert_eq!(&s_left, &state(&all));
+
+        // The union holds exactly the pool's events that some file held.
+        let held = items.iter().filter(|(it, f)| {
+            matches!(it, Item::Event(_)) && f.iter().any(|x| *x)
+        }).count();
+        prop_assert_eq!(s_left.events.len(), held);
+    }
+}

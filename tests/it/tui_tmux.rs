@@ -1,0 +1,575 @@
+//! End to end: the real binary in a real terminal (tmux), driven by key presses, checked on screen
+//! and in the SQLite file. Each test runs its own tmux server on a socket in its temporary
+//! directory, so nothing touches the user's sessions. Skipped, with a notice, only when tmux is
+//! not installed, and then failing under `CI=true` (see `tools`).
+
+use crate::annotate_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use labelvet::annotate::{Session, SessionOptions};
+use labelvet::store::{Answer, Store};
+use labelvet::vocab::Vocab;
+
+const BIN: &str = env!("CARGO_BIN_EXE_labelvet");
+
+fn tmux_installed() -> bool {
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    crate::tools::available("tmux", ok)
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A project made the way a user makes one: `labelvet init` over a folder of the 20 labelled
+/// photos with a labels file, then `labelvet predictions import` of their real predictions.
+struct Fixture {
+    dir: tempfile::TempDir,
+    db: PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    let vocab = Vocab::imagenet1k();
+    let photos = annotate_support::labelled_photos(&vocab);
+    let mut labels = String::from("image,label\n");
+    let mut keys = Vec::new();
+    for (key, path, wnid) in &photos {
+        let to = images.join(key);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(path, &to).unwrap();
+        labels.push_str(&format!("{key},{wnid}\n"));
+        keys.push(key.clone());
+    }
+    let labels_csv = dir.path().join("labels.csv");
+    std::fs::write(&labels_csv, labels).unwrap();
+    // The shared predictions cover 81 photos; keep the rows of these 20.
+    let all =
+        std::fs::read_to_string(annotate_support::photos_dir().join("predictions.csv")).unwrap();
+    let mut preds = String::new();
+    for (i, line) in all.lines().enumerate() {
+        let image = line.split(',').next().unwrap();
+        if i == 0 || keys.iter().any(|k| k == image) {
+            preds.push_str(line);
+            preds.push('\n');
+        }
+    }
+    let preds_csv = dir.path().join("predictions.csv");
+    std::fs::write(&preds_csv, preds).unwrap();
+
+    let db = dir.path().join("p.db");
+    run(Command::new(BIN)
+        .arg("init")
+        .arg(&db)
+        .arg("--images")
+        .arg(&images)
+        .arg("--labels")
+        .arg(&labels_csv));
+    run(Command::new(BIN)
+        .args(["predictions", "import"])
+        .arg(&db)
+        .arg(&preds_csv));
+    Fixture { dir, db }
+}
+
+/// One tmux server with one 200x60 window running a shell command. Its socket is in the test's
+/// own temporary directory, so it goes away with it.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(f: &Fixture, name: &str, script: &str) -> Tmux {
+        let socket = f.dir.path().join(format!("tmux-{name}"));
+        let t = Tmux {
+            socket: socket.to_str().unwrap().to_string(),
+        };
+        run(Command::new("tmux")
+            .args(["-S", &t.socket, "-f", "/dev/null", "new-session", "-d"])
+            .args(["-s", "t", "-x", "200", "-y", "60"])
+            .arg(script));
+        t
+    }
+
+    fn send(&self, keys: &[&str]) {
+        run(Command::new("tmux")
+            .args(["-S", &self.socket, "send-keys", "-t", "t"])
+            .args(keys));
+    }
+
+    fn capture(&self) -> String {
+        let out =
+            run(Command::new("tmux").args(["-S", &self.socket, "capture-pane", "-p", "-t", "t"]));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen holds `needle`; returns the screen.
+    fn wait_for(&self, needle: &str) -> String {
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.capture();
+            if screen.contains(needle) {
+                return screen;
+            }
+            if Instant::now() > end {
+                panic!("waited 30 s for {needle:?}; the screen is:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-S", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+/// The command line of the screen. The inner shell records its pid and becomes the program
+/// (`exec`), so the pid is the program's; the outer one prints the exit status and the terminal's
+/// line mode (`icanon echo` once raw mode is off), and stays, so the pane can still be read.
+fn annotate_script(f: &Fixture, pidfile: &Path) -> String {
+    annotate_script_with(f, pidfile, "halfblocks")
+}
+
+fn annotate_script_with(f: &Fixture, pidfile: &Path, graphics: &str) -> String {
+    annotate_script_args(f, pidfile, &format!("--graphics {graphics}"))
+}
+
+fn annotate_script_args(f: &Fixture, pidfile: &Path, args: &str) -> String {
+    format!(
+        "XDG_CONFIG_HOME=\"{config}\" sh -c 'echo $$ > \"{pid}\"; exec \"{bin}\" annotate \"{db}\" \
+         --annotator alice {args}'; echo EXIT=$?; \
+         stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; \
+         echo; sleep 600",
+        config = f.dir.path().join("config").display(),
+        pid = pidfile.display(),
+        bin = BIN,
+        db = f.db.display()
+    )
+}
+
+/// The candidates of the image at `index` (key order) in the blind order alice sees them in.
+fn order(db: &Path, index: usize) -> (String, Vec<String>) {
+    let store = Store::open(db).unwrap();
+    let key = store.images().unwrap()[index].rec.key.clone();
+    // Opening a session writes nothing; it only reads what alice would see.
+    let mut s = Session::open(
+        store,
+        SessionOptions {
+            annotator: "alice".into(),
+            show_sources: false,
+            queue: Default::default(),
+        },
+    )
+    .unwrap();
+    s.go_to(&key).unwrap();
+    let labels = s
+        .image()
+        .unwrap()
+        .items
+        .iter()
+        .map(|i| i.label.clone())
+        .collect();
+    (key, labels)
+}
+
+fn total_questions(db: &Path) -> u64 {
+    Store::open(db)
+        .unwrap()
+        .queue_candidate_count("alice")
+        .unwrap()
+}
+
+fn answer_of(c: char) -> Answer {
+    match c {
+        'y' => Answer::Yes,
+        'n' => Answer::No,
+        _ => Answer::Maybe,
+    }
+}
+
+#[test]
+fn answer_undo_quit_reopen_resume() {
+    if !tmux_installed() {
+        return;
+    }
+    let f = fixture();
+    let total = total_questions(&f.db);
+    let (img0, order0) = order(&f.db, 0);
+    let (img1, order1) = order(&f.db, 1);
+    let pid = f.dir.path().join("pid");
+    let t = Tmux::start(&f, "resume", &annotate_script(&f, &pid));
+    t.wait_for(&format!("0/{total} answered"));
+    t.wait_for(&img0);
+
+    // All of the first image, cycling y / n / m, then two on the second, waiting each time
+    // until the screen shows the answer taken.
+    let mut keys: Vec<char> = (0..order0.len()).map(|i| ['y', 'n', 'm'][i % 3]).collect();
+    keys.extend(['y', 'n']);
+    for (i, k) in keys.iter().enumerate() {
+        t.send(&[&k.to_string()]);
+        t.wait_for(&format!("{}/{total} answered", i + 1));
+    }
+    let screen = t.wait_for(&img1);
+    assert!(screen.contains("image 2/20"), "{screen}");
+    // Undo the last answer (the `n` on the second image's second candidate).
+    t.send(&["u"]);
+    let undone_name = Vocab::imagenet1k().get(&order1[1]).unwrap().name.clone();
+    t.wait_for(&format!("undone: no for {undone_name}"));
+    t.wait_for(&format!("{}/{total} answered", keys.len() - 1));
+    t.send(&["q"]);
+    t.wait_for("EXIT=0");
+
+    // The file holds exactly these events, in this order.
+    let events = Store::open(&f.db).unwrap().events().unwrap();
+    assert_eq!(events.len(), keys.len() + 1);
+    let mut expected: Vec<(String, String, Option<Answer>)> = order0
+        .iter()
+        .zip(&keys)
+        .map(|(l, k)| (img0.clone(), l.clone(), Some(answer_of(*k))))
+        .collect();
+    expected.push((img1.clone(), order1[0].clone(), Some(Answer::Yes)));
+    expected.push((img1.clone(), order1[1].clone(), Some(Answer::No)));
+    expected.push((img1.clone(), order1[1].clone(), None));
+    let got: Vec<_> = events
+        .iter()
+        .map(|e| (e.image.clone(), e.label.clone(), e.answer))
+        .collect();
+    assert_eq!(got, expected);
+    let last = events.last().unwrap();
+    assert_eq!(
+        last.retracts.as_deref(),
+        Some(events[events.len() - 2].id.as_str())
+    );
+    assert!(events.iter().all(|e| e.annotator == "alice"));
+    assert!(events.iter().all(|e| e.session == events[0].session));
+
+    // Reopened, the screen resumes on the second image, on the undone candidate.
+    drop(t);
+    let t = Tmux::start(&f, "resume2", &annotate_script(&f, &pid));
+    let screen = t.wait_for(&format!("{}/{total} answered", keys.len() - 1));
+    let screen = if screen.contains(&img1) {
+        screen
+    } else {
+        t.wait_for(&img1)
+    };
+    assert!(screen.contains("image 2/20"), "{screen}");
+    let cursor = screen
+        .lines()
+        .find(|l| l.contains('▶'))
+        .unwrap_or_else(|| panic!("no cursor on screen:\n{screen}"));
+    assert!(cursor.contains("2  open"), "{cursor}");
+    assert!(cursor.contains(&undone_name), "{cursor}");
+    assert!(screen.contains(&undone_name), "{screen}");
+    t.send(&["q"]);
+    t.wait_for("EXIT=0");
+}
+
+#[test]
+fn kill_9_loses_no_answer_the_screen_showed() {
+    if !tmux_installed() {
+        return;
+    }
+    let f = fixture();
+    let total = total_questions(&f.db);
+    let pidfile = f.dir.path().join("pid");
+    let t = Tmux::start(&f, "kill", &annotate_script(&f, &pidfile));
+    t.wait_for(&format!("0/{total} answered"));
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+
+    // A burst of answers across images, as fast as keys come, then one screen read.
+    let keys = "ynmyynmnyymnnyym";
+    for k in keys.chars() {
+        t.send(&[&k.to_string()]);
+    }
+    let screen = t.wait_for(&format!("{}/{total} answered", keys.len()));
+    run(Command::new("kill").args(["-9", &pid.to_string()]));
+    t.wait_for("EXIT=137");
+
+    // Every answer shown on the last screen is in the file, as shown.
+    let vocab = Vocab::imagenet1k();
+    let store = Store::open(&f.db).unwrap();
+    let standing = store.current_answers().unwrap();
+    assert_eq!(standing.len(), keys.len());
+    let image_line = screen
+        .lines()
+        .find(|l| l.contains("image ") && l.contains("annotator alice"))
+        .unwrap();
+    let key = image_line.split_whitespace().last().unwrap();
+    let mut shown = 0;
+    for line in screen.lines() {
+        for (word, answer) in [
+            ("yes", Answer::Yes),
+            ("no", Answer::No),
+            ("maybe", Answer::Maybe),
+        ] {
+            let Some(at) = line.find(&format!("  {word} ")) else {
+                continue;
+            };
+            let name = line[at + word.len() + 2..]
+                .trim()
+                .trim_end_matches('│')
+                .trim();
+            let class = vocab
+                .classes()
+                .iter()
+                .find(|c| c.name == name)
+                .unwrap_or_else(|| panic!("no class named {name:?} in line {line:?}"));
+            assert!(
+                standing
+                    .iter()
+                    .any(|a| a.image == key && a.label == class.key && a.answer == answer),
+                "shown {word} for {name} on {key}, not in the file"
+            );
+            shown += 1;
+        }
+    }
+    assert!(shown > 0, "no answer on the last screen:\n{screen}");
+    // The file is whole after the kill.
+    let ok: String = store
+        .conn()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+}
+
+fn pid_of(pidfile: &Path) -> String {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(s) = std::fs::read_to_string(pidfile)
+            && !s.trim().is_empty()
+        {
+            return s.trim().to_string();
+        }
+        assert!(Instant::now() < end, "no pid in {}", pidfile.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigterm_and_sighup_give_the_terminal_back() {
+    if !tmux_installed() {
+        return;
+    }
+    let f = fixture();
+    let total = total_questions(&f.db);
+    for (n, sig) in ["TERM", "HUP"].into_iter().enumerate() {
+        let pidfile = f.dir.path().join(format!("pid{n}"));
+        let t = Tmux::start(&f, &format!("sig{n}"), &annotate_script(&f, &pidfile));
+        t.wait_for(&format!("{n}/{total} answered"));
+        t.send(&["y"]);
+        t.wait_for(&format!("{}/{total} answered", n + 1));
+        run(Command::new("kill").args([&format!("-{sig}"), &pid_of(&pidfile)]));
+        let screen = t.wait_for("EXIT=1");
+        assert!(
+            screen.contains(&format!(
+                "stopped by signal SIG{sig}; every answer shown as taken is saved"
+            )),
+            "{screen}"
+        );
+        // The alternate screen is left (the shell's lines are visible, the frame is gone) and
+        // raw mode is off.
+        let screen = t.wait_for("icanon");
+        assert!(!screen.contains("answered ("), "{screen}");
+        assert!(
+            screen.contains("icanon echo") && !screen.contains("-icanon"),
+            "{screen}"
+        );
+    }
+    assert_eq!(Store::open(&f.db).unwrap().events().unwrap().len(), 2);
+}
+
+#[test]
+fn a_small_window_says_so_and_recovers() {
+    if !tmux_installed() {
+        return;
+    }
+    let f = fixture();
+    let total = total_questions(&f.db);
+    let pidfile = f.dir.path().join("pid");
+    let t = Tmux::start(&f, "small", &annotate_script(&f, &pidfile));
+    t.wait_for(&format!("0/{total} answered"));
+    let resize = |w: &str, h: &str| {
+        run(Command::new("tmux").args([
+            "-S",
+            &t.socket,
+            "resize-window",
+            "-t",
+            "t",
+            "-x",
+            w,
+            "-y",
+            h,
+        ]));
+    };
+    resize("50", "12");
+    t.wait_for("50×12");
+    resize("200", "60");
+    t.wait_for(&format!("0/{total} answered"));
+    t.send(&["y"]);
+    t.wait_for(&format!("1/{total} answered"));
+    t.send(&["q"]);
+    t.wait_for("EXIT=0");
+}
+
+#[test]
+fn auto_graphics_without_an_answer_from_the_terminal_keeps_the_keys() {
+    if !tmux_installed() {
+        return;
+    }
+    // A detached tmux session forwards the graphics query to no terminal, so nothing answers it:
+    // the screen must fall back to half-blocks and still get every key.
+    let f = fixture();
+    let total = total_questions(&f.db);
+    let pidfile = f.dir.path().join("pid");
+    let t = Tmux::start(&f, "auto", &annotate_script_with(&f, &pidfile, "auto"));
+    t.wait_for(&format!("0/{total} answered"));
+    t.send(&["y"]);
+    t.wait_for(&format!("1/{total} answered"));
+    t.send(&["n"]);
+    t.wait_for(&format!("2/{total} answered"));
+    t.send(&["q"]);
+    t.wait_for("EXIT=0");
+    assert_eq!(Store::open(&f.db).unwrap().events().unwrap().len(), 2);
+}
+
+#[test]
+fn a_grid_page_marked_and_saved_lands_as_yes_and_no_answers() {
+    if !tmux_installed() {
+        return;
+    }
+    let f = fixture();
+    let patio = "n03899768";
+    let images = annotate_support::candidate_images(&f.db, patio);
+    assert_eq!(images.len(), 3);
+    let pidfile = f.dir.path().join("pid");
+    let t = Tmux::start(
+        &f,
+        "grid",
+        &annotate_script_args(&f, &pidfile, "--graphics halfblocks --grid --label patio"),
+    );
+    let screen = t.wait_for("grid: patio (n03899768)");
+    assert!(screen.contains("page 1/1"), "{screen}");
+    assert!(screen.contains("usually paved outdoor area"), "{screen}");
+    // The second image contains the label; m makes the third a maybe.
+    t.send(&["Right", "Space", "Right", "m"]);
+    t.wait_for("1 yes · 1 no");
+    t.send(&["Enter"]);
+    let screen = t.wait_for("saved: 1 yes, 1 no, 1 maybe");
+    assert!(screen.contains("grid done"), "{screen}");
+    t.send(&["q"]);
+    let screen = t.wait_for("EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+
+    let store = Store::open(&f.db).unwrap();
+    let mut got: Vec<(String, Answer)> = store
+        .current_answers()
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.annotator == "alice" && a.label == patio)
+        .map(|a| (a.image, a.answer))
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        vec![
+            (images[0].clone(), Answer::No),
+            (images[1].clone(), Answer::Yes),
+            (images[2].clone(), Answer::Maybe),
+        ]
+    );
+    assert!(
+        store.events().unwrap().iter().all(|e| e.origin == "grid"),
+        "grid answers say where they come from"
+    );
+}
+
+#[test]
+fn a_classify_answer_lands_in_the_project_file() {
+    if !tmux_installed() {
+        return;
+    }
+    let f = fixture();
+    // Two raters confirm two candidates of the first image: its valid set has two labels.
+    let store = Store::open(&f.db).unwrap();
+    let first = store.images().unwrap()[0].clone();
+    let cands = store.candidates(first.id).unwrap();
+    let (a, b) = (cands[0].label.clone(), cands[1].label.clone());
+    let mut csv = String::from("image,label,annotator,answer\n");
+    for who in ["bob", "carol"] {
+        for l in [&a, &b] {
+            csv.push_str(&format!("{},{l},{who},yes\n", first.rec.key));
+        }
+    }
+    drop(store);
+    let answers = f.dir.path().join("answers.csv");
+    std::fs::write(&answers, csv).unwrap();
+    run(Command::new(BIN)
+        .args(["judgments", "import"])
+        .arg(&f.db)
+        .arg(&answers));
+
+    let pidfile = f.dir.path().join("pid");
+    let t = Tmux::start(
+        &f,
+        "classify",
+        &annotate_script_args(&f, &pidfile, "--graphics halfblocks --classify"),
+    );
+    let screen = t.wait_for("Which are in the image?");
+    assert!(
+        screen.contains("1 image with 2+ labels at frequency ≥ 0.5"),
+        "{screen}"
+    );
+    // Without a main object, enter says what is missing and saves nothing.
+    t.send(&["Enter"]);
+    t.wait_for("choose the main object first");
+    // The second label is the main object; there are three objects.
+    t.send(&["2", "m", "+"]);
+    t.wait_for("★ main object");
+    t.send(&["Enter"]);
+    let screen = t.wait_for("saved");
+    assert!(
+        screen.contains("every image of the queue is answered"),
+        "{screen}"
+    );
+    t.send(&["q"]);
+    let screen = t.wait_for("EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+
+    let store = Store::open(&f.db).unwrap();
+    let event = store
+        .current_classify(&first.rec.key, "alice")
+        .unwrap()
+        .expect("the answer is in the file");
+    let answer = event.answer.unwrap();
+    let mut both = vec![a.clone(), b.clone()];
+    both.sort();
+    assert_eq!(answer.present, both);
+    assert_eq!(answer.objects, 3);
+    // The label shown second is the main object: labels come in vocabulary order.
+    let vocab = store.vocab().unwrap();
+    let mut shown = [a, b];
+    shown.sort_by_key(|k| vocab.get(k).and_then(|c| c.index));
+    assert_eq!(answer.main, shown[1]);
+}
