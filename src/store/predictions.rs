@@ -60,21 +60,7 @@ impl<'c> PredictionWriter<'c> {
 
     /// The model's id, registering it (and clearing its old rows) on first sight.
     pub fn model_id(&mut self, name: &str, source: &str) -> Result<i64> {
-        if let Some(&id) = self.models.get(name) {
-            return Ok(id);
-        }
-        let id: i64 = self.conn.query_row(
-            "INSERT INTO models(name, source, imported_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT(name) DO UPDATE SET source = excluded.source,
-                                             imported_at = excluded.imported_at
-             RETURNING id",
-            params![name, source, super::now_rfc3339()],
-            |r| r.get(0),
-        )?;
-        self.conn
-            .execute("DELETE FROM predictions WHERE model_id = ?1", [id])?;
-        self.models.insert(name.to_string(), id);
-        Ok(id)
+        self.register(name, source, true)
     }
 
     /// Inserts one row. Returns `Ok(false)` when (image, model, rank) is already taken in this
@@ -114,6 +100,10 @@ impl<'c> PredictionWriter<'c> {
     /// a model's predictions in several transactions (`labelvet predict` resuming after Ctrl-C),
     /// where clearing would throw away the chunks already done.
     pub fn model_id_keep(&mut self, name: &str, source: &str) -> Result<i64> {
+        self.register(name, source, false)
+    }
+
+    fn register(&mut self, name: &str, source: &str, clear: bool) -> Result<i64> {
         if let Some(&id) = self.models.get(name) {
             return Ok(id);
         }
@@ -125,6 +115,10 @@ impl<'c> PredictionWriter<'c> {
             params![name, source, super::now_rfc3339()],
             |r| r.get(0),
         )?;
+        if clear {
+            self.conn
+                .execute("DELETE FROM predictions WHERE model_id = ?1", [id])?;
+        }
         self.models.insert(name.to_string(), id);
         Ok(id)
     }
