@@ -89,21 +89,9 @@ pub fn checkout(project: &Store, out: &Path, opts: &CheckoutOptions<'_>) -> Resu
                  INSERT INTO main.candidates(image_id, label, is_original)
                    SELECT image_id, label, is_original FROM project.candidates;",
             )?;
-            let events = tx.execute(
-                "INSERT INTO main.judgments(id, image, label, answer, retracts, annotator, session,
-                                            created_at, elapsed_ms, origin)
-                   SELECT id, image, label, answer, retracts, annotator, session, created_at,
-                          elapsed_ms, origin FROM project.judgments
-                   WHERE ?1 OR annotator = ?2",
-                params![opts.with_answers, annotator],
-            )? as u64;
-            let flags = tx.execute(
-                "INSERT INTO main.flags(id, image, kind, note, annotator, session, created_at)
-                   SELECT id, image, kind, note, annotator, session, created_at FROM project.flags
-                   WHERE ?1 OR annotator = ?2",
-                params![opts.with_answers, annotator],
-            )? as u64;
-            super::classify::copy_to_checkout(tx, opts.with_answers, annotator)?;
+            let copied = super::events::copy_to_checkout(tx, opts.with_answers, annotator)?;
+            let count = |table: &str| copied.iter().find(|c| c.0 == table).map_or(0, |c| c.1);
+            let (events, flags) = (count("judgments"), count("flags"));
             match opts.assignment {
                 Some(keys) => {
                     let mut insert = tx.prepare(

@@ -8,7 +8,7 @@
 //! at least 1: it is the annotator's own count, a separate question in the paper, so it is kept as
 //! given even when it is below the number of labels ticked (the report reads it as given).
 //!
-//! The table follows the judgments' rules, so merging stays a union by id: events are only
+//! It is one kind of the event log (`store::events`), so merging stays a union by id: events are only
 //! appended, each with a global id (UUIDv7 from the screen, a stable UUIDv8 from an import);
 //! undo appends a retraction naming the event it undoes; an annotator's current answer for an
 //! image is their latest answer event that no retraction names, "latest" meaning the greatest
@@ -16,13 +16,12 @@
 //! repeats, so that an answer has exactly one spelling in the file.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 
-use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::types::ToSqlOutput;
+use rusqlite::{Connection, Row};
 
-use super::merge::SourceReport;
-use super::untrusted::{SourceFile, describe, refused};
+use super::events::{self, Column, Event, Kind, Log, OnUndo, Role, Ty, Undo, opt};
+use super::untrusted::SourceRow;
 use super::{Store, new_event_id, now_ms};
 use crate::error::{Error, Result};
 
@@ -114,33 +113,88 @@ pub struct CurrentClassify {
     pub created_at: i64,
 }
 
-const COLUMNS: &str = "id, image, present, main, objects, retracts, annotator, session, created_at, elapsed_ms, origin";
+/// The classify answers' declaration in the event log: a question is an image; an answer is
+/// (present, main, objects), all NULL in a retraction, which names the event it undoes.
+pub(crate) static CLASSIFY: Kind = Kind {
+    table: "classify",
+    noun: "classify event",
+    answer_noun: "a classify answer",
+    question_noun: "image",
+    columns: &[
+        Column::new("id", Ty::Text, Role::Id),
+        Column::new("image", Ty::Text, Role::Image),
+        Column::new("present", Ty::OptText, Role::Payload(OnUndo::Null)),
+        Column::new("main", Ty::OptText, Role::Payload(OnUndo::Null)),
+        Column::new("objects", Ty::OptInt, Role::Payload(OnUndo::Null)),
+        Column::new("retracts", Ty::OptText, Role::Retracts),
+        Column::new("annotator", Ty::NonEmpty, Role::Annotator),
+        Column::new("session", Ty::Text, Role::Session),
+        Column::new("created_at", Ty::Int, Role::CreatedAt),
+        Column::new("elapsed_ms", Ty::OptInt, Role::Elapsed),
+        Column::new("origin", Ty::Text, Role::Origin),
+    ],
+    undo: Undo::Retracts,
+    by_question: "classify_by_item",
+    candidate: None,
+    check: check_answer,
+    log: Log {
+        new: "new_classify",
+        duplicate: Some("duplicate_classify"),
+        answers: false,
+    },
+    report: |r| (&mut r.new_classify, &mut r.duplicate_classify),
+};
 
-fn event_from_row(r: &Row<'_>) -> rusqlite::Result<ClassifyEvent> {
-    let present: Option<String> = r.get(2)?;
-    let main: Option<String> = r.get(3)?;
-    let objects: Option<i64> = r.get(4)?;
-    let answer = match (present, main, objects) {
-        (Some(p), Some(main), Some(objects)) => Some(ClassifyAnswer {
-            present: parse_present(&p).map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into())
-            })?,
-            main,
-            objects: u32::try_from(objects).unwrap_or(u32::MAX),
-        }),
-        _ => None,
-    };
-    Ok(ClassifyEvent {
-        id: r.get(0)?,
-        image: r.get(1)?,
-        answer,
-        retracts: r.get(5)?,
-        annotator: r.get(6)?,
-        session: r.get(7)?,
-        created_at: r.get(8)?,
-        elapsed_ms: r.get(9)?,
-        origin: r.get(10)?,
-    })
+impl Event for ClassifyEvent {
+    const KIND: &'static Kind = &CLASSIFY;
+
+    fn values(&self) -> Vec<ToSqlOutput<'_>> {
+        let a = self.answer.as_ref();
+        vec![
+            self.id.as_str().into(),
+            self.image.as_str().into(),
+            opt(a.map(ClassifyAnswer::present_json)),
+            opt(a.map(|a| a.main.as_str())),
+            opt(a.map(|a| i64::from(a.objects))),
+            opt(self.retracts.as_deref()),
+            self.annotator.as_str().into(),
+            self.session.as_str().into(),
+            self.created_at.into(),
+            opt(self.elapsed_ms),
+            self.origin.as_str().into(),
+        ]
+    }
+
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<ClassifyEvent> {
+        let present: Option<String> = r.get(2)?;
+        let main: Option<String> = r.get(3)?;
+        let objects: Option<i64> = r.get(4)?;
+        let answer = match (present, main, objects) {
+            (Some(p), Some(main), Some(objects)) => Some(ClassifyAnswer {
+                present: parse_present(&p).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        2,
+                        rusqlite::types::Type::Text,
+                        e.into(),
+                    )
+                })?,
+                main,
+                objects: u32::try_from(objects).unwrap_or(u32::MAX),
+            }),
+            _ => None,
+        };
+        Ok(ClassifyEvent {
+            id: r.get(0)?,
+            image: r.get(1)?,
+            answer,
+            retracts: r.get(5)?,
+            annotator: r.get(6)?,
+            session: r.get(7)?,
+            created_at: r.get(8)?,
+            elapsed_ms: r.get(9)?,
+            origin: r.get(10)?,
+        })
+    }
 }
 
 fn parse_present(text: &str) -> std::result::Result<Vec<String>, String> {
@@ -149,88 +203,33 @@ fn parse_present(text: &str) -> std::result::Result<Vec<String>, String> {
 }
 
 /// Inserts events that are not there yet (by id). Returns how many were new.
-pub fn insert_classify_events<'a>(
-    conn: &Connection,
-    events: impl IntoIterator<Item = &'a ClassifyEvent>,
-) -> Result<u64> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "INSERT OR IGNORE INTO classify({COLUMNS})
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-    ))?;
-    let mut added = 0;
-    for e in events {
-        let (present, main, objects) = match &e.answer {
-            Some(a) => (
-                Some(a.present_json()),
-                Some(a.main.as_str()),
-                Some(a.objects),
-            ),
-            None => (None, None, None),
-        };
-        added += stmt.execute(params![
-            e.id,
-            e.image,
-            present,
-            main,
-            objects,
-            e.retracts,
-            e.annotator,
-            e.session,
-            e.created_at,
-            e.elapsed_ms,
-            e.origin
-        ])? as u64;
-    }
-    Ok(added)
-}
+pub use super::events::insert as insert_classify_events;
 
 /// Every annotator's current classify answer, ordered by (image, annotator).
 pub fn current_classify_answers(conn: &Connection) -> Result<Vec<CurrentClassify>> {
-    let retracted: HashSet<String> = conn
-        .prepare("SELECT retracts FROM classify WHERE retracts IS NOT NULL")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut stmt = conn.prepare(
-        "SELECT id, image, annotator, present, main, objects, created_at FROM classify
-         WHERE retracts IS NULL ORDER BY image, annotator, created_at, id",
-    )?;
-    let mut rows = stmt.query([])?;
-    let mut out: Vec<CurrentClassify> = Vec::new();
-    while let Some(r) = rows.next()? {
-        let id: String = r.get(0)?;
-        if retracted.contains(&id) {
-            continue;
-        }
-        let image: String = r.get(1)?;
-        let annotator: String = r.get(2)?;
-        let present = parse_present(&r.get::<_, String>(3)?)
-            .map_err(|e| Error::msg(format!("classify event {id}: {e}")))?;
-        let objects: i64 = r.get(5)?;
-        let answer = ClassifyAnswer {
-            present,
-            main: r.get(4)?,
-            objects: u32::try_from(objects).unwrap_or(u32::MAX),
-        };
-        let created_at: i64 = r.get(6)?;
-        // Rows come oldest first within an (image, annotator), so a later row replaces.
-        if let Some(last) = out.last_mut()
-            && last.image == image
-            && last.annotator == annotator
-        {
-            last.answer = answer;
-            last.event_id = id;
-            last.created_at = created_at;
-            continue;
-        }
-        out.push(CurrentClassify {
-            image,
-            annotator,
-            answer,
-            event_id: id,
-            created_at,
-        });
-    }
-    Ok(out)
+    events::current(
+        conn,
+        &CLASSIFY,
+        "image, annotator, present, main, objects, created_at",
+        |r| {
+            let id: String = r.get(0)?;
+            let present = parse_present(&r.get::<_, String>(3)?)
+                .map_err(|e| Error::msg(format!("classify event {id}: {e}")))?;
+            let objects: i64 = r.get(5)?;
+            Ok(CurrentClassify {
+                image: r.get(1)?,
+                annotator: r.get(2)?,
+                answer: ClassifyAnswer {
+                    present,
+                    main: r.get(4)?,
+                    objects: u32::try_from(objects).unwrap_or(u32::MAX),
+                },
+                event_id: id,
+                created_at: r.get(6)?,
+            })
+        },
+        |a, b| a.image == b.image && a.annotator == b.annotator,
+    )
 }
 
 impl Store {
@@ -274,10 +273,7 @@ impl Store {
             elapsed_ms,
             origin: "annotate".into(),
         };
-        insert_classify_events(&self.conn, [&e]).map_err(|err| match err {
-            Error::Sqlite(s) => self.locked_or(s),
-            e => e,
-        })?;
+        events::append(self, std::slice::from_ref(&e))?;
         Ok(e)
     }
 
@@ -293,35 +289,24 @@ impl Store {
         let Some(target) = self.current_classify(image, annotator)? else {
             return Ok(None);
         };
-        let e = ClassifyEvent {
-            id: new_event_id(),
-            image: target.image.clone(),
-            answer: None,
-            retracts: Some(target.id.clone()),
-            annotator: target.annotator.clone(),
-            session: session.to_string(),
-            created_at: now_ms().max(target.created_at),
-            elapsed_ms: None,
-            origin: "annotate".into(),
-        };
-        insert_classify_events(&self.conn, [&e]).map_err(|err| match err {
-            Error::Sqlite(s) => self.locked_or(s),
-            e => e,
-        })?;
-        Ok(Some(e))
+        let mut undo = events::retract(self, &[(&target.id, "annotate")], session)?;
+        Ok(Some(undo.remove(0)))
     }
 
     /// The annotator's current classify answer for the image (the event that gave it).
     pub fn current_classify(&self, image: &str, annotator: &str) -> Result<Option<ClassifyEvent>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM classify c INDEXED BY classify_by_item
-             WHERE c.image = ?1 AND c.annotator = ?2 AND c.retracts IS NULL
-               AND NOT EXISTS (SELECT 1 FROM classify r WHERE r.retracts = c.id)
-             ORDER BY c.created_at DESC, c.id DESC LIMIT 1"
-        ))?;
-        Ok(stmt
-            .query_row(params![image, annotator], event_from_row)
-            .optional()?)
+        let theirs: Vec<ClassifyEvent> = events::select(
+            &self.conn,
+            "image = ?1 AND annotator = ?2",
+            [image, annotator],
+        )?;
+        Ok(events::standing(
+            &theirs,
+            |_| (),
+            |e| e.retracts.as_deref().map(Some),
+            |e| &e.id,
+        )
+        .pop())
     }
 
     /// Every annotator's current classify answer, ordered by (image, annotator).
@@ -366,184 +351,22 @@ impl Store {
 
     /// Every classify event, answers and retractions, oldest first.
     pub fn classify_events(&self) -> Result<Vec<ClassifyEvent>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM classify ORDER BY created_at, id"
-        ))?;
-        let rows = stmt
-            .query_map([], event_from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        events::select(&self.conn, "1", [])
     }
 
     pub fn insert_classify_events<'a>(
         &self,
         events: impl IntoIterator<Item = &'a ClassifyEvent>,
     ) -> Result<u64> {
-        insert_classify_events(&self.conn, events)
+        events::insert(&self.conn, events)
     }
 }
 
-/// Copies the project's classify events into a checkout being built (`main` is the new file,
-/// `project` the attached project): every annotator's with `with_answers`, else the
-/// annotator's own. Returns how many were copied.
-pub(super) fn copy_to_checkout(
-    tx: &Transaction<'_>,
-    with_answers: bool,
-    annotator: &str,
-) -> Result<u64> {
-    Ok(tx.execute(
-        &format!(
-            "INSERT INTO main.classify({COLUMNS}) SELECT {COLUMNS} FROM project.classify
-             WHERE ?1 OR annotator = ?2"
-        ),
-        params![with_answers, annotator],
-    )? as u64)
-}
-
-/// Merges one source's classify events into the target, by id, under the same rules as the
-/// judgments (see `store::merge`): each must name an image the target has after the merge
-/// (`images`) and only classes of the target (`classes`), with `present` in its one spelling,
-/// `main` in `present` and `objects` at least 1; a retraction must undo a classify answer of
-/// the same annotator on the same image; an id on both sides with different content is refused.
-pub(super) fn merge_source(
-    tx: &Transaction<'_>,
-    src: &SourceFile,
-    target_path: &Path,
-    images: &HashMap<String, (i64, Option<String>)>,
-    classes: &HashMap<String, u32>,
-    r: &mut SourceReport,
-) -> Result<()> {
-    let path = src.path.as_path();
-    let sq = |e: rusqlite::Error| refused(path, describe(&e));
-    let mut stmt = src
-        .conn
-        .prepare(&format!("SELECT {COLUMNS} FROM classify"))
-        .map_err(sq)?;
-    let mut rows = stmt.query([]).map_err(sq)?;
-    let mut insert = tx.prepare_cached(&format!(
-        "INSERT OR IGNORE INTO classify({COLUMNS})
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-    ))?;
-    let mut existing =
-        tx.prepare_cached(&format!("SELECT {COLUMNS} FROM classify WHERE id = ?1"))?;
-    // (retraction id, retracted id, image, annotator), checked once every event is in.
-    let mut retractions: Vec<[String; 4]> = Vec::new();
-    while let Some(row) = rows.next().map_err(sq)? {
-        let v = Values { path, row };
-        let id = v.event_id(0)?;
-        let image = v.text(1)?;
-        let present = v.opt_text(2)?;
-        let main = v.opt_text(3)?;
-        let objects = v.opt_int(4)?;
-        let retracts = v.opt_text(5)?;
-        let annotator = v.text(6)?;
-        if annotator.trim().is_empty() {
-            return Err(v.bad(6, "is empty"));
-        }
-        v.text(7)?;
-        v.int(8)?;
-        v.opt_int(9)?;
-        v.text(10)?;
-        if !images.contains_key(image) {
-            return Err(refused(
-                path,
-                format!(
-                    "classify event {id} names image `{image}`, which is neither in {} nor in \
-                     the source's images",
-                    target_path.display()
-                ),
-            ));
-        }
-        match (present, main, objects, retracts) {
-            (Some(present), Some(main), Some(objects), None) => {
-                check_answer(path, id, image, present, main, objects, classes)?;
-            }
-            (None, None, None, Some(t)) => retractions.push([
-                id.to_string(),
-                t.to_string(),
-                image.to_string(),
-                annotator.to_string(),
-            ]),
-            _ => {
-                return Err(refused(
-                    path,
-                    format!(
-                        "classify event {id}: an answer has present, main and objects and no \
-                         retracts; a retraction has only retracts"
-                    ),
-                ));
-            }
-        }
-        let mut values = Vec::with_capacity(11);
-        for i in 0..11 {
-            values.push(row.get_ref(i).map_err(sq)?);
-        }
-        let params = values.iter().map(|v| ToSqlOutput::Borrowed(*v));
-        if insert.execute(rusqlite::params_from_iter(params))? == 1 {
-            r.new_classify += 1;
-            continue;
-        }
-        r.duplicate_classify += 1;
-        let same = existing.query_row([id], |t| {
-            for (i, v) in values.iter().enumerate().skip(1) {
-                if t.get_ref(i)? != *v {
-                    return Ok(false);
-                }
-            }
-            Ok(true)
-        })?;
-        if !same {
-            return Err(refused(
-                path,
-                format!(
-                    "classify event {id} is also in {} with different content; one of the two \
-                     files was altered",
-                    target_path.display()
-                ),
-            ));
-        }
-    }
-    let mut undone =
-        tx.prepare_cached("SELECT image, annotator, retracts FROM classify WHERE id = ?1")?;
-    for [id, target, image, annotator] in &retractions {
-        let found: Option<(String, String, Option<String>)> = undone
-            .query_row([target], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?;
-        match found {
-            None => {
-                return Err(refused(
-                    path,
-                    format!(
-                        "classify event {id} retracts event {target}, which is in neither file"
-                    ),
-                ));
-            }
-            Some((i, a, None)) if i == *image && a == *annotator => {}
-            Some(_) => {
-                return Err(refused(
-                    path,
-                    format!(
-                        "classify event {id} by {annotator} retracts event {target}, which is \
-                         not a classify answer of theirs to the same image"
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The checks of one classify answer read from a source.
-fn check_answer(
-    path: &Path,
-    id: &str,
-    image: &str,
-    present: &str,
-    main: &str,
-    objects: i64,
-    classes: &HashMap<String, u32>,
-) -> Result<()> {
-    let bad = |why: String| refused(path, format!("classify event {id} (image {image}): {why}"));
+/// The checks of one classify answer read from a source: `present` in its one spelling, every
+/// label a class of the target, `main` among them, `objects` at least 1.
+fn check_answer(row: &SourceRow<'_, '_>, classes: &HashMap<String, u32>) -> Result<()> {
+    let (present, main, objects) = (row.text(2)?, row.text(3)?, row.int(4)?);
+    let bad = |why: String| row.refuse(format!("(image {}): {why}", row.text(1).unwrap_or("?")));
     let labels = parse_present(present).map_err(bad)?;
     if labels.is_empty() {
         return Err(bad("no label is present".into()));
@@ -571,99 +394,10 @@ fn check_answer(
     Ok(())
 }
 
-/// Records a merged source's classify counts on its merge-log row (just written).
-pub(super) fn log_merge(tx: &Transaction<'_>, r: &SourceReport) -> Result<()> {
-    tx.execute(
-        "UPDATE merge_log SET new_classify = ?1, duplicate_classify = ?2
-         WHERE id = last_insert_rowid()",
-        params![r.new_classify, r.duplicate_classify],
-    )?;
-    Ok(())
-}
-
-/// Typed access to one source row (SQLite does not enforce declared types, so a crafted file
-/// could hold anything in any column); a wrong value is named with its column.
-struct Values<'a, 'r> {
-    path: &'a Path,
-    row: &'a Row<'r>,
-}
-
-impl<'a> Values<'a, '_> {
-    fn get(&self, i: usize) -> Result<ValueRef<'a>> {
-        self.row
-            .get_ref(i)
-            .map_err(|e| refused(self.path, describe(&e)))
-    }
-
-    fn bad(&self, i: usize, what: &str) -> Error {
-        let column = self.row.as_ref().column_name(i).unwrap_or("?").to_string();
-        let id = match self.row.get_ref(0) {
-            Ok(ValueRef::Text(t)) => String::from_utf8_lossy(t).into_owned(),
-            _ => "?".into(),
-        };
-        refused(
-            self.path,
-            format!("classify row {id}: column {column} {what}"),
-        )
-    }
-
-    fn text(&self, i: usize) -> Result<&'a str> {
-        match self.get(i)? {
-            ValueRef::Text(t) => {
-                std::str::from_utf8(t).map_err(|_| self.bad(i, "is not valid UTF-8"))
-            }
-            _ => Err(self.bad(i, "is not text")),
-        }
-    }
-
-    fn opt_text(&self, i: usize) -> Result<Option<&'a str>> {
-        match self.get(i)? {
-            ValueRef::Null => Ok(None),
-            _ => self.text(i).map(Some),
-        }
-    }
-
-    fn int(&self, i: usize) -> Result<i64> {
-        match self.get(i)? {
-            ValueRef::Integer(n) => Ok(n),
-            _ => Err(self.bad(i, "is not an integer")),
-        }
-    }
-
-    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
-        match self.get(i)? {
-            ValueRef::Null => Ok(None),
-            _ => self.int(i).map(Some),
-        }
-    }
-
-    /// A UUID in its canonical lowercase hyphenated form, so one event cannot come in twice
-    /// under two spellings of its id.
-    fn event_id(&self, i: usize) -> Result<&'a str> {
-        let id = self.text(i)?;
-        let canonical = uuid::Uuid::try_parse(id).is_ok_and(|u| {
-            let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-            u.hyphenated().encode_lower(&mut buf) == id
-        });
-        if !canonical {
-            return Err(self.bad(i, "is not a lowercase hyphenated UUID"));
-        }
-        Ok(id)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::Vocab;
-
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let v = Vocab::from_reader("t", Path::new("t"), "key,name\na,A\nb,B\nc,C\n".as_bytes())
-            .unwrap();
-        let s = Store::create(&dir.path().join("p.db"), &v).unwrap();
-        (dir, s)
-    }
+    use crate::store::test_store;
 
     fn keys(k: &[&str]) -> Vec<String> {
         k.iter().map(|s| s.to_string()).collect()
@@ -671,7 +405,7 @@ mod tests {
 
     #[test]
     fn latest_answer_is_current_and_retraction_restores_the_previous_one() {
-        let (_d, s) = store();
+        let (_d, s) = test_store(&["a", "b", "c"]);
         let first = s
             .append_classify("img", "ann", "s1", &keys(&["b", "a"]), "a", 2, Some(1200))
             .unwrap();
@@ -720,7 +454,7 @@ mod tests {
 
     #[test]
     fn bad_answers_are_refused_and_write_nothing() {
-        let (_d, s) = store();
+        let (_d, s) = test_store(&["a", "b", "c"]);
         let cases: [(&[&str], &str, u32, &str); 4] = [
             (&[], "a", 1, "at least one label"),
             (&["a", "b"], "c", 2, "not among the labels present"),
@@ -739,7 +473,7 @@ mod tests {
 
     #[test]
     fn inserting_the_same_events_twice_adds_nothing() {
-        let (_d, s) = store();
+        let (_d, s) = test_store(&["a", "b", "c"]);
         s.append_classify("img", "ann", "s", &keys(&["a", "b"]), "b", 2, None)
             .unwrap();
         s.retract_classify("img", "ann", "s").unwrap();
@@ -750,7 +484,7 @@ mod tests {
 
     #[test]
     fn a_schema_2_project_opens_migrated_with_its_merge_log_kept() {
-        let (dir, s) = store();
+        let (dir, s) = test_store(&["a", "b", "c"]);
         let path = dir.path().join("p.db");
         drop(s);
         {
@@ -781,7 +515,7 @@ mod tests {
 
     #[test]
     fn the_schema_refuses_half_answers() {
-        let (_d, s) = store();
+        let (_d, s) = test_store(&["a", "b", "c"]);
         let bad = [
             // an answer without a main label
             "INSERT INTO classify(id, image, present, objects, annotator, session, created_at)

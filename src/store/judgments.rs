@@ -1,15 +1,17 @@
-//! Judgment events and image flags: append-only, each with a global id.
+//! Judgment events: yes / no / maybe to "is there a <label> in this image?", one kind of the
+//! event log (`store::events`), and the queue queries that read them.
 //!
 //! Because rows are only ever added and every row carries its own UUID, merging two files is a
 //! union by id, whatever the order. Undo appends a retraction naming the event it undoes; an
 //! annotator's current answer for (image, label) is their latest answer event that no retraction
 //! names, "latest" meaning the greatest (created_at, id).
 
-use std::collections::HashSet;
-
+use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, Row, params};
 
 use super::Store;
+use super::events::{self, Column, Event, Kind, Log, OnUndo, Role, Ty, Undo, opt};
+use super::flags::FLAGGED_BY;
 use crate::error::{Error, Result};
 
 pub use super::answer::Answer;
@@ -46,47 +48,6 @@ pub struct AnnotatorCounts {
     pub current: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FlagKind {
-    Broken,
-    Ambiguous,
-    Expert,
-    /// Lifts the annotator's earlier flags on the image.
-    Clear,
-}
-
-impl FlagKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FlagKind::Broken => "broken",
-            FlagKind::Ambiguous => "ambiguous",
-            FlagKind::Expert => "expert",
-            FlagKind::Clear => "clear",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<FlagKind> {
-        Some(match s {
-            "broken" => FlagKind::Broken,
-            "ambiguous" => FlagKind::Ambiguous,
-            "expert" => FlagKind::Expert,
-            "clear" => FlagKind::Clear,
-            _ => return None,
-        })
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Flag {
-    pub id: String,
-    pub image: String,
-    pub kind: FlagKind,
-    pub note: String,
-    pub annotator: String,
-    pub session: String,
-    pub created_at: i64,
-}
-
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -99,93 +60,100 @@ pub fn new_event_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-const EVENT_COLUMNS: &str =
-    "id, image, label, answer, retracts, annotator, session, created_at, elapsed_ms, origin";
+/// The judgments' declaration in the event log: a question is (image, label); an answer is
+/// yes, no or maybe; a retraction holds `retract` as its answer and names the event it undoes.
+pub(crate) static JUDGMENTS: Kind = Kind {
+    table: "judgments",
+    noun: "event",
+    answer_noun: "an answer",
+    question_noun: "image and label",
+    columns: &[
+        Column::new("id", Ty::Text, Role::Id),
+        Column::new("image", Ty::Text, Role::Image),
+        Column::new("label", Ty::Text, Role::Question),
+        Column::new("answer", Ty::Text, Role::Payload(OnUndo::Value("retract"))),
+        Column::new("retracts", Ty::OptText, Role::Retracts),
+        Column::new("annotator", Ty::NonEmpty, Role::Annotator),
+        Column::new("session", Ty::Text, Role::Session),
+        Column::new("created_at", Ty::Int, Role::CreatedAt),
+        Column::new("elapsed_ms", Ty::OptInt, Role::Elapsed),
+        Column::new("origin", Ty::Text, Role::Origin),
+    ],
+    undo: Undo::Retracts,
+    by_question: "judgments_by_item",
+    candidate: Some("label"),
+    check: |row, _| match row.text(3)? {
+        "yes" | "no" | "maybe" => Ok(()),
+        answer => Err(row.refuse(format!(
+            "answer `{answer}` is not yes, no, maybe or retract"
+        ))),
+    },
+    log: Log {
+        new: "new_events",
+        duplicate: Some("duplicate_events"),
+        answers: true,
+    },
+    report: |r| (&mut r.new_events, &mut r.duplicate_events),
+};
 
-fn event_from_row(r: &Row<'_>) -> rusqlite::Result<JudgmentEvent> {
-    let answer: String = r.get(3)?;
-    Ok(JudgmentEvent {
-        id: r.get(0)?,
-        image: r.get(1)?,
-        label: r.get(2)?,
-        answer: Answer::parse(&answer),
-        retracts: r.get(4)?,
-        annotator: r.get(5)?,
-        session: r.get(6)?,
-        created_at: r.get(7)?,
-        elapsed_ms: r.get(8)?,
-        origin: r.get(9)?,
-    })
+impl Event for JudgmentEvent {
+    const KIND: &'static Kind = &JUDGMENTS;
+
+    fn values(&self) -> Vec<ToSqlOutput<'_>> {
+        vec![
+            self.id.as_str().into(),
+            self.image.as_str().into(),
+            self.label.as_str().into(),
+            self.answer.map(Answer::as_str).unwrap_or("retract").into(),
+            opt(self.retracts.as_deref()),
+            self.annotator.as_str().into(),
+            self.session.as_str().into(),
+            self.created_at.into(),
+            opt(self.elapsed_ms),
+            self.origin.as_str().into(),
+        ]
+    }
+
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<JudgmentEvent> {
+        let answer: String = r.get(3)?;
+        Ok(JudgmentEvent {
+            id: r.get(0)?,
+            image: r.get(1)?,
+            label: r.get(2)?,
+            answer: Answer::parse(&answer),
+            retracts: r.get(4)?,
+            annotator: r.get(5)?,
+            session: r.get(6)?,
+            created_at: r.get(7)?,
+            elapsed_ms: r.get(8)?,
+            origin: r.get(9)?,
+        })
+    }
 }
 
 /// Inserts events that are not there yet (by id). Returns how many were new.
-pub fn insert_events<'a>(
-    conn: &Connection,
-    events: impl IntoIterator<Item = &'a JudgmentEvent>,
-) -> Result<u64> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "INSERT OR IGNORE INTO judgments({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-    ))?;
-    let mut added = 0;
-    for e in events {
-        added += stmt.execute(params![
-            e.id,
-            e.image,
-            e.label,
-            e.answer.map(Answer::as_str).unwrap_or("retract"),
-            e.retracts,
-            e.annotator,
-            e.session,
-            e.created_at,
-            e.elapsed_ms,
-            e.origin
-        ])? as u64;
-    }
-    Ok(added)
-}
+pub use super::events::insert as insert_events;
 
 /// Every annotator's current answer to every question, ordered by (image, label, annotator).
-/// Streams the events in index order, so memory holds only the retracted ids and the result.
 pub fn current_answers(conn: &Connection) -> Result<Vec<CurrentAnswer>> {
-    let retracted: HashSet<String> = conn
-        .prepare("SELECT retracts FROM judgments WHERE retracts IS NOT NULL")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut stmt = conn.prepare(
-        "SELECT id, image, label, annotator, answer FROM judgments INDEXED BY judgments_by_item
-         WHERE answer <> 'retract' ORDER BY image, label, annotator, created_at, id",
-    )?;
-    let mut rows = stmt.query([])?;
-    let mut out: Vec<CurrentAnswer> = Vec::new();
-    while let Some(r) = rows.next()? {
-        let id: String = r.get(0)?;
-        if retracted.contains(&id) {
-            continue;
-        }
-        let image: String = r.get(1)?;
-        let label: String = r.get(2)?;
-        let annotator: String = r.get(3)?;
-        let answer = Answer::parse(&r.get::<_, String>(4)?)
-            .ok_or_else(|| Error::msg(format!("event {id}: unknown answer")))?;
-        // Rows come oldest first within a question, so a later row replaces the earlier one.
-        if let Some(last) = out.last_mut()
-            && last.image == image
-            && last.label == label
-            && last.annotator == annotator
-        {
-            last.answer = answer;
-            last.event_id = id;
-            continue;
-        }
-        out.push(CurrentAnswer {
-            image,
-            label,
-            annotator,
-            answer,
-            event_id: id,
-        });
-    }
-    Ok(out)
+    events::current(
+        conn,
+        &JUDGMENTS,
+        "image, label, annotator, answer",
+        |r| {
+            let id: String = r.get(0)?;
+            let answer = Answer::parse(&r.get::<_, String>(4)?)
+                .ok_or_else(|| Error::msg(format!("event {id}: unknown answer")))?;
+            Ok(CurrentAnswer {
+                image: r.get(1)?,
+                label: r.get(2)?,
+                annotator: r.get(3)?,
+                answer,
+                event_id: id,
+            })
+        },
+        |a, b| a.image == b.image && a.label == b.label && a.annotator == b.annotator,
+    )
 }
 
 impl Store {
@@ -211,10 +179,7 @@ impl Store {
             elapsed_ms,
             origin: "annotate".into(),
         };
-        insert_events(&self.conn, [&e]).map_err(|err| match err {
-            Error::Sqlite(s) => self.locked_or(s),
-            e => e,
-        })?;
+        events::append(self, std::slice::from_ref(&e))?;
         Ok(e)
     }
 
@@ -224,30 +189,15 @@ impl Store {
         target: &JudgmentEvent,
         session: &str,
     ) -> Result<JudgmentEvent> {
-        let e = JudgmentEvent {
-            id: new_event_id(),
-            image: target.image.clone(),
-            label: target.label.clone(),
-            answer: None,
-            retracts: Some(target.id.clone()),
-            annotator: target.annotator.clone(),
-            session: session.to_string(),
-            created_at: now_ms().max(target.created_at),
-            elapsed_ms: None,
-            origin: "annotate".into(),
-        };
-        insert_events(&self.conn, [&e]).map_err(|err| match err {
-            Error::Sqlite(s) => self.locked_or(s),
-            e => e,
-        })?;
-        Ok(e)
+        let mut undo = events::retract(self, &[(&target.id, "annotate")], session)?;
+        Ok(undo.remove(0))
     }
 
     pub fn insert_events<'a>(
         &self,
         events: impl IntoIterator<Item = &'a JudgmentEvent>,
     ) -> Result<u64> {
-        insert_events(&self.conn, events)
+        events::insert(&self.conn, events)
     }
 
     /// Appends several answers (image, label, answer) of one annotator in one transaction, so a
@@ -275,7 +225,7 @@ impl Store {
                 origin: "grid".into(),
             })
             .collect();
-        self.insert_all(&events)?;
+        events::append(self, &events)?;
         Ok(events)
     }
 
@@ -285,61 +235,21 @@ impl Store {
         targets: &[JudgmentEvent],
         session: &str,
     ) -> Result<Vec<JudgmentEvent>> {
-        let now = now_ms();
-        let events: Vec<JudgmentEvent> = targets
+        let targets: Vec<(&str, &str)> = targets
             .iter()
-            .map(|t| JudgmentEvent {
-                id: new_event_id(),
-                image: t.image.clone(),
-                label: t.label.clone(),
-                answer: None,
-                retracts: Some(t.id.clone()),
-                annotator: t.annotator.clone(),
-                session: session.to_string(),
-                created_at: now.max(t.created_at),
-                elapsed_ms: None,
-                origin: t.origin.clone(),
-            })
+            .map(|t| (t.id.as_str(), t.origin.as_str()))
             .collect();
-        self.insert_all(&events)?;
-        Ok(events)
-    }
-
-    fn insert_all(&self, events: &[JudgmentEvent]) -> Result<()> {
-        let locked = |err: Error| match err {
-            Error::Sqlite(s) => self.locked_or(s),
-            e => e,
-        };
-        let tx = rusqlite::Transaction::new_unchecked(
-            &self.conn,
-            rusqlite::TransactionBehavior::Immediate,
-        )
-        .map_err(|e| self.locked_or(e))?;
-        insert_events(&tx, events).map_err(locked)?;
-        tx.commit().map_err(|e| self.locked_or(e))?;
-        Ok(())
+        events::retract(self, &targets, session)
     }
 
     /// Every event, oldest first.
     pub fn events(&self) -> Result<Vec<JudgmentEvent>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {EVENT_COLUMNS} FROM judgments ORDER BY created_at, id"
-        ))?;
-        let rows = stmt
-            .query_map([], event_from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        events::select(&self.conn, "1", [])
     }
 
     /// The events of one image, oldest first.
     pub fn events_for_image(&self, image: &str) -> Result<Vec<JudgmentEvent>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {EVENT_COLUMNS} FROM judgments WHERE image = ?1 ORDER BY created_at, id"
-        ))?;
-        let rows = stmt
-            .query_map([image], event_from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        events::select(&self.conn, "image = ?1", [image])
     }
 
     pub fn current_answers(&self) -> Result<Vec<CurrentAnswer>> {
@@ -348,22 +258,17 @@ impl Store {
 
     /// One annotator's current answers for one image, with the events that gave them.
     pub fn current_for_image(&self, image: &str, annotator: &str) -> Result<Vec<JudgmentEvent>> {
-        let events = self.events_for_image(image)?;
-        let retracted: HashSet<&str> = events
-            .iter()
-            .filter_map(|e| e.retracts.as_deref())
+        let theirs: Vec<JudgmentEvent> = self
+            .events_for_image(image)?
+            .into_iter()
+            .filter(|e| e.annotator == annotator)
             .collect();
-        let mut current: Vec<JudgmentEvent> = Vec::new();
-        for e in &events {
-            if e.annotator != annotator || e.answer.is_none() || retracted.contains(e.id.as_str()) {
-                continue;
-            }
-            match current.iter_mut().find(|c| c.label == e.label) {
-                Some(c) => *c = e.clone(),
-                None => current.push(e.clone()),
-            }
-        }
-        Ok(current)
+        Ok(events::standing(
+            &theirs,
+            |e| e.label.clone(),
+            |e| e.retracts.as_deref().map(Some),
+            |e| &e.id,
+        ))
     }
 
     pub fn counts_by_annotator(&self) -> Result<Vec<AnnotatorCounts>> {
@@ -387,98 +292,17 @@ impl Store {
         }
         Ok(per)
     }
-
-    pub fn append_flag(
-        &self,
-        image: &str,
-        kind: FlagKind,
-        note: &str,
-        annotator: &str,
-        session: &str,
-    ) -> Result<Flag> {
-        let f = Flag {
-            id: new_event_id(),
-            image: image.to_string(),
-            kind,
-            note: note.to_string(),
-            annotator: annotator.to_string(),
-            session: session.to_string(),
-            created_at: now_ms(),
-        };
-        self.conn
-            .execute(
-                "INSERT INTO flags(id, image, kind, note, annotator, session, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    f.id,
-                    f.image,
-                    f.kind.as_str(),
-                    f.note,
-                    f.annotator,
-                    f.session,
-                    f.created_at
-                ],
-            )
-            .map_err(|e| self.locked_or(e))?;
-        Ok(f)
-    }
-
-    /// Flags standing on an image: each annotator's flags since their last `clear`.
-    pub fn flags_for_image(&self, image: &str) -> Result<Vec<Flag>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, image, kind, note, annotator, session, created_at FROM flags
-             WHERE image = ?1 ORDER BY created_at, id",
-        )?;
-        let all: Vec<Flag> = stmt
-            .query_map([image], |r| {
-                let kind: String = r.get(2)?;
-                Ok(Flag {
-                    id: r.get(0)?,
-                    image: r.get(1)?,
-                    kind: FlagKind::parse(&kind).unwrap_or(FlagKind::Ambiguous),
-                    note: r.get(3)?,
-                    annotator: r.get(4)?,
-                    session: r.get(5)?,
-                    created_at: r.get(6)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut standing: Vec<Flag> = Vec::new();
-        for f in all {
-            if f.kind == FlagKind::Clear {
-                standing.retain(|s| s.annotator != f.annotator);
-            } else {
-                standing.push(f);
-            }
-        }
-        Ok(standing)
-    }
-
-    pub fn flag_count(&self) -> Result<u64> {
-        Ok(self.conn.query_row(
-            "SELECT count(DISTINCT image) FROM flags WHERE kind <> 'clear'",
-            [],
-            |r| r.get(0),
-        )?)
-    }
 }
 
 /// One candidate of one image is open for an annotator while they have no standing answer to it.
 /// Written as correlated subqueries so that each probe is an index lookup
-/// (`judgments_by_item`, `judgments_retracts`, `flags_by_image`).
+/// (`judgments_by_item`, `judgments_retracts`).
 const OPEN_CANDIDATE: &str = "EXISTS (
     SELECT 1 FROM candidates c WHERE c.image_id = i.id AND NOT EXISTS (
         SELECT 1 FROM judgments j INDEXED BY judgments_by_item
         WHERE j.image = i.key AND j.label = c.label AND j.annotator = ?1
           AND j.answer <> 'retract'
           AND NOT EXISTS (SELECT 1 FROM judgments r WHERE r.retracts = j.id)))";
-
-/// The annotator has a flag standing on the image (not lifted by a later `clear` of theirs).
-pub(super) const FLAGGED_BY: &str = "EXISTS (
-    SELECT 1 FROM flags f WHERE f.image = i.key AND f.annotator = ?1 AND f.kind <> 'clear'
-      AND NOT EXISTS (
-        SELECT 1 FROM flags k WHERE k.image = f.image AND k.annotator = f.annotator
-          AND k.kind = 'clear' AND (k.created_at, k.id) > (f.created_at, f.id)))";
 
 /// The image is in the annotator's queue: assigned to them, or the file assigns them nothing
 /// (then every image is theirs). The first test is uncorrelated, so SQLite runs it once.
@@ -526,19 +350,11 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::Vocab;
-    use std::path::Path;
-
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let v = Vocab::from_reader("t", Path::new("t"), "key,name\na,A\nb,B\n".as_bytes()).unwrap();
-        let s = Store::create(&dir.path().join("p.db"), &v).unwrap();
-        (dir, s)
-    }
+    use crate::store::test_store;
 
     #[test]
     fn latest_answer_wins_and_retraction_restores_the_previous_one() {
-        let (_d, s) = store();
+        let (_d, s) = test_store(&["a", "b"]);
         let first = s
             .append_answer("img", "a", Answer::Yes, "ann", "s1", Some(900))
             .unwrap();
@@ -566,26 +382,11 @@ mod tests {
 
     #[test]
     fn inserting_the_same_events_twice_adds_nothing() {
-        let (_d, s) = store();
+        let (_d, s) = test_store(&["a", "b"]);
         s.append_answer("img", "a", Answer::Yes, "ann", "s1", None)
             .unwrap();
         let events = s.events().unwrap();
         assert_eq!(s.insert_events(&events).unwrap(), 0);
         assert_eq!(s.events().unwrap(), events);
-    }
-
-    #[test]
-    fn flags_stand_until_cleared() {
-        let (_d, s) = store();
-        s.append_flag("img", FlagKind::Broken, "truncated", "ann", "s")
-            .unwrap();
-        s.append_flag("img", FlagKind::Expert, "", "bob", "s")
-            .unwrap();
-        assert_eq!(s.flags_for_image("img").unwrap().len(), 2);
-        s.append_flag("img", FlagKind::Clear, "", "ann", "s")
-            .unwrap();
-        let left = s.flags_for_image("img").unwrap();
-        assert_eq!(left.len(), 1);
-        assert_eq!(left[0].annotator, "bob");
     }
 }

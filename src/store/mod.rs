@@ -11,6 +11,8 @@ pub mod answer;
 pub mod checkout;
 mod classes;
 pub mod classify;
+pub mod events;
+pub mod flags;
 pub mod images;
 pub mod judgments;
 pub mod merge;
@@ -25,11 +27,11 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
+pub use answer::Answer;
 pub use classify::{ClassifyAnswer, ClassifyCounts, ClassifyEvent, CurrentClassify};
+pub use flags::{Flag, FlagKind};
 pub use images::{ImageRecord, ImageRow, ImageStatus};
-pub use judgments::{
-    AnnotatorCounts, Answer, CurrentAnswer, Flag, FlagKind, JudgmentEvent, new_event_id, now_ms,
-};
+pub use judgments::{AnnotatorCounts, CurrentAnswer, JudgmentEvent, new_event_id, now_ms};
 pub use predictions::{Candidate, ModelInfo, PredictionSource};
 pub use queue::{QueueFilter, QueueImage};
 pub use reference::ReferenceImage;
@@ -293,6 +295,20 @@ fn describe_open_error(e: &rusqlite::Error) -> String {
         }
         e => e.to_string(),
     }
+}
+
+/// A new project in a temporary folder whose vocabulary has one class per key, for the store's
+/// unit tests.
+#[cfg(test)]
+pub(crate) fn test_store(keys: &[&str]) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("key,name\n");
+    for k in keys {
+        csv.push_str(&format!("{k},{}\n", k.to_uppercase()));
+    }
+    let v = Vocab::from_reader("t", Path::new("t"), csv.as_bytes()).unwrap();
+    let s = Store::create(&dir.path().join("p.db"), &v).unwrap();
+    (dir, s)
 }
 
 pub fn now_rfc3339() -> String {

@@ -11,7 +11,8 @@
 use rusqlite::params;
 
 use super::Store;
-use super::judgments::{FLAGGED_BY, IN_QUEUE};
+use super::flags::FLAGGED_BY;
+use super::judgments::IN_QUEUE;
 use crate::error::Result;
 
 /// Which candidate questions of the annotator's queue a session asks. Every filter given must

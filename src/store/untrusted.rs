@@ -22,7 +22,7 @@
 //!    column, or a changed constraint, is refused with its name. This also rules out generated
 //!    columns and index expressions, the only schema SQL a read could run.
 //! 6. `PRAGMA quick_check` must answer `ok` for every table a merge reads from each source
-//!    (meta, classes, images, models, judgments, flags, classify) and their indexes. The largest
+//!    (meta, classes, images, models, and every event kind's table) and their indexes. The largest
 //!    tables of an annotator's file are the predictions, read only for a model the target lacks,
 //!    and the derived candidates, never read: the first is checked before it is first read
 //!    ([`SourceFile::check_table`]), the second not at all. A merge of a hundred checkouts of a
@@ -39,7 +39,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags, Row};
 
 use super::schema::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION};
 use crate::error::{Error, Result};
@@ -59,16 +60,9 @@ pub struct SourceFile {
     checked: std::cell::RefCell<Vec<String>>,
 }
 
-/// The tables a merge reads from every source, checked when the file is opened.
-const ALWAYS_READ: &[&str] = &[
-    "meta",
-    "classes",
-    "images",
-    "models",
-    "judgments",
-    "flags",
-    "classify",
-];
+/// The tables besides the event log's that a merge reads from every source, checked when the
+/// file is opened (with every kind's table of `events::KINDS`).
+const ALWAYS_READ: &[&str] = &["meta", "classes", "images", "models"];
 
 impl SourceFile {
     /// Runs every check of the module docs and returns the file ready to be read, or an error
@@ -118,7 +112,8 @@ impl SourceFile {
             return Err(refuse("it has no labelvet schema (user_version 0)".into()));
         }
         check_schema(&conn, version).map_err(refuse)?;
-        for table in ALWAYS_READ {
+        let kinds = super::events::KINDS.iter().map(|k| k.table);
+        for table in ALWAYS_READ.iter().copied().chain(kinds) {
             if has_table(&conn, table).map_err(|e| refuse(describe(&e)))? {
                 quick_check(&conn, table).map_err(refuse)?;
             }
@@ -166,11 +161,125 @@ impl SourceFile {
         Ok(())
     }
 
-    /// How many judgment events the file holds.
-    pub fn judgment_count(&self) -> Result<u64> {
-        self.conn
-            .query_row("SELECT count(*) FROM judgments", [], |r| r.get(0))
-            .map_err(|e| refused(&self.path, describe(&e)))
+    /// How many events of the kind the file holds.
+    pub fn count(&self, kind: &super::events::Kind) -> Result<u64> {
+        super::events::count(&self.conn, kind).map_err(|e| refused(&self.path, describe(&e)))
+    }
+}
+
+/// Typed access to one row of a source: each value must have the type labelvet writes (SQLite
+/// does not enforce declared types, so a crafted file could hold anything), and a wrong one is
+/// refused naming the file, the row and the column.
+pub struct SourceRow<'a, 'r> {
+    pub path: &'a Path,
+    pub row: &'a Row<'r>,
+    /// What a row is called in messages: its table, or an event kind's noun.
+    pub noun: &'a str,
+}
+
+impl<'a, 'r> SourceRow<'a, 'r> {
+    pub fn new(path: &'a Path, row: &'a Row<'r>, noun: &'a str) -> Self {
+        SourceRow { path, row, noun }
+    }
+
+    pub fn get(&self, i: usize) -> Result<ValueRef<'a>> {
+        self.row
+            .get_ref(i)
+            .map_err(|e| refused(self.path, describe(&e)))
+    }
+
+    fn id(&self) -> String {
+        match self.row.get_ref(0) {
+            Ok(ValueRef::Text(t)) => String::from_utf8_lossy(t).into_owned(),
+            Ok(ValueRef::Integer(n)) => n.to_string(),
+            _ => "?".into(),
+        }
+    }
+
+    /// A refusal of column `i`'s value: `what` is wrong with it.
+    pub fn bad(&self, i: usize, what: &str) -> Error {
+        let column = self.row.as_ref().column_name(i).unwrap_or("?").to_string();
+        refused(
+            self.path,
+            format!("{} row {}: column {column} {what}", self.noun, self.id()),
+        )
+    }
+
+    /// A refusal of the whole row, as `<noun> <id>: why`.
+    pub fn refuse(&self, why: impl std::fmt::Display) -> Error {
+        refused(self.path, format!("{} {}: {why}", self.noun, self.id()))
+    }
+
+    pub fn text(&self, i: usize) -> Result<&'a str> {
+        match self.get(i)? {
+            ValueRef::Text(t) => {
+                std::str::from_utf8(t).map_err(|_| self.bad(i, "is not valid UTF-8"))
+            }
+            _ => Err(self.bad(i, "is not text")),
+        }
+    }
+
+    pub fn nonempty_text(&self, i: usize) -> Result<&'a str> {
+        let t = self.text(i)?;
+        if t.trim().is_empty() {
+            return Err(self.bad(i, "is empty"));
+        }
+        Ok(t)
+    }
+
+    pub fn opt_text(&self, i: usize) -> Result<Option<&'a str>> {
+        match self.get(i)? {
+            ValueRef::Null => Ok(None),
+            _ => self.text(i).map(Some),
+        }
+    }
+
+    pub fn int(&self, i: usize) -> Result<i64> {
+        match self.get(i)? {
+            ValueRef::Integer(n) => Ok(n),
+            _ => Err(self.bad(i, "is not an integer")),
+        }
+    }
+
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        match self.get(i)? {
+            ValueRef::Null => Ok(None),
+            _ => self.int(i).map(Some),
+        }
+    }
+
+    pub fn opt_count(&self, i: usize) -> Result<Option<i64>> {
+        match self.opt_int(i)? {
+            Some(n) if n < 0 => Err(self.bad(i, "is negative")),
+            n => Ok(n),
+        }
+    }
+
+    /// An event id: a UUID in its canonical lowercase hyphenated form, so one event cannot
+    /// come in twice under two spellings of its id.
+    pub fn event_id(&self, i: usize) -> Result<&'a str> {
+        let id = self.text(i)?;
+        let canonical = uuid::Uuid::try_parse(id).is_ok_and(|u| {
+            let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            u.hyphenated().encode_lower(&mut buf) == id
+        });
+        if !canonical {
+            return Err(self.bad(i, "is not a lowercase hyphenated UUID"));
+        }
+        Ok(id)
+    }
+
+    /// Checks the value of column `i` against its declared type.
+    pub fn typed(&self, i: usize, ty: super::events::Ty) -> Result<ValueRef<'a>> {
+        use super::events::Ty;
+        match ty {
+            Ty::Text => self.text(i).map(|_| ()),
+            Ty::NonEmpty => self.nonempty_text(i).map(|_| ()),
+            Ty::OptText => self.opt_text(i).map(|_| ()),
+            Ty::Int => self.int(i).map(|_| ()),
+            Ty::OptInt => self.opt_int(i).map(|_| ()),
+        }?;
+        self.get(i)
     }
 }
 

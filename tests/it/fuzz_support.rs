@@ -145,7 +145,10 @@ pub fn merge_source(data: &[u8]) -> Result<(), String> {
     let input = dir.path().join("source.db");
     std::fs::write(&input, data).unwrap();
     let src = labelvet::store::untrusted::SourceFile::open(&input).map_err(|e| e.to_string())?;
-    src.judgment_count().map(drop).map_err(|e| e.to_string())
+    for kind in labelvet::store::events::KINDS {
+        src.count(kind).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// One target: bytes in, Ok or the error a user would read.

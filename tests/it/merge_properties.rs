@@ -1,6 +1,6 @@
 //! The algebra that makes "work apart, merge later" safe, checked on random event sets: merging
-//! is commutative, idempotent and associative in the events, the flags, the candidates and every
-//! annotator's current answers. Events are drawn from one pool and each file holds a random part
+//! is commutative, idempotent and associative in the events of every kind (judgments, flags,
+//! classify answers), the candidates and every annotator's current answers. Events are drawn from one pool and each file holds a random part
 //! of it, so files overlap the way re-merged and re-shared files do; answers tie on time often
 //! (ties are broken by id), and retractions undo earlier answers.
 
@@ -9,7 +9,7 @@ use crate::merge_support;
 use std::path::{Path, PathBuf};
 
 use labelvet::store::merge::MergeOptions;
-use labelvet::store::{Answer, JudgmentEvent, Store};
+use labelvet::store::{Answer, ClassifyAnswer, ClassifyEvent, JudgmentEvent, Store};
 use merge_support::{checkout_of, copy_db, small_project, state};
 use proptest::prelude::*;
 
@@ -24,6 +24,10 @@ struct Op {
     retract: bool,
     /// Flag the image (kind index) instead of answering.
     flag: Option<usize>,
+    /// Give (or, with `retract`, undo) a classify answer to the image instead: the labels
+    /// present as a bit mask of LABELS (the main one is `label`, always present) and the
+    /// number of objects.
+    classify: Option<(u8, u32)>,
     /// Which of the three files hold this event.
     in_files: [bool; 3],
 }
@@ -37,10 +41,11 @@ fn op() -> impl Strategy<Value = Op> {
         0..6i64,
         prop::bool::weighted(0.2),
         prop::option::weighted(0.15, 0..4usize),
+        prop::option::weighted(0.2, (0..32u8, 1..4u32)),
         [any::<bool>(), any::<bool>(), any::<bool>()],
     )
         .prop_map(
-            |(annotator, image, label, answer, time, retract, flag, in_files)| Op {
+            |(annotator, image, label, answer, time, retract, flag, classify, in_files)| Op {
                 annotator,
                 image,
                 label,
@@ -48,6 +53,7 @@ fn op() -> impl Strategy<Value = Op> {
                 time,
                 retract,
                 flag,
+                classify,
                 in_files,
             },
         )
@@ -58,6 +64,7 @@ const KINDS: [&str; 4] = ["broken", "ambiguous", "expert", "clear"];
 
 enum Item {
     Event(JudgmentEvent),
+    Classify(ClassifyEvent),
     Flag {
         id: String,
         image: String,
@@ -86,6 +93,11 @@ fn build(ops: &[Op], seed: u64) -> Vec<(Item, [bool; 3])> {
                 },
                 op.in_files,
             ));
+            continue;
+        }
+        if let Some((mask, objects)) = op.classify {
+            let item = classify_event(&mut out, op, id, image, annotator, mask, objects);
+            out.push((Item::Classify(item), op.in_files));
             continue;
         }
         let label = LABELS[op.label].to_string();
@@ -148,6 +160,73 @@ fn build(ops: &[Op], seed: u64) -> Vec<(Item, [bool; 3])> {
     out
 }
 
+/// A classify answer of the op, or with `retract` a retraction of the annotator's latest
+/// standing classify answer to the image (marking its files as holding the answer too).
+fn classify_event(
+    out: &mut [(Item, [bool; 3])],
+    op: &Op,
+    id: String,
+    image: String,
+    annotator: String,
+    mask: u8,
+    objects: u32,
+) -> ClassifyEvent {
+    let retracted: Vec<String> = out
+        .iter()
+        .filter_map(|(it, _)| match it {
+            Item::Classify(e) => e.retracts.clone(),
+            _ => None,
+        })
+        .collect();
+    let undo = op
+        .retract
+        .then(|| {
+            out.iter().rposition(|(it, _)| {
+                matches!(it, Item::Classify(e) if e.answer.is_some() && e.annotator == annotator
+                    && e.image == image && !retracted.contains(&e.id))
+            })
+        })
+        .flatten();
+    if let Some(j) = undo {
+        let Item::Classify(target) = &out[j].0 else {
+            unreachable!()
+        };
+        let (target_id, target_time) = (target.id.clone(), target.created_at);
+        for f in 0..3 {
+            if op.in_files[f] {
+                out[j].1[f] = true;
+            }
+        }
+        return ClassifyEvent {
+            id,
+            image,
+            answer: None,
+            retracts: Some(target_id),
+            annotator,
+            session: "s".into(),
+            created_at: op.time.max(target_time),
+            elapsed_ms: None,
+            origin: "annotate".into(),
+        };
+    }
+    let main = LABELS[op.label].to_string();
+    let present: Vec<String> = (0..LABELS.len())
+        .filter(|&i| mask & (1 << i) != 0 || i == op.label)
+        .map(|i| LABELS[i].to_string())
+        .collect();
+    ClassifyEvent {
+        id,
+        image,
+        answer: Some(ClassifyAnswer::new(&present, &main, objects).unwrap()),
+        retracts: None,
+        annotator,
+        session: "s".into(),
+        created_at: op.time,
+        elapsed_ms: Some(100),
+        origin: "annotate".into(),
+    }
+}
+
 fn fill(path: &Path, items: &[(Item, [bool; 3])], file: usize) {
     let store = Store::open(path).unwrap();
     let events: Vec<&JudgmentEvent> = items
@@ -159,6 +238,15 @@ fn fill(path: &Path, items: &[(Item, [bool; 3])], file: usize) {
         })
         .collect();
     store.insert_events(events).unwrap();
+    let classify: Vec<&ClassifyEvent> = items
+        .iter()
+        .filter(|(_, f)| f[file])
+        .filter_map(|(it, _)| match it {
+            Item::Classify(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    store.insert_classify_events(classify).unwrap();
     for (it, f) in items {
         if let (
             Item::Flag {
@@ -249,5 +337,9 @@ proptest! {
             matches!(it, Item::Event(_)) && f.iter().any(|x| *x)
         }).count();
         prop_assert_eq!(s_left.events.len(), held);
+        let held_classify = items.iter().filter(|(it, f)| {
+            matches!(it, Item::Classify(_)) && f.iter().any(|x| *x)
+        }).count();
+        prop_assert_eq!(s_left.classify.len(), held_classify);
     }
 }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use labelvet::store::checkout::{CheckoutOptions, checkout};
 use labelvet::store::predictions::rebuild_candidates;
-use labelvet::store::{CurrentAnswer, ImageRecord, JudgmentEvent, Store};
+use labelvet::store::{
+    ClassifyEvent, CurrentAnswer, CurrentClassify, ImageRecord, JudgmentEvent, Store,
+};
 use labelvet::vocab::Vocab;
 use sha2::{Digest, Sha256};
 
@@ -90,12 +92,14 @@ pub fn checksum(path: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
 }
 
-/// Everything a merge may change, in a comparable form: events, current answers, flags and
-/// candidates (by image key).
+/// Everything a merge may change, in a comparable form: events of every kind, current answers,
+/// flags and candidates (by image key).
 #[derive(Debug, PartialEq)]
 pub struct State {
     pub events: Vec<JudgmentEvent>,
     pub current: Vec<CurrentAnswer>,
+    pub classify: Vec<ClassifyEvent>,
+    pub current_classify: Vec<CurrentClassify>,
     pub flags: Vec<String>,
     pub candidates: Vec<String>,
     pub images: Vec<String>,
@@ -120,6 +124,8 @@ pub fn state(path: &Path) -> State {
     State {
         events: store.events().unwrap(),
         current: store.current_answers().unwrap(),
+        classify: store.classify_events().unwrap(),
+        current_classify: store.current_classify_answers().unwrap(),
         flags: rows("SELECT * FROM flags ORDER BY id"),
         candidates: rows(
             "SELECT i.key, c.label, c.is_original FROM candidates c

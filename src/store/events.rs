@@ -1,0 +1,558 @@
+//! The event log: every kind of answer a person gives (judgments, flags, classify answers, and
+//! the kinds to come) is an append-only table of events, each with a global UUID, declared once
+//! as a [`Kind`]. From that declaration alone every kind gets, through one code path:
+//! append ([`insert`]), undo ([`retract`]), the current-answer fold ([`current`], [`standing`]),
+//! reading back ([`select`]), what a checkout carries ([`copy_to_checkout`]), the merge's union
+//! by id with the checks of an untrusted source (`store::merge::events`) and the merge log's
+//! counts. Nothing here is written twice per kind, so the rules that make merging safe (a union
+//! by id, an id on both sides with different content refused, a retraction only of the same
+//! annotator's answer to the same question) hold for every kind alike.
+//!
+//! # Declaring a kind
+//!
+//! A new kind is its table (a migration in `schema.rs`), one `Kind` and its validation. For
+//! example expert verdicts on (image, label) questions, whose answer is `valid`/`invalid`:
+//!
+//! ```ignore
+//! pub(crate) static VERDICTS: Kind = Kind {
+//!     table: "verdicts",
+//!     noun: "verdict",
+//!     answer_noun: "a verdict",
+//!     question_noun: "image and label",
+//!     columns: &[
+//!         Column::new("id", Ty::Text, Role::Id),
+//!         Column::new("image", Ty::Text, Role::Image),
+//!         Column::new("label", Ty::Text, Role::Question),
+//!         // the payload; a retraction holds NULL here
+//!         Column::new("verdict", Ty::OptText, Role::Payload(OnUndo::Null)),
+//!         Column::new("note", Ty::OptText, Role::Payload(OnUndo::Null)),
+//!         Column::new("retracts", Ty::OptText, Role::Retracts),
+//!         Column::new("annotator", Ty::NonEmpty, Role::Annotator),
+//!         Column::new("session", Ty::Text, Role::Session),
+//!         Column::new("created_at", Ty::Int, Role::CreatedAt),
+//!     ],
+//!     undo: Undo::Retracts,
+//!     by_question: "verdicts_by_item",
+//!     candidate: Some("label"),
+//!     check: |row, _classes| match row.text_named("verdict")? {
+//!         "valid" | "invalid" => Ok(()),
+//!         v => Err(row.refuse(format!("verdict `{v}` is not valid or invalid"))),
+//!     },
+//!     log: Log { new: "new_verdicts", duplicate: Some("duplicate_verdicts"), answers: false },
+//!     report: |r| (&mut r.new_verdicts, &mut r.duplicate_verdicts),
+//! };
+//! ```
+//!
+//! then adding it to [`KINDS`]. A typed view of its events implements [`Event`] (its values in
+//! column order, and back).
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, Row, Transaction, params_from_iter};
+
+use super::classify::CLASSIFY;
+use super::flags::FLAGS;
+use super::judgments::JUDGMENTS;
+use super::merge::SourceReport;
+use super::untrusted::SourceRow;
+use super::{Store, new_event_id, now_ms};
+use crate::error::{Error, Result};
+
+/// Every kind of event a project holds, in the order a merge reads them.
+pub static KINDS: &[&Kind] = &[&JUDGMENTS, &FLAGS, &CLASSIFY];
+
+/// One kind of event: its table and what its columns mean.
+pub struct Kind {
+    pub table: &'static str,
+    /// What one event is called in messages ("event", "flag", "classify event").
+    pub noun: &'static str,
+    /// What one answer is called when a retraction names something else ("an answer").
+    pub answer_noun: &'static str,
+    /// What a question is called ("image and label", "image").
+    pub question_noun: &'static str,
+    /// Every column, in the table's order; `id` first.
+    pub columns: &'static [Column],
+    pub undo: Undo,
+    /// The index that reads the table in question order (question columns, then annotator).
+    pub by_question: &'static str,
+    /// The column naming a class that an answer makes a candidate of its image (and that must
+    /// be a class of the target's vocabulary), if any.
+    pub candidate: Option<&'static str>,
+    /// The checks of one answer (not a retraction) from an untrusted source beyond its columns'
+    /// types, against the target's classes (key -> number).
+    pub check: fn(&SourceRow<'_, '_>, &HashMap<String, u32>) -> Result<()>,
+    pub log: Log,
+    /// Where a merge report keeps the kind's counts: (new, already present).
+    pub report: fn(&mut SourceReport) -> (&mut u64, &mut u64),
+}
+
+/// How an event undoes another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Undo {
+    /// A retraction names the event it undoes in its `Role::Retracts` column; the annotator's
+    /// current answer to the question is then their latest answer that no retraction names.
+    Retracts,
+    /// An event whose payload is its `OnUndo::Value`s lifts every earlier event of the
+    /// annotator on the question (a flag's `clear`); every event since stands.
+    Clears,
+}
+
+/// The merge log's columns for a kind, and whether its events are the source's answers
+/// (counted per annotator, and on images in conflict).
+#[derive(Clone, Copy, Debug)]
+pub struct Log {
+    pub new: &'static str,
+    pub duplicate: Option<&'static str>,
+    pub answers: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Column {
+    pub name: &'static str,
+    pub ty: Ty,
+    pub role: Role,
+}
+
+impl Column {
+    pub const fn new(name: &'static str, ty: Ty, role: Role) -> Column {
+        Column { name, ty, role }
+    }
+}
+
+/// The SQLite type a column must hold (a crafted file could hold anything in any column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    Text,
+    /// Text with something besides white space.
+    NonEmpty,
+    OptText,
+    Int,
+    OptInt,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The event's UUID, in its canonical lowercase hyphenated form.
+    Id,
+    /// The image key; a merged event must name an image the target has after the merge.
+    Image,
+    /// Another column of the question (with the image and the annotator).
+    Question,
+    Annotator,
+    /// What the event says; a retraction (or clear) holds the given value here.
+    Payload(OnUndo),
+    /// The id of the event a retraction undoes; NULL in an answer.
+    Retracts,
+    Session,
+    CreatedAt,
+    /// Time spent on the answer; NULL in a retraction.
+    Elapsed,
+    /// Where the event was made (`annotate`, `grid`, an import).
+    Origin,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnUndo {
+    Null,
+    Value(&'static str),
+}
+
+impl Kind {
+    /// The column list, comma-separated, in table order.
+    pub fn column_list(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    pub fn index_of(&self, name: &str) -> usize {
+        self.columns
+            .iter()
+            .position(|c| c.name == name)
+            .unwrap_or_else(|| panic!("{} has no column {name}", self.table))
+    }
+
+    fn named(&self, role: Role) -> &'static str {
+        self.columns
+            .iter()
+            .find(|c| c.role == role)
+            .map(|c| c.name)
+            .unwrap_or_else(|| panic!("{} has no {role:?} column", self.table))
+    }
+
+    pub fn annotator(&self) -> &'static str {
+        self.named(Role::Annotator)
+    }
+
+    pub fn created_at(&self) -> &'static str {
+        self.named(Role::CreatedAt)
+    }
+
+    /// The question's columns (image first), without the annotator.
+    pub fn question(&self) -> Vec<&'static str> {
+        self.columns
+            .iter()
+            .filter(|c| matches!(c.role, Role::Image | Role::Question))
+            .map(|c| c.name)
+            .collect()
+    }
+
+    /// The SQL condition that an event is an answer, not a retraction or clear.
+    pub fn is_answer_sql(&self) -> String {
+        match self.undo {
+            Undo::Retracts => format!("{} IS NULL", self.named(Role::Retracts)),
+            Undo::Clears => self
+                .columns
+                .iter()
+                .filter_map(|c| match c.role {
+                    Role::Payload(OnUndo::Value(v)) if !v.is_empty() => {
+                        Some(format!("{} <> '{v}'", c.name))
+                    }
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join(" AND "),
+        }
+    }
+
+    /// `INSERT OR IGNORE` of `rows` events, their values in column order.
+    pub(crate) fn insert_sql(&self, rows: usize) -> String {
+        let one = format!("({})", vec!["?"; self.columns.len()].join(","));
+        format!(
+            "INSERT OR IGNORE INTO {}({}) VALUES {}",
+            self.table,
+            self.column_list(),
+            vec![one; rows].join(",")
+        )
+    }
+}
+
+/// A typed view of one kind's events.
+pub trait Event: Sized {
+    const KIND: &'static Kind;
+    /// The event's values, in the order of `KIND.columns`.
+    fn values(&self) -> Vec<ToSqlOutput<'_>>;
+    /// An event read in the order of `KIND.columns`.
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self>;
+}
+
+/// An optional value to bind: NULL when absent.
+pub(crate) fn opt<'a, T: Into<ToSqlOutput<'a>>>(v: Option<T>) -> ToSqlOutput<'a> {
+    v.map_or(ToSqlOutput::Owned(rusqlite::types::Value::Null), Into::into)
+}
+
+/// Inserts events that are not there yet (by id). Returns how many were new.
+pub fn insert<'a, E: Event + 'a>(
+    conn: &Connection,
+    events: impl IntoIterator<Item = &'a E>,
+) -> Result<u64> {
+    let mut stmt = conn.prepare_cached(&E::KIND.insert_sql(1))?;
+    let mut added = 0;
+    for e in events {
+        added += stmt.execute(params_from_iter(e.values()))? as u64;
+    }
+    Ok(added)
+}
+
+/// Appends `events` in one transaction and commits them before returning.
+pub(crate) fn append<E: Event>(store: &Store, events: &[E]) -> Result<()> {
+    committed(store, |tx| insert(tx, events).map(|_| ()))
+}
+
+/// Runs `f` in one immediate transaction and commits it; a lock held too long by another
+/// process is said in words.
+fn committed(store: &Store, f: impl FnOnce(&Transaction<'_>) -> Result<()>) -> Result<()> {
+    let tx = Transaction::new_unchecked(&store.conn, rusqlite::TransactionBehavior::Immediate)
+        .map_err(|e| store.locked_or(e))?;
+    f(&tx).map_err(|err| match err {
+        Error::Sqlite(s) => store.locked_or(s),
+        e => e,
+    })?;
+    tx.commit().map_err(|e| store.locked_or(e))
+}
+
+/// The events matching `filter` (SQL over the kind's columns, `1` for all), oldest first.
+pub fn select<E: Event>(
+    conn: &Connection,
+    filter: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<E>> {
+    let k = E::KIND;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {} FROM {} WHERE {filter} ORDER BY {}, id",
+        k.column_list(),
+        k.table,
+        k.created_at()
+    ))?;
+    let rows = stmt
+        .query_map(params, E::from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Appends, in one transaction, an undo of each of `targets` (event ids, each with the origin
+/// to record), made in `session`: for a kind with retractions, a retraction naming it; for a
+/// kind with clears, a clear of the annotator's events on its question. An undo copies its
+/// target's question and annotator, holds the kind's undo values in the payload, and is dated
+/// no earlier than its target so that it sorts after it. Returns the undo events.
+pub(crate) fn retract<E: Event>(
+    store: &Store,
+    targets: &[(&str, &str)],
+    session: &str,
+) -> Result<Vec<E>> {
+    let k = E::KIND;
+    let now = now_ms();
+    let mut exprs = Vec::new();
+    for c in k.columns {
+        exprs.push(match c.role {
+            Role::Id => "?1".to_string(),
+            Role::Image | Role::Question | Role::Annotator => c.name.to_string(),
+            Role::Payload(OnUndo::Null) | Role::Elapsed => "NULL".into(),
+            Role::Payload(OnUndo::Value(v)) => format!("'{v}'"),
+            Role::Retracts => "?2".into(),
+            Role::Session => "?3".into(),
+            Role::CreatedAt => format!("max(?4, {})", c.name),
+            Role::Origin => "?5".into(),
+        });
+    }
+    let sql = format!(
+        "INSERT INTO {t}({cols}) SELECT {exprs} FROM {t} WHERE id = ?2",
+        t = k.table,
+        cols = k.column_list(),
+        exprs = exprs.join(", ")
+    );
+    let ids: Vec<String> = targets.iter().map(|_| new_event_id()).collect();
+    committed(store, |tx| {
+        let mut stmt = tx.prepare_cached(&sql)?;
+        for (id, (target, origin)) in ids.iter().zip(targets) {
+            // Positional parameters a kind does not use are bound all the same.
+            stmt.raw_bind_parameter(1, id)?;
+            stmt.raw_bind_parameter(2, target)?;
+            stmt.raw_bind_parameter(3, session)?;
+            stmt.raw_bind_parameter(4, now)?;
+            if stmt.parameter_count() >= 5 {
+                stmt.raw_bind_parameter(5, origin)?;
+            }
+            if stmt.raw_execute()? != 1 {
+                return Err(Error::msg(format!(
+                    "cannot undo {} {target}: it is not in the project",
+                    k.noun
+                )));
+            }
+        }
+        Ok(())
+    })?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in &ids {
+        out.extend(select::<E>(&store.conn, "id = ?1", [id])?);
+    }
+    Ok(out)
+}
+
+/// Every annotator's current answer to every question of a kind with retractions, in
+/// (question, annotator) order: their latest answer (greatest (created_at, id)) that no
+/// retraction names. `columns` are read from each answer and handed to `map`; `same` tells
+/// whether two mapped answers are to one question by one annotator, so the later one replaces
+/// the earlier. Streams the table in index order, so memory holds only the retracted ids and
+/// the result.
+pub(crate) fn current<T>(
+    conn: &Connection,
+    k: &Kind,
+    columns: &str,
+    mut map: impl FnMut(&Row<'_>) -> Result<T>,
+    same: impl Fn(&T, &T) -> bool,
+) -> Result<Vec<T>> {
+    debug_assert_eq!(k.undo, Undo::Retracts);
+    let retracts = k.named(Role::Retracts);
+    let retracted: HashSet<String> = conn
+        .prepare(&format!(
+            "SELECT {retracts} FROM {} WHERE {retracts} IS NOT NULL",
+            k.table
+        ))?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT id, {columns} FROM {} INDEXED BY {} WHERE {} ORDER BY {}, {}, {}, id",
+        k.table,
+        k.by_question,
+        k.is_answer_sql(),
+        k.question().join(", "),
+        k.annotator(),
+        k.created_at(),
+    ))?;
+    let mut rows = stmt.query([])?;
+    let mut out: Vec<T> = Vec::new();
+    while let Some(r) = rows.next()? {
+        if let ValueRef::Text(id) = r.get_ref(0)?
+            && retracted.contains(std::str::from_utf8(id).unwrap_or(""))
+        {
+            continue;
+        }
+        let item = map(r)?;
+        // Rows come oldest first within a question, so a later row replaces the earlier one.
+        match out.last_mut() {
+            Some(last) if same(last, &item) => *last = item,
+            _ => out.push(item),
+        }
+    }
+    Ok(out)
+}
+
+/// The events that stand, oldest first, out of `events` (oldest first, all of kind `E`): for a
+/// kind with retractions, each annotator's current answer per question, in the place of their
+/// first answer to it; for a kind with clears, every event of an annotator on a question since
+/// their last clear of it. `key` gives an event's (question, annotator), `undo` what it undoes
+/// (`Some(Some(id))` a retraction of `id`, `Some(None)` a clear, `None` nothing: an answer).
+pub(crate) fn standing<E: Event + Clone, K: PartialEq>(
+    events: &[E],
+    key: impl Fn(&E) -> K,
+    undo: impl Fn(&E) -> Option<Option<&str>>,
+    id: impl Fn(&E) -> &str,
+) -> Vec<E> {
+    let retracted: HashSet<&str> = events.iter().filter_map(|e| undo(e).flatten()).collect();
+    let mut out: Vec<E> = Vec::new();
+    for e in events {
+        match (undo(e), E::KIND.undo) {
+            (Some(_), Undo::Clears) => out.retain(|s| key(s) != key(e)),
+            (Some(_), Undo::Retracts) => {}
+            (None, _) if retracted.contains(id(e)) => {}
+            (None, Undo::Clears) => out.push(e.clone()),
+            (None, Undo::Retracts) => match out.iter_mut().find(|s| key(s) == key(e)) {
+                Some(s) => *s = e.clone(),
+                None => out.push(e.clone()),
+            },
+        }
+    }
+    out
+}
+
+/// Copies the project's events of every kind into a checkout being built (`main` is the new
+/// file, `project` the attached project): every annotator's with `with_answers`, else the
+/// annotator's own. Returns how many events of each kind (by table) were copied.
+pub(crate) fn copy_to_checkout(
+    tx: &Transaction<'_>,
+    with_answers: bool,
+    annotator: &str,
+) -> Result<Vec<(&'static str, u64)>> {
+    KINDS
+        .iter()
+        .map(|k| {
+            let cols = k.column_list();
+            let copied = tx.execute(
+                &format!(
+                    "INSERT INTO main.{t}({cols}) SELECT {cols} FROM project.{t}
+                     WHERE ?1 OR {a} = ?2",
+                    t = k.table,
+                    a = k.annotator()
+                ),
+                rusqlite::params![with_answers, annotator],
+            )?;
+            Ok((k.table, copied as u64))
+        })
+        .collect()
+}
+
+/// How many events of the kind a connection's file holds.
+pub(crate) fn count(conn: &Connection, k: &Kind) -> rusqlite::Result<u64> {
+    conn.query_row(&format!("SELECT count(*) FROM {}", k.table), [], |r| {
+        r.get(0)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::checkout::{CheckoutOptions, checkout};
+    use crate::store::merge::MergeOptions;
+    use std::path::Path;
+
+    /// What `tests/zz_make_schema3.rs` (run on main before the event log) wrote beside the file.
+    fn dump(s: &Store) -> String {
+        let mut dump = format!("{:#?}\n", s.events().unwrap());
+        dump += &format!("{:#?}\n", s.current_answers().unwrap());
+        for i in 0..4 {
+            let image = format!("img{i}");
+            dump += &format!("{:#?}\n", s.flags_for_image(&image).unwrap());
+            dump += &format!("{:#?}\n", s.current_for_image(&image, "ann").unwrap());
+            dump += &format!("{:#?}\n", s.current_classify(&image, "ann").unwrap());
+        }
+        dump += &format!("{:#?}\n", s.classify_events().unwrap());
+        dump += &format!("{:#?}\n", s.current_classify_answers().unwrap());
+        dump += &format!("{:#?}\n", s.classify_counts().unwrap());
+        dump += &format!("{:#?}\n", s.counts_by_annotator().unwrap());
+        let log = s.merge_log().unwrap();
+        let counts: Vec<_> = log
+            .iter()
+            .map(|e| {
+                let counts = (
+                    e.new_events,
+                    e.duplicate_events,
+                    e.new_flags,
+                    e.new_classify,
+                );
+                (&e.annotators, counts.0, counts.1, counts.2, counts.3)
+            })
+            .collect();
+        dump += &format!("{counts:#?}\n");
+        dump
+    }
+
+    #[test]
+    fn a_schema_3_file_made_before_the_event_log_reads_and_merges_the_same() {
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/schema3");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("project.db");
+        std::fs::copy(data.join("project.db"), &p).unwrap();
+        let expected = std::fs::read_to_string(data.join("expected.txt")).unwrap();
+        let mut s = Store::open(&p).unwrap();
+        assert_eq!(dump(&s), expected);
+
+        // Every kind travels in a checkout with answers and merges back as already present.
+        let copy = dir.path().join("copy.db");
+        let opts = CheckoutOptions {
+            annotator: "carol",
+            with_answers: true,
+            assignment: None,
+            assignment_note: None,
+        };
+        checkout(&s, &copy, &opts).unwrap();
+        let r = s
+            .merge(
+                std::slice::from_ref(&copy),
+                &MergeOptions::default(),
+                &mut |_| {},
+            )
+            .unwrap();
+        let r = &r.sources[0];
+        assert_eq!((r.new_events, r.duplicate_events), (0, 9));
+        assert_eq!((r.new_flags, r.duplicate_flags), (0, 4));
+        assert_eq!((r.new_classify, r.duplicate_classify), (0, 4));
+        // And the original file, untouched, merges into a fresh checkout of it whole.
+        let empty = dir.path().join("empty.db");
+        let opts = CheckoutOptions {
+            with_answers: false,
+            ..opts
+        };
+        checkout(&s, &empty, &opts).unwrap();
+        let mut e = Store::open(&empty).unwrap();
+        let r = e
+            .merge(
+                &[data.join("project.db")],
+                &MergeOptions::default(),
+                &mut |_| {},
+            )
+            .unwrap();
+        assert_eq!(
+            (
+                r.sources[0].new_events,
+                r.sources[0].new_flags,
+                r.sources[0].new_classify
+            ),
+            (9, 4, 4)
+        );
+        assert_eq!(e.current_answers().unwrap(), s.current_answers().unwrap());
+    }
+}

@@ -1,0 +1,481 @@
+//! The one event union: every kind of `store::events::KINDS` merges through [`merge_kind`], by
+//! id, under the same rules. Each source row is checked against its column types and its kind's
+//! validation; an event must name an image the target has after the merge (and, for a kind
+//! whose answers make candidates, a class of the target's vocabulary); a retraction must undo an
+//! answer of the same annotator to the same question; an id both sides hold must have the same
+//! content on both.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::path::Path;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OptionalExtension, Row, Statement, Transaction};
+
+use super::{AnnotatorMerge, SourceReport, TargetState};
+use crate::error::{Error, Result};
+use crate::store::events::{Kind, OnUndo, Role, Undo};
+use crate::store::untrusted::{SourceFile, SourceRow, describe, refused};
+
+/// Where a kind's columns of note are, found once from its declaration.
+struct Shape {
+    image: usize,
+    annotator: usize,
+    retracts: Option<usize>,
+    candidate: Option<usize>,
+    /// The question's columns besides the image.
+    question: Vec<usize>,
+    payload: Vec<(usize, OnUndo)>,
+}
+
+impl Shape {
+    fn of(k: &Kind) -> Shape {
+        let find = |role: Role| k.columns.iter().position(|c| c.role == role);
+        Shape {
+            image: find(Role::Image).expect("every kind names an image"),
+            annotator: find(Role::Annotator).expect("every kind names an annotator"),
+            retracts: find(Role::Retracts),
+            candidate: k.candidate.map(|c| k.index_of(c)),
+            question: (0..k.columns.len())
+                .filter(|&i| k.columns[i].role == Role::Question)
+                .collect(),
+            payload: k
+                .columns
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| match c.role {
+                    Role::Payload(u) => Some((i, u)),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A new retraction, checked once every event of the source is in (the answer it undoes may
+/// come later in the same file): its id, the id it undoes, its question and its annotator.
+struct Retraction {
+    id: String,
+    target: String,
+    question: Vec<String>,
+    annotator: String,
+}
+
+/// Merges one source's events of kind `k` into the target, filling in `r`'s counts.
+pub(super) fn merge_kind(
+    tx: &Transaction<'_>,
+    state: &mut TargetState,
+    src: &SourceFile,
+    k: &'static Kind,
+    target_path: &Path,
+    conflicted: &HashSet<String>,
+    r: &mut SourceReport,
+) -> Result<()> {
+    let path = src.path.as_path();
+    let sq = |e: rusqlite::Error| refused(path, describe(&e));
+    let shape = Shape::of(k);
+    let mut stmt = src
+        .conn
+        .prepare(&format!("SELECT {} FROM {}", k.column_list(), k.table))
+        .map_err(sq)?;
+    let mut rows = stmt.query([]).map_err(sq)?;
+    let mut existing = tx.prepare_cached(&format!(
+        "SELECT {} FROM {} WHERE id = ?1",
+        k.column_list(),
+        k.table
+    ))?;
+    // Hashed while events come in (a lookup per event); put in name order once, at the end.
+    let mut per_annotator: HashMap<String, (u64, u64)> = HashMap::new();
+    let mut retractions: Vec<Retraction> = Vec::new();
+    let mut batch = EventBatch::new(k);
+    loop {
+        let next = rows.next().map_err(sq)?;
+        if let Some(row) = next {
+            let v = SourceRow::new(path, row, k.noun);
+            let checked = check_row(&v, k, &shape, state, target_path)?;
+            batch.push(row, checked).map_err(sq)?;
+            if !batch.is_full() {
+                continue;
+            }
+        }
+        batch.write(tx)?;
+        for (i, &added) in batch.added.iter().enumerate() {
+            let annotator = batch.str(i, shape.annotator);
+            let counts = match per_annotator.get_mut(annotator) {
+                Some(counts) => counts,
+                None => per_annotator.entry(annotator.to_string()).or_default(),
+            };
+            if !added {
+                counts.1 += 1;
+                same_as_target(&mut existing, &batch, i, k, path, target_path)?;
+                continue;
+            }
+            counts.0 += 1;
+            let image = batch.str(i, shape.image);
+            let (image_id, class) = batch.checked[i];
+            if let Some(t) = shape.retracts.and_then(|c| batch.opt_str(i, c)) {
+                retractions.push(Retraction {
+                    id: batch.str(i, 0).to_string(),
+                    target: t.to_string(),
+                    question: shape
+                        .question
+                        .iter()
+                        .map(|&c| batch.str(i, c).to_string())
+                        .collect(),
+                    annotator: annotator.to_string(),
+                });
+            } else if let (Some(c), Some(class)) = (shape.candidate, class) {
+                state.candidate(tx, image_id, class, batch.str(i, c), false)?;
+            }
+            if k.log.answers && conflicted.contains(image) {
+                r.events_on_conflicts += 1;
+            }
+        }
+        batch.clear();
+        if next.is_none() {
+            break;
+        }
+    }
+    check_retractions(tx, k, &shape, path, &retractions)?;
+    let (new, duplicate) = (k.report)(r);
+    *new += per_annotator.values().map(|c| c.0).sum::<u64>();
+    *duplicate += per_annotator.values().map(|c| c.1).sum::<u64>();
+    if k.log.answers {
+        r.annotators = per_annotator
+            .into_iter()
+            .map(
+                |(annotator, (new_events, duplicate_events))| AnnotatorMerge {
+                    annotator,
+                    new_events,
+                    duplicate_events,
+                },
+            )
+            .collect();
+        r.annotators.sort_by(|a, b| a.annotator.cmp(&b.annotator));
+    }
+    Ok(())
+}
+
+/// Checks one source row: every column's type, the id's spelling, an answer's validation or a
+/// retraction's shape, and the image and class it names. Returns the target's image id and the
+/// class an answer makes a candidate of.
+fn check_row(
+    v: &SourceRow<'_, '_>,
+    k: &Kind,
+    shape: &Shape,
+    state: &TargetState,
+    target_path: &Path,
+) -> Result<(i64, Option<u32>)> {
+    let refuse = |why: String| Err(refused(v.path, why));
+    for (i, c) in k.columns.iter().enumerate() {
+        v.typed(i, c.ty)?;
+    }
+    let id = v.event_id(0)?;
+    let image = v.text(shape.image)?;
+    let retraction = match shape.retracts {
+        Some(c) => v.opt_text(c)?.is_some(),
+        None => false,
+    };
+    if k.undo == Undo::Retracts {
+        for &(i, undo) in &shape.payload {
+            let as_undone = match (undo, v.get(i)?) {
+                (OnUndo::Null, ValueRef::Null) => true,
+                (OnUndo::Value(u), ValueRef::Text(t)) => t == u.as_bytes(),
+                _ => false,
+            };
+            if as_undone != retraction {
+                return refuse(format!(
+                    "{} {id}: a retraction must name the event it undoes and hold no answer, \
+                     and only a retraction may",
+                    k.noun
+                ));
+            }
+        }
+    }
+    if !retraction {
+        (k.check)(v, &state.classes)?;
+    }
+    let Some(&(image_id, _)) = state.images.get(image) else {
+        return refuse(format!(
+            "{} {id} names image `{image}`, which is neither in {} nor in the source's images",
+            k.noun,
+            target_path.display()
+        ));
+    };
+    let class = match shape.candidate {
+        Some(c) => {
+            let label = v.text(c)?;
+            match state.class(label) {
+                Some(class) => Some(class),
+                None => {
+                    return refuse(format!(
+                        "{} {id} (image {image}) names label `{label}`, not a class of the \
+                         target's vocabulary",
+                        k.noun
+                    ));
+                }
+            }
+        }
+        None => None,
+    };
+    Ok((image_id, class))
+}
+
+/// Refuses an event the target holds with other content than the source's.
+fn same_as_target(
+    existing: &mut Statement<'_>,
+    batch: &EventBatch<'_>,
+    i: usize,
+    k: &Kind,
+    path: &Path,
+    target_path: &Path,
+) -> Result<()> {
+    let id = batch.str(i, 0);
+    let same = existing.query_row([id], |t| {
+        for c in 1..batch.width {
+            if t.get_ref(c)? != batch.value(i, c) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    })?;
+    if same {
+        return Ok(());
+    }
+    Err(refused(
+        path,
+        format!(
+            "{} {id} is also in {} with different content; one of the two files was altered",
+            k.noun,
+            target_path.display()
+        ),
+    ))
+}
+
+/// Each new retraction must undo an answer of the same annotator to the same question, in
+/// either file.
+fn check_retractions(
+    tx: &Connection,
+    k: &Kind,
+    shape: &Shape,
+    path: &Path,
+    retractions: &[Retraction],
+) -> Result<()> {
+    let Some(retracts) = shape.retracts else {
+        return Ok(());
+    };
+    let names = |cols: &[usize]| -> Vec<&str> { cols.iter().map(|&c| k.columns[c].name).collect() };
+    let mut cols = names(&shape.question);
+    cols.extend(names(&[shape.annotator, retracts]));
+    let mut undone = tx.prepare_cached(&format!(
+        "SELECT {} FROM {} WHERE id = ?1",
+        cols.join(", "),
+        k.table
+    ))?;
+    let n = shape.question.len();
+    for t in retractions {
+        let found: Option<(Vec<String>, String, Option<String>)> = undone
+            .query_row([&t.target], |r| {
+                let question = (0..n).map(|c| r.get(c)).collect::<rusqlite::Result<_>>()?;
+                Ok((question, r.get(n)?, r.get(n + 1)?))
+            })
+            .optional()?;
+        let (id, target, annotator) = (&t.id, &t.target, &t.annotator);
+        match found {
+            None => {
+                return Err(refused(
+                    path,
+                    format!(
+                        "{} {id} retracts event {target}, which is in neither file",
+                        k.noun
+                    ),
+                ));
+            }
+            Some((q, a, None)) if q == t.question && a == *annotator => {}
+            Some(_) => {
+                return Err(refused(
+                    path,
+                    format!(
+                        "{} {id} by {annotator} retracts event {target}, which is not {} of \
+                         theirs to the same {}",
+                        k.noun, k.answer_noun, k.question_noun
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One value of a pending event: its text lives in the batch's buffer.
+#[derive(Clone)]
+enum Cell {
+    Null,
+    Int(i64),
+    Text(Range<usize>),
+}
+
+/// Events read and checked, waiting to be written to the target many at a time.
+///
+/// The judgments table's `CHECK (answer IN (...))` makes SQLite build a small temporary index
+/// each time an INSERT statement runs; written one event per statement, that took more time than
+/// the inserts themselves. One statement per batch keeps every check, of the schema and of the
+/// merge; the ids the target already has are looked up first, so each event is still known to
+/// be new or a duplicate.
+struct EventBatch<'c> {
+    kind: &'static Kind,
+    width: usize,
+    /// The events' text, end to end; each text cell is a range into it.
+    text: String,
+    /// `width` cells per event, in column order.
+    cells: Vec<Cell>,
+    /// Per event: the target's image id and the class it makes a candidate of.
+    checked: Vec<(i64, Option<u32>)>,
+    /// Whether each event was new to the target, filled in by [`EventBatch::write`].
+    added: Vec<bool>,
+    /// The ids of the batch the target already has, sorted.
+    present: Vec<[u8; 36]>,
+    /// The lookup and the INSERT of a full batch, prepared once.
+    full: Option<(Statement<'c>, Statement<'c>)>,
+}
+
+impl<'c> EventBatch<'c> {
+    /// Events per INSERT: 11 values each at most, far below SQLite's 32,766 parameters.
+    const SIZE: usize = 100;
+
+    fn new(kind: &'static Kind) -> Self {
+        EventBatch {
+            kind,
+            width: kind.columns.len(),
+            text: String::new(),
+            cells: Vec::new(),
+            checked: Vec::new(),
+            added: Vec::new(),
+            present: Vec::new(),
+            full: None,
+        }
+    }
+
+    /// Copies a checked row's values into the batch.
+    fn push(&mut self, row: &Row<'_>, checked: (i64, Option<u32>)) -> rusqlite::Result<()> {
+        for c in 0..self.width {
+            let cell = match row.get_ref(c)? {
+                ValueRef::Integer(n) => Cell::Int(n),
+                ValueRef::Text(t) => {
+                    let start = self.text.len();
+                    // Checked as UTF-8 text by the row's column types.
+                    self.text
+                        .push_str(std::str::from_utf8(t).unwrap_or_default());
+                    Cell::Text(start..self.text.len())
+                }
+                _ => Cell::Null,
+            };
+            self.cells.push(cell);
+        }
+        self.checked.push(checked);
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.checked.len()
+    }
+
+    fn is_full(&self) -> bool {
+        self.len() >= Self::SIZE
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.cells.clear();
+        self.checked.clear();
+        self.added.clear();
+    }
+
+    fn value(&self, event: usize, column: usize) -> ValueRef<'_> {
+        match &self.cells[event * self.width + column] {
+            Cell::Null => ValueRef::Null,
+            Cell::Int(n) => ValueRef::Integer(*n),
+            Cell::Text(r) => ValueRef::Text(self.text[r.clone()].as_bytes()),
+        }
+    }
+
+    fn opt_str(&self, event: usize, column: usize) -> Option<&str> {
+        match &self.cells[event * self.width + column] {
+            Cell::Text(r) => Some(&self.text[r.clone()]),
+            _ => None,
+        }
+    }
+
+    fn str(&self, event: usize, column: usize) -> &str {
+        self.opt_str(event, column).unwrap_or_default()
+    }
+
+    /// Finds which events the target already has, fills in `added`, and writes the new ones.
+    fn write(&mut self, tx: &'c Connection) -> Result<()> {
+        self.added.clear();
+        let n = self.len();
+        if n == 0 {
+            return Ok(());
+        }
+        // A full batch reuses its statements: preparing 1,000 parameters and clearing them
+        // again each time cost as much as a tenth of the merge.
+        let full = n == Self::SIZE;
+        let (mut present, mut insert) = match self.full.take() {
+            Some(statements) if full => statements,
+            kept => {
+                self.full = kept;
+                let marks = vec!["?"; n].join(",");
+                (
+                    // Asked first rather than with `RETURNING id`, which SQLite runs as a
+                    // trigger, once per row.
+                    tx.prepare(&format!(
+                        "SELECT id FROM {} WHERE id IN ({marks})",
+                        self.kind.table
+                    ))?,
+                    tx.prepare(&self.kind.insert_sql(n))?,
+                )
+            }
+        };
+        for i in 0..n {
+            present.raw_bind_parameter(i + 1, self.str(i, 0))?;
+        }
+        self.present.clear();
+        let mut rows = present.raw_query();
+        while let Some(row) = rows.next()? {
+            let id = match row.get_ref(0)? {
+                ValueRef::Text(t) => <[u8; 36]>::try_from(t).ok(),
+                _ => None,
+            };
+            self.present.push(id.ok_or_else(|| {
+                Error::msg("the target holds an event id that is not a UUID".to_string())
+            })?);
+        }
+        drop(rows);
+        self.present.sort_unstable();
+        for i in 0..n {
+            let id = self.str(i, 0).as_bytes();
+            let known =
+                <&[u8; 36]>::try_from(id).is_ok_and(|id| self.present.binary_search(id).is_ok());
+            self.added.push(!known);
+        }
+        let new = self.added.iter().filter(|&&a| a).count();
+        if new > 0 {
+            for i in 0..n {
+                for c in 0..self.width {
+                    let v = ToSqlOutput::Borrowed(self.value(i, c));
+                    insert.raw_bind_parameter(i * self.width + c + 1, v)?;
+                }
+            }
+            let written = insert.raw_execute()?;
+            if written != new {
+                return Err(Error::msg(format!(
+                    "merge: {new} events were missing from the target but {written} were written"
+                )));
+            }
+        }
+        if full {
+            self.full = Some((present, insert));
+        }
+        Ok(())
+    }
+}

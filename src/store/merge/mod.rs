@@ -1,0 +1,590 @@
+//! Merging annotators' files into a project: the union of their append-only events, plus the
+//! images, models and predictions a source has and the target lacks.
+//!
+//! The merge is a folder: this module orchestrates (opening and checking every source,
+//! one transaction, the merge log), [`assets`] brings images, models and predictions, and
+//! [`events`] is the one union of every event kind that `store::events` declares.
+//!
+//! Events carry global ids and are only ever added, so a merge is `INSERT OR IGNORE` by id: merging in any order, any number of times, gives the same events and so the same
+//! current answers. What keeps that true against damaged or crafted files:
+//! - every source is opened and checked by [`SourceFile::open`] (read-only, `trusted_schema`
+//!   off, integrity and the exact schema checked: `store::untrusted` holds those rules) before
+//!   the target is touched, and read through its own read-only connection; the target is
+//!   written through its own;
+//! - an id present on both sides with different content is refused, not silently resolved by
+//!   whichever file came first (that would make the result depend on the order);
+//! - every event must name an image the target has after the merge and a class of the target's
+//!   vocabulary, with a valid answer; a retraction must undo an event of the same annotator on
+//!   the same question;
+//! - one image key with different bytes (SHA-256) on the two sides is a conflict that stops the
+//!   merge, unless the caller keeps the target's side;
+//! - all sources go in one transaction, so an error or a killed process leaves the target as it
+//!   was. A dry run is the same transaction rolled back: it reports exactly what a merge would do.
+//!
+//! Integer row ids never cross files: source images and models are mapped to the target's by key
+//! and name. Candidates are derived data, never copied: each new original label, prediction and
+//! answered label adds its candidate, which equals a rebuild since a merge only adds inputs.
+
+mod assets;
+mod events;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+
+use super::events::KINDS;
+use super::untrusted::{SourceFile, describe, refused};
+use super::{Store, locked_or, now_rfc3339};
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MergeOptions {
+    /// Report what would change and write nothing.
+    pub dry_run: bool,
+    /// On an image key with different bytes on the two sides, keep the target's record.
+    pub keep_target: bool,
+    /// Accept sources made from another project (a different project UUID).
+    pub allow_other_project: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageConflict {
+    pub key: String,
+    pub target_sha256: String,
+    pub source_sha256: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AnnotatorMerge {
+    pub annotator: String,
+    pub new_events: u64,
+    /// Events of theirs the target already had.
+    pub duplicate_events: u64,
+}
+
+/// What one source brought (or, in a dry run, would bring).
+#[derive(Clone, Debug, Default)]
+pub struct SourceReport {
+    pub path: PathBuf,
+    pub project_uuid: String,
+    pub same_project: bool,
+    pub schema_version: i64,
+    pub vocab_differs: bool,
+    /// A sidecar log recovered into a private copy, as a sentence.
+    pub recovered: Option<String>,
+    /// Annotators with events in the source, by name.
+    pub annotators: Vec<AnnotatorMerge>,
+    pub new_events: u64,
+    pub duplicate_events: u64,
+    pub new_flags: u64,
+    pub duplicate_flags: u64,
+    pub new_images: u64,
+    pub conflicts: Vec<ImageConflict>,
+    /// New events on images in conflict (brought in with the target's image record).
+    pub events_on_conflicts: u64,
+    pub new_models: Vec<String>,
+    /// Models both sides have from different imports: only predictions the target lacked came.
+    pub differing_models: Vec<String>,
+    pub new_predictions: u64,
+    /// Classify events (see `store::classify`) new to the target, and those it already had.
+    /// (Each event kind's pair of counts is named by its declaration's `report`.)
+    pub new_classify: u64,
+    pub duplicate_classify: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct MergeReport {
+    pub target: PathBuf,
+    pub sources: Vec<SourceReport>,
+    pub dry_run: bool,
+    pub keep_target: bool,
+}
+
+impl MergeReport {
+    pub fn new_events(&self) -> u64 {
+        self.sources.iter().map(|s| s.new_events).sum()
+    }
+
+    pub fn duplicate_events(&self) -> u64 {
+        self.sources.iter().map(|s| s.duplicate_events).sum()
+    }
+
+    pub fn conflicts(&self) -> usize {
+        self.sources.iter().map(|s| s.conflicts.len()).sum()
+    }
+
+    /// A dry run found image conflicts that would stop the real merge (no --keep-target).
+    pub fn would_stop(&self) -> bool {
+        self.dry_run && !self.keep_target && self.conflicts() > 0
+    }
+}
+
+/// One row of the target's merge log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MergeLogEntry {
+    pub merged_at: String,
+    pub source_file: String,
+    pub source_uuid: String,
+    pub source_schema: i64,
+    /// Annotator and how many of their events this merge added.
+    pub annotators: Vec<(String, u64)>,
+    pub new_events: u64,
+    pub duplicate_events: u64,
+    pub new_flags: u64,
+    pub new_images: u64,
+    pub new_models: u64,
+    pub new_predictions: u64,
+    pub conflicts_kept: u64,
+    /// Classify events this merge added (0 in entries written before schema 3).
+    pub new_classify: u64,
+}
+
+impl Store {
+    /// Merges `sources` into this project in one transaction; `on_source` hears about each
+    /// source once it is merged (still inside the transaction). See the module docs.
+    pub fn merge(
+        &mut self,
+        sources: &[PathBuf],
+        opts: &MergeOptions,
+        on_source: &mut dyn FnMut(&SourceReport),
+    ) -> Result<MergeReport> {
+        merge(self, sources, opts, on_source)
+    }
+
+    /// The merge log, oldest first.
+    pub fn merge_log(&self) -> Result<Vec<MergeLogEntry>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT merged_at, source_file, source_uuid, source_schema, annotators, new_events,
+                    duplicate_events, new_flags, new_images, new_models, new_predictions,
+                    conflicts_kept, new_classify
+             FROM merge_log ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                let annotators: String = r.get(4)?;
+                Ok(MergeLogEntry {
+                    merged_at: r.get(0)?,
+                    source_file: r.get(1)?,
+                    source_uuid: r.get(2)?,
+                    source_schema: r.get(3)?,
+                    annotators: serde_json::from_str::<BTreeMap<String, u64>>(&annotators)
+                        .map(|m| m.into_iter().collect())
+                        .unwrap_or_default(),
+                    new_events: r.get(5)?,
+                    duplicate_events: r.get(6)?,
+                    new_flags: r.get(7)?,
+                    new_images: r.get(8)?,
+                    new_models: r.get(9)?,
+                    new_predictions: r.get(10)?,
+                    conflicts_kept: r.get(11)?,
+                    new_classify: r.get(12)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}
+
+fn merge(
+    target: &mut Store,
+    sources: &[PathBuf],
+    opts: &MergeOptions,
+    on_source: &mut dyn FnMut(&SourceReport),
+) -> Result<MergeReport> {
+    let target_path = target.path().to_path_buf();
+    let target_id = FileId::of(&target_path)?;
+    let meta = target.meta()?;
+    let classes: HashMap<String, u32> = target
+        .conn
+        .prepare("SELECT key FROM classes ORDER BY key")?
+        .query_map([], |r| r.get(0))?
+        .enumerate()
+        .map(|(i, k)| k.map(|k| (k, i as u32)))
+        .collect::<rusqlite::Result<_>>()?;
+
+    // Every source is checked before the target is locked, so a bad file fails fast. They are
+    // opened and checked side by side (each on its own connection), and reported in order.
+    let opened: Vec<Result<SourceFile>> = sources
+        .par_iter()
+        .map(|path| {
+            if FileId::of(path).is_ok_and(|id| id == target_id) {
+                return Err(refused(path, "it is the target file itself"));
+            }
+            SourceFile::open(path)
+        })
+        .collect();
+    let mut files = Vec::with_capacity(sources.len());
+    for (path, src) in sources.iter().zip(opened) {
+        let src = src?;
+        if src.project_uuid() != meta.project_uuid && !opts.allow_other_project {
+            return Err(refused(
+                path,
+                format!(
+                    "it belongs to another project ({}, the target is {}); if you mean to \
+                     combine the two projects, merge with --allow-other-project",
+                    src.project_uuid(),
+                    meta.project_uuid
+                ),
+            ));
+        }
+        // Every row's label is checked against the target's classes as it is read; a source
+        // that says its vocabulary differs is first checked whole, to name all it lacks at once.
+        if src.vocab_digest() != meta.vocab_digest {
+            check_classes(&src, &classes)?;
+        }
+        files.push(src);
+    }
+
+    // Events coming in, per kind (in `KINDS` order).
+    let mut incoming = vec![0u64; KINDS.len()];
+    for f in &files {
+        for (n, kind) in incoming.iter_mut().zip(KINDS) {
+            *n += f.count(kind)?;
+        }
+    }
+    // Room in the page cache for the pages the new events touch (about 400 bytes of table and
+    // index each), so that they are not written out to the log and back during the merge.
+    let all: u64 = incoming.iter().sum();
+    let cache_mib = (all * 400 / (1 << 20)).clamp(64, 512) as u32;
+    let cache_before: i64 = target
+        .conn
+        .pragma_query_value(None, "cache_size", |r| r.get(0))?;
+    target.set_cache_mib(cache_mib)?;
+    let out = merge_files(target, &files, &meta, classes, &incoming, opts, on_source);
+    // The large cache was for the merge; a caller that goes on gets its memory back.
+    target
+        .conn
+        .pragma_update(None, "cache_size", cache_before)?;
+    out
+}
+
+/// The write half of [`merge`]: all sources, one transaction.
+fn merge_files(
+    target: &mut Store,
+    files: &[SourceFile],
+    meta: &super::Meta,
+    classes: HashMap<String, u32>,
+    incoming: &[u64],
+    opts: &MergeOptions,
+    on_source: &mut dyn FnMut(&SourceReport),
+) -> Result<MergeReport> {
+    let target_path = target.path().to_path_buf();
+    let tx = target
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| locked_or(&target_path, e))?;
+    let rebuild = drop_indexes(&tx, incoming)?;
+    let mut state = TargetState::load(&tx, classes)?;
+    let mut report = MergeReport {
+        target: target_path.clone(),
+        sources: Vec::new(),
+        dry_run: opts.dry_run,
+        keep_target: opts.keep_target,
+    };
+    for src in files {
+        let mut r = SourceReport {
+            path: src.path.clone(),
+            project_uuid: src.project_uuid().to_string(),
+            same_project: src.project_uuid() == meta.project_uuid,
+            schema_version: src.schema_version,
+            vocab_differs: src.vocab_digest() != meta.vocab_digest,
+            recovered: src.recovered.clone(),
+            ..SourceReport::default()
+        };
+        merge_one(&tx, &mut state, src, &target_path, &mut r)?;
+        if !r.conflicts.is_empty() && !opts.keep_target && !opts.dry_run {
+            return Err(conflict_error(&src.path, &r.conflicts));
+        }
+        if !opts.dry_run {
+            write_log(&tx, &r)?;
+        }
+        on_source(&r);
+        report.sources.push(r);
+    }
+    if opts.dry_run {
+        // The rollback brings back the dropped indexes too.
+        tx.rollback()?;
+    } else {
+        for (_, sql) in &rebuild {
+            tx.execute_batch(sql)?;
+        }
+        tx.commit().map_err(|e| locked_or(&target_path, e))?;
+    }
+    Ok(report)
+}
+
+/// When more events of a kind come in than the target holds, dropping the kind's secondary
+/// indexes and building them again from sorted rows at the end costs less than inserting each
+/// event into them at a random place (about half the time for a first merge of a team's files).
+/// The merge itself only looks events up by id, the primary key. Returns the dropped indexes'
+/// statements, from the target's own schema, so that it stays statement for statement what it
+/// was.
+fn drop_indexes(tx: &Transaction<'_>, incoming: &[u64]) -> Result<Vec<(String, String)>> {
+    let mut dropped = Vec::new();
+    for (kind, &n) in KINDS.iter().zip(incoming) {
+        if n <= crate::store::events::count(tx, kind)? {
+            continue;
+        }
+        let indexes: Vec<(String, String)> = tx
+            .prepare(
+                "SELECT name, sql FROM sqlite_schema
+                 WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL",
+            )?
+            .query_map([kind.table], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (name, _) in &indexes {
+            tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+        }
+        dropped.extend(indexes);
+    }
+    Ok(dropped)
+}
+
+/// What makes two paths one file: the same device and inode (so a hard link or a symbolic link
+/// to the target is caught), or elsewhere the same canonical path.
+#[derive(PartialEq, Eq)]
+struct FileId {
+    #[cfg(unix)]
+    id: (u64, u64),
+    #[cfg(not(unix))]
+    id: PathBuf,
+}
+
+impl FileId {
+    fn of(path: &Path) -> Result<FileId> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let md = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+            Ok(FileId {
+                id: (md.dev(), md.ino()),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(FileId {
+                id: std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?,
+            })
+        }
+    }
+}
+
+fn conflict_error(path: &Path, conflicts: &[ImageConflict]) -> Error {
+    const SHOWN: usize = 10;
+    let mut list: Vec<String> = conflicts
+        .iter()
+        .take(SHOWN)
+        .map(|c| {
+            format!(
+                "{} (target {}, source {})",
+                c.key,
+                short(&c.target_sha256),
+                short(&c.source_sha256)
+            )
+        })
+        .collect();
+    if conflicts.len() > SHOWN {
+        list.push(format!("and {} more", conflicts.len() - SHOWN));
+    }
+    refused(
+        path,
+        format!(
+            "{} image{} have different bytes (SHA-256) under the same key: {}; merge with \
+             --keep-target to keep the target's images and take the answers anyway",
+            conflicts.len(),
+            if conflicts.len() == 1 { "" } else { "s" },
+            list.join(", ")
+        ),
+    )
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..12.min(sha.len())]
+}
+
+/// Refuses a source that uses classes the target's vocabulary lacks, naming them.
+fn check_classes(src: &SourceFile, classes: &HashMap<String, u32>) -> Result<()> {
+    let sq = |e: rusqlite::Error| refused(&src.path, describe(&e));
+    src.check_table("predictions")?;
+    let mut sql: String = KINDS
+        .iter()
+        .filter_map(|k| {
+            k.candidate
+                .map(|c| format!("SELECT {c} FROM {} UNION ", k.table))
+        })
+        .collect();
+    sql.push_str(
+        "SELECT label FROM predictions
+         UNION SELECT original_label FROM images WHERE original_label IS NOT NULL",
+    );
+    let mut stmt = src.conn.prepare(&sql).map_err(sq)?;
+    let mut rows = stmt.query([]).map_err(sq)?;
+    let mut missing = Vec::new();
+    while let Some(row) = rows.next().map_err(sq)? {
+        match row.get_ref(0).map_err(sq)? {
+            ValueRef::Text(t) if classes.contains_key(String::from_utf8_lossy(t).as_ref()) => {}
+            ValueRef::Text(t) => missing.push(String::from_utf8_lossy(t).into_owned()),
+            other => missing.push(format!("{other:?}")),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    const SHOWN: usize = 20;
+    let n = missing.len();
+    missing.truncate(SHOWN);
+    let more = if n > SHOWN {
+        format!(" and {} more", n - SHOWN)
+    } else {
+        String::new()
+    };
+    Err(refused(
+        &src.path,
+        format!(
+            "its vocabulary differs from the target's and it uses {n} class{} the target's \
+             vocabulary lacks: {}{more}",
+            if n == 1 { "" } else { "es" },
+            missing.join(", ")
+        ),
+    ))
+}
+
+/// What the merge needs to know of the target, kept up to date as sources come in.
+struct TargetState {
+    /// class key -> a small number standing for it
+    classes: HashMap<String, u32>,
+    /// key -> (row id, SHA-256)
+    images: HashMap<String, (i64, Option<String>)>,
+    /// name -> (row id, source, imported_at)
+    models: HashMap<String, (i64, Option<String>, String)>,
+    /// (image id, class) pairs this merge has made sure are candidates: most answers are to
+    /// labels already asked about, so each pair costs one statement, not one per event.
+    candidates: HashSet<(i64, u32)>,
+}
+
+impl TargetState {
+    fn load(conn: &Connection, classes: HashMap<String, u32>) -> Result<TargetState> {
+        let images = conn
+            .prepare("SELECT key, id, sha256 FROM images")?
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+            .collect::<rusqlite::Result<_>>()?;
+        let models = conn
+            .prepare("SELECT name, id, source, imported_at FROM models")?
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(TargetState {
+            classes,
+            images,
+            models,
+            candidates: HashSet::new(),
+        })
+    }
+
+    /// The class's number, or `None` when the target has no such class.
+    fn class(&self, key: &str) -> Option<u32> {
+        self.classes.get(key).copied()
+    }
+
+    /// Makes (image, label) a candidate of the target unless this merge already did.
+    fn candidate(
+        &mut self,
+        tx: &Connection,
+        image_id: i64,
+        class: u32,
+        label: &str,
+        original: bool,
+    ) -> Result<()> {
+        if self.candidates.insert((image_id, class)) {
+            tx.prepare_cached(INSERT_CANDIDATE)?
+                .execute(params![image_id, label, original])?;
+        }
+        Ok(())
+    }
+}
+
+const INSERT_CANDIDATE: &str =
+    "INSERT OR IGNORE INTO candidates(image_id, label, is_original) VALUES (?1, ?2, ?3)";
+
+/// Reads one source's rows and writes what the target lacks, filling in `r`.
+fn merge_one(
+    tx: &Transaction<'_>,
+    state: &mut TargetState,
+    src: &SourceFile,
+    target_path: &Path,
+    r: &mut SourceReport,
+) -> Result<()> {
+    let images = assets::merge_assets(tx, state, src, r)?;
+    for kind in KINDS {
+        events::merge_kind(
+            tx,
+            state,
+            src,
+            kind,
+            target_path,
+            &images.conflicted_keys,
+            r,
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes the source's row of the merge log: what it brought, each event kind's counts in the
+/// columns its declaration names.
+fn write_log(tx: &Transaction<'_>, r: &SourceReport) -> Result<()> {
+    let annotators: BTreeMap<&str, u64> = r
+        .annotators
+        .iter()
+        .map(|a| (a.annotator.as_str(), a.new_events))
+        .collect();
+    let file = r
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| r.path.display().to_string());
+    let mut columns = vec![
+        "merged_at",
+        "source_file",
+        "source_uuid",
+        "source_schema",
+        "annotators",
+        "new_images",
+        "new_models",
+        "new_predictions",
+        "conflicts_kept",
+    ];
+    let mut values: Vec<rusqlite::types::Value> = vec![
+        now_rfc3339().into(),
+        file.into(),
+        r.project_uuid.clone().into(),
+        r.schema_version.into(),
+        serde_json::to_string(&annotators)
+            .map_err(|e| Error::msg(e.to_string()))?
+            .into(),
+        (r.new_images as i64).into(),
+        (r.new_models.len() as i64).into(),
+        (r.new_predictions as i64).into(),
+        (r.conflicts.len() as i64).into(),
+    ];
+    let mut counts = r.clone();
+    for kind in KINDS {
+        let (new, duplicate) = (kind.report)(&mut counts);
+        columns.push(kind.log.new);
+        values.push((*new as i64).into());
+        if let Some(c) = kind.log.duplicate {
+            columns.push(c);
+            values.push((*duplicate as i64).into());
+        }
+    }
+    tx.execute(
+        &format!(
+            "INSERT INTO merge_log({}) VALUES ({})",
+            columns.join(", "),
+            vec!["?"; columns.len()].join(", ")
+        ),
+        rusqlite::params_from_iter(values),
+    )?;
+    Ok(())
+}
