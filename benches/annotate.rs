@@ -81,7 +81,8 @@ fn decode_resize_encode(c: &mut Criterion) {
     // The image area of a 200x60 screen.
     let area = Rect::new(0, 0, 118, 55);
     let halfblocks = Encoder::halfblocks();
-    let mut kitty_picker = Picker::from_fontsize((10, 20));
+    // A 10x20-pixel cell, as the half-block picker assumes.
+    let mut kitty_picker = Picker::halfblocks();
     kitty_picker.set_protocol_type(ProtocolType::Kitty);
     let kitty = Encoder::new(kitty_picker);
     let mut g = c.benchmark_group("decode_resize_encode");

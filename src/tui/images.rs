@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use fast_image_resize as fr;
 use image::{DynamicImage, RgbImage};
-use ratatui::layout::Rect;
+use ratatui::layout::{Rect, Size};
 use ratatui_image::Resize;
 use ratatui_image::picker::{Picker, ProtocolType};
 use ratatui_image::protocol::Protocol;
@@ -67,9 +67,9 @@ impl Encoder {
 
     /// Half-blocks, which every terminal draws and which tests can compare cell by cell.
     pub fn halfblocks() -> Encoder {
-        let mut picker = Picker::from_fontsize((10, 20));
-        picker.set_protocol_type(ProtocolType::Halfblocks);
-        Encoder { picker }
+        Encoder {
+            picker: Picker::halfblocks(),
+        }
     }
 
     pub fn protocol_type(&self) -> ProtocolType {
@@ -93,8 +93,8 @@ impl Encoder {
         let (cell_w, cell_h) = if halfblocks {
             (1, 2)
         } else {
-            let (w, h) = self.picker.font_size();
-            (u32::from(w.max(1)), u32::from(h.max(1)))
+            let font = self.picker.font_size();
+            (u32::from(font.width.max(1)), u32::from(font.height.max(1)))
         };
         let box_w = u32::from(area.width) * cell_w;
         let box_h = u32::from(area.height) * cell_h;
@@ -102,13 +102,13 @@ impl Encoder {
         let small = resize(img, w, h)?;
         if halfblocks {
             // Exactly two pixel rows per cell, so the half-block encoder does not resample again.
-            let cells = Rect::new(0, 0, w as u16, (h / 2) as u16);
+            let cells = Size::new(w as u16, (h / 2) as u16);
             Halfblocks::new(small, cells)
                 .map(Protocol::Halfblocks)
                 .map_err(|e| format!("cannot encode the image: {e}"))
         } else {
             self.picker
-                .new_protocol(small, area, Resize::Fit(None))
+                .new_protocol(small, area.as_size(), Resize::Fit(None))
                 .map_err(|e| format!("cannot encode the image: {e}"))
         }
     }
@@ -451,7 +451,7 @@ mod tests {
         let enc = Encoder::halfblocks();
         let p = enc.load(Path::new(PHOTO), Rect::new(0, 0, 80, 30)).unwrap();
         // 512x512 into 80 cells x 60 pixel rows: 60x60 pixels, 60 columns x 30 rows.
-        assert_eq!(p.area(), Rect::new(0, 0, 60, 30));
+        assert_eq!(p.size(), Size::new(60, 30));
     }
 
     #[test]
@@ -522,14 +522,14 @@ mod tests {
         loader.want(vec![req(1), req(2), none]);
         let mut got = Vec::new();
         while let Some(d) = loader.recv_timeout(Duration::from_secs(10)) {
-            got.push((d.slot.0, d.result.map(|p| p.area())));
+            got.push((d.slot.0, d.result.map(|p| p.size())));
             if got.len() == 3 {
                 break;
             }
         }
         assert_eq!(got.len(), 3);
         // 512x512 into 40 cells x 40 pixel rows: 40 columns x 20 rows.
-        assert_eq!(got[0], (1, Ok(Rect::new(0, 0, 40, 20))));
+        assert_eq!(got[0], (1, Ok(Size::new(40, 20))));
         assert_eq!(got[1].0, 2);
         assert_eq!(got[2], (9, Err("no image folder".into())));
         assert!(loader.recv_timeout(Duration::from_millis(200)).is_none());

@@ -342,13 +342,8 @@ fn signal_name(sig: i32) -> String {
 /// The graphics protocol for `mode`: forced ones still ask the terminal for its cell size in
 /// pixels, since kitty, sixel and iTerm2 images are sized in pixels.
 fn pick_graphics(mode: GraphicsMode) -> Picker {
-    let fallback = || Picker::from_fontsize((10, 20));
     let forced = match mode {
-        GraphicsMode::Halfblocks => {
-            let mut p = fallback();
-            p.set_protocol_type(ProtocolType::Halfblocks);
-            return p;
-        }
+        GraphicsMode::Halfblocks => return Picker::halfblocks(),
         GraphicsMode::Auto => None,
         GraphicsMode::Kitty => Some(ProtocolType::Kitty),
         GraphicsMode::Sixel => Some(ProtocolType::Sixel),
@@ -359,11 +354,7 @@ fn pick_graphics(mode: GraphicsMode) -> Picker {
     if asked.elapsed() >= QUERY_TIMEOUT {
         release_query_reader();
     }
-    let mut picker = answer.unwrap_or_else(|_| {
-        let mut p = fallback();
-        p.set_protocol_type(ProtocolType::Halfblocks);
-        p
-    });
+    let mut picker = answer.unwrap_or_else(|_| Picker::halfblocks());
     if let Some(p) = forced {
         picker.set_protocol_type(p);
     }

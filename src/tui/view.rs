@@ -412,7 +412,7 @@ pub(super) fn draw_picture(
     match picture {
         None => centered_text(frame, area, vec![Line::from("loading…").dark_gray()]),
         Some(Ok(protocol)) => {
-            let size = protocol.area();
+            let size = protocol.size();
             let w = size.width.min(area.width);
             let h = size.height.min(area.height);
             let at = Rect::new(

@@ -128,7 +128,7 @@ fn the_screen_draws_every_file_or_says_what_is_wrong_with_it() {
             }
         } else if DRAWABLE.contains(&file) {
             let protocol = got.unwrap_or_else(|e| panic!("{file}: {e}"));
-            let drawn = protocol.area();
+            let drawn = protocol.size();
             assert!(
                 drawn.width >= 1 && drawn.height >= 1 && drawn.width <= 40 && drawn.height <= 20,
                 "{file}: drawn in {drawn:?}"
