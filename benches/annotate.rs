@@ -20,11 +20,10 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use labelvet::annotate::{Session, SessionOptions};
-use labelvet::tui::{App, AppOptions, Encoder, Keymap};
+use labelvet::tui::{App, AppOptions, Encoder, Graphics, Keymap};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
-use ratatui_image::picker::{Picker, ProtocolType};
 
 fn open_app(p: &annotate_support::Project, annotator: &str) -> App {
     let session = Session::open(
@@ -81,10 +80,8 @@ fn decode_resize_encode(c: &mut Criterion) {
     // The image area of a 200x60 screen.
     let area = Rect::new(0, 0, 118, 55);
     let halfblocks = Encoder::halfblocks();
-    // A 10x20-pixel cell, as the half-block picker assumes.
-    let mut kitty_picker = Picker::halfblocks();
-    kitty_picker.set_protocol_type(ProtocolType::Kitty);
-    let kitty = Encoder::new(kitty_picker);
+    // A 10x20-pixel cell.
+    let kitty = Encoder::with(Graphics::KittyPlaceholders, (10, 20));
     let mut g = c.benchmark_group("decode_resize_encode");
     for (name, file) in [
         ("butterfly_493x356_jpeg", "curated/opencv__butterfly.jpg"),

@@ -78,6 +78,20 @@ pub enum Command {
             value_name = "auto|kitty|sixel|iterm2|halfblocks"
         )]
         graphics: String,
+        /// Colours for a light or dark terminal; auto asks the terminal for its background
+        #[arg(long, default_value = "auto", value_name = "auto|light|dark")]
+        theme: String,
+    },
+    /// What this terminal can draw: protocol, cell size, colours, tmux, and why
+    #[command(after_help = "Example:\n  labelvet doctor")]
+    Doctor {
+        /// Force a protocol, as `annotate --graphics` does, to see what would be drawn
+        #[arg(
+            long,
+            default_value = "auto",
+            value_name = "auto|kitty|sixel|iterm2|halfblocks"
+        )]
+        graphics: String,
     },
     /// Answers made elsewhere (CSV, JSON lines, Prodigy): import them as judgments
     #[command(subcommand)]
@@ -234,6 +248,9 @@ pub enum Command {
             value_name = "auto|kitty|sixel|iterm2|halfblocks"
         )]
         graphics: String,
+        /// Colours for a light or dark terminal; auto asks the terminal for its background
+        #[arg(long, default_value = "auto", value_name = "auto|light|dark")]
+        theme: String,
         /// Show the original label and the models' ranks and scores (off: blind)
         #[arg(long)]
         show_sources: bool,

@@ -100,10 +100,12 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{info}");
             }
         }
+        Command::Doctor { graphics } => print!("{}", labelvet::tui::doctor(graphics.parse()?)?),
         Command::Demo {
             info,
             annotator,
             graphics,
+            theme,
         } => {
             let dir = labelvet::demo::demo_dir()?;
             let (store, made) = labelvet::demo::open_or_create(&dir, progress_wanted())
@@ -134,6 +136,7 @@ fn run(cli: Cli) -> Result<()> {
                 annotator,
                 images: None,
                 graphics: graphics.parse()?,
+                theme: theme.parse()?,
                 show_sources: false,
                 keys: None,
                 queue: Default::default(),
@@ -145,6 +148,7 @@ fn run(cli: Cli) -> Result<()> {
             annotator,
             images,
             graphics,
+            theme,
             show_sources,
             keys,
             grid,
@@ -170,6 +174,7 @@ fn run(cli: Cli) -> Result<()> {
                 annotator,
                 images,
                 graphics: graphics.parse()?,
+                theme: theme.parse()?,
                 show_sources,
                 keys,
                 queue,

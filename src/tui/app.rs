@@ -7,10 +7,10 @@ use std::time::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui_image::protocol::Protocol;
 
-use super::images::{Encoder, Pictures, Request, image_path};
+use super::images::{Encoder, Picture, Pictures, Request, View, image_path};
 use super::keymap::{Action, Keymap};
+use super::magnifier::Magnifier;
 use crate::annotate::{Advance, Session};
 use crate::store::{Answer, FlagKind, ReferenceImage};
 
@@ -68,6 +68,7 @@ pub struct App {
     pub(super) mode: Mode,
     pub(super) message: Option<Message>,
     pictures: Pictures,
+    pub(super) magnifier: Magnifier,
     /// Where the current image was last drawn, the size to load the next ones at.
     image_area: Option<Rect>,
     quit: bool,
@@ -90,6 +91,7 @@ impl App {
             mode: Mode::Normal,
             message: None,
             pictures: Pictures::new(encoder, wake, CACHE_SLOTS),
+            magnifier: Magnifier::default(),
             image_area: None,
             quit: false,
         }
@@ -120,7 +122,7 @@ impl App {
             ids.extend(self.session.previous());
             for id in ids {
                 let path = self.path_of(id);
-                self.pictures.want(Request { id, path, area });
+                self.pictures.want(Request::fit(id, path, area));
             }
         }
         self.pictures.send();
@@ -137,17 +139,29 @@ impl App {
     }
 
     /// The picture of the current image for `area`: `None` while it loads.
-    pub(super) fn image_for(&mut self, area: Rect) -> Option<&Result<Protocol, String>> {
+    /// In zoom, the magnifier's view of it.
+    pub(super) fn image_for(&mut self, area: Rect) -> Option<&Result<Picture, String>> {
         let id = self.session.image().map(|i| i.id)?;
         self.image_area = Some(area);
         let path = self.path_of(id);
-        self.pictures.want(Request { id, path, area })
+        let view = if self.mode == Mode::Zoom {
+            let area_box = self.pictures.encoder().area_box(area);
+            self.magnifier.view_for(id, area_box)
+        } else {
+            View::FIT
+        };
+        self.pictures.want(Request {
+            id,
+            path,
+            area,
+            view,
+        })
     }
 
     /// A picture of any image of the project (reference thumbnails) for `area`.
-    pub(super) fn picture_for(&mut self, id: i64, area: Rect) -> Option<&Result<Protocol, String>> {
+    pub(super) fn picture_for(&mut self, id: i64, area: Rect) -> Option<&Result<Picture, String>> {
         let path = self.path_of(id);
-        self.pictures.want(Request { id, path, area })
+        self.pictures.want(Request::fit(id, path, area))
     }
 
     fn path_of(&self, id: i64) -> Result<PathBuf, String> {
@@ -186,13 +200,7 @@ impl App {
                 Some(Action::Help) | None => {}
                 Some(_) => self.mode = Mode::Help,
             },
-            Mode::Zoom => match self.keymap.action(&key) {
-                Some(Action::Quit) => self.quit = true,
-                Some(Action::Zoom) => {}
-                Some(Action::Help) => self.mode = Mode::Help,
-                _ if key.code == KeyCode::Esc => {}
-                _ => self.mode = Mode::Zoom,
-            },
+            Mode::Zoom => self.zoom_key(key),
             Mode::FlagKind => match key.code {
                 KeyCode::Char('b') => self.mode = Mode::FlagNote(FlagKind::Broken, String::new()),
                 KeyCode::Char('a') => {
@@ -239,6 +247,40 @@ impl App {
                 }
             },
         }
+    }
+
+    /// In zoom: the magnifier's keys, then the answers, undo, skip and the image keys, which
+    /// keep the zoom; the zoom key or Esc leaves it.
+    fn zoom_key(&mut self, key: KeyEvent) {
+        self.mode = Mode::Zoom;
+        let dims = self
+            .session
+            .image()
+            .and_then(|i| Some((i.record.width?, i.record.height?)));
+        if self.magnifier.key(&key, dims) {
+            return;
+        }
+        match self.keymap.action(&key) {
+            Some(Action::Zoom) => self.unzoom(),
+            Some(
+                a @ (Action::Yes
+                | Action::No
+                | Action::Maybe
+                | Action::Undo
+                | Action::Skip
+                | Action::NextImage
+                | Action::PrevImage
+                | Action::Help
+                | Action::Quit),
+            ) => self.act(a),
+            _ if key.code == KeyCode::Esc => self.unzoom(),
+            _ => {}
+        }
+    }
+
+    fn unzoom(&mut self) {
+        self.mode = Mode::Normal;
+        self.magnifier.reset();
     }
 
     fn normal_key(&mut self, key: KeyEvent) {

@@ -9,15 +9,17 @@ use std::time::Duration;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Style, Stylize};
+use ratatui::style::Stylize;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::Screen;
 use super::images::{Encoder, Pictures, Request, image_path};
+use super::magnifier::Magnifier;
+use super::theme::{self, Role, Themed as _};
 use super::view::{
-    ACCENT, MIN_HEIGHT, MIN_WIDTH, class_lines, draw_picture, images_progress, keys_popup,
-    screen_rows, status_line, too_small,
+    MIN_HEIGHT, MIN_WIDTH, class_lines, draw_picture, images_progress, keys_popup, screen_rows,
+    status_line, too_small,
 };
 use crate::annotate::ClassifySession;
 
@@ -36,6 +38,7 @@ pub struct ClassifyApp {
     project_name: String,
     image_root: Option<PathBuf>,
     pictures: Pictures,
+    magnifier: Magnifier,
     mode: ClassifyMode,
     message: Option<(String, bool)>,
     quit: bool,
@@ -54,6 +57,7 @@ impl ClassifyApp {
             project_name,
             image_root,
             pictures: Pictures::new(encoder, wake, 8),
+            magnifier: Magnifier::default(),
             mode: ClassifyMode::Normal,
             message: None,
             quit: false,
@@ -92,7 +96,7 @@ impl ClassifyApp {
             .filter(|cur| cur.image.id == id)
             .map(|cur| &cur.image.rec);
         let path = image_path(self.image_root.as_deref(), self.session.store(), id, known);
-        Request { id, path, area }
+        Request::fit(id, path, area)
     }
 
     fn normal_key(&mut self, key: KeyEvent) {
@@ -155,9 +159,9 @@ impl ClassifyApp {
 
     fn draw_header(&self, frame: &mut Frame<'_>, area: Rect) {
         let s = &self.session;
-        let sep = || Span::raw(" │ ").dark_gray();
+        let sep = || Span::raw(" │ ").muted();
         let mut spans = vec![
-            Span::raw(" labelvet ").bold().fg(ACCENT),
+            Span::raw(" labelvet ").bold().accent(),
             sep(),
             Span::raw(self.project_name.clone()),
             sep(),
@@ -175,12 +179,9 @@ impl ClassifyApp {
             ]);
         }
         if s.is_finished() && s.position().1 > 0 {
-            spans.extend([sep(), Span::raw("queue done").green().bold()]);
+            spans.extend([sep(), Span::raw("queue done").yes().bold()]);
         }
-        frame.render_widget(
-            Paragraph::new(Line::from(spans)).style(Style::new().bg(Color::Black)),
-            area,
-        );
+        frame.render_widget(Paragraph::new(Line::from(spans)), area);
     }
 
     fn draw_image(&mut self, frame: &mut Frame<'_>, area: Rect) {
@@ -191,7 +192,7 @@ impl ClassifyApp {
                      Answer more questions first, or lower --threshold.",
                 )
                 .wrap(Wrap { trim: true })
-                .block(Block::bordered().border_style(Style::new().dark_gray())),
+                .block(Block::bordered().border_style(theme::style(Role::Muted))),
                 area,
             );
             return;
@@ -199,8 +200,8 @@ impl ClassifyApp {
         let id = img.image.id;
         let title = format!(" {} ", img.key());
         let block = Block::bordered()
-            .title(Line::from(title).gray())
-            .border_style(Style::new().dark_gray());
+            .title(Line::from(title).muted())
+            .border_style(theme::style(Role::Muted));
         let inner = block.inner(area);
         frame.render_widget(block, area);
         let req = self.request(id, inner);
@@ -230,29 +231,28 @@ impl ClassifyApp {
         .areas(area);
 
         let mut lines = vec![
-            Line::from(" keep the labels that are separate objects; m marks the main one")
-                .dark_gray(),
+            Line::from(" keep the labels that are separate objects; m marks the main one").muted(),
             Line::default(),
         ];
         for (i, c) in img.choices.iter().enumerate() {
             let here = i == s.cursor();
             let is_main = img.main == Some(i);
             let mut spans = vec![
-                Span::raw(if here { "▶ " } else { "  " }).fg(ACCENT).bold(),
-                Span::raw(format!("{} ", i + 1)).dark_gray(),
+                Span::raw(if here { "▶ " } else { "  " }).accent().bold(),
+                Span::raw(format!("{} ", i + 1)).muted(),
                 if c.present {
-                    Span::raw("[x] ").green().bold()
+                    Span::raw("[x] ").yes().bold()
                 } else {
-                    Span::raw("[ ] ").dark_gray()
+                    Span::raw("[ ] ").muted()
                 },
                 Span::raw(c.name.clone()),
             ];
             if is_main {
-                spans.push(Span::raw("  ★ main object").yellow().bold());
+                spans.push(Span::raw("  ★ main object").warn().bold());
             }
             let line = Line::from(spans);
             lines.push(if here {
-                line.style(Style::new().bg(Color::DarkGray))
+                line.style(theme::current().cursor_row())
             } else {
                 line
             });
@@ -261,23 +261,23 @@ impl ClassifyApp {
             Paragraph::new(lines).block(
                 Block::bordered()
                     .title(Line::from(" Which are in the image? Which is the main object? ").bold())
-                    .border_style(Style::new().fg(ACCENT)),
+                    .border_style(theme::style(Role::Accent)),
             ),
             list_area,
         );
 
         let auto = if img.objects.is_some() {
-            Span::raw("  (set; 0 follows the labels again)").dark_gray()
+            Span::raw("  (set; 0 follows the labels again)").muted()
         } else {
-            Span::raw("  (the labels present; +/- to change)").dark_gray()
+            Span::raw("  (the labels present; +/- to change)").muted()
         };
         frame.render_widget(
             Paragraph::new(Line::from(vec![
                 Span::raw(" objects in the image: "),
-                Span::raw(img.objects().to_string()).bold().fg(ACCENT),
+                Span::raw(img.objects().to_string()).bold().accent(),
                 auto,
             ]))
-            .block(Block::bordered().border_style(Style::new().dark_gray())),
+            .block(Block::bordered().border_style(theme::style(Role::Muted))),
             objects_area,
         );
 
@@ -290,13 +290,13 @@ impl ClassifyApp {
         // The original label is not shown: the report compares the main object with it, and
         // seeing it would pull answers towards it.
         if img.saved.is_some() {
-            about.push(Line::from("you have answered this image; enter replaces it").green());
+            about.push(Line::from("you have answered this image; enter replaces it").yes());
         }
         frame.render_widget(
             Paragraph::new(about).wrap(Wrap { trim: true }).block(
                 Block::bordered()
                     .title(" the label under the cursor ")
-                    .border_style(Style::new().dark_gray()),
+                    .border_style(theme::style(Role::Muted)),
             ),
             about_area,
         );
@@ -362,8 +362,14 @@ impl Screen for ClassifyApp {
         if self.mode == ClassifyMode::Zoom {
             let [image_area, hint] =
                 Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
-            if let Some(id) = self.session.image().map(|i| i.image.id) {
-                let req = self.request(id, image_area);
+            let current = self
+                .session
+                .image()
+                .map(|i| (i.image.id, i.image.rec.key.clone()));
+            if let Some((id, _)) = &current {
+                let area_box = self.pictures.encoder().area_box(image_area);
+                let mut req = self.request(*id, image_area);
+                req.view = self.magnifier.view_for(*id, area_box);
                 draw_picture(
                     self.pictures.want(req),
                     frame,
@@ -371,14 +377,9 @@ impl Screen for ClassifyApp {
                     Some(String::new()),
                 );
             }
-            frame.render_widget(
-                Paragraph::new(Line::from(vec![
-                    Span::raw(" zoom ").bold().fg(ACCENT),
-                    Span::raw(" z/esc").bold(),
-                    Span::raw(" back").gray(),
-                ])),
-                hint,
-            );
+            let key = current.map(|(_, k)| k).unwrap_or_default();
+            self.magnifier
+                .hint(frame, hint, &key, &[("space", "present"), ("m", "main")]);
             self.pictures.send();
             return;
         }
@@ -414,8 +415,24 @@ impl Screen for ClassifyApp {
                 _ => {}
             },
             ClassifyMode::Zoom => {
-                if matches!(key.code, KeyCode::Char('z') | KeyCode::Esc) {
-                    self.mode = ClassifyMode::Normal;
+                let dims = self
+                    .session
+                    .image()
+                    .and_then(|i| Some((i.image.rec.width?, i.image.rec.height?)));
+                if self.magnifier.key(&key, dims) {
+                    return;
+                }
+                match key.code {
+                    KeyCode::Char('z') | KeyCode::Esc => {
+                        self.mode = ClassifyMode::Normal;
+                        self.magnifier.reset();
+                    }
+                    // The answer keys of the labels under the cursor stay; the magnifier has
+                    // + - 0 and the arrows, so the cursor moves by 1-9 and the count waits.
+                    KeyCode::Char(' ' | 'm' | '1'..='9' | 'q') | KeyCode::Enter => {
+                        self.normal_key(key);
+                    }
+                    _ => {}
                 }
             }
         }

@@ -11,15 +11,18 @@ use std::time::Duration;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::style::{Modifier, Stylize};
+
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
 
 use super::Screen;
 use super::images::{Encoder, Pictures, Request, image_path};
+use super::magnifier::Magnifier;
+use super::theme::{self, Role, Themed as _};
 use super::view::{
-    ACCENT, MIN_HEIGHT, MIN_WIDTH, class_lines, draw_picture, images_progress, keys_popup,
-    name_band, screen_rows, status_line, too_small,
+    MIN_HEIGHT, MIN_WIDTH, class_lines, draw_picture, images_progress, keys_popup, name_band,
+    screen_rows, status_line, too_small,
 };
 use crate::annotate::{GridSession, Mark};
 
@@ -43,6 +46,7 @@ pub struct GridApp {
     project_name: String,
     image_root: Option<PathBuf>,
     pictures: Pictures,
+    magnifier: Magnifier,
     mode: GridMode,
     message: Option<(String, bool)>,
     /// Columns of the last drawn page, for up and down.
@@ -65,6 +69,7 @@ impl GridApp {
             project_name,
             image_root,
             pictures: Pictures::new(encoder, wake, 128),
+            magnifier: Magnifier::default(),
             mode: GridMode::Normal,
             message: None,
             columns: 1,
@@ -107,7 +112,7 @@ impl GridApp {
             .find(|c| c.image.id == id)
             .map(|c| &c.image.rec);
         let path = image_path(self.image_root.as_deref(), self.session.store(), id, known);
-        Request { id, path, area }
+        Request::fit(id, path, area)
     }
 
     fn normal_key(&mut self, key: KeyEvent) {
@@ -175,7 +180,7 @@ impl GridApp {
     }
 
     fn draw_grid(&mut self, frame: &mut Frame<'_>, area: Rect) {
-        let block = Block::bordered().border_style(Style::new().dark_gray());
+        let block = Block::bordered().border_style(theme::style(Role::Muted));
         let inner = block.inner(area);
         frame.render_widget(block, area);
         let (cell_w, cell_h) = CELL_SIZES[self.size];
@@ -196,7 +201,7 @@ impl GridApp {
                 "Every image of this grid is answered. u undoes the last page, q quits.".into()
             };
             frame.render_widget(
-                Paragraph::new(text).wrap(Wrap { trim: true }).gray(),
+                Paragraph::new(text).wrap(Wrap { trim: true }).muted(),
                 inner.inner(ratatui::layout::Margin::new(2, 1)),
             );
             return;
@@ -218,12 +223,12 @@ impl GridApp {
             let cell = col_areas[i % cols];
             let current = i == self.session.cursor();
             let (color, label) = match mark {
-                Mark::Yes => (Color::Green, "✓ yes"),
-                Mark::Maybe => (Color::Yellow, "? maybe"),
-                Mark::Skip => (Color::DarkGray, "– open"),
-                Mark::No => (Color::Gray, ""),
+                Mark::Yes => (Role::Yes, "✓ yes"),
+                Mark::Maybe => (Role::Maybe, "? maybe"),
+                Mark::Skip => (Role::Muted, "– open"),
+                Mark::No => (Role::Muted, ""),
             };
-            let mut style = Style::new().fg(color);
+            let mut style = theme::style(color);
             if current {
                 style = style.add_modifier(Modifier::BOLD);
             }
@@ -237,14 +242,18 @@ impl GridApp {
                     BorderType::Plain
                 })
                 .border_style(if current {
-                    style.fg(if mark == Mark::No { ACCENT } else { color })
+                    style.patch(theme::style(if mark == Mark::No {
+                        Role::Accent
+                    } else {
+                        color
+                    }))
                 } else {
                     style
                 })
                 .title(Line::from(format!("{}", i + 1)).bold())
-                .title(Line::from(format!(" {short} ")).gray());
+                .title(Line::from(format!(" {short} ")).muted());
             if !label.is_empty() {
-                b = b.title_bottom(Line::from(format!(" {label} ")).fg(color).bold());
+                b = b.title_bottom(Line::from(format!(" {label} ")).role(color).bold());
             }
             let thumb = b.inner(cell);
             frame.render_widget(b, cell);
@@ -265,7 +274,7 @@ impl GridApp {
         let class = self.session.class();
         let block = Block::bordered()
             .title(Line::from(" Does the image contain a … ? ").bold())
-            .border_style(Style::new().fg(ACCENT));
+            .border_style(theme::style(Role::Accent));
         let inner = block.inner(area);
         frame.render_widget(block, area);
         if inner.height < 3 {
@@ -279,16 +288,14 @@ impl GridApp {
         let count = |m: Mark| page.iter().filter(|c| c.mark == m).count();
         lines.push(Line::default());
         lines.push(Line::from(vec![
-            Span::raw("this page: ").dark_gray(),
-            Span::raw(format!("{} yes", count(Mark::Yes)))
-                .green()
-                .bold(),
+            Span::raw("this page: ").muted(),
+            Span::raw(format!("{} yes", count(Mark::Yes))).yes().bold(),
             Span::raw(" · "),
-            Span::raw(format!("{} no", count(Mark::No))).red(),
+            Span::raw(format!("{} no", count(Mark::No))).error(),
             Span::raw(" · "),
-            Span::raw(format!("{} maybe", count(Mark::Maybe))).yellow(),
+            Span::raw(format!("{} maybe", count(Mark::Maybe))).warn(),
             Span::raw(" · "),
-            Span::raw(format!("{} open", count(Mark::Skip))).dark_gray(),
+            Span::raw(format!("{} open", count(Mark::Skip))).muted(),
         ]));
         lines.push(Line::default());
         for (k, what) in [
@@ -302,7 +309,7 @@ impl GridApp {
             ("z", "zoom · ? help · q quit"),
         ] {
             lines.push(Line::from(vec![
-                Span::raw(format!("{k:>6} ")).bold().fg(ACCENT),
+                Span::raw(format!("{k:>6} ")).bold().accent(),
                 Span::raw(what),
             ]));
         }
@@ -314,10 +321,10 @@ impl GridApp {
 
     fn draw_header(&self, frame: &mut Frame<'_>, area: Rect) {
         let s = &self.session;
-        let sep = || Span::raw(" │ ").dark_gray();
+        let sep = || Span::raw(" │ ").muted();
         let (page, pages) = s.page_position();
         let mut spans = vec![
-            Span::raw(" labelvet ").bold().fg(ACCENT),
+            Span::raw(" labelvet ").bold().accent(),
             sep(),
             Span::raw(self.project_name.clone()),
             sep(),
@@ -331,14 +338,11 @@ impl GridApp {
             spans.extend([sep(), Span::raw(format!("queue: {}", s.filters()))]);
         }
         if s.is_finished() {
-            spans.extend([sep(), Span::raw("grid done").green().bold()]);
+            spans.extend([sep(), Span::raw("grid done").yes().bold()]);
         } else {
             spans.extend([sep(), Span::raw(format!("page {}/{pages}", page + 1))]);
         }
-        frame.render_widget(
-            Paragraph::new(Line::from(spans)).style(Style::new().bg(Color::Black)),
-            area,
-        );
+        frame.render_widget(Paragraph::new(Line::from(spans)), area);
     }
 
     fn draw_progress(&self, frame: &mut Frame<'_>, area: Rect) {
@@ -358,7 +362,7 @@ impl GridApp {
             Line::from(
                 " this page is not saved: enter saves it, q again quits without it, esc goes back",
             )
-            .yellow()
+            .warn()
             .bold()
         } else {
             status_line(
@@ -378,23 +382,20 @@ impl GridApp {
             return;
         };
         let (id, key) = (cell.image.id, cell.image.rec.key.clone());
-        let req = self.request(id, image_area);
+        let area_box = self.pictures.encoder().area_box(image_area);
+        let mut req = self.request(id, image_area);
+        req.view = self.magnifier.view_for(id, area_box);
         draw_picture(
             self.pictures.want(req),
             frame,
             image_area,
             Some(String::new()),
         );
-        frame.render_widget(
-            Paragraph::new(Line::from(vec![
-                Span::raw(" zoom ").bold().fg(ACCENT),
-                Span::raw(format!(" {key}  ")),
-                Span::raw("space").bold(),
-                Span::raw(" contains · "),
-                Span::raw("z/esc").bold(),
-                Span::raw(" back").gray(),
-            ])),
+        self.magnifier.hint(
+            frame,
             hint_area,
+            &key,
+            &[("space", "contains"), ("m", "maybe")],
         );
     }
 
@@ -475,12 +476,26 @@ impl Screen for GridApp {
                     self.mode = GridMode::Normal;
                 }
             }
-            GridMode::Zoom => match key.code {
-                KeyCode::Char('z') | KeyCode::Esc => self.mode = GridMode::Normal,
-                KeyCode::Char(' ') => self.session.toggle(),
-                KeyCode::Char('m') => self.session.toggle_mark(Mark::Maybe),
-                _ => {}
-            },
+            GridMode::Zoom => {
+                let dims = self
+                    .session
+                    .page()
+                    .get(self.session.cursor())
+                    .and_then(|c| Some((c.image.rec.width?, c.image.rec.height?)));
+                if self.magnifier.key(&key, dims) {
+                    return;
+                }
+                match key.code {
+                    KeyCode::Char('z') | KeyCode::Esc => {
+                        self.mode = GridMode::Normal;
+                        self.magnifier.reset();
+                    }
+                    KeyCode::Char(' ') => self.session.toggle(),
+                    KeyCode::Char('m') => self.session.toggle_mark(Mark::Maybe),
+                    KeyCode::Char('x') => self.session.toggle_mark(Mark::Skip),
+                    _ => {}
+                }
+            }
             GridMode::ConfirmQuit => {
                 self.mode = GridMode::Normal;
                 match key.code {

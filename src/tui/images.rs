@@ -20,98 +20,345 @@ use std::time::Duration;
 use fast_image_resize as fr;
 use image::{DynamicImage, RgbImage};
 use ratatui::layout::{Rect, Size};
-use ratatui_image::Resize;
-use ratatui_image::picker::{Picker, ProtocolType};
 use ratatui_image::protocol::Protocol;
 use ratatui_image::protocol::halfblocks::Halfblocks;
+use ratatui_image::protocol::iterm2::Iterm2;
+use ratatui_image::protocol::kitty::Kitty;
+use ratatui_image::protocol::sixel::Sixel;
+
+use super::detect::{Detection, Graphics};
+use super::kitty::KittyImage;
 
 use crate::imagefile::{self, MAX_DECODE_BYTES};
 
 /// Decoded images the worker keeps for re-encoding at another size.
 const DECODED_KEPT: usize = 4;
 
-/// An image to load and the cell area to fit it in.
+/// An image to load, the cell area to fit it in, and the part of it to show.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Request {
     pub id: i64,
     /// The file, or why there is none to read (no image folder known).
     pub path: Result<PathBuf, String>,
     pub area: Rect,
+    pub view: View,
 }
 
 impl Request {
-    pub fn slot(&self) -> Slot {
-        (self.id, self.area)
-    }
-}
-
-/// What a loaded image is cached under: the image and the area it was fitted to.
-pub type Slot = (i64, Rect);
-
-/// A finished request: an image ready to draw, or the reason it cannot be.
-pub struct Done {
-    pub slot: Slot,
-    pub result: Result<Protocol, String>,
-}
-
-/// Decodes, fits and encodes images for one graphics protocol.
-#[derive(Clone, Debug)]
-pub struct Encoder {
-    picker: Picker,
-}
-
-impl Encoder {
-    pub fn new(picker: Picker) -> Encoder {
-        Encoder { picker }
-    }
-
-    /// Half-blocks, which every terminal draws and which tests can compare cell by cell.
-    pub fn halfblocks() -> Encoder {
-        Encoder {
-            picker: Picker::halfblocks(),
+    /// The whole image, fitted to `area`.
+    pub fn fit(id: i64, path: Result<PathBuf, String>, area: Rect) -> Request {
+        Request {
+            id,
+            path,
+            area,
+            view: View::FIT,
         }
     }
 
-    pub fn protocol_type(&self) -> ProtocolType {
-        self.picker.protocol_type()
+    pub fn slot(&self) -> Slot {
+        (self.id, self.area, self.view)
+    }
+}
+
+/// What a loaded image is cached under: the image, the area it was fitted to and the view.
+pub type Slot = (i64, Rect, View);
+
+/// The magnifier: how much of the image is shown, and where. At zoom 1 the whole image fits the
+/// area; at zoom 2, 4 or 8 a region of the full-resolution decode, centred at (`cx`, `cy`)
+/// (thousandths of the image's width and height), fills it at that many times the fitted scale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct View {
+    pub zoom: u8,
+    pub cx: u16,
+    pub cy: u16,
+}
+
+impl Default for View {
+    fn default() -> View {
+        View::FIT
+    }
+}
+
+impl View {
+    pub const FIT: View = View {
+        zoom: 1,
+        cx: 500,
+        cy: 500,
+    };
+    /// The zoom steps `+` and `-` go through.
+    pub const STEPS: [u8; 4] = [1, 2, 4, 8];
+
+    pub fn zoom_in(self) -> View {
+        let z = View::STEPS
+            .iter()
+            .copied()
+            .find(|z| *z > self.zoom)
+            .unwrap_or(self.zoom);
+        View { zoom: z, ..self }
+    }
+
+    pub fn zoom_out(self) -> View {
+        match View::STEPS.iter().copied().rev().find(|z| *z < self.zoom) {
+            Some(1) | None => View::FIT,
+            Some(z) => View { zoom: z, ..self },
+        }
+    }
+
+    /// Moves the centre by a quarter of the shown region, `dx` and `dy` in -1..=1. The centre is
+    /// kept where the region stays inside the image, for an image whose proportions are
+    /// (`iw`, `ih`) shown in a box of (`bw`, `bh`) (any unit).
+    pub fn pan(self, dx: i32, dy: i32, (iw, ih): (u32, u32), (bw, bh): (u32, u32)) -> View {
+        if self.zoom <= 1 {
+            return self;
+        }
+        let (x, y, w, h) = self.region(iw.max(1), ih.max(1), bw.max(1), bh.max(1));
+        let cx =
+            (f64::from(x) + f64::from(w) * (0.5 + f64::from(dx) * 0.25)) / f64::from(iw.max(1));
+        let cy =
+            (f64::from(y) + f64::from(h) * (0.5 + f64::from(dy) * 0.25)) / f64::from(ih.max(1));
+        let moved = View {
+            cx: (cx * 1000.0).round().clamp(0.0, 1000.0) as u16,
+            cy: (cy * 1000.0).round().clamp(0.0, 1000.0) as u16,
+            ..self
+        };
+        // Pull the centre back to where the region is inside the image.
+        let (x, y, w, h) = moved.region(iw.max(1), ih.max(1), bw.max(1), bh.max(1));
+        View {
+            cx: (((f64::from(x) + f64::from(w) / 2.0) / f64::from(iw.max(1))) * 1000.0).round()
+                as u16,
+            cy: (((f64::from(y) + f64::from(h) / 2.0) / f64::from(ih.max(1))) * 1000.0).round()
+                as u16,
+            ..moved
+        }
+    }
+
+    /// The region of an `iw` x `ih` image shown in a `bw` x `bh` box: (x, y, w, h) in image
+    /// pixels, inside the image.
+    pub fn region(self, iw: u32, ih: u32, bw: u32, bh: u32) -> (u32, u32, u32, u32) {
+        let fit = (f64::from(bw) / f64::from(iw)).min(f64::from(bh) / f64::from(ih));
+        let scale = fit * f64::from(self.zoom.max(1));
+        let w = ((f64::from(bw) / scale).round() as u32).clamp(1, iw);
+        let h = ((f64::from(bh) / scale).round() as u32).clamp(1, ih);
+        let cx = f64::from(iw) * f64::from(self.cx.min(1000)) / 1000.0;
+        let cy = f64::from(ih) * f64::from(self.cy.min(1000)) / 1000.0;
+        let x = ((cx - f64::from(w) / 2.0).round().max(0.0) as u32).min(iw - w);
+        let y = ((cy - f64::from(h) / 2.0).round().max(0.0) as u32).min(ih - h);
+        (x, y, w, h)
+    }
+}
+
+/// A finished request: a picture ready to draw, or the reason it cannot be.
+pub struct Done {
+    pub slot: Slot,
+    pub result: Result<Picture, String>,
+}
+
+/// An image encoded for the terminal.
+#[derive(Clone)]
+pub enum Picture {
+    /// Drawn through ratatui's cells: half-blocks or chafa symbols, kitty placeholders, sixel,
+    /// iTerm2.
+    Cells(Protocol),
+    /// Kitty graphics placed directly, after the frame (see `kitty`).
+    Kitty(Arc<KittyImage>),
+}
+
+impl Picture {
+    /// The cells it covers.
+    pub fn size(&self) -> Size {
+        match self {
+            Picture::Cells(p) => p.size(),
+            Picture::Kitty(k) => k.size,
+        }
+    }
+}
+
+/// Decodes, fits and encodes images for one way of drawing them.
+#[derive(Clone, Debug)]
+pub struct Encoder {
+    graphics: Graphics,
+    /// Cell size in pixels (for the pixel protocols).
+    cell_px: (u16, u16),
+    /// Sixel colours.
+    registers: u16,
+    /// Inside tmux: escape sequences go through its passthrough.
+    tmux: bool,
+}
+
+impl Encoder {
+    /// The encoder for what `detect` found.
+    pub fn new(d: &Detection) -> Encoder {
+        Encoder {
+            graphics: d.graphics,
+            cell_px: d.cell_px.unwrap_or((10, 20)),
+            registers: d.color_registers,
+            tmux: d.tmux.is_some(),
+        }
+    }
+
+    /// `graphics` at a cell size of `cell_px` (benchmarks, tests).
+    pub fn with(graphics: Graphics, cell_px: (u16, u16)) -> Encoder {
+        Encoder {
+            graphics,
+            cell_px,
+            registers: 256,
+            tmux: false,
+        }
+    }
+
+    /// Text cells (half-blocks, or chafa's symbols in a `chafa` build), which every terminal
+    /// draws and which tests can compare cell by cell.
+    pub fn halfblocks() -> Encoder {
+        Encoder::with(Graphics::Blocks, (10, 20))
+    }
+
+    pub fn graphics(&self) -> Graphics {
+        self.graphics
     }
 
     /// Decodes and fits the file in one go (the cold path the benchmark measures).
-    pub fn load(&self, path: &Path, area: Rect) -> Result<Protocol, String> {
+    pub fn load(&self, path: &Path, area: Rect) -> Result<Picture, String> {
         let img = decode(path)?;
         self.fit(&img, area)
     }
 
     /// Resizes `img` to the largest size that fits `area` (keeping its proportions) and encodes
-    /// it. The protocol's own area is the cells the image covers, at most `area`.
-    pub fn fit(&self, img: &DynamicImage, area: Rect) -> Result<Protocol, String> {
+    /// it. The picture's size is the cells the image covers, at most `area`.
+    pub fn fit(&self, img: &DynamicImage, area: Rect) -> Result<Picture, String> {
+        self.fit_view(img, area, View::FIT)
+    }
+
+    /// The pixel box one cell of `area` stands for: half-block pixels (1x2 a cell) for text
+    /// cells, the cell's pixels for the graphics protocols.
+    fn cell_box(&self) -> (u32, u32) {
+        match self.graphics {
+            Graphics::Blocks => (1, 2),
+            _ => (
+                u32::from(self.cell_px.0.max(1)),
+                u32::from(self.cell_px.1.max(1)),
+            ),
+        }
+    }
+
+    /// The proportions of `area` in the unit [`View::pan`] and [`View::region`] take.
+    pub fn area_box(&self, area: Rect) -> (u32, u32) {
+        let (cw, ch) = self.cell_box();
+        (u32::from(area.width) * cw, u32::from(area.height) * ch)
+    }
+
+    /// Like [`Encoder::fit`], showing the region of the image `view` selects, cut from the full
+    /// decode.
+    pub fn fit_view(&self, img: &DynamicImage, area: Rect, view: View) -> Result<Picture, String> {
         if area.width == 0 || area.height == 0 {
             return Err("no room on screen for the image".into());
         }
-        let halfblocks = self.picker.protocol_type() == ProtocolType::Halfblocks;
-        // A half-block cell shows two square-ish pixels, one above the other.
-        let (cell_w, cell_h) = if halfblocks {
-            (1, 2)
-        } else {
-            let font = self.picker.font_size();
-            (u32::from(font.width.max(1)), u32::from(font.height.max(1)))
-        };
-        let box_w = u32::from(area.width) * cell_w;
-        let box_h = u32::from(area.height) * cell_h;
-        let (w, h) = fit_size(img.width(), img.height(), box_w, box_h, cell_h);
-        let small = resize(img, w, h)?;
-        if halfblocks {
-            // Exactly two pixel rows per cell, so the half-block encoder does not resample again.
-            let cells = Size::new(w as u16, (h / 2) as u16);
-            Halfblocks::new(small, cells)
-                .map(Protocol::Halfblocks)
-                .map_err(|e| format!("cannot encode the image: {e}"))
-        } else {
-            self.picker
-                .new_protocol(small, area.as_size(), Resize::Fit(None))
-                .map_err(|e| format!("cannot encode the image: {e}"))
+        let (cell_w, cell_h) = self.cell_box();
+        let (box_w, box_h) = self.area_box(area);
+        let (rx, ry, rw, rh) = view.region(img.width().max(1), img.height().max(1), box_w, box_h);
+        let (w, h) = fit_size(
+            rw,
+            rh,
+            box_w,
+            box_h,
+            if self.graphics == Graphics::Blocks {
+                cell_h
+            } else {
+                1
+            },
+        );
+        let cells = Size::new(
+            (w.div_ceil(cell_w) as u16).clamp(1, area.width),
+            (h.div_ceil(cell_h) as u16).clamp(1, area.height),
+        );
+        let encode_err = |e: &dyn std::fmt::Display| format!("cannot encode the image: {e}");
+        match self.graphics {
+            Graphics::Blocks => {
+                // Half-blocks: exactly two pixel rows per cell, so the encoder does not resample
+                // again. libchafa picks among many symbols per cell: give it more pixels.
+                let (pw, ph) = if cfg!(feature = "chafa") {
+                    (w * CHAFA_DETAIL, h * CHAFA_DETAIL)
+                } else {
+                    (w, h)
+                };
+                let small = crop_resize(img, (rx, ry, rw, rh), pw, ph)?;
+                Halfblocks::new(small, cells)
+                    .map(|p| Picture::Cells(Protocol::Halfblocks(p)))
+                    .map_err(|e| encode_err(&e))
+            }
+            Graphics::KittyDirect => {
+                let small = crop_resize(img, (rx, ry, rw, rh), w, h)?;
+                Ok(Picture::Kitty(Arc::new(KittyImage::new(&small, cells))))
+            }
+            Graphics::KittyPlaceholders => {
+                let small = crop_resize(img, (rx, ry, rw, rh), w, h)?;
+                Kitty::new(small, cells, kitty_id(), self.tmux, false)
+                    .map(|p| Picture::Cells(Protocol::Kitty(p)))
+                    .map_err(|e| encode_err(&e))
+            }
+            Graphics::Iterm2 => {
+                let small = crop_resize(img, (rx, ry, rw, rh), w, h)?;
+                Iterm2::new(small, cells, self.tmux)
+                    .map(|p| Picture::Cells(Protocol::ITerm2(p)))
+                    .map_err(|e| encode_err(&e))
+            }
+            Graphics::Sixel => {
+                let small = crop_resize(img, (rx, ry, rw, rh), w, h)?;
+                let data = sixel(&small, cells, self.registers, self.tmux)?;
+                Ok(Picture::Cells(Protocol::Sixel(Sixel {
+                    data,
+                    size: cells,
+                    is_tmux: self.tmux,
+                })))
+            }
         }
     }
+}
+
+/// Pixels a half-block pixel becomes for libchafa (4x8 a cell).
+const CHAFA_DETAIL: u32 = 4;
+
+/// An id for a kitty image with placeholders: its low 24 bits travel as the placeholder's
+/// foreground colour, so they must not be 0.
+fn kitty_id() -> u32 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ((std::process::id() & 0xff) << 24) | (n & 0x00ff_ffff).max(1)
+}
+
+/// Sixel for `img`, quantized to `registers` colours (Wu's quantizer with Floyd-Steinberg
+/// dithering, which keeps a photo's gradients from banding), after erasing the cells it covers
+/// (a sixel with transparent edges would leave old text showing).
+fn sixel(img: &DynamicImage, cells: Size, registers: u16, tmux: bool) -> Result<String, String> {
+    let rgba = img.to_rgba8();
+    let opts = icy_sixel::EncodeOptions {
+        max_colors: registers.clamp(2, 256),
+        ..icy_sixel::EncodeOptions::default()
+    };
+    let six = icy_sixel::sixel_encode(
+        rgba.as_raw(),
+        rgba.width() as usize,
+        rgba.height() as usize,
+        &opts,
+    )
+    .map_err(|e| format!("cannot encode the image as sixel: {e}"))?;
+    let (start, esc, end) = if tmux {
+        ("\x1bPtmux;", "\x1b\x1b", "\x1b\\")
+    } else {
+        ("", "\x1b", "")
+    };
+    let mut data = String::with_capacity(six.len() + 16 * usize::from(cells.height) + 32);
+    data.push_str(start);
+    for _ in 0..cells.height {
+        data.push_str(&format!("{esc}[{}X{esc}[1B", cells.width));
+    }
+    data.push_str(&format!("{esc}[{}A", cells.height));
+    if tmux {
+        data.push_str(&six.replace('\x1b', "\x1b\x1b"));
+    } else {
+        data.push_str(&six);
+    }
+    data.push_str(end);
+    Ok(data)
 }
 
 /// The largest (w, h) within the box keeping the proportions of (iw, ih); h a multiple of
@@ -145,9 +392,14 @@ pub fn decode(path: &Path) -> Result<DynamicImage, String> {
         .map_err(|e| fail(&e))
 }
 
-/// Resizes to exactly (w, h) RGB with fast_image_resize; transparency is laid over black, the
-/// screen's background.
-fn resize(img: &DynamicImage, w: u32, h: u32) -> Result<DynamicImage, String> {
+/// Cuts `region` (x, y, w, h) out of `img` and resizes it to exactly (w, h) RGB with
+/// fast_image_resize; transparency is laid over black, the screen's background.
+fn crop_resize(
+    img: &DynamicImage,
+    (x, y, rw, rh): (u32, u32, u32, u32),
+    w: u32,
+    h: u32,
+) -> Result<DynamicImage, String> {
     let rgb = if img.color().has_alpha() {
         let rgba = img.to_rgba8();
         let mut out = RgbImage::new(rgba.width(), rgba.height());
@@ -157,20 +409,24 @@ fn resize(img: &DynamicImage, w: u32, h: u32) -> Result<DynamicImage, String> {
                 o[c] = (u16::from(p[c]) * a / 255) as u8;
             }
         }
-        DynamicImage::ImageRgb8(out)
+        std::borrow::Cow::Owned(DynamicImage::ImageRgb8(out))
     } else if let DynamicImage::ImageRgb8(_) = img {
-        img.clone()
+        std::borrow::Cow::Borrowed(img)
     } else {
-        DynamicImage::ImageRgb8(img.to_rgb8())
+        std::borrow::Cow::Owned(DynamicImage::ImageRgb8(img.to_rgb8()))
     };
-    if (rgb.width(), rgb.height()) == (w, h) {
-        return Ok(rgb);
+    let whole = (x, y, rw, rh) == (0, 0, rgb.width(), rgb.height());
+    if whole && (rgb.width(), rgb.height()) == (w, h) {
+        return Ok(rgb.into_owned());
     }
     let mut dst = DynamicImage::new(w, h, image::ColorType::Rgb8);
-    let opts =
+    let mut opts =
         fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
+    if !whole {
+        opts = opts.crop(f64::from(x), f64::from(y), f64::from(rw), f64::from(rh));
+    }
     fr::Resizer::new()
-        .resize(&rgb, &mut dst, &opts)
+        .resize(rgb.as_ref(), &mut dst, &opts)
         .map_err(|e| format!("cannot resize the image: {e}"))?;
     Ok(dst)
 }
@@ -284,7 +540,8 @@ pub fn image_path(
 /// [`Pictures::send`], so that pictures of one frame never cancel each other's requests.
 pub struct Pictures {
     loader: Loader,
-    cache: HashMap<Slot, Result<Protocol, String>>,
+    encoder: Encoder,
+    cache: HashMap<Slot, Result<Picture, String>>,
     pending: HashSet<Slot>,
     frame: Vec<Request>,
     /// Slots asked for by the current frame, loaded or not: what eviction keeps.
@@ -296,7 +553,8 @@ impl Pictures {
     /// Keeps at least `keep` loaded pictures before evicting those the frame did not ask for.
     pub fn new(encoder: Encoder, wake: Box<dyn Fn() + Send>, keep: usize) -> Pictures {
         Pictures {
-            loader: Loader::new(encoder, wake),
+            loader: Loader::new(encoder.clone(), wake),
+            encoder,
             cache: HashMap::new(),
             pending: HashSet::new(),
             frame: Vec::new(),
@@ -306,7 +564,7 @@ impl Pictures {
     }
 
     /// Asks for a picture in this frame (earlier asks come first) and returns it if loaded.
-    pub fn want(&mut self, request: Request) -> Option<&Result<Protocol, String>> {
+    pub fn want(&mut self, request: Request) -> Option<&Result<Picture, String>> {
         let slot = request.slot();
         self.asked.insert(slot);
         if !self.cache.contains_key(&slot) && !self.frame.iter().any(|r| r.slot() == slot) {
@@ -315,8 +573,13 @@ impl Pictures {
         self.cache.get(&slot)
     }
 
+    /// How pictures are encoded (their pixel geometry, for the magnifier).
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
+    }
+
     /// A picture already loaded.
-    pub fn get(&self, slot: &Slot) -> Option<&Result<Protocol, String>> {
+    pub fn get(&self, slot: &Slot) -> Option<&Result<Picture, String>> {
         self.cache.get(slot)
     }
 
@@ -410,7 +673,7 @@ fn work(shared: &Shared, encoder: &Encoder, tx: &Sender<Done>, wake: &(dyn Fn() 
                     img
                 }
             };
-            encoder.fit(&img, req.area)
+            encoder.fit_view(&img, req.area, req.view)
         });
         {
             let (lock, _) = &**shared;
@@ -507,16 +770,8 @@ mod tests {
     fn the_worker_serves_requests_once_each() {
         let loader = Loader::new(Encoder::halfblocks(), Box::new(|| {}));
         let area = Rect::new(0, 0, 40, 20);
-        let req = |id| Request {
-            id,
-            path: Ok(PathBuf::from(PHOTO)),
-            area,
-        };
-        let none = Request {
-            id: 9,
-            path: Err("no image folder".into()),
-            area,
-        };
+        let req = |id| Request::fit(id, Ok(PathBuf::from(PHOTO)), area);
+        let none = Request::fit(9, Err("no image folder".into()), area);
         assert!(loader.want(vec![req(1), req(2), none.clone()]).is_empty());
         // Asking again while they run or wait does not queue them twice.
         loader.want(vec![req(1), req(2), none]);

@@ -8,10 +8,14 @@
 
 pub mod app;
 pub mod classify;
+pub mod detect;
 pub mod grid;
 pub mod images;
 pub mod keymap;
+pub mod kitty;
+pub mod magnifier;
 mod show;
+pub mod theme;
 pub mod view;
 
 use std::io::{self, IsTerminal, Write};
@@ -26,14 +30,15 @@ use crossterm::event::{self, Event};
 use crossterm::{cursor, execute, terminal};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
-use ratatui_image::picker::{Picker, ProtocolType};
 
 pub use app::{App, AppOptions};
 pub use classify::ClassifyApp;
+pub use detect::{Detection, Graphics};
 pub use grid::GridApp;
 pub use images::Encoder;
 pub use keymap::Keymap;
 pub use show::{describe, show};
+pub use theme::{Theme, ThemeChoice};
 
 use crate::analysis::classify::ClassifyItem;
 use crate::annotate::{
@@ -42,10 +47,10 @@ use crate::annotate::{
 use crate::error::{Error, Result};
 use crate::store::Store;
 
-/// How images reach the terminal.
+/// How images reach the terminal (`--graphics`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GraphicsMode {
-    /// Ask the terminal; half-blocks when it does not answer.
+    /// Ask the terminal; text cells when it does not answer.
     Auto,
     Kitty,
     Sixel,
@@ -138,6 +143,8 @@ pub struct AnnotateOptions {
     /// Overrides the project's image folder.
     pub images: Option<PathBuf>,
     pub graphics: GraphicsMode,
+    /// The palette: from the terminal's background, or forced.
+    pub theme: ThemeChoice,
     /// Show the original label and model ranks, and keep the store's candidate order.
     pub show_sources: bool,
     /// A keymap file; default `<config dir>/labelvet/keys.toml` when it exists.
@@ -232,7 +239,13 @@ pub fn annotate(opts: AnnotateOptions) -> Result<()> {
     };
 
     let guard = TerminalGuard::enter()?;
-    let picker = pick_graphics(opts.graphics);
+    let detection = detect_terminal(opts.graphics);
+    if let Some(n) = detection.raise_registers_to {
+        // XTSMGRAPHICS: as many sixel colour registers as the terminal allows (up to 256).
+        let _ = write!(io::stdout(), "\x1b[?1;3;{n}S");
+    }
+    let theme = Theme::pick(opts.theme, detection.background, detection.no_color);
+    let encoder = || Encoder::new(&detection);
     let (tx, rx) = mpsc::channel::<AppEvent>();
     let signals = SignalThread::start(tx.clone())?;
     let input = InputThread::start(tx.clone());
@@ -247,7 +260,7 @@ pub fn annotate(opts: AnnotateOptions) -> Result<()> {
             App::new(
                 *session,
                 keymap,
-                Encoder::new(picker),
+                encoder(),
                 AppOptions {
                     project_name,
                     image_root,
@@ -255,26 +268,17 @@ pub fn annotate(opts: AnnotateOptions) -> Result<()> {
                 wake,
             ),
             &rx,
+            theme,
         ),
         Opened::Grid(session) => run(
-            GridApp::new(
-                *session,
-                Encoder::new(picker),
-                project_name,
-                image_root,
-                wake,
-            ),
+            GridApp::new(*session, encoder(), project_name, image_root, wake),
             &rx,
+            theme,
         ),
         Opened::Classify(session) => run(
-            ClassifyApp::new(
-                *session,
-                Encoder::new(picker),
-                project_name,
-                image_root,
-                wake,
-            ),
+            ClassifyApp::new(*session, encoder(), project_name, image_root, wake),
             &rx,
+            theme,
         ),
     };
     signals.stop();
@@ -290,14 +294,31 @@ enum AppEvent {
     Signal(i32),
 }
 
-fn run(mut app: impl Screen, rx: &Receiver<AppEvent>) -> Result<()> {
+fn run(mut app: impl Screen, rx: &Receiver<AppEvent>, theme: Theme) -> Result<()> {
     let backend = CrosstermBackend::new(io::stdout());
     let mut terminal = Terminal::new(backend).map_err(|e| Error::msg(format!("terminal: {e}")))?;
+    let mut placements = kitty::Placements::default();
+    let result = run_loop(&mut app, rx, theme, &mut terminal, &mut placements);
+    let _ = placements.clear(&mut io::stdout());
+    result
+}
+
+fn run_loop(
+    app: &mut impl Screen,
+    rx: &Receiver<AppEvent>,
+    theme: Theme,
+    terminal: &mut Terminal<CrosstermBackend<io::Stdout>>,
+    placements: &mut kitty::Placements,
+) -> Result<()> {
+    let drawing = |e: io::Error| Error::msg(format!("drawing the screen: {e}"));
     loop {
         app.take_images();
-        terminal
-            .draw(|f| app.draw(f))
-            .map_err(|e| Error::msg(format!("drawing the screen: {e}")))?;
+        let frame = terminal
+            .draw(|f| theme::with(theme, || app.draw(f)))
+            .map_err(drawing)?;
+        placements
+            .after_draw(frame.buffer, &mut io::stdout())
+            .map_err(drawing)?;
         let first = rx
             .recv()
             .map_err(|_| Error::msg("the terminal input stopped"))?;
@@ -306,6 +327,7 @@ fn run(mut app: impl Screen, rx: &Receiver<AppEvent>) -> Result<()> {
             match ev {
                 AppEvent::Term(Event::Key(k)) => app.handle_key(k),
                 AppEvent::Term(Event::Resize(..)) => {
+                    placements.clear(&mut io::stdout()).map_err(drawing)?;
                     terminal
                         .autoresize()
                         .map_err(|e| Error::msg(format!("terminal: {e}")))?;
@@ -339,40 +361,41 @@ fn signal_name(sig: i32) -> String {
     }
 }
 
-/// The graphics protocol for `mode`: forced ones still ask the terminal for its cell size in
-/// pixels, since kitty, sixel and iTerm2 images are sized in pixels.
-fn pick_graphics(mode: GraphicsMode) -> Picker {
+/// Asks the terminal what it can draw (stdin and stdout are the terminal, in raw mode) and
+/// decides; `mode` forces a protocol, and `halfblocks` skips the question.
+fn detect_terminal(mode: GraphicsMode) -> Detection {
+    let env = detect::Env::from_process();
     let forced = match mode {
-        GraphicsMode::Halfblocks => return Picker::halfblocks(),
         GraphicsMode::Auto => None,
-        GraphicsMode::Kitty => Some(ProtocolType::Kitty),
-        GraphicsMode::Sixel => Some(ProtocolType::Sixel),
-        GraphicsMode::Iterm2 => Some(ProtocolType::Iterm2),
+        GraphicsMode::Kitty => Some(Graphics::KittyPlaceholders),
+        GraphicsMode::Sixel => Some(Graphics::Sixel),
+        GraphicsMode::Iterm2 => Some(Graphics::Iterm2),
+        GraphicsMode::Halfblocks => Some(Graphics::Blocks),
     };
-    let asked = std::time::Instant::now();
-    let answer = Picker::from_query_stdio();
-    if asked.elapsed() >= QUERY_TIMEOUT {
-        release_query_reader();
-    }
-    let mut picker = answer.unwrap_or_else(|_| Picker::halfblocks());
-    if let Some(p) = forced {
-        picker.set_protocol_type(p);
-    }
-    picker
+    let answers = if mode == GraphicsMode::Halfblocks {
+        detect::Answers::default()
+    } else {
+        detect::ask(env.tmux, QUERY_TIMEOUT).unwrap_or_default()
+    };
+    detect::decide(&env, &answers, forced)
 }
 
-/// How long ratatui-image waits for the terminal to answer its query.
-const QUERY_TIMEOUT: Duration = Duration::from_millis(950);
+/// How long to wait for the terminal's answers: long enough for a slow SSH link, short enough
+/// that a terminal that answers nothing does not hold the screen up.
+const QUERY_TIMEOUT: Duration = Duration::from_millis(1000);
 
-/// When the terminal does not answer the graphics query in time (tmux with no client attached,
-/// a slow link), ratatui-image gives up but leaves its reader thread blocked on stdin, where it
-/// would eat the annotator's first keys. A Device Status Report, which every terminal (and tmux
-/// itself) answers, is what that reader waits for to finish; ask for one and give it a moment.
-fn release_query_reader() {
-    let mut out = io::stdout();
-    let _ = out.write_all(b"\x1b[5n");
-    let _ = out.flush();
-    std::thread::sleep(Duration::from_millis(250));
+/// `labelvet doctor`: what the terminal answered, what labelvet draws there and why.
+pub fn doctor(mode: GraphicsMode) -> Result<String> {
+    if std::fs::File::open("/dev/tty").is_err() {
+        let env = detect::Env::from_process();
+        let d = detect::decide(&env, &detect::Answers::default(), None);
+        return Ok(format!("(no terminal to ask: no /dev/tty)\n{}", d.report()));
+    }
+    terminal::enable_raw_mode()
+        .map_err(|e| Error::msg(format!("cannot put the terminal in raw mode: {e}")))?;
+    let d = detect_terminal(mode);
+    let _ = terminal::disable_raw_mode();
+    Ok(d.report())
 }
 
 /// Set while the screen holds the terminal, so the restore runs once whoever gets there first.
@@ -536,8 +559,8 @@ mod tests {
     #[test]
     fn halfblocks_are_forced_without_asking_the_terminal() {
         assert_eq!(
-            pick_graphics(GraphicsMode::Halfblocks).protocol_type(),
-            ProtocolType::Halfblocks
+            detect_terminal(GraphicsMode::Halfblocks).graphics,
+            Graphics::Blocks
         );
     }
 }

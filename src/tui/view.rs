@@ -5,11 +5,13 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::style::Stylize;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Padding, Paragraph, Wrap};
 use ratatui_image::Image;
-use ratatui_image::protocol::Protocol;
+
+use super::images::Picture;
+use super::theme::{self, Role, Themed as _};
 
 use super::app::{App, Mode, Reference};
 use super::keymap::Action;
@@ -20,8 +22,6 @@ use crate::vocab::Class;
 /// Below this the layout cannot show an image and a readable label side by side.
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 16;
-
-pub(super) const ACCENT: Color = Color::Cyan;
 
 pub fn draw(app: &mut App, frame: &mut Frame<'_>) {
     let area = frame.area();
@@ -68,16 +68,16 @@ pub(super) fn too_small(frame: &mut Frame<'_>, area: Rect) {
         Paragraph::new(text)
             .alignment(Alignment::Center)
             .wrap(Wrap { trim: true })
-            .yellow(),
+            .warn(),
         Rect::new(area.x, y, area.width, h),
     );
 }
 
 fn header(app: &App, frame: &mut Frame<'_>, area: Rect) {
     let s = &app.session;
-    let sep = || Span::raw(" │ ").dark_gray();
+    let sep = || Span::raw(" │ ").muted();
     let mut spans = vec![
-        Span::raw(" labelvet ").bold().fg(ACCENT),
+        Span::raw(" labelvet ").bold().accent(),
         sep(),
         Span::raw(app.project_name.clone()),
         sep(),
@@ -97,34 +97,27 @@ fn header(app: &App, frame: &mut Frame<'_>, area: Rect) {
                 .original_label
                 .as_deref()
                 .map_or_else(|| "none".to_string(), |l| app.display_name(l));
-            spans.extend([
-                sep(),
-                Span::raw("original label: "),
-                Span::raw(orig).yellow(),
-            ]);
+            spans.extend([sep(), Span::raw("original label: "), Span::raw(orig).warn()]);
         }
     }
     if let Some(q) = s.queue() {
         spans.extend([sep(), Span::raw(format!("queue: {q}"))]);
     }
     if s.is_finished() {
-        spans.extend([sep(), Span::raw("queue done").green().bold()]);
+        spans.extend([sep(), Span::raw("queue done").yes().bold()]);
     }
-    frame.render_widget(
-        Paragraph::new(Line::from(spans)).style(Style::new().bg(Color::Black)),
-        area,
-    );
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
 fn image_panel(app: &mut App, frame: &mut Frame<'_>, area: Rect) {
-    let mut block = Block::bordered().border_style(Style::new().dark_gray());
+    let mut block = Block::bordered().border_style(theme::style(Role::Muted));
     let flags_line = app.session.image().map(flags_line);
     if let Some(img) = app.session.image() {
         let dims = match (img.record.width, img.record.height) {
             (Some(w), Some(h)) => format!(" · {w}×{h}"),
             _ => String::new(),
         };
-        block = block.title(Line::from(format!(" {}{dims} ", img.key())).gray());
+        block = block.title(Line::from(format!(" {}{dims} ", img.key())).muted());
     }
     if let Some(Some(line)) = flags_line {
         block = block.title_bottom(line);
@@ -155,7 +148,7 @@ fn flags_line(img: &ImageItems) -> Option<Line<'static>> {
         })
         .collect::<Vec<_>>()
         .join("; ");
-    Some(Line::from(format!(" ⚑ flagged {text} ")).red().bold())
+    Some(Line::from(format!(" ⚑ flagged {text} ")).error().bold())
 }
 
 fn draw_image(app: &mut App, frame: &mut Frame<'_>, area: Rect) {
@@ -166,7 +159,7 @@ fn draw_image(app: &mut App, frame: &mut Frame<'_>, area: Rect) {
         centered_text(
             frame,
             area,
-            vec![Line::from("The project has no images.").gray()],
+            vec![Line::from("The project has no images.").muted()],
         );
         return;
     }
@@ -221,14 +214,14 @@ pub(super) fn class_lines(c: &Class) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     if !c.synonyms.is_empty() {
         lines.push(Line::from(vec![
-            Span::raw("also: ").dark_gray(),
+            Span::raw("also: ").muted(),
             Span::raw(c.synonyms.join(", ")),
         ]));
     }
     if !c.path.is_empty() {
-        lines.push(Line::from(c.short_path(4)).fg(ACCENT));
+        lines.push(Line::from(c.short_path(4)).accent());
     }
-    lines.push(Line::from(Span::raw(c.key.clone()).dark_gray()));
+    lines.push(Line::from(Span::raw(c.key.clone()).muted()));
     if !c.definition.is_empty() {
         lines.push(Line::default());
         lines.push(Line::from(c.definition.clone()).italic());
@@ -236,7 +229,7 @@ pub(super) fn class_lines(c: &Class) -> Vec<Line<'static>> {
     if !c.guideline.is_empty() {
         lines.push(Line::default());
         lines.push(Line::from(vec![
-            Span::raw("Guideline: ").yellow().bold(),
+            Span::raw("Guideline: ").warn().bold(),
             Span::raw(c.guideline.clone()),
         ]));
     }
@@ -279,7 +272,7 @@ fn question_lines(app: &App) -> Vec<Line<'static>> {
                 app.keymap.label(Action::NextImage),
                 app.keymap.label(Action::Flag)
             ))
-            .dark_gray(),
+            .muted(),
         ];
     };
     let mut lines: Vec<Line<'static>> = Vec::new();
@@ -287,7 +280,7 @@ fn question_lines(app: &App) -> Vec<Line<'static>> {
         Some(c) => lines.extend(class_lines(c)),
         None => {
             lines.push(
-                Line::from(format!("{} is not in the project's vocabulary", item.label)).red(),
+                Line::from(format!("{} is not in the project's vocabulary", item.label)).error(),
             );
         }
     }
@@ -297,15 +290,15 @@ fn question_lines(app: &App) -> Vec<Line<'static>> {
     }
     lines.push(Line::default());
     let mut keys = vec![
-        Span::raw(app.keymap.label(Action::Yes)).green().bold(),
+        Span::raw(app.keymap.label(Action::Yes)).yes().bold(),
         Span::raw(" yes   "),
-        Span::raw(app.keymap.label(Action::No)).red().bold(),
+        Span::raw(app.keymap.label(Action::No)).error().bold(),
         Span::raw(" no   "),
-        Span::raw(app.keymap.label(Action::Maybe)).yellow().bold(),
+        Span::raw(app.keymap.label(Action::Maybe)).warn().bold(),
         Span::raw(" maybe"),
     ];
     if let Some(a) = item.answer {
-        keys.push(Span::raw("   your answer: ").dark_gray());
+        keys.push(Span::raw("   your answer: ").muted());
         keys.push(answer_span(Some(a)));
     }
     lines.push(Line::from(keys));
@@ -328,7 +321,7 @@ fn question(app: &App, lines: Vec<Line<'static>>, frame: &mut Frame<'_>, area: R
     let name = app.display_name(&item.label);
     let block = Block::bordered()
         .title(Line::from(" Is there a … in this image? ").bold())
-        .border_style(Style::new().fg(ACCENT));
+        .border_style(theme::style(Role::Accent));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if inner.height < 3 {
@@ -355,8 +348,8 @@ fn reference_panel(app: &mut App, panel: &Reference, frame: &mut Frame<'_>, area
     let key = app.keymap.label(Action::Reference);
     let block = Block::bordered()
         .title(Line::from(format!(" Reference: {name} ")).bold())
-        .title_bottom(Line::from(format!(" {key}/esc closes · y/n/m answer ")).dark_gray())
-        .border_style(Style::new().fg(ACCENT));
+        .title_bottom(Line::from(format!(" {key}/esc closes · y/n/m answer ")).muted())
+        .border_style(theme::style(Role::Accent));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if inner.height < 4 {
@@ -371,7 +364,7 @@ fn reference_panel(app: &mut App, panel: &Reference, frame: &mut Frame<'_>, area
             if panel.images.len() == 1 { "" } else { "s" }
         ))
         .wrap(Wrap { trim: true })
-        .dark_gray(),
+        .muted(),
         caption,
     );
     // One large picture when there is one, else two to a row.
@@ -388,9 +381,9 @@ fn reference_panel(app: &mut App, panel: &Reference, frame: &mut Frame<'_>, area
             " not judged ".to_string()
         };
         let b = Block::bordered()
-            .title(Line::from(format!(" {} ", r.image.rec.key)).gray())
-            .title_bottom(Line::from(votes).green())
-            .border_style(Style::new().dark_gray());
+            .title(Line::from(format!(" {} ", r.image.rec.key)).muted())
+            .title_bottom(Line::from(votes).yes())
+            .border_style(theme::style(Role::Muted));
         let thumb = b.inner(cell);
         frame.render_widget(b, cell);
         draw_picture(app.picture_for(r.image.id, thumb), frame, thumb, None);
@@ -401,7 +394,7 @@ fn reference_panel(app: &mut App, panel: &Reference, frame: &mut Frame<'_>, area
 /// A thumbnail (`hint` `None`) says why in two short lines; a full-size image says it in full,
 /// with `hint` on what to do.
 pub(super) fn draw_picture(
-    picture: Option<&Result<Protocol, String>>,
+    picture: Option<&Result<Picture, String>>,
     frame: &mut Frame<'_>,
     area: Rect,
     hint: Option<String>,
@@ -410,9 +403,9 @@ pub(super) fn draw_picture(
         return;
     }
     match picture {
-        None => centered_text(frame, area, vec![Line::from("loading…").dark_gray()]),
-        Some(Ok(protocol)) => {
-            let size = protocol.size();
+        None => centered_text(frame, area, vec![Line::from("loading…").muted()]),
+        Some(Ok(picture)) => {
+            let size = picture.size();
             let w = size.width.min(area.width);
             let h = size.height.min(area.height);
             let at = Rect::new(
@@ -421,26 +414,29 @@ pub(super) fn draw_picture(
                 w,
                 h,
             );
-            frame.render_widget(Image::new(protocol), at);
+            match picture {
+                Picture::Cells(p) => frame.render_widget(Image::new(p), at),
+                Picture::Kitty(k) => super::kitty::place(k, at, frame.buffer_mut()),
+            }
         }
         Some(Err(reason)) => match hint {
             None => centered_text(
                 frame,
                 area,
                 vec![
-                    Line::from("⚠ cannot show").red().bold(),
-                    Line::from(reason.clone()).dark_gray(),
+                    Line::from("⚠ cannot show").error().bold(),
+                    Line::from(reason.clone()).muted(),
                 ],
             ),
             Some(hint) => centered_text(
                 frame,
                 area,
                 vec![
-                    Line::from("⚠ cannot show this image").red().bold(),
+                    Line::from("⚠ cannot show this image").error().bold(),
                     Line::default(),
                     Line::from(reason.clone()),
                     Line::default(),
-                    Line::from(hint).dark_gray(),
+                    Line::from(hint).muted(),
                 ],
             ),
         },
@@ -450,27 +446,27 @@ pub(super) fn draw_picture(
 fn sources_line(item: &Item) -> Line<'static> {
     let mut spans = Vec::new();
     if item.is_original {
-        spans.push(Span::raw("original label").yellow().bold());
+        spans.push(Span::raw("original label").warn().bold());
     }
     for src in &item.sources {
         if !spans.is_empty() {
-            spans.push(Span::raw(" · ").dark_gray());
+            spans.push(Span::raw(" · ").muted());
         }
         let score = src.score.map(|s| format!(" {s:.2}")).unwrap_or_default();
         spans.push(Span::raw(format!("{} #{}{score}", src.model, src.rank)));
     }
     if spans.is_empty() {
-        spans.push(Span::raw("added by an earlier answer").dark_gray());
+        spans.push(Span::raw("added by an earlier answer").muted());
     }
     Line::from(spans)
 }
 
 fn answer_span(a: Option<Answer>) -> Span<'static> {
     match a {
-        Some(Answer::Yes) => Span::raw("yes").green().bold(),
-        Some(Answer::No) => Span::raw("no").red().bold(),
-        Some(Answer::Maybe) => Span::raw("maybe").yellow().bold(),
-        None => Span::raw("open").dark_gray(),
+        Some(Answer::Yes) => Span::raw("yes").yes().bold(),
+        Some(Answer::No) => Span::raw("no").no().bold(),
+        Some(Answer::Maybe) => Span::raw("maybe").maybe().bold(),
+        None => Span::raw("open").muted(),
     }
 }
 
@@ -483,7 +479,7 @@ fn candidates(app: &App, img: &ImageItems, frame: &mut Frame<'_>, area: Rect) {
     );
     let block = Block::bordered()
         .title(title)
-        .border_style(Style::new().dark_gray());
+        .border_style(theme::style(Role::Muted));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let rows = usize::from(inner.height);
@@ -514,10 +510,8 @@ fn candidates(app: &App, img: &ImageItems, frame: &mut Frame<'_>, area: Rect) {
             let state = answer_span(item.answer);
             let pad = " ".repeat(6 - state.content.chars().count());
             let mut spans = vec![
-                Span::raw(if current { "▶ " } else { "  " })
-                    .fg(ACCENT)
-                    .bold(),
-                Span::raw(format!("{number}  ")).dark_gray(),
+                Span::raw(if current { "▶ " } else { "  " }).accent().bold(),
+                Span::raw(format!("{number}  ")).muted(),
                 state,
                 Span::raw(pad),
                 Span::raw(format!("{:<name_w$}", app.display_name(&item.label))),
@@ -532,11 +526,11 @@ fn candidates(app: &App, img: &ImageItems, frame: &mut Frame<'_>, area: Rect) {
                         .iter()
                         .map(|p| format!("{}#{}", p.model, p.rank)),
                 );
-                spans.push(Span::raw(format!("  {}", src.join(" "))).dark_gray());
+                spans.push(Span::raw(format!("  {}", src.join(" "))).muted());
             }
             let line = Line::from(spans);
             if current {
-                line.style(Style::new().bg(Color::DarkGray))
+                line.style(theme::current().cursor_row())
             } else {
                 line
             }
@@ -565,8 +559,8 @@ pub(super) fn progress_bar(frame: &mut Frame<'_>, area: Rect, label: String, fra
     let done = ((bar_w as f64) * fraction.clamp(0.0, 1.0)).round() as usize;
     let line = Line::from(vec![
         Span::raw(label),
-        Span::raw("━".repeat(done)).green(),
-        Span::raw("─".repeat(bar_w - done)).dark_gray(),
+        Span::raw("━".repeat(done)).yes(),
+        Span::raw("─".repeat(bar_w - done)).muted(),
     ]);
     frame.render_widget(Paragraph::new(line), area);
 }
@@ -621,12 +615,7 @@ pub(super) fn name_band(frame: &mut Frame<'_>, area: Rect, name: String) {
             Line::from(name).centered(),
             Line::default(),
         ])
-        .style(
-            Style::new()
-                .bg(Color::Blue)
-                .fg(Color::White)
-                .add_modifier(Modifier::BOLD),
-        ),
+        .style(theme::current().band()),
         area,
     );
 }
@@ -634,9 +623,9 @@ pub(super) fn name_band(frame: &mut Frame<'_>, area: Rect, name: String) {
 /// The status line of the grid and classify screens: the message, or the key hints.
 pub(super) fn status_line(message: Option<(&str, bool)>, hints: &str) -> Line<'static> {
     match message {
-        Some((m, true)) => Line::from(format!(" {m}")).red().bold(),
-        Some((m, false)) => Line::from(format!(" {m}")).yellow(),
-        None => Line::from(format!(" {hints}")).dark_gray(),
+        Some((m, true)) => Line::from(format!(" {m}")).error().bold(),
+        Some((m, false)) => Line::from(format!(" {m}")).warn(),
+        None => Line::from(format!(" {hints}")).muted(),
     }
 }
 
@@ -657,21 +646,21 @@ pub(super) fn keys_popup(
         .iter()
         .map(|(k, what)| {
             Line::from(vec![
-                Span::raw(format!(" {k:>key_w$}  ")).bold().fg(ACCENT),
+                Span::raw(format!(" {k:>key_w$}  ")).bold().accent(),
                 Span::raw(*what),
             ])
         })
         .collect();
     lines.push(Line::default());
     lines.extend(notes.iter().map(|n| Line::from(format!(" {n}"))));
-    lines.push(Line::from(" ? or esc closes this help").dark_gray());
+    lines.push(Line::from(" ? or esc closes this help").muted());
     let rect = popup(area, 84, lines.len() as u16 + 2);
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines).block(
             Block::bordered()
                 .title(Line::from(format!(" {title} ")).bold())
-                .border_style(Style::new().fg(ACCENT)),
+                .border_style(theme::style(Role::Accent)),
         ),
         rect,
     );
@@ -690,8 +679,8 @@ pub fn short_duration(d: std::time::Duration) -> String {
 
 fn status(app: &App, frame: &mut Frame<'_>, area: Rect) {
     let line = match &app.message {
-        Some(m) if m.error => Line::from(format!(" {}", m.text)).red().bold(),
-        Some(m) => Line::from(format!(" {}", m.text)).yellow(),
+        Some(m) if m.error => Line::from(format!(" {}", m.text)).error().bold(),
+        Some(m) => Line::from(format!(" {}", m.text)).warn(),
         None => {
             let k = &app.keymap;
             let pick = candidate_keys(app);
@@ -726,8 +715,8 @@ fn status(app: &App, frame: &mut Frame<'_>, area: Rect) {
             ];
             let mut spans = vec![Span::raw(" ")];
             for (key, what) in hints {
-                spans.push(Span::raw(key).bold().fg(ACCENT));
-                spans.push(Span::raw(format!(" {what}  ")).gray());
+                spans.push(Span::raw(key).bold().accent());
+                spans.push(Span::raw(format!(" {what}  ")).muted());
             }
             Line::from(spans)
         }
@@ -770,10 +759,10 @@ fn zoom(app: &mut App, frame: &mut Frame<'_>, area: Rect) {
         .map(|i| i.key().to_string())
         .unwrap_or_default();
     let hint = Line::from(vec![
-        Span::raw(" zoom ").bold().fg(ACCENT),
+        Span::raw(" zoom ").bold().accent(),
         Span::raw(format!(" {key}  ")),
         Span::raw(format!("{}/esc", app.keymap.label(Action::Zoom))).bold(),
-        Span::raw(" back").gray(),
+        Span::raw(" back").muted(),
     ]);
     frame.render_widget(Paragraph::new(hint), hint_area);
 }
@@ -811,7 +800,7 @@ fn help(app: &App, frame: &mut Frame<'_>, area: Rect) {
         .into_iter()
         .map(|(keys, what)| {
             Line::from(vec![
-                Span::raw(format!(" {keys:>key_w$}  ")).bold().fg(ACCENT),
+                Span::raw(format!(" {keys:>key_w$}  ")).bold().accent(),
                 Span::raw(what),
             ])
         })
@@ -832,7 +821,7 @@ fn help(app: &App, frame: &mut Frame<'_>, area: Rect) {
             " {} or esc closes this help · keys can be remapped in keys.toml",
             k.label(Action::Help)
         ))
-        .dark_gray(),
+        .muted(),
     );
     let h = lines.len() as u16 + 2;
     let rect = popup(area, 92, h);
@@ -841,7 +830,7 @@ fn help(app: &App, frame: &mut Frame<'_>, area: Rect) {
         Paragraph::new(lines).block(
             Block::bordered()
                 .title(Line::from(" keys ").bold())
-                .border_style(Style::new().fg(ACCENT)),
+                .border_style(theme::style(Role::Accent)),
         ),
         rect,
     );
@@ -858,16 +847,16 @@ fn prompt(app: &App, frame: &mut Frame<'_>, area: Rect) {
             format!(" flag image {key} "),
             vec![
                 Line::from(vec![
-                    Span::raw(" b").bold().fg(ACCENT),
+                    Span::raw(" b").bold().accent(),
                     Span::raw(" broken   "),
-                    Span::raw("a").bold().fg(ACCENT),
+                    Span::raw("a").bold().accent(),
                     Span::raw(" ambiguous   "),
-                    Span::raw("e").bold().fg(ACCENT),
+                    Span::raw("e").bold().accent(),
                     Span::raw(" needs an expert   "),
-                    Span::raw("c").bold().fg(ACCENT),
+                    Span::raw("c").bold().accent(),
                     Span::raw(" clear my flags"),
                 ]),
-                Line::from(" esc cancels").dark_gray(),
+                Line::from(" esc cancels").muted(),
             ],
         ),
         Mode::FlagNote(kind, note) => (
@@ -877,7 +866,7 @@ fn prompt(app: &App, frame: &mut Frame<'_>, area: Rect) {
                     Span::raw(" note (optional): "),
                     Span::raw(format!("{note}█")).bold(),
                 ]),
-                Line::from(" enter saves · esc cancels").dark_gray(),
+                Line::from(" enter saves · esc cancels").muted(),
             ],
         ),
         Mode::GoTo(text) => (
@@ -887,7 +876,7 @@ fn prompt(app: &App, frame: &mut Frame<'_>, area: Rect) {
                     Span::raw(" image key: "),
                     Span::raw(format!("{text}█")).bold(),
                 ]),
-                Line::from(" enter goes there · esc cancels").dark_gray(),
+                Line::from(" enter goes there · esc cancels").muted(),
             ],
         ),
         _ => return,
@@ -905,7 +894,7 @@ fn prompt(app: &App, frame: &mut Frame<'_>, area: Rect) {
             Block::default()
                 .borders(Borders::ALL)
                 .title(Line::from(title).bold())
-                .border_style(Style::new().fg(Color::Yellow)),
+                .border_style(theme::style(Role::Warn)),
         ),
         rect,
     );
