@@ -58,6 +58,9 @@ pub enum Command {
         /// Print as JSON
         #[arg(long)]
         json: bool,
+        /// List every annotator (default: the 20 with the most events, and how many more)
+        #[arg(long)]
+        all: bool,
     },
     /// Make (or reopen) the bundled demo project and open it
     #[command(
@@ -269,6 +272,9 @@ pub enum Command {
         /// `report` computes it: --method, --threshold, --scores)
         #[arg(long, conflicts_with = "grid")]
         classify: bool,
+        /// Open an annotator's file (from checkout or assign) under another --annotator name
+        #[arg(long, requires = "annotator")]
+        force: bool,
         #[command(flatten)]
         queue: QueueArgs,
         #[command(flatten)]

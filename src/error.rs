@@ -27,11 +27,12 @@ pub enum Error {
         msg: String,
     },
 
-    #[error("{}: {source}", path.display())]
+    /// The I/O error is part of the message, not a separate cause: a cause would print its
+    /// words a second time after them (`{:#}` prints the chain).
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     #[error("{0}")]
@@ -47,7 +48,7 @@ impl Error {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         Error::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         }
     }
 

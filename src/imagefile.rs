@@ -72,6 +72,7 @@ pub fn open(data: &[u8]) -> Result<Opened<'_>, String> {
         .map_err(|e| explain(data, format, &e, Stage::Header))?;
     let (width, height) = decoder.dimensions();
     check_size(width, height, decoder.total_bytes())?;
+    check_complete(data, format)?;
     Ok(Opened {
         format,
         width,
@@ -117,6 +118,32 @@ pub fn check_size(width: u32, height: u32, decoded_bytes: u64) -> Result<(), Str
         ));
     }
     Ok(())
+}
+
+/// Refuses a file whose image data stops early although its header is whole: a JPEG with no
+/// end-of-image marker after its last scan, a PNG with no `IEND` chunk. Decoders fill what is
+/// missing with grey without a word, so without this an image cut in transfer would be read at
+/// `init` and shown as a grey picture. Scan data never holds the bytes `FF DA` or `FF D9` (a
+/// `FF` there is always followed by `00` or a restart marker), so the last `FF DA` starts the
+/// last scan, after any thumbnail, and the marker must follow it.
+pub fn check_complete(data: &[u8], format: ImageFormat) -> Result<(), String> {
+    let complete = match format {
+        ImageFormat::Jpeg => {
+            let last_scan = data.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+            last_scan.is_some_and(|at| data[at..].windows(2).any(|w| w == [0xFF, 0xD9]))
+        }
+        ImageFormat::Png => data.windows(4).rev().take(64).any(|w| w == b"IEND"),
+        _ => true,
+    };
+    if complete {
+        Ok(())
+    } else {
+        Err(format!(
+            "truncated {}: data ends after {} bytes, before the end-of-image marker",
+            name(format),
+            data.len()
+        ))
+    }
 }
 
 fn readable(format: ImageFormat) -> bool {

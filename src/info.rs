@@ -6,6 +6,7 @@ use std::fmt;
 use crate::error::Result;
 use crate::store::merge::MergeLogEntry;
 use crate::store::{AnnotatorCounts, ClassifyCounts, ImageStatus, Meta, ModelInfo, Store};
+use crate::words::count;
 
 #[derive(Clone, Debug)]
 pub struct ProjectInfo {
@@ -27,7 +28,13 @@ pub struct ProjectInfo {
     pub duplicate_groups: usize,
     /// Files merged into this one, oldest first.
     pub merges: Vec<MergeLogEntry>,
+    /// List every annotator (`info --all`), not only the [`ANNOTATORS_SHOWN`] with the most
+    /// events.
+    pub all_annotators: bool,
 }
+
+/// Annotators `info` lists by default, as `report` does: a project with ReaL's answers has 88.
+pub const ANNOTATORS_SHOWN: usize = 20;
 
 impl ProjectInfo {
     pub fn gather(store: &Store) -> Result<ProjectInfo> {
@@ -52,6 +59,7 @@ impl ProjectInfo {
             classify: store.classify_counts()?,
             duplicate_groups: store.duplicate_content()?.len(),
             merges: store.merge_log()?,
+            all_annotators: false,
         };
         for (status, n) in store.image_count_by_status()? {
             info.images += n;
@@ -98,8 +106,8 @@ impl fmt::Display for ProjectInfo {
         if self.duplicate_groups > 0 {
             writeln!(
                 f,
-                "            {} groups of keys share the same bytes",
-                self.duplicate_groups
+                "            {} of keys share the same bytes",
+                count(self.duplicate_groups as u64, "group")
             )?;
         }
         if self.models.is_empty() {
@@ -128,15 +136,32 @@ impl fmt::Display for ProjectInfo {
             let events: u64 = self.annotators.iter().map(|a| a.events).sum();
             writeln!(
                 f,
-                "judgments   {} events by {} annotators",
-                events,
-                self.annotators.len()
+                "judgments   {} by {}",
+                count(events, "event"),
+                count(self.annotators.len() as u64, "annotator")
             )?;
-            for a in &self.annotators {
+            let mut shown: Vec<&AnnotatorCounts> = self.annotators.iter().collect();
+            if !self.all_annotators && shown.len() > ANNOTATORS_SHOWN {
+                // The busiest first; the others are counted, and `--all` lists them.
+                shown.sort_by(|a, b| b.events.cmp(&a.events).then(a.annotator.cmp(&b.annotator)));
+                shown.truncate(ANNOTATORS_SHOWN);
+                shown.sort_by(|a, b| a.annotator.cmp(&b.annotator));
+            }
+            for a in &shown {
                 writeln!(
                     f,
-                    "  {:<24} {} events, {} current answers",
-                    a.annotator, a.events, a.current
+                    "  {:<24} {}, {}",
+                    a.annotator,
+                    count(a.events, "event"),
+                    count(a.current, "current answer")
+                )?;
+            }
+            if shown.len() < self.annotators.len() {
+                writeln!(
+                    f,
+                    "  ... and {} more (the {ANNOTATORS_SHOWN} with the most events are listed; \
+                     --all lists every one)",
+                    self.annotators.len() - shown.len()
                 )?;
             }
         }
@@ -144,12 +169,15 @@ impl fmt::Display for ProjectInfo {
         if c.events > 0 {
             writeln!(
                 f,
-                "classify    {} current answers on {} images by {} annotators ({} events)",
-                c.current, c.images, c.annotators, c.events
+                "classify    {} on {} by {} ({})",
+                count(c.current, "current answer"),
+                count(c.images, "image"),
+                count(c.annotators, "annotator"),
+                count(c.events, "event")
             )?;
         }
         if self.flagged_images > 0 {
-            writeln!(f, "flagged     {} images", self.flagged_images)?;
+            writeln!(f, "flagged     {}", count(self.flagged_images, "image"))?;
         }
         if !self.merges.is_empty() {
             let mut merged: Vec<&str> = self

@@ -14,7 +14,9 @@ pub mod ingest;
 #[cfg(feature = "predict")]
 pub mod predict;
 pub mod store;
+pub mod suggest;
 pub mod tui;
 pub mod vocab;
+pub mod words;
 
 pub use error::{Error, Result};

@@ -82,6 +82,12 @@ fn run(cli: Cli) -> Result<()> {
                 r.files,
                 plural(r.files)
             );
+            for (file, model) in &r.models_from_file_names {
+                println!(
+                    "{file} names no model: its predictions are model `{model}`, from the file \
+                     name (--model NAME names it otherwise)"
+                );
+            }
             if r.beyond_top_k > 0 {
                 println!(
                     "skipped {} rows ranked beyond the top {top_k}",
@@ -91,9 +97,10 @@ fn run(cli: Cli) -> Result<()> {
             let (mean, min, max) = store.candidate_stats()?;
             println!("candidates per image: mean {mean:.1}, min {min}, max {max}");
         }
-        Command::Info { project, json } => {
+        Command::Info { project, json, all } => {
             let store = Store::open(&project)?;
-            let info = ProjectInfo::gather(&store)?;
+            let mut info = ProjectInfo::gather(&store)?;
+            info.all_annotators = all;
             if json {
                 println!("{}", serde_json::to_string_pretty(&info_json(&info))?);
             } else {
@@ -154,9 +161,11 @@ fn run(cli: Cli) -> Result<()> {
             grid,
             label,
             classify,
+            force,
             queue,
             results,
         } => {
+            commands::annotate::check_annotator(&project, annotator.as_deref(), force)?;
             let queue = commands::annotate::queue_spec(queue, &project)?;
             let task = commands::annotate::task(
                 commands::annotate::TaskArgs {

@@ -13,6 +13,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::suggest::{did_you_mean, nearest};
 
 /// The ImageNet-1k vocabulary (WordNet 3.0 glosses and hypernym paths), bundled in the binary.
 const IMAGENET1K_TSV: &str = include_str!("../assets/vocab/imagenet1k.tsv");
@@ -265,7 +266,9 @@ impl Vocab {
 
     /// A class named by a person: key, index, display name or synonym (case-insensitive).
     /// Several classes share a name in ImageNet (two `crane`s), so a name that matches more
-    /// than one class is an error listing them.
+    /// than one class is an error listing them with their keys and paths; an unknown name is an
+    /// error suggesting the nearest names and keys. Every flag that names a class (`--class`,
+    /// `--label`, `--original-label`) resolves through here.
     pub fn lookup(&self, query: &str) -> Result<&Class> {
         if let Some(c) = self.resolve(query) {
             return Ok(c);
@@ -287,22 +290,53 @@ impl Vocab {
         match hits.as_slice() {
             [c] => Ok(c),
             [] => Err(Error::msg(format!(
-                "no class named `{q}` in the vocabulary"
+                "no class named `{q}` in the vocabulary{}",
+                did_you_mean(&self.suggest_classes(q))
             ))),
             many => Err(Error::msg(format!(
                 "`{q}` names {} classes: {}; use a key",
                 many.len(),
                 many.iter()
-                    .map(|c| format!("{} ({})", c.key, c.short_path(3)))
+                    .map(|c| describe(c))
                     .collect::<Vec<_>>()
                     .join(", ")
             ))),
         }
     }
 
+    /// The classes whose key, name or synonym is nearest to `query`, as `name (key, path)`.
+    pub fn suggest_classes(&self, query: &str) -> Vec<String> {
+        let mut spellings: Vec<(&str, &Class)> = Vec::new();
+        for c in &self.classes {
+            spellings.push((&c.key, c));
+            spellings.push((&c.name, c));
+            for s in &c.synonyms {
+                spellings.push((s, c));
+            }
+        }
+        let mut out: Vec<String> = Vec::new();
+        for hit in nearest(query, spellings.iter().map(|(s, _)| *s), 12) {
+            let (_, c) = spellings
+                .iter()
+                .find(|(s, _)| *s == hit)
+                .expect("a spelling");
+            let d = format!("{} ({})", c.name, describe(c));
+            if !out.contains(&d) {
+                out.push(d);
+            }
+            if out.len() == 3 {
+                break;
+            }
+        }
+        out
+    }
+
     /// Every class under a hierarchy node, the node itself included when it is a class. The node
     /// is a class key, a parent key, or a name on the path (`terrier`, `dog`), compared without
-    /// regard to case. An unknown node is an error, so that a typo does not give an empty queue.
+    /// regard to case; a path tail (`wading bird > crane`) tells apart nodes that share a name.
+    /// A name naming two nodes (the bird and the machine both called `crane`) is an error listing
+    /// them, and an unknown node is an error with suggestions, so that a typo does not give an
+    /// empty queue and an ambiguous name does not join two subtrees.
     pub fn subtree(&self, node: &str) -> Result<Vec<&Class>> {
         let node = node.trim();
         let under_key = |c: &Class| {
@@ -323,17 +357,74 @@ impl Vocab {
             }
             false
         };
-        let hits: Vec<&Class> = self
-            .classes
-            .iter()
-            .filter(|c| under_key(c) || c.path.iter().any(|p| p.eq_ignore_ascii_case(node)))
-            .collect();
-        if hits.is_empty() {
-            Err(Error::msg(format!(
-                "no class is under `{node}` in the vocabulary's hierarchy"
-            )))
-        } else {
-            Ok(hits)
+        let by_key: Vec<&Class> = self.classes.iter().filter(|c| under_key(c)).collect();
+        if !by_key.is_empty() {
+            return Ok(by_key);
+        }
+        // By name: each match is a node, told apart by the path leading to it.
+        let parts: Vec<&str> = node.split('>').map(str::trim).collect();
+        let ends_at = |c: &Class, end: usize| {
+            end + 1 >= parts.len()
+                && parts
+                    .iter()
+                    .rev()
+                    .zip(c.path[..=end].iter().rev())
+                    .all(|(a, b)| b.eq_ignore_ascii_case(a))
+        };
+        let mut nodes: Vec<(Vec<String>, Vec<&Class>)> = Vec::new();
+        for c in &self.classes {
+            let Some(end) = (0..c.path.len()).find(|&end| ends_at(c, end)) else {
+                continue;
+            };
+            let prefix = &c.path[..=end];
+            match nodes.iter_mut().find(|(p, _)| p.as_slice() == prefix) {
+                Some((_, members)) => members.push(c),
+                None => nodes.push((prefix.to_vec(), vec![c])),
+            }
+        }
+        match nodes.len() {
+            0 => {
+                let mut names: Vec<&str> = self
+                    .classes
+                    .iter()
+                    .flat_map(|c| c.path.iter().map(String::as_str))
+                    .collect();
+                names.sort_unstable();
+                names.dedup();
+                let near: Vec<String> = nearest(node, names, 3)
+                    .into_iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect();
+                Err(Error::msg(format!(
+                    "no class is under `{node}` in the vocabulary's hierarchy{}",
+                    did_you_mean(&near)
+                )))
+            }
+            1 => Ok(nodes.pop().expect("one node").1),
+            _ => {
+                let listed: Vec<String> = nodes
+                    .iter()
+                    .map(|(prefix, members)| {
+                        // A node that is itself a class is the member whose path ends there.
+                        match members.iter().find(|c| c.path.len() == prefix.len()) {
+                            Some(c) => describe(c),
+                            None => format!(
+                                "{} ({} class{})",
+                                tail(prefix, 4),
+                                members.len(),
+                                if members.len() == 1 { "" } else { "es" }
+                            ),
+                        }
+                    })
+                    .collect();
+                let example = tail(&nodes[0].0, 2);
+                Err(Error::msg(format!(
+                    "`{node}` names {} nodes of the hierarchy: {}; use a key or a path such as \
+                     `{example}`",
+                    nodes.len(),
+                    listed.join(", ")
+                )))
+            }
         }
     }
 
@@ -362,6 +453,16 @@ impl Vocab {
         }
         hex::encode(h.finalize())
     }
+}
+
+/// A class as messages list it: `n02012849 (wading bird > crane)`, key and the end of its path.
+pub fn describe(c: &Class) -> String {
+    format!("{} ({})", c.key, c.short_path(4))
+}
+
+/// The last `n` names of a path, joined.
+fn tail(path: &[String], n: usize) -> String {
+    path[path.len().saturating_sub(n)..].join(PATH_SEP)
 }
 
 fn split_list(s: &str) -> Vec<String> {

@@ -815,15 +815,16 @@ impl fmt::Display for Report {
 fn write_classify(w: &mut String, c: &ClassifySummary) {
     let _ = writeln!(
         w,
-        "\nClassify: main object and number of objects ({} images, {} answers by {} annotator{})",
+        "\nClassify: main object and number of objects ({} image{}, {} answer{} by {})",
         num(c.images as u64),
+        if c.images == 1 { "" } else { "s" },
         num(c.answers as u64),
-        c.annotators,
-        if c.annotators == 1 { "" } else { "s" }
+        if c.answers == 1 { "" } else { "s" },
+        crate::words::count(c.annotators as u64, "annotator")
     );
     let _ = writeln!(
         w,
-        "  2+ objects                 {}",
+        "  2+ objects                  {}",
         of(c.multi_object, c.images)
     );
     let _ = writeln!(
@@ -836,10 +837,10 @@ fn write_classify(w: &mut String, c: &ClassifySummary) {
         .iter()
         .map(|o| format!("{}: {}", o.objects, num(o.images as u64)))
         .collect();
-    let _ = writeln!(w, "  objects per image          {}", objects.join(", "));
+    let _ = writeln!(w, "  objects per image           {}", objects.join(", "));
     let _ = writeln!(
         w,
-        "  ties                       {} on the main label (to the original, else vocabulary \
+        "  ties                        {} on the main label (to the original, else vocabulary \
          order), {} on the number (to the smaller)",
         num(c.main_ties as u64),
         num(c.objects_ties as u64)
@@ -847,7 +848,7 @@ fn write_classify(w: &mut String, c: &ClassifySummary) {
     if c.foreign_answers > 0 {
         let _ = writeln!(
             w,
-            "  left out                   {} answers naming an image or class the project lacks",
+            "  left out                    {} answers naming an image or class the project lacks",
             num(c.foreign_answers)
         );
     }

@@ -207,6 +207,20 @@ impl GridSession {
         (self.offset, self.ids.len())
     }
 
+    /// Images of the saved pages left open with `x` (undone pages not counted): not done,
+    /// they come back when the grid is opened again.
+    pub fn left_open(&self) -> usize {
+        self.committed
+            .iter()
+            .map(|c| c.marks.iter().filter(|&&m| m == Mark::Skip).count())
+            .sum()
+    }
+
+    /// Images of the queue: (answered on the saved pages, in the whole queue).
+    pub fn images_done(&self) -> (usize, usize) {
+        (self.offset - self.left_open(), self.ids.len())
+    }
+
     /// Images answered by this session's commits (undone pages not counted).
     pub fn answered(&self) -> u64 {
         self.answered

@@ -128,7 +128,15 @@ pub struct Session {
     /// When the current question came up, on `clock`.
     shown_at: Duration,
     finished: bool,
+    /// Set when the annotator moves on their own (image, candidate, go-to) after the queue was
+    /// done: an answer then changes the one under the cursor. Right where the queue ended, an
+    /// answer key would only repeat the last answer.
+    reviewing: bool,
 }
+
+/// What an answer key says when the queue is done and the annotator has not moved.
+pub const QUEUE_DONE: &str = "the queue is done: nothing was saved. [ and ] (or g) to review and \
+                              change an answer, u undoes your last one, q quits";
 
 impl Session {
     /// Opens a session on the project at the annotator's resume point: the first image (in key
@@ -187,6 +195,7 @@ impl Session {
             clock,
             shown_at: Duration::ZERO,
             finished: false,
+            reviewing: false,
         };
         match s.first_open_from(0)? {
             Some(id) => {
@@ -205,6 +214,38 @@ impl Session {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Why the session has no question to ask, when it has none: a filter that selects nothing
+    /// (naming it), a project with no images, or images with no candidate labels (and how to
+    /// add some). `None` when there is something to ask, answered or not.
+    pub fn nothing_to_ask(&self) -> Result<Option<String>> {
+        let path = self.store.path().display().to_string();
+        if self.tally.total > 0 {
+            return Ok(None);
+        }
+        if let Some(q) = &self.queue
+            && self.ids.is_empty()
+        {
+            return Ok(Some(
+                q.spec.explain_empty(&self.store, Some(&self.annotator))?,
+            ));
+        }
+        if self.ids.is_empty() {
+            return Ok(Some(format!(
+                "nothing to annotate: {path} has no images for {} (labelvet init adds them)",
+                self.annotator
+            )));
+        }
+        Ok(Some(format!(
+            "nothing to ask: the {} image{} of {path} in {}'s queue have no candidate labels. \
+             Candidates are the original label and the models' top-k: give labels at init \
+             (--labels, or a manifest with labels) or import predictions (labelvet predictions \
+             import {path} PREDICTIONS.csv)",
+            self.ids.len(),
+            if self.ids.len() == 1 { "" } else { "s" },
+            self.annotator
+        )))
     }
 
     pub fn vocab(&self) -> &Vocab {
@@ -257,6 +298,12 @@ impl Session {
         self.finished
     }
 
+    /// False once the queue is done, until the annotator moves to review: an answer key then
+    /// saves nothing ([`QUEUE_DONE`]).
+    pub fn takes_answers(&self) -> bool {
+        !self.finished || self.reviewing
+    }
+
     pub fn progress(&self) -> Progress {
         self.tally.progress()
     }
@@ -286,6 +333,9 @@ impl Session {
 
     /// Answers the current question, commits the answer, then moves to the next open question.
     pub fn answer(&mut self, answer: Answer) -> Result<Advance> {
+        if !self.takes_answers() {
+            return Err(Error::msg(QUEUE_DONE));
+        }
         let Some(cur) = self.current.as_ref() else {
             return Err(Error::msg("the project has no images to answer"));
         };
@@ -370,6 +420,7 @@ impl Session {
             let index = index.min(cur.items.len() - 1);
             if index != self.cursor {
                 self.cursor = index;
+                self.reviewing = true;
                 self.mark_shown();
             }
         }
@@ -389,6 +440,7 @@ impl Session {
             return Ok(false);
         }
         self.go_to_pos(self.pos + 1)?;
+        self.reviewing = true;
         Ok(true)
     }
 
@@ -398,20 +450,30 @@ impl Session {
             return Ok(false);
         }
         self.go_to_pos(self.pos - 1)?;
+        self.reviewing = true;
         Ok(true)
     }
 
     /// Jumps to the image with this key.
     pub fn go_to(&mut self, key: &str) -> Result<()> {
         let key = key.trim();
-        let row = self.store.image(key)?.ok_or_else(|| {
-            Error::msg(format!(
-                "no image `{key}` in {}",
-                self.store.path().display()
-            ))
-        })?;
+        let Some(row) = self.store.image(key)? else {
+            let keys = self.store.image_ids()?;
+            let near: Vec<String> =
+                crate::suggest::nearest(key, keys.keys().map(String::as_str), 3)
+                    .into_iter()
+                    .map(String::from)
+                    .collect();
+            return Err(Error::msg(format!(
+                "no image `{key}` in {}{}",
+                self.store.path().display(),
+                crate::suggest::did_you_mean(&near)
+            )));
+        };
         let pos = self.position_of(row.id)?;
-        self.go_to_pos(pos)
+        self.go_to_pos(pos)?;
+        self.reviewing = true;
+        Ok(())
     }
 
     /// Flags the current image (broken, ambiguous, needs an expert; `Clear` lifts this
@@ -436,6 +498,7 @@ impl Session {
     fn advance(&mut self) -> Result<Advance> {
         let Some(cur) = &self.current else {
             self.finished = true;
+            self.reviewing = false;
             return Ok(Advance::Finished);
         };
         if let Some(i) = cur.first_open_from(self.cursor + 1) {
@@ -469,6 +532,7 @@ impl Session {
                     }
                     None => {
                         self.finished = true;
+                        self.reviewing = false;
                         Ok(Advance::Finished)
                     }
                 }
@@ -480,6 +544,7 @@ impl Session {
             }
             None => {
                 self.finished = true;
+                self.reviewing = false;
                 Ok(Advance::Finished)
             }
         }

@@ -161,6 +161,78 @@ impl QueueSpec {
         Ok(self.ordered(selected))
     }
 
+    /// Why the spec selects nothing, filter by filter: how many images each filter keeps on
+    /// its own (in the annotator's queue, or the whole project for `None`), so that the message
+    /// names the filter that left nothing. Replaces the store's current selection.
+    pub fn explain_empty(&self, store: &Store, annotator: Option<&str>) -> Result<String> {
+        let vocab = store.vocab()?;
+        let alone = QueueSpec {
+            seed: self.seed,
+            ..QueueSpec::default()
+        };
+        let mut parts: Vec<QueueSpec> = Vec::new();
+        if self.class.is_some() {
+            parts.push(QueueSpec {
+                class: self.class.clone(),
+                ..alone.clone()
+            });
+        }
+        if self.subtree.is_some() {
+            parts.push(QueueSpec {
+                subtree: self.subtree.clone(),
+                ..alone.clone()
+            });
+        }
+        if self.original_label.is_some() {
+            parts.push(QueueSpec {
+                original_label: self.original_label.clone(),
+                ..alone.clone()
+            });
+        }
+        if self.disputed {
+            parts.push(QueueSpec {
+                disputed: true,
+                ..alone.clone()
+            });
+        }
+        if self.uncertain.is_some() {
+            parts.push(QueueSpec {
+                uncertain: self.uncertain,
+                ..alone.clone()
+            });
+        }
+        if self.needs.is_some() {
+            parts.push(QueueSpec {
+                needs: self.needs,
+                ..alone.clone()
+            });
+        }
+        let whose = match annotator {
+            Some(a) => format!("{a}'s queue in {}", store.path().display()),
+            None => store.path().display().to_string(),
+        };
+        let mut counts = Vec::new();
+        for part in &parts {
+            let f = part.filter(&vocab)?;
+            let n = match annotator {
+                Some(a) => store.select_queue(a, &f)?.len(),
+                None => store.select_images(&f)?.len(),
+            };
+            counts.push(format!(
+                "{part}: {n} image{}",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+        Ok(if parts.len() > 1 {
+            format!(
+                "no image of {whose} matches the selection ({self}): each filter alone keeps {}",
+                counts.join(", ")
+            )
+        } else {
+            format!("no image of {whose} matches the selection ({self})")
+        })
+    }
+
     /// The images kept by `sample`, in their original order.
     pub(crate) fn sampled(&self, images: Vec<QueueImage>) -> Vec<QueueImage> {
         let Some(n) = self.sample else {

@@ -26,6 +26,41 @@ pub fn queue_spec(args: QueueArgs, project: &Path) -> Result<QueueSpec> {
     Ok(spec)
 }
 
+/// An annotator's file (made by `checkout` or `assign`) is for its annotator: its queue is
+/// their assignment, so someone else opening it would answer every image of the project under
+/// the wrong file. Another name needs `--force`, and is told what it gets.
+pub fn check_annotator(project: &Path, annotator: Option<&str>, force: bool) -> Result<()> {
+    let Some(given) = annotator.map(str::trim) else {
+        return Ok(());
+    };
+    let store = Store::open(project)?;
+    let Some(owner) = store.checkout_annotator()? else {
+        return Ok(());
+    };
+    if owner == given {
+        return Ok(());
+    }
+    let assigned = store.assigned_images(&owner)?.map(|a| a.len());
+    let holds = match assigned {
+        Some(n) => format!("its queue is the {n} images assigned to {owner}"),
+        None => format!("it holds {owner}'s answers"),
+    };
+    if !force {
+        bail!(
+            "{} was made for {owner} ({holds}); open it as {owner} (leave out --annotator), \
+             give {given} a file of their own (labelvet checkout PROJECT --annotator {given} -o \
+             {given}.db), or add --force to answer in it as {given} anyway",
+            project.display()
+        );
+    }
+    eprintln!(
+        "note: {} was made for {owner}; answering as {given} because of --force. {owner}'s \
+         assignment is not {given}'s: the queue is every image of the file",
+        project.display()
+    );
+    Ok(())
+}
+
 /// The image-selecting flags as a spec in file order (shared with `checkout` and `assign`).
 pub fn select_spec(args: SelectArgs, seed: u64) -> Result<QueueSpec> {
     Ok(QueueSpec {
@@ -61,6 +96,10 @@ pub fn task(
         || args.results.method != MethodArg::Frequency
         || args.results.threshold != 0.5;
     if args.classify {
+        let busy = labelvet::ingest::images::spinner(
+            "finding the images with two or more valid labels",
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        );
         let store = Store::open(project)?;
         let who = match annotator {
             Some(a) => a.to_string(),
@@ -69,6 +108,7 @@ pub fn task(
         let (data, res) = aggregate_project(&store, &args.results)?;
         let items = classify_queue(&store, &data, &res, &who)?;
         let items = select_classify(items, spec, &store.vocab()?)?;
+        busy.finish_and_clear();
         if items.is_empty() {
             bail!(
                 "no image of {} has two or more valid labels at {} >= {}{}: answer more \

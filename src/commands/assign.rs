@@ -36,7 +36,11 @@ pub fn run(
         },
     )
     .with_context(|| format!("assigning the images of {}", project.display()))?;
-    let total = reports.first().map(|r| r.images).unwrap_or_default();
+    // What is handed out: the selected images when a filter chose them, else every image.
+    let total = match &selected {
+        Some(keys) => keys.len(),
+        None => reports.first().map(|r| r.images).unwrap_or_default() as usize,
+    };
     println!(
         "made {} files in {}: each image to {overlap} of {} annotators (seed {seed})",
         reports.len(),

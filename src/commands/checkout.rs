@@ -16,10 +16,7 @@ pub fn selected_images(store: &Store, select: &QueueSpec) -> Result<Option<Vec<S
     }
     let keys = select.select_images(store)?;
     if keys.is_empty() {
-        bail!(
-            "no image of {} matches the selection ({select})",
-            store.path().display()
-        );
+        bail!("{}", select.explain_empty(store, None)?);
     }
     Ok(Some(keys))
 }
@@ -36,6 +33,10 @@ pub fn run(
     let note = selected
         .as_ref()
         .map(|keys| format!("{} images selected by {select}", keys.len()));
+    let busy = labelvet::ingest::images::spinner(
+        &format!("making {} from {}", output.display(), project.display()),
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
     let r = checkout(
         &store,
         output,
@@ -46,16 +47,18 @@ pub fn run(
             assignment_note: note.as_deref(),
         },
     )
-    .with_context(|| format!("making {}", output.display()))?;
+    .with_context(|| format!("making {}", output.display()));
+    busy.finish_and_clear();
+    let r = r?;
     let work = match r.assigned {
         Some(n) => format!("{n} of {} images assigned to {annotator}", r.images),
         None => format!("all {} images", r.images),
     };
     println!(
-        "made {} for {annotator}: {work}; {} earlier events and {} flags {}",
+        "made {} for {annotator}: {work}; {} and {} {}",
         r.path.display(),
-        r.events,
-        r.flags,
+        labelvet::words::count(r.events, "earlier event"),
+        labelvet::words::count(r.flags, "flag"),
         if with_answers {
             "of every annotator"
         } else {

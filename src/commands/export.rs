@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::cli::{ExportFormatArg, ResultsArgs};
+use crate::cli::{ExportFormatArg, MethodArg, ResultsArgs};
 use labelvet::export::{ExportFormat, export, write_file_atomically};
 use labelvet::store::Store;
 
@@ -38,6 +38,24 @@ pub fn run(
         ExportFormatArg::Prodigy => ExportFormat::Prodigy,
         ExportFormatArg::ClassifyJsonl => ExportFormat::ClassifyJsonl,
     };
+    if format == ExportFormat::RealJson {
+        // A real.json made with another rule than ReaL's looks just like one made with it.
+        let method = match (&args.scores, args.method) {
+            (Some(f), _) => format!("the scores in {}", f.display()),
+            (None, MethodArg::Frequency) => "selection frequency".into(),
+            (None, MethodArg::DawidSkene) => "dawid-skene".into(),
+        };
+        eprintln!(
+            "real-json: a label is valid when its score by {method} is >= {}",
+            args.threshold
+        );
+        if args.scores.is_none() && args.method == MethodArg::Frequency {
+            eprintln!(
+                "  (ImageNet-ReaL's rule is Dawid-Skene >= 0.8: --method dawid-skene \
+                 --threshold 0.8, or --scores with its published scores)"
+            );
+        }
+    }
     let what = match format {
         ExportFormat::Jsonl | ExportFormat::RealJson => "images",
         ExportFormat::Csv => "questions",

@@ -1,13 +1,16 @@
 //! `labelvet judgments import`: answers made elsewhere into a project.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::Result;
 
 use crate::cli::JudgmentFormatArg;
 use labelvet::ingest::classify::{ClassifyImportOptions, import_classify, looks_like_classify};
+use labelvet::ingest::images::spinner;
 use labelvet::ingest::judgments::{JudgmentFormat, JudgmentImportOptions, import_judgments};
 use labelvet::store::Store;
+use labelvet::words::count;
 
 pub fn import(
     project: &Path,
@@ -29,19 +32,24 @@ pub fn import(
         JudgmentFormatArg::Prodigy => JudgmentFormat::Prodigy,
         JudgmentFormatArg::ClassifyJsonl => unreachable!("classify answers are read above"),
     });
+    let busy = spinner(
+        &format!("importing the answers of {}", file.display()),
+        std::io::stderr().is_terminal(),
+    );
     let r = import_judgments(
         &mut store,
         file,
         &JudgmentImportOptions { format, annotator },
-    )?;
+    );
+    busy.finish_and_clear();
+    let r = r?;
     println!(
-        "read {} answers ({}) by {} annotator{} to {} questions on {} images",
-        r.rows,
+        "read {} ({}) by {} to {} on {}",
+        count(r.rows, "answer"),
         r.format.as_str(),
-        r.annotators,
-        if r.annotators == 1 { "" } else { "s" },
-        r.questions,
-        r.images
+        count(r.annotators as u64, "annotator"),
+        count(r.questions as u64, "question"),
+        count(r.images as u64, "image")
     );
     println!(
         "added {} new; {} were already in the project",
@@ -60,13 +68,18 @@ fn import_classify_answers(
     file: &Path,
     annotator: Option<String>,
 ) -> Result<()> {
-    let r = import_classify(store, file, &ClassifyImportOptions { annotator })?;
+    let busy = spinner(
+        &format!("importing the classify answers of {}", file.display()),
+        std::io::stderr().is_terminal(),
+    );
+    let r = import_classify(store, file, &ClassifyImportOptions { annotator });
+    busy.finish_and_clear();
+    let r = r?;
     println!(
-        "read {} classify answers by {} annotator{} on {} images",
-        r.rows,
-        r.annotators,
-        if r.annotators == 1 { "" } else { "s" },
-        r.images
+        "read {} by {} on {}",
+        count(r.rows, "classify answer"),
+        count(r.annotators as u64, "annotator"),
+        count(r.images as u64, "image")
     );
     println!(
         "added {} new; {} were already in the project",

@@ -105,8 +105,14 @@ pub fn run(args: PredictArgs, progress: bool) -> Result<()> {
             run.batch,
             r = p.input_size,
         );
-        if let Some(why) = &run.batch_refused {
-            println!("  (the model refused a batch of {}: {why})", args.batch);
+        if run.batch_refused.is_some() {
+            // tract's reason is a dump of the graph's shapes: what matters is what to do.
+            println!(
+                "  note: the model has no batch axis (its graph fixes a batch of 1), so --batch {} \
+                 ran one image at a time; to batch, export the model with a dynamic batch axis \
+                 (torch.onnx.export's dynamic_axes); on CPU one image at a time is usually as fast",
+                args.batch
+            );
         }
         const SHOWN: usize = 20;
         for (key, why) in run.skipped.iter().take(SHOWN) {

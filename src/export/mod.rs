@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::analysis::project::{ProjectData, Results};
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{ClassifyEvent, Store};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExportFormat {
@@ -264,8 +264,12 @@ fn real_json(data: &ProjectData, res: &Results, out: &mut dyn Write) -> Result<u
 #[derive(Serialize)]
 struct ProdigyMeta<'a> {
     label_name: &'a str,
+    /// With the session, time, origin and time spent, the event itself: `judgments import`
+    /// makes the same event from them, so importing an export again adds nothing.
     event_id: &'a str,
     origin: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    elapsed_ms: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -296,14 +300,27 @@ struct ClassifyRecord<'a> {
     objects: u32,
     /// Milliseconds since 1970.
     time: i64,
+    /// With the session, origin and time spent, the event itself (see [`ProdigyMeta`]).
     event_id: &'a str,
+    session: &'a str,
+    origin: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    elapsed_ms: Option<i64>,
 }
 
 /// Every current classify answer, by (image, annotator), as `judgments import --format
 /// classify-jsonl` reads it back (labels as class keys).
 fn classify_jsonl(store: &Store, out: &mut dyn Write) -> Result<u64> {
+    let events: HashMap<String, ClassifyEvent> = store
+        .classify_events()?
+        .into_iter()
+        .map(|e| (e.id.clone(), e))
+        .collect();
     let mut n = 0;
     for c in store.current_classify_answers()? {
+        let Some(e) = events.get(&c.event_id) else {
+            continue;
+        };
         let rec = ClassifyRecord {
             image: &c.image,
             annotator: &c.annotator,
@@ -312,6 +329,9 @@ fn classify_jsonl(store: &Store, out: &mut dyn Write) -> Result<u64> {
             objects: c.answer.objects,
             time: c.created_at,
             event_id: &c.event_id,
+            session: &e.session,
+            origin: &e.origin,
+            elapsed_ms: e.elapsed_ms,
         };
         serde_json::to_writer(&mut *out, &rec).map_err(write_err)?;
         out.write_all(b"\n").map_err(write_err)?;
@@ -345,15 +365,20 @@ fn prodigy(store: &Store, data: &ProjectData, out: &mut dyn Write) -> Result<u64
         text_ids.insert(s, id);
         id
     };
-    let mut detail: Vec<Option<(u32, i64, u32)>> = vec![None; current.len()];
+    let mut detail: Vec<Option<(u32, i64, u32, Option<i64>)>> = vec![None; current.len()];
     for e in store.events()? {
         if let Some(&i) = position.get(e.id.as_str()) {
-            detail[i] = Some((intern(e.session), e.created_at, intern(e.origin)));
+            detail[i] = Some((
+                intern(e.session),
+                e.created_at,
+                intern(e.origin),
+                e.elapsed_ms,
+            ));
         }
     }
     let mut n = 0;
     for (c, d) in current.iter().zip(&detail) {
-        let Some((session, created_at, origin)) = *d else {
+        let Some((session, created_at, origin, elapsed_ms)) = *d else {
             continue;
         };
         let rec = ProdigyRecord {
@@ -372,6 +397,7 @@ fn prodigy(store: &Store, data: &ProjectData, out: &mut dyn Write) -> Result<u64
                 label_name: names.get(c.label.as_str()).copied().unwrap_or(""),
                 event_id: &c.event_id,
                 origin: &texts[origin as usize],
+                elapsed_ms,
             },
         };
         serde_json::to_writer(&mut *out, &rec).map_err(write_err)?;

@@ -341,42 +341,54 @@ impl Figure for AccuracyFigure<'_> {
         let n = self.models.len();
         let keys: Vec<i32> = (0..n as i32).map(|i| i * UNIT + UNIT / 2).collect();
         let names: Vec<String> = self.models.iter().map(|m| m.model.clone()).collect();
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                "Top-1 accuracy: original labels vs label sets",
-                (FAMILY, 26),
-            )
-            .margin(20)
-            .x_label_area_size(60)
-            .y_label_area_size(80)
-            .build_cartesian_2d((0..n as i32 * UNIT).with_key_points(keys), 0f64..135f64)
-            .map_err(err)?;
-        let formatter = move |v: &i32| names.get((v / UNIT) as usize).cloned().unwrap_or_default();
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_label_formatter(&formatter)
-            .y_label_formatter(&|v| {
-                // The band above 100% holds the legend, not data.
-                if *v <= 100.0 {
-                    format!("{v:.0}%")
-                } else {
-                    String::new()
-                }
-            })
-            .y_desc("top-1 accuracy")
-            .label_style((FAMILY, 18))
-            .axis_desc_style((FAMILY, 20))
-            .draw()
-            .map_err(err)?;
         let groups: [(&str, AccuracyOf); 4] = [
             ("original labels (all images)", |m| m.original.accuracy),
             ("label sets (reviewed images)", |m| m.label_sets.accuracy),
             ("single-label images", |m| m.single_label.accuracy),
             ("multi-label images", |m| m.multi_label.accuracy),
         ];
+        // The legend gets a strip of its own under the title, so the axis ends at 100%, where
+        // accuracy does (a band above it for the legend read as a scale to 135%).
+        let titled = root
+            .titled(
+                "Top-1 accuracy: original labels vs label sets",
+                (FAMILY, 26),
+            )
+            .map_err(err)?;
+        let (legend, plot) = titled.split_vertically(40);
+        let (width_px, _) = legend.dim_in_pixel();
+        let slot = width_px as i32 / groups.len() as i32;
+        for (g, (label, _)) in groups.iter().enumerate() {
+            let x = g as i32 * slot + 20;
+            legend
+                .draw(&Rectangle::new(
+                    [(x, 12), (x + 16, 24)],
+                    GROUP_COLORS[g].filled(),
+                ))
+                .map_err(err)?;
+            legend
+                .draw(&Text::new(*label, (x + 22, 10), (FAMILY, 16)))
+                .map_err(err)?;
+        }
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(20)
+            .x_label_area_size(60)
+            .y_label_area_size(80)
+            .build_cartesian_2d((0..n as i32 * UNIT).with_key_points(keys), 0f64..100f64)
+            .map_err(err)?;
+        let formatter = move |v: &i32| names.get((v / UNIT) as usize).cloned().unwrap_or_default();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_label_formatter(&formatter)
+            .y_label_formatter(&|v| format!("{v:.0}%"))
+            .y_desc("top-1 accuracy")
+            .label_style((FAMILY, 18))
+            .axis_desc_style((FAMILY, 20))
+            .draw()
+            .map_err(err)?;
         let width = 80 / groups.len() as i32;
-        for (g, (label, get)) in groups.iter().enumerate() {
+        for (g, (_, get)) in groups.iter().enumerate() {
             let color = GROUP_COLORS[g];
             let bars: Vec<(i32, f64)> = self
                 .models
@@ -390,27 +402,25 @@ impl Figure for AccuracyFigure<'_> {
                 .draw_series(bars.iter().map(|&(x, v)| {
                     Rectangle::new([(x + 1, 0.0), (x + width - 1, v)], color.filled())
                 }))
-                .map_err(err)?
-                .label(*label)
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 6), (x + 16, y + 6)], color.filled())
-                });
+                .map_err(err)?;
+            // The value above its bar, or inside its top when the bar reaches the axis's end.
             chart
                 .draw_series(bars.iter().map(|&(x, v)| {
-                    Text::new(format!("{v:.1}"), (x + width / 2, v + 1.0), above(14))
+                    let (at, style) = if v > 93.0 {
+                        (v - 1.0, below(14))
+                    } else {
+                        (v + 1.0, above(14))
+                    };
+                    Text::new(format!("{v:.1}"), (x + width / 2, at), style)
                 }))
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .label_font((FAMILY, 16))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperMiddle)
-            .draw()
-            .map_err(err)?;
         Ok(())
     }
+}
+
+fn below(size: u32) -> TextStyle<'static> {
+    TextStyle::from((FAMILY, size).into_font()).pos(Pos::new(HPos::Center, VPos::Top))
 }
 
 struct AgreementFigure<'a> {

@@ -64,6 +64,11 @@ struct Line {
     time: Option<Value>,
     created_at: Option<Value>,
     session: Option<Value>,
+    /// Written by `labelvet export --format classify-jsonl`, with `origin` and `elapsed_ms`:
+    /// the line is then that event again, under its own id.
+    event_id: Option<String>,
+    origin: Option<String>,
+    elapsed_ms: Option<i64>,
 }
 
 /// A JSON string or number as text; `None` for anything else.
@@ -82,6 +87,8 @@ struct Read {
     session: Option<String>,
     answer: ClassifyAnswer,
     time: Option<i64>,
+    /// The event's own id, origin and time spent, when the line carries them.
+    given: Option<(uuid::Uuid, Option<String>, Option<i64>)>,
 }
 
 /// Whether the file's first record is a classify answer (a JSON object with a `present`
@@ -191,6 +198,15 @@ pub fn import_classify(
             })?),
         };
         let session = l.session.as_ref().and_then(text);
+        let given = match &l.event_id {
+            Some(id) => Some((
+                uuid::Uuid::parse_str(id)
+                    .map_err(|_| bad(format!("event id `{id}` is not a UUID")))?,
+                l.origin.clone(),
+                l.elapsed_ms,
+            )),
+            None => None,
+        };
         let answer =
             ClassifyAnswer::new(&present, &main, objects).map_err(|e| bad(e.to_string()))?;
         read.push(Read {
@@ -199,6 +215,7 @@ pub fn import_classify(
             session,
             answer,
             time,
+            given,
         });
     }
 
@@ -243,7 +260,10 @@ fn events(read: &[Read], origin: &str) -> Vec<ClassifyEvent> {
             untimed = 0;
         }
         let occurrence = seen.entry((&r.answer, r.time)).or_default();
-        let id = stable_classify_id(&r.image, &r.annotator, &r.answer, r.time, *occurrence);
+        let id = match &r.given {
+            Some((id, _, _)) => *id,
+            None => stable_classify_id(&r.image, &r.annotator, &r.answer, r.time, *occurrence),
+        };
         *occurrence += 1;
         let created_at = r.time.unwrap_or_else(|| {
             untimed += 1;
@@ -257,8 +277,12 @@ fn events(read: &[Read], origin: &str) -> Vec<ClassifyEvent> {
             annotator: r.annotator.clone(),
             session: r.session.clone().unwrap_or_else(|| origin.to_string()),
             created_at,
-            elapsed_ms: None,
-            origin: origin.to_string(),
+            elapsed_ms: r.given.as_ref().and_then(|g| g.2),
+            origin: r
+                .given
+                .as_ref()
+                .and_then(|g| g.1.clone())
+                .unwrap_or_else(|| origin.to_string()),
         });
     }
     out.sort_unstable_by(|a, b| a.id.cmp(&b.id));

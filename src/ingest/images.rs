@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressState, ProgressStyle};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -192,11 +192,42 @@ pub fn progress_bar(len: u64, what: &str, show: bool) -> ProgressBar {
     };
     let bar = ProgressBar::with_draw_target(Some(len), target);
     bar.set_style(
-        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)")
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({rate}, {eta} left)")
             .expect("valid template")
+            // indicatif's own `{per_sec}` prints four decimals ("7.8406/s").
+            .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&rate(s.per_sec()));
+            })
             .progress_chars("=> "),
     );
     bar.set_message(what.to_string());
+    bar
+}
+
+/// A rate as the progress bars show it: one decimal under 100 a second, none above.
+pub fn rate(per_sec: f64) -> String {
+    if per_sec >= 100.0 {
+        format!("{per_sec:.0}/s")
+    } else {
+        format!("{per_sec:.1}/s")
+    }
+}
+
+/// A spinner on stderr naming a step that may take more than a second (reading a large file,
+/// selecting a queue), with the time spent; hidden unless `show` (stderr is a terminal). Clear it
+/// with `finish_and_clear` before printing the step's outcome.
+pub fn spinner(what: &str, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    // Cleared when dropped too, so that an error on the way out is not printed after it.
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        .with_finish(ProgressFinish::AndClear);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"),
+    );
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
 }
 
@@ -279,7 +310,7 @@ pub fn read_labels(
             return Err(Error::input(
                 path,
                 line,
-                format!("image {image} is not in the project"),
+                format!("image {image} is not in the image folder"),
             ));
         }
         if let Some(prev) = out.insert(image.to_string(), class.key.clone())
@@ -297,11 +328,13 @@ pub fn read_labels(
         Ok(())
     };
     if header_is_data {
+        table::check_quoting(path, &headers)?;
         handle(1, &headers)?;
     }
     for rec in rdr.records() {
         let rec = rec
             .map_err(|e| Error::input(path, e.position().map_or(0, |p| p.line()), e.to_string()))?;
+        table::check_quoting(path, &rec)?;
         handle(table::line_of(&rec), &rec)?;
     }
     Ok(out)
@@ -329,6 +362,7 @@ pub fn read_manifest(path: &Path, vocab: &Vocab) -> Result<Vec<ManifestRow>> {
     for rec in rdr.records() {
         let rec = rec
             .map_err(|e| Error::input(path, e.position().map_or(0, |p| p.line()), e.to_string()))?;
+        table::check_quoting(path, &rec)?;
         let line = table::line_of(&rec);
         let key = rec.get(img_col).unwrap_or("").to_string();
         if key.is_empty() {

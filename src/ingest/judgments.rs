@@ -103,6 +103,18 @@ struct Row {
     annotator: u32,
     answer: Answer,
     time: Option<i64>,
+    /// Index into [`Reader::given`] when the line carries its event's own id.
+    given: Option<u32>,
+}
+
+/// An answer exported by labelvet (`export --format prodigy`) carries its event's id, session,
+/// origin and time: importing it makes that same event again, so a re-import adds nothing and a
+/// later merge with the exporting project finds the same content under the same id.
+struct GivenEvent {
+    id: uuid::Uuid,
+    session: Option<String>,
+    origin: Option<String>,
+    elapsed_ms: Option<i64>,
 }
 
 /// Strings to dense ids, so that a million rows hold a few thousand strings.
@@ -136,6 +148,7 @@ struct Reader<'a> {
     classes: Interner,
     annotators: Interner,
     rows: Vec<Row>,
+    given: Vec<GivenEvent>,
 }
 
 impl<'a> Reader<'a> {
@@ -186,6 +199,7 @@ impl<'a> Reader<'a> {
         annotator: Option<&str>,
         answer: Answer,
         time: Option<i64>,
+        given: Option<GivenEvent>,
     ) -> Result<()> {
         let row = Row {
             image: self.image(line, image)?,
@@ -193,6 +207,10 @@ impl<'a> Reader<'a> {
             annotator: self.annotator(line, annotator)?,
             answer,
             time,
+            given: given.map(|g| {
+                self.given.push(g);
+                self.given.len() as u32 - 1
+            }),
         };
         self.rows.push(row);
         Ok(())
@@ -218,6 +236,7 @@ pub fn import_judgments(
         classes: Interner::default(),
         annotators: Interner::default(),
         rows: Vec::new(),
+        given: Vec::new(),
     };
     let format = match (opts.format, detected) {
         (Some(JudgmentFormat::Csv), Format::Jsonl) => {
@@ -350,14 +369,17 @@ fn stable_keys(r: &Reader<'_>) -> Vec<Keyed> {
                 untimed - 1
             }
         };
-        let id = stable_event_id(
-            &r.images.names[x.image as usize],
-            &r.classes.names[x.label as usize],
-            &r.annotators.names[x.annotator as usize],
-            x.answer,
-            x.time,
-            occurrence,
-        );
+        let id = match x.given {
+            Some(g) => r.given[g as usize].id,
+            None => stable_event_id(
+                &r.images.names[x.image as usize],
+                &r.classes.names[x.label as usize],
+                &r.annotators.names[x.annotator as usize],
+                x.answer,
+                x.time,
+                occurrence,
+            ),
+        };
         keyed.push(Keyed {
             id,
             row: i,
@@ -370,6 +392,7 @@ fn stable_keys(r: &Reader<'_>) -> Vec<Keyed> {
 
 fn event(r: &Reader<'_>, k: &Keyed, origin: &str) -> JudgmentEvent {
     let x = &r.rows[k.row as usize];
+    let given = x.given.map(|g| &r.given[g as usize]);
     JudgmentEvent {
         id: k.id.to_string(),
         image: r.images.names[x.image as usize].clone(),
@@ -377,10 +400,14 @@ fn event(r: &Reader<'_>, k: &Keyed, origin: &str) -> JudgmentEvent {
         answer: Some(x.answer),
         retracts: None,
         annotator: r.annotators.names[x.annotator as usize].clone(),
-        session: origin.to_string(),
+        session: given
+            .and_then(|g| g.session.clone())
+            .unwrap_or_else(|| origin.to_string()),
         created_at: k.created_at,
-        elapsed_ms: None,
-        origin: origin.to_string(),
+        elapsed_ms: given.and_then(|g| g.elapsed_ms),
+        origin: given
+            .and_then(|g| g.origin.clone())
+            .unwrap_or_else(|| origin.to_string()),
     }
 }
 
@@ -438,7 +465,15 @@ fn read_csv(r: &mut Reader<'_>, reader: Box<dyn BufRead + Send>) -> Result<()> {
                 )
             })?),
         };
-        r.push(line, field(img), field(lab), ann.map(field), answer, time)?;
+        r.push(
+            line,
+            field(img),
+            field(lab),
+            ann.map(field),
+            answer,
+            time,
+            None,
+        )?;
     }
     Ok(())
 }
@@ -446,6 +481,10 @@ fn read_csv(r: &mut Reader<'_>, reader: Box<dyn BufRead + Send>) -> Result<()> {
 #[derive(Deserialize, Default)]
 struct JsonMeta {
     image: Option<Value>,
+    /// Written by `labelvet export --format prodigy`, with the event's origin and time spent.
+    event_id: Option<String>,
+    origin: Option<String>,
+    elapsed_ms: Option<i64>,
 }
 
 /// One JSON line: our own fields and Prodigy's, all optional so that each missing one is
@@ -468,6 +507,7 @@ struct JsonAnswer {
     time: Option<Value>,
     #[serde(rename = "_timestamp")]
     timestamp: Option<Value>,
+    event_id: Option<String>,
 }
 
 /// A JSON string or number as text; `None` for anything else.
@@ -576,7 +616,22 @@ fn read_jsonl(
             ),
             (None, None) => None,
         };
-        r.push(n, &image, &label, annotator.as_deref(), answer, time)?;
+        let given = match a
+            .meta
+            .as_ref()
+            .and_then(|m| m.event_id.as_deref())
+            .or(a.event_id.as_deref())
+        {
+            Some(id) => Some(GivenEvent {
+                id: uuid::Uuid::parse_str(id)
+                    .map_err(|_| Error::input(file, n, format!("event id `{id}` is not a UUID")))?,
+                session: a.session_id.as_ref().and_then(text),
+                origin: a.meta.as_ref().and_then(|m| m.origin.clone()),
+                elapsed_ms: a.meta.as_ref().and_then(|m| m.elapsed_ms),
+            }),
+            None => None,
+        };
+        r.push(n, &image, &label, annotator.as_deref(), answer, time, given)?;
     }
     Ok(format.unwrap_or(JudgmentFormat::Jsonl))
 }

@@ -25,6 +25,22 @@ pub struct PredictionImport {
     /// Rows read but beyond the top-k.
     pub beyond_top_k: u64,
     pub models: Vec<String>,
+    /// (file, model) for files that name no model and were given none: the model is named
+    /// after the file (`resnet50.csv` is `resnet50`).
+    pub models_from_file_names: Vec<(String, String)>,
+}
+
+/// The model a file of predictions names by its name: `resnet50.csv.gz` holds `resnet50`.
+pub fn model_from_file_name(file: &Path) -> String {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    match name.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem.to_string(),
+        _ => name.to_string(),
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -188,13 +204,18 @@ fn import_csv(
         .clone();
     let img = table::need_col(file, &headers, IMAGE_COLS, "image")?;
     let model_col = table::find_col(&headers, &["model", "model_name"]);
-    if model_col.is_none() && ctx.opts.model.is_none() {
-        return Err(Error::input(
-            file,
-            1,
-            "no `model` column; name the model with --model",
-        ));
-    }
+    let from_name;
+    let fallback_model = match (&ctx.opts.model, model_col) {
+        (Some(m), _) => m.as_str(),
+        (None, Some(_)) => "",
+        (None, None) => {
+            from_name = model_from_file_name(file);
+            report
+                .models_from_file_names
+                .push((file.display().to_string(), from_name.clone()));
+            from_name.as_str()
+        }
+    };
     let rank_col = table::need_col(file, &headers, &["rank"], "rank")?;
     // A `label` column is read as key-or-index; `wnid` before `label_index` because a key
     // needs no lookup by position.
@@ -205,7 +226,6 @@ fn import_csv(
         "label",
     )?;
     let score_col = table::find_col(&headers, &["score", "prob", "probability", "confidence"]);
-    let fallback_model = ctx.opts.model.as_deref().unwrap_or("");
     let mut rec = csv::StringRecord::new();
     while let Some(line) = table::next_record(&mut rdr, &mut rec, file)? {
         let field = |c: usize| rec.get(c).unwrap_or("");
@@ -267,15 +287,33 @@ fn import_jsonl(
     report: &mut PredictionImport,
 ) -> Result<()> {
     let file = ctx.file;
+    // A file none of whose records names a model holds the model its name says; once a record
+    // has named one, a record without is a mistake.
+    let from_name = model_from_file_name(file);
+    let mut named = false;
+    let mut used_name = false;
     for record in table::json_lines(reader, file, "a prediction record") {
         let (n, p): (u64, JsonPrediction) = record?;
-        let model = p
-            .model
-            .as_deref()
-            .or(ctx.opts.model.as_deref())
-            .ok_or_else(|| {
-                Error::input(file, n, "no `model` field; name the model with --model")
-            })?;
+        named |= p.model.is_some();
+        let model = match (p.model.as_deref(), ctx.opts.model.as_deref()) {
+            (Some(m), _) | (None, Some(m)) => m,
+            (None, None) if !named => {
+                if !used_name {
+                    used_name = true;
+                    report
+                        .models_from_file_names
+                        .push((file.display().to_string(), from_name.clone()));
+                }
+                from_name.as_str()
+            }
+            (None, None) => {
+                return Err(Error::input(
+                    file,
+                    n,
+                    "no `model` field, while earlier records name one; name it with --model",
+                ));
+            }
+        };
         for (r, l) in p.topk.iter().enumerate() {
             let label = match &l.label {
                 serde_json::Value::String(s) => s.clone(),

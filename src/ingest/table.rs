@@ -95,6 +95,7 @@ pub fn next_record<R: Read>(
             }
         }
         if !(rec.len() == 1 && rec.get(0) == Some("")) {
+            check_quoting(file, rec)?;
             return Ok(Some(line_of(rec)));
         }
     }
@@ -126,6 +127,21 @@ pub fn json_lines<'a, T: DeserializeOwned>(
 }
 
 /// The line a CSV record started on, for error messages.
+/// A field running over a line break: in these tables (keys, labels, numbers) only a quote
+/// that was never closed does that, and the CSV reader would otherwise take the rest of the
+/// file as one field and report an empty label further on.
+pub fn check_quoting(file: &Path, rec: &csv::StringRecord) -> Result<()> {
+    if rec.iter().any(|f| f.contains(['\n', '\r'])) {
+        return Err(Error::input(
+            file,
+            line_of(rec),
+            "CSV quoting error: a quote (\") opened on this line is never closed, so the field \
+             runs over the following lines; close it or remove it",
+        ));
+    }
+    Ok(())
+}
+
 pub fn line_of(rec: &csv::StringRecord) -> u64 {
     rec.position().map(|p| p.line()).unwrap_or(0)
 }

@@ -387,6 +387,10 @@ impl App {
     }
 
     fn answer(&mut self, answer: Answer) {
+        if !self.session.takes_answers() {
+            self.say(crate::annotate::QUEUE_DONE);
+            return;
+        }
         if self.session.current_item().is_none() {
             self.say("no candidate label to answer on this image: ] goes on, f flags it");
             return;

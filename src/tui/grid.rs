@@ -158,7 +158,10 @@ impl GridApp {
 
     fn commit(&mut self) {
         if self.session.is_finished() {
-            self.say("every image of this grid is answered; q quits");
+            self.say(match self.session.left_open() {
+                0 => "every image of this grid is answered; q quits".to_string(),
+                n => format!("every page is saved, {n} left open; q quits"),
+            });
             return;
         }
         match self.session.commit_page() {
@@ -198,7 +201,16 @@ impl GridApp {
                     self.session.class().name
                 )
             } else {
-                "Every image of this grid is answered. u undoes the last page, q quits.".into()
+                match self.session.left_open() {
+                    0 => "Every image of this grid is answered. u undoes the last page, q quits."
+                        .into(),
+                    n => format!(
+                        "Every page of this grid is saved, with {n} image{} left open (x): \
+                         open the grid again to judge {}. u undoes the last page, q quits.",
+                        if n == 1 { "" } else { "s" },
+                        if n == 1 { "it" } else { "them" }
+                    ),
+                }
             };
             frame.render_widget(
                 Paragraph::new(text).wrap(Wrap { trim: true }).muted(),
@@ -350,7 +362,7 @@ impl GridApp {
         images_progress(
             frame,
             area,
-            s.images_position(),
+            s.images_done(),
             "done",
             s.answered(),
             s.per_hour(),

@@ -166,13 +166,9 @@ pub fn login_name() -> String {
 
 /// Runs the annotation screen until the annotator quits.
 pub fn annotate(opts: AnnotateOptions) -> Result<()> {
-    // Everything that can fail on bad input fails here, before the screen takes the terminal.
-    if !io::stdin().is_terminal() || !io::stdout().is_terminal() {
-        return Err(Error::msg(
-            "labelvet annotate needs a terminal (stdin and stdout); to print one image, use \
-             `labelvet show`",
-        ));
-    }
+    // Everything that can fail on bad input fails here, before the screen takes the terminal,
+    // and before the terminal itself is checked, so that a wrong argument is never hidden
+    // behind "needs a terminal".
     let keymap = Keymap::load(opts.keys.as_deref())?;
     let store = Store::open(&opts.project)?;
     let annotator = match opts.annotator {
@@ -193,21 +189,32 @@ pub fn annotate(opts: AnnotateOptions) -> Result<()> {
         |n| n.to_string_lossy().into_owned(),
     );
     // The session is opened (and its queue selected) before the screen takes the terminal, so
-    // that an unknown label or a bad filter is a plain error message.
+    // that an unknown label or a bad filter is a plain error message. A filtered queue over a
+    // large project can take a moment: say so meanwhile.
+    let busy = crate::ingest::images::spinner(
+        &format!("opening {project_name}: selecting the queue"),
+        !opts.queue.is_all() && io::stderr().is_terminal(),
+    );
     enum Opened {
         Questions(Box<Session>),
         Grid(Box<GridSession>),
         Classify(Box<ClassifySession>),
     }
     let opened = match opts.task {
-        Task::Questions => Opened::Questions(Box::new(Session::open(
-            store,
-            SessionOptions {
-                annotator,
-                show_sources: opts.show_sources,
-                queue: opts.queue,
-            },
-        )?)),
+        Task::Questions => {
+            let session = Session::open(
+                store,
+                SessionOptions {
+                    annotator,
+                    show_sources: opts.show_sources,
+                    queue: opts.queue,
+                },
+            )?;
+            if let Some(why) = session.nothing_to_ask()? {
+                return Err(Error::msg(why));
+            }
+            Opened::Questions(Box::new(session))
+        }
         Task::Grid { label } => {
             let grid = GridSession::open(
                 store,
@@ -238,6 +245,13 @@ pub fn annotate(opts: AnnotateOptions) -> Result<()> {
         )?)),
     };
 
+    busy.finish_and_clear();
+    if !io::stdin().is_terminal() || !io::stdout().is_terminal() {
+        return Err(Error::msg(
+            "labelvet annotate needs a terminal (stdin and stdout); to print one image, use \
+             `labelvet show`",
+        ));
+    }
     let guard = TerminalGuard::enter()?;
     let detection = detect_terminal(opts.graphics);
     if let Some(n) = detection.raise_registers_to {

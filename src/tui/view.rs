@@ -526,7 +526,10 @@ fn candidates(app: &App, img: &ImageItems, frame: &mut Frame<'_>, area: Rect) {
                         .iter()
                         .map(|p| format!("{}#{}", p.model, p.rank)),
                 );
-                spans.push(Span::raw(format!("  {}", src.join(" "))).muted());
+                // Whole sources only, and a count of those left out, never one cut mid-word.
+                let used: usize = spans.iter().map(|sp| sp.content.chars().count()).sum();
+                let room = usize::from(inner.width).saturating_sub(used + 2);
+                spans.push(Span::raw(format!("  {}", fit_words(&src, room))).muted());
             }
             let line = Line::from(spans);
             if current {
@@ -537,6 +540,26 @@ fn candidates(app: &App, img: &ImageItems, frame: &mut Frame<'_>, area: Rect) {
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// As many of `words` as fit in `width` columns, space-separated, then `+N` for the N left out
+/// (within the width too, dropping words to make room for it).
+pub(super) fn fit_words(words: &[String], width: usize) -> String {
+    let len = |ws: &[String]| ws.iter().map(|w| w.chars().count() + 1).sum::<usize>();
+    if len(words).saturating_sub(1) <= width {
+        return words.join(" ");
+    }
+    let mut n = words.len();
+    while n > 0 {
+        n -= 1;
+        let more = format!("+{}", words.len() - n);
+        if len(&words[..n]) + more.chars().count() <= width {
+            let mut out = words[..n].to_vec();
+            out.push(more);
+            return out.join(" ");
+        }
+    }
+    String::new()
 }
 
 fn progress(p: &Progress, frame: &mut Frame<'_>, area: Rect) {
