@@ -365,20 +365,34 @@ fn prodigy(store: &Store, data: &ProjectData, out: &mut dyn Write) -> Result<u64
         text_ids.insert(s, id);
         id
     };
-    let mut detail: Vec<Option<(u32, i64, u32, Option<i64>)>> = vec![None; current.len()];
+    /// What the record tells of its event besides the answer (texts interned).
+    #[derive(Clone, Copy)]
+    struct Detail {
+        session: u32,
+        created_at: i64,
+        origin: u32,
+        elapsed_ms: Option<i64>,
+    }
+    let mut detail: Vec<Option<Detail>> = vec![None; current.len()];
     for e in store.events()? {
         if let Some(&i) = position.get(e.id.as_str()) {
-            detail[i] = Some((
-                intern(e.session),
-                e.created_at,
-                intern(e.origin),
-                e.elapsed_ms,
-            ));
+            detail[i] = Some(Detail {
+                session: intern(e.session),
+                created_at: e.created_at,
+                origin: intern(e.origin),
+                elapsed_ms: e.elapsed_ms,
+            });
         }
     }
     let mut n = 0;
     for (c, d) in current.iter().zip(&detail) {
-        let Some((session, created_at, origin, elapsed_ms)) = *d else {
+        let Some(Detail {
+            session,
+            created_at,
+            origin,
+            elapsed_ms,
+        }) = *d
+        else {
             continue;
         };
         let rec = ProdigyRecord {

@@ -191,6 +191,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
         line: u64,

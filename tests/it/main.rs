@@ -28,6 +28,7 @@ mod merge_hostile;
 mod merge_properties;
 mod merge_real;
 mod merge_workflow;
+mod new_user;
 #[cfg(feature = "predict")]
 mod predict_cli;
 #[cfg(feature = "predict")]

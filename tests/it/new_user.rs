@@ -2,8 +2,7 @@
 //! binary on projects made from the shared data (ImageNet validation labels, ReaL's raters, the
 //! labelled photos and their real predictions), the screens on ratatui's test backend.
 
-mod annotate_support;
-mod cli_support;
+use crate::{annotate_support, cli_support};
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -695,4 +694,62 @@ fn a_model_without_a_batch_axis_says_so_plainly() {
 fn progress_rates_are_rounded() {
     assert_eq!(labelvet::ingest::images::rate(7.840_62), "7.8/s");
     assert_eq!(labelvet::ingest::images::rate(1234.4), "1234/s");
+}
+
+// 18. The accuracy figure's axis ends at 100%, labelled; the legend has a strip of its own.
+#[test]
+fn the_accuracy_figure_ends_at_one_hundred_percent() {
+    let p = project(12);
+    let store = p.open();
+    for (i, key) in p.keys.iter().enumerate() {
+        let id = store.image(key).unwrap().unwrap().id;
+        for (j, c) in store.candidates(id).unwrap().iter().enumerate() {
+            let answer = if (i + j) % 3 == 0 {
+                Answer::Yes
+            } else {
+                Answer::No
+            };
+            store
+                .append_answer(key, &c.label, answer, "ann", "s", None)
+                .unwrap();
+        }
+    }
+    drop(store);
+    let figs = p.dir.path().join("figs");
+    ok(&["report", s(&p.db), "--plots", s(&figs)]);
+    let svg = std::fs::read_to_string(figs.join("accuracy_by_model.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let num = |n: &roxmltree::Node, a: &str| n.attribute(a).and_then(|v| v.parse::<f64>().ok());
+    let percents: Vec<(f64, f64)> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| {
+            let t = n.text()?.trim().strip_suffix('%')?.parse::<f64>().ok()?;
+            Some((t, num(&n, "y")?))
+        })
+        .collect();
+    assert!(percents.iter().all(|(v, _)| *v <= 100.0), "{percents:?}");
+    let top_label = percents
+        .iter()
+        .find(|(v, _)| *v == 100.0)
+        .map(|(_, y)| *y)
+        .expect("a 100% label");
+    // The highest horizontal grid line is the 100% one: nothing is drawn above the scale.
+    let top_line = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("line"))
+        .filter_map(|n| {
+            let (x1, y1, x2, y2) = (
+                num(&n, "x1")?,
+                num(&n, "y1")?,
+                num(&n, "x2")?,
+                num(&n, "y2")?,
+            );
+            (y1 == y2 && (x2 - x1).abs() > 200.0).then_some(y1)
+        })
+        .fold(f64::INFINITY, f64::min);
+    assert!(
+        (top_line - top_label).abs() < 15.0,
+        "top grid line at {top_line}, 100% at {top_label}"
+    );
 }
