@@ -34,7 +34,8 @@
 //!     undo: Undo::Retracts,
 //!     by_question: "verdicts_by_item",
 //!     candidate: Some("label"),
-//!     check: |row, _classes| match row.text_named("verdict")? {
+//!     // an answer's checks (a retraction's shape is checked for every kind alike)
+//!     check: |row, _classes| match row.text(3)? {
 //!         "valid" | "invalid" => Ok(()),
 //!         v => Err(row.refuse(format!("verdict `{v}` is not valid or invalid"))),
 //!     },
@@ -43,8 +44,9 @@
 //! };
 //! ```
 //!
-//! then adding it to [`KINDS`]. A typed view of its events implements [`Event`] (its values in
-//! column order, and back).
+//! then adding it to [`KINDS`] and its two counts to `SourceReport`. A typed view of its events
+//! implements [`Event`] (its values in column order, and back); `insert`, `retract`, `select`,
+//! `current` and `standing` then serve it as they serve the judgments.
 
 use std::collections::{HashMap, HashSet};
 

@@ -101,47 +101,20 @@ fn build(ops: &[Op], seed: u64) -> Vec<(Item, [bool; 3])> {
             continue;
         }
         let label = LABELS[op.label].to_string();
-        let retracted: Vec<String> = out
-            .iter()
-            .filter_map(|(it, _)| match it {
-                Item::Event(e) => e.retracts.clone(),
-                _ => None,
-            })
-            .collect();
-        let undo = op
-            .retract
-            .then(|| {
-                out.iter().rposition(|(it, _)| {
-                    matches!(it, Item::Event(e) if e.answer.is_some() && e.annotator == annotator
-                        && e.image == image && e.label == label && !retracted.contains(&e.id))
-                })
-            })
-            .flatten();
+        let undo = undo_target(&mut out, op, (false, &annotator, &image, &label));
         let event = match undo {
-            Some(j) => {
-                let Item::Event(target) = &out[j].0 else {
-                    unreachable!()
-                };
-                let target_time = target.created_at;
-                let target_id = target.id.clone();
-                for f in 0..3 {
-                    if op.in_files[f] {
-                        out[j].1[f] = true;
-                    }
-                }
-                JudgmentEvent {
-                    id,
-                    image,
-                    label,
-                    answer: None,
-                    retracts: Some(target_id),
-                    annotator,
-                    session: "s".into(),
-                    created_at: op.time.max(target_time),
-                    elapsed_ms: None,
-                    origin: "annotate".into(),
-                }
-            }
+            Some((target_id, target_time)) => JudgmentEvent {
+                id,
+                image,
+                label,
+                answer: None,
+                retracts: Some(target_id),
+                annotator,
+                session: "s".into(),
+                created_at: op.time.max(target_time),
+                elapsed_ms: None,
+                origin: "annotate".into(),
+            },
             None => JudgmentEvent {
                 id,
                 image,
@@ -160,6 +133,62 @@ fn build(ops: &[Op], seed: u64) -> Vec<(Item, [bool; 3])> {
     out
 }
 
+/// An event's place in the undo rules: its id, its (classify?, annotator, image, label)
+/// question, whether it is an answer, what it retracts, and when.
+struct View<'a> {
+    id: &'a String,
+    question: (bool, &'a str, &'a str, &'a str),
+    answer: bool,
+    retracts: Option<&'a String>,
+    created_at: i64,
+}
+
+fn view(it: &Item) -> Option<View<'_>> {
+    match it {
+        Item::Event(e) => Some(View {
+            id: &e.id,
+            question: (false, &e.annotator, &e.image, &e.label),
+            answer: e.answer.is_some(),
+            retracts: e.retracts.as_ref(),
+            created_at: e.created_at,
+        }),
+        Item::Classify(e) => Some(View {
+            id: &e.id,
+            question: (true, &e.annotator, &e.image, ""),
+            answer: e.answer.is_some(),
+            retracts: e.retracts.as_ref(),
+            created_at: e.created_at,
+        }),
+        Item::Flag { .. } => None,
+    }
+}
+
+/// With `op.retract`, the annotator's latest standing answer to the question, as (id, time); the
+/// files of the op then hold it too, as a file holding a retraction always holds its answer.
+fn undo_target(
+    out: &mut [(Item, [bool; 3])],
+    op: &Op,
+    question: (bool, &str, &str, &str),
+) -> Option<(String, i64)> {
+    if !op.retract {
+        return None;
+    }
+    let retracted: Vec<&String> = out
+        .iter()
+        .filter_map(|(it, _)| view(it)?.retracts)
+        .collect();
+    let j = out.iter().rposition(|(it, _)| {
+        view(it).is_some_and(|v| v.answer && v.question == question && !retracted.contains(&v.id))
+    })?;
+    let target = view(&out[j].0).map(|v| (v.id.clone(), v.created_at));
+    for f in 0..3 {
+        if op.in_files[f] {
+            out[j].1[f] = true;
+        }
+    }
+    target
+}
+
 /// A classify answer of the op, or with `retract` a retraction of the annotator's latest
 /// standing classify answer to the image (marking its files as holding the answer too).
 fn classify_event(
@@ -171,32 +200,7 @@ fn classify_event(
     mask: u8,
     objects: u32,
 ) -> ClassifyEvent {
-    let retracted: Vec<String> = out
-        .iter()
-        .filter_map(|(it, _)| match it {
-            Item::Classify(e) => e.retracts.clone(),
-            _ => None,
-        })
-        .collect();
-    let undo = op
-        .retract
-        .then(|| {
-            out.iter().rposition(|(it, _)| {
-                matches!(it, Item::Classify(e) if e.answer.is_some() && e.annotator == annotator
-                    && e.image == image && !retracted.contains(&e.id))
-            })
-        })
-        .flatten();
-    if let Some(j) = undo {
-        let Item::Classify(target) = &out[j].0 else {
-            unreachable!()
-        };
-        let (target_id, target_time) = (target.id.clone(), target.created_at);
-        for f in 0..3 {
-            if op.in_files[f] {
-                out[j].1[f] = true;
-            }
-        }
+    if let Some((target_id, target_time)) = undo_target(out, op, (true, &annotator, &image, "")) {
         return ClassifyEvent {
             id,
             image,
