@@ -68,81 +68,7 @@ pub fn checkout(project: &Store, out: &Path, opts: &CheckoutOptions<'_>) -> Resu
         store
             .conn
             .execute("ATTACH DATABASE ?1 AS project", [source])?;
-        let annotator = opts.annotator;
-        let report = store.transaction(|tx| {
-            tx.execute_batch(
-                "DELETE FROM main.meta;
-                 DELETE FROM main.classes;
-                 INSERT INTO main.meta(key, value) SELECT key, value FROM project.meta;
-                 INSERT INTO main.classes(key, idx, name, synonyms, definition, parent, path,
-                                          guideline)
-                   SELECT key, idx, name, synonyms, definition, parent, path, guideline
-                   FROM project.classes;
-                 INSERT INTO main.images(id, key, raw_path, original_label, sha256, bytes, width,
-                                         height, status, error)
-                   SELECT id, key, raw_path, original_label, sha256, bytes, width, height, status,
-                          error FROM project.images;
-                 INSERT INTO main.models(id, name, source, imported_at)
-                   SELECT id, name, source, imported_at FROM project.models;
-                 INSERT INTO main.predictions(image_id, model_id, rank, label, score)
-                   SELECT image_id, model_id, rank, label, score FROM project.predictions;
-                 INSERT INTO main.candidates(image_id, label, is_original)
-                   SELECT image_id, label, is_original FROM project.candidates;",
-            )?;
-            let copied = super::events::copy_to_checkout(tx, opts.with_answers, annotator)?;
-            let count = |table: &str| copied.iter().find(|c| c.0 == table).map_or(0, |c| c.1);
-            let (events, flags) = (count("judgments"), count("flags"));
-            match opts.assignment {
-                Some(keys) => {
-                    let mut insert = tx.prepare(
-                        "INSERT OR IGNORE INTO main.assignments(annotator, image) VALUES (?1, ?2)",
-                    )?;
-                    for key in keys {
-                        insert.execute(params![annotator, key])?;
-                    }
-                }
-                None => {
-                    tx.execute(
-                        "INSERT INTO main.assignments(annotator, image)
-                           SELECT annotator, image FROM project.assignments WHERE annotator = ?1",
-                        [annotator],
-                    )?;
-                }
-            }
-            let project_name = project
-                .path()
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let mut meta = vec![
-                ("checkout_annotator", annotator.to_string()),
-                ("checkout_of", project_name),
-                ("checkout_at", super::now_rfc3339()),
-            ];
-            if let Some(note) = opts.assignment_note {
-                meta.push(("assignment", note.to_string()));
-            }
-            for (k, v) in meta {
-                tx.execute(
-                    "INSERT OR REPLACE INTO main.meta(key, value) VALUES (?1, ?2)",
-                    params![k, v],
-                )?;
-            }
-            let images: u64 = tx.query_row("SELECT count(*) FROM main.images", [], |r| r.get(0))?;
-            let assigned: u64 = tx.query_row(
-                "SELECT count(*) FROM main.assignments WHERE annotator = ?1",
-                [annotator],
-                |r| r.get(0),
-            )?;
-            Ok(CheckoutReport {
-                path: out.to_path_buf(),
-                annotator: annotator.to_string(),
-                images,
-                assigned: (assigned > 0).then_some(assigned),
-                events,
-                flags,
-            })
-        })?;
+        let report = store.transaction(|tx| fill(tx, project, out, opts))?;
         store.conn.execute("DETACH DATABASE project", [])?;
         // Closing checkpoints the log into the file, so the rename moves everything.
         drop(store);
@@ -176,6 +102,90 @@ pub fn checkout(project: &Store, out: &Path, opts: &CheckoutOptions<'_>) -> Resu
         let _ = d.sync_all();
     }
     Ok(report)
+}
+
+/// Fills a checkout being built (`main`, with the project attached as `project`) in one
+/// transaction: the project's vocabulary, images, models, predictions and candidates, the
+/// events the options carry, the assignment and the checkout's meta.
+fn fill(
+    tx: &rusqlite::Transaction<'_>,
+    project: &Store,
+    out: &Path,
+    opts: &CheckoutOptions<'_>,
+) -> Result<CheckoutReport> {
+    let annotator = opts.annotator;
+    tx.execute_batch(
+        "DELETE FROM main.meta;
+         DELETE FROM main.classes;
+         INSERT INTO main.meta(key, value) SELECT key, value FROM project.meta;
+         INSERT INTO main.classes(key, idx, name, synonyms, definition, parent, path,
+                                  guideline)
+           SELECT key, idx, name, synonyms, definition, parent, path, guideline
+           FROM project.classes;
+         INSERT INTO main.images(id, key, raw_path, original_label, sha256, bytes, width,
+                                 height, status, error)
+           SELECT id, key, raw_path, original_label, sha256, bytes, width, height, status,
+                  error FROM project.images;
+         INSERT INTO main.models(id, name, source, imported_at)
+           SELECT id, name, source, imported_at FROM project.models;
+         INSERT INTO main.predictions(image_id, model_id, rank, label, score)
+           SELECT image_id, model_id, rank, label, score FROM project.predictions;
+         INSERT INTO main.candidates(image_id, label, is_original)
+           SELECT image_id, label, is_original FROM project.candidates;",
+    )?;
+    let copied = super::events::copy_to_checkout(tx, opts.with_answers, annotator)?;
+    let count = |table: &str| copied.iter().find(|c| c.0 == table).map_or(0, |c| c.1);
+    let (events, flags) = (count("judgments"), count("flags"));
+    match opts.assignment {
+        Some(keys) => {
+            let mut insert = tx.prepare(
+                "INSERT OR IGNORE INTO main.assignments(annotator, image) VALUES (?1, ?2)",
+            )?;
+            for key in keys {
+                insert.execute(params![annotator, key])?;
+            }
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO main.assignments(annotator, image)
+                   SELECT annotator, image FROM project.assignments WHERE annotator = ?1",
+                [annotator],
+            )?;
+        }
+    }
+    let project_name = project
+        .path()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut meta = vec![
+        ("checkout_annotator", annotator.to_string()),
+        ("checkout_of", project_name),
+        ("checkout_at", super::now_rfc3339()),
+    ];
+    if let Some(note) = opts.assignment_note {
+        meta.push(("assignment", note.to_string()));
+    }
+    for (k, v) in meta {
+        tx.execute(
+            "INSERT OR REPLACE INTO main.meta(key, value) VALUES (?1, ?2)",
+            params![k, v],
+        )?;
+    }
+    let images: u64 = tx.query_row("SELECT count(*) FROM main.images", [], |r| r.get(0))?;
+    let assigned: u64 = tx.query_row(
+        "SELECT count(*) FROM main.assignments WHERE annotator = ?1",
+        [annotator],
+        |r| r.get(0),
+    )?;
+    Ok(CheckoutReport {
+        path: out.to_path_buf(),
+        annotator: annotator.to_string(),
+        images,
+        assigned: (assigned > 0).then_some(assigned),
+        events,
+        flags,
+    })
 }
 
 #[derive(Clone, Debug)]
