@@ -78,7 +78,7 @@ pub enum Command {
         #[arg(
             long,
             default_value = "auto",
-            value_name = "auto|kitty|sixel|iterm2|halfblocks"
+            value_name = "auto|kitty|sixel|iterm2|halfblocks|chafa"
         )]
         graphics: String,
         /// Colours for a light or dark terminal; auto asks the terminal for its background
@@ -92,7 +92,7 @@ pub enum Command {
         #[arg(
             long,
             default_value = "auto",
-            value_name = "auto|kitty|sixel|iterm2|halfblocks"
+            value_name = "auto|kitty|sixel|iterm2|halfblocks|chafa"
         )]
         graphics: String,
     },
@@ -248,7 +248,7 @@ pub enum Command {
         #[arg(
             long,
             default_value = "auto",
-            value_name = "auto|kitty|sixel|iterm2|halfblocks"
+            value_name = "auto|kitty|sixel|iterm2|halfblocks|chafa"
         )]
         graphics: String,
         /// Colours for a light or dark terminal; auto asks the terminal for its background

@@ -31,8 +31,11 @@ pub enum Graphics {
     Sixel,
     /// iTerm2's inline images (iTerm2, WezTerm, mintty, VS Code).
     Iterm2,
-    /// Text cells: libchafa's symbols when built with the `chafa` feature, else half-blocks.
-    Blocks,
+    /// Text cells, two pixels each: `▀` with a foreground and a background colour.
+    Halfblocks,
+    /// Text cells drawn by libchafa (builds with the `chafa` feature): sextants, quadrants,
+    /// wedges and more, chosen per cell.
+    Chafa,
 }
 
 impl Graphics {
@@ -42,22 +45,27 @@ impl Graphics {
             Graphics::KittyDirect => "kitty graphics (placed directly)",
             Graphics::Sixel => "sixel",
             Graphics::Iterm2 => "iTerm2 inline images",
-            Graphics::Blocks => blocks_name(),
+            Graphics::Halfblocks => "unicode half-blocks (two pixels per cell)",
+            Graphics::Chafa => "text symbols drawn by libchafa (sextants, quadrants, wedges)",
         }
     }
 
     /// Whether the picture is sized in pixels (needs the cell size).
     pub fn uses_pixels(self) -> bool {
-        !matches!(self, Graphics::Blocks)
+        !self.text_cells()
     }
-}
 
-/// What the text-cell fallback draws with in this build.
-pub fn blocks_name() -> &'static str {
-    if cfg!(feature = "chafa") {
-        "text symbols drawn by libchafa (sextants, quadrants, wedges)"
-    } else {
-        "unicode half-blocks (two pixels per cell)"
+    pub fn text_cells(self) -> bool {
+        matches!(self, Graphics::Halfblocks | Graphics::Chafa)
+    }
+
+    /// The best text-cell picture of this build: libchafa's when built with it.
+    pub fn best_text() -> Graphics {
+        if cfg!(feature = "chafa") {
+            Graphics::Chafa
+        } else {
+            Graphics::Halfblocks
+        }
     }
 }
 
@@ -575,7 +583,7 @@ pub fn decide(env: &Env, a: &Answers, forced: Option<Graphics>) -> Detection {
                     "tmux cannot keep directly placed images in place, so text cells are drawn"
                         .into(),
                 );
-                Graphics::Blocks
+                Graphics::best_text()
             }
         } else {
             reasons.push(if passthrough {
@@ -588,7 +596,7 @@ pub fn decide(env: &Env, a: &Answers, forced: Option<Graphics>) -> Detection {
                  has no kitty graphics; text cells are drawn"
                     .into()
             });
-            Graphics::Blocks
+            Graphics::best_text()
         }
     } else if env.wezterm {
         reasons.push("WezTerm: iTerm2 images (its kitty graphics lack placeholders)".into());
@@ -621,7 +629,7 @@ pub fn decide(env: &Env, a: &Answers, forced: Option<Graphics>) -> Detection {
             "the terminal did not answer the queries (a pipe, an old terminal, or a slow link)"
                 .into()
         });
-        Graphics::Blocks
+        Graphics::best_text()
     };
     if graphics.uses_pixels() && cell_px.is_none() {
         reasons.push(format!(
@@ -629,10 +637,15 @@ pub fn decide(env: &Env, a: &Answers, forced: Option<Graphics>) -> Detection {
              drawn instead",
             graphics.name()
         ));
-        graphics = Graphics::Blocks;
+        graphics = Graphics::best_text();
     }
-    if graphics == Graphics::Blocks {
-        reasons.push(format!("pictures are {}", blocks_name()));
+    if graphics == Graphics::Chafa && !cfg!(feature = "chafa") {
+        reasons
+            .push("this build has no libchafa (the `chafa` feature): half-blocks instead".into());
+        graphics = Graphics::Halfblocks;
+    }
+    if graphics.text_cells() {
+        reasons.push(format!("pictures are {}", graphics.name()));
         if !cfg!(feature = "chafa") {
             reasons.push(
                 "built without the `chafa` feature: libchafa's symbols would show more detail \
@@ -824,7 +837,7 @@ mod tests {
         assert_eq!(d.raise_registers_to, Some(256));
         // Without a cell size no pixel protocol can be sized.
         let d = decide(&env(), &Answers { cell_px: None, ..a }, None);
-        assert_eq!(d.graphics, Graphics::Blocks);
+        assert_eq!(d.graphics, Graphics::best_text());
         assert!(d.reasons.iter().any(|r| r.contains("cell size")));
     }
 
@@ -850,7 +863,7 @@ mod tests {
         assert_eq!(d.terminal, "kitty(0.32.1)");
         assert!(d.passthrough);
         a.versions[1] = "kitty(0.26.5)".into();
-        assert_eq!(decide(&tmux, &a, None).graphics, Graphics::Blocks);
+        assert_eq!(decide(&tmux, &a, None).graphics, Graphics::best_text());
         // Passthrough off: only tmux answers.
         let off = Answers {
             outer_kitty: false,
@@ -858,7 +871,7 @@ mod tests {
             ..a
         };
         let d = decide(&tmux, &off, None);
-        assert_eq!(d.graphics, Graphics::Blocks);
+        assert_eq!(d.graphics, Graphics::best_text());
         assert!(!d.passthrough);
         assert!(
             d.report().contains("allow-passthrough on"),
@@ -870,7 +883,7 @@ mod tests {
     #[test]
     fn nothing_answered_means_text_cells_and_says_so() {
         let d = decide(&env(), &Answers::default(), None);
-        assert_eq!(d.graphics, Graphics::Blocks);
+        assert_eq!(d.graphics, Graphics::best_text());
         assert!(d.reasons[0].contains("did not answer"));
         let forced = decide(
             &env(),

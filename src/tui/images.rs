@@ -156,6 +156,8 @@ pub struct Done {
 /// An image encoded for the terminal.
 #[derive(Clone)]
 pub enum Picture {
+    /// Half-blocks: `▀` in each cell, the upper pixel as foreground, the lower as background.
+    Halfblocks(HalfblockImage),
     /// Drawn through ratatui's cells: half-blocks or chafa symbols, kitty placeholders, sixel,
     /// iTerm2.
     Cells(Protocol),
@@ -167,8 +169,53 @@ impl Picture {
     /// The cells it covers.
     pub fn size(&self) -> Size {
         match self {
+            Picture::Halfblocks(h) => h.size,
             Picture::Cells(p) => p.size(),
             Picture::Kitty(k) => k.size,
+        }
+    }
+}
+
+/// Half-block cells: (upper, lower) pixel colours, row by row.
+#[derive(Clone, Debug)]
+pub struct HalfblockImage {
+    pub size: Size,
+    cells: Vec<([u8; 3], [u8; 3])>,
+}
+
+impl HalfblockImage {
+    /// From an RGB image of exactly `size.width` x `2 * size.height` pixels.
+    fn new(img: &RgbImage, size: Size) -> HalfblockImage {
+        let (w, h) = (usize::from(size.width), usize::from(size.height));
+        let raw = img.as_raw();
+        let stride = img.width() as usize * 3;
+        let px = |x: usize, y: usize| {
+            let i = y * stride + x * 3;
+            [raw[i], raw[i + 1], raw[i + 2]]
+        };
+        let mut cells = Vec::with_capacity(w * h);
+        for row in 0..h {
+            for x in 0..w {
+                cells.push((px(x, 2 * row), px(x, 2 * row + 1)));
+            }
+        }
+        HalfblockImage { size, cells }
+    }
+
+    /// Draws into `area` (clipped to it).
+    pub fn render(&self, area: Rect, buf: &mut ratatui::buffer::Buffer) {
+        use ratatui::style::Color;
+        let w = usize::from(self.size.width);
+        for (i, (up, down)) in self.cells.iter().enumerate() {
+            let (x, y) = ((i % w) as u16, (i / w) as u16);
+            if x >= area.width || y >= area.height {
+                continue;
+            }
+            if let Some(cell) = buf.cell_mut((area.x + x, area.y + y)) {
+                cell.set_char('▀')
+                    .set_fg(Color::Rgb(up[0], up[1], up[2]))
+                    .set_bg(Color::Rgb(down[0], down[1], down[2]));
+            }
         }
     }
 }
@@ -206,10 +253,9 @@ impl Encoder {
         }
     }
 
-    /// Text cells (half-blocks, or chafa's symbols in a `chafa` build), which every terminal
-    /// draws and which tests can compare cell by cell.
+    /// Half-blocks, which every terminal draws and which tests can compare cell by cell.
     pub fn halfblocks() -> Encoder {
-        Encoder::with(Graphics::Blocks, (10, 20))
+        Encoder::with(Graphics::Halfblocks, (10, 20))
     }
 
     pub fn graphics(&self) -> Graphics {
@@ -232,7 +278,7 @@ impl Encoder {
     /// cells, the cell's pixels for the graphics protocols.
     fn cell_box(&self) -> (u32, u32) {
         match self.graphics {
-            Graphics::Blocks => (1, 2),
+            Graphics::Halfblocks | Graphics::Chafa => (1, 2),
             _ => (
                 u32::from(self.cell_px.0.max(1)),
                 u32::from(self.cell_px.1.max(1)),
@@ -260,7 +306,7 @@ impl Encoder {
             rh,
             box_w,
             box_h,
-            if self.graphics == Graphics::Blocks {
+            if self.graphics.text_cells() {
                 cell_h
             } else {
                 1
@@ -272,15 +318,16 @@ impl Encoder {
         );
         let encode_err = |e: &dyn std::fmt::Display| format!("cannot encode the image: {e}");
         match self.graphics {
-            Graphics::Blocks => {
-                // Half-blocks: exactly two pixel rows per cell, so the encoder does not resample
-                // again. libchafa picks among many symbols per cell: give it more pixels.
-                let (pw, ph) = if cfg!(feature = "chafa") {
-                    (w * CHAFA_DETAIL, h * CHAFA_DETAIL)
-                } else {
-                    (w, h)
-                };
-                let small = crop_resize(img, (rx, ry, rw, rh), pw, ph)?;
+            Graphics::Halfblocks => {
+                // Exactly two pixel rows per cell.
+                let small = crop_resize(img, (rx, ry, rw, rh), w, h)?;
+                let rgb = small.as_rgb8().expect("crop_resize makes RGB");
+                Ok(Picture::Halfblocks(HalfblockImage::new(rgb, cells)))
+            }
+            Graphics::Chafa => {
+                // libchafa picks among many symbols per cell: it gets more pixels to choose from.
+                // (In a build without libchafa, ratatui-image draws half-blocks here.)
+                let small = crop_resize(img, (rx, ry, rw, rh), w * CHAFA_DETAIL, h * CHAFA_DETAIL)?;
                 Halfblocks::new(small, cells)
                     .map(|p| Picture::Cells(Protocol::Halfblocks(p)))
                     .map_err(|e| encode_err(&e))

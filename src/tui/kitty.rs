@@ -57,12 +57,12 @@ impl KittyImage {
         for (i, chunk) in chunks.iter().enumerate() {
             let more = u8::from(i + 1 < chunks.len());
             if i == 0 {
-                // a=T: transmit and display; f=24: RGB; C=1: leave the cursor where it is;
-                // q=2: no replies (they would arrive as key presses).
+                // a=T: transmit and display, at the image's own pixel size (it was fitted to
+                // the cells); f=24: RGB; C=1: leave the cursor where it is; q=2: no replies
+                // (they would arrive as key presses).
                 let _ = write!(
                     command,
-                    "\x1b_Ga=T,f=24,s={w},v={h},i={id},p=1,c={},r={},C=1,q=2,m={more};",
-                    size.width, size.height
+                    "\x1b_Ga=T,f=24,s={w},v={h},i={id},p=1,C=1,q=2,m={more};"
                 );
             } else {
                 let _ = write!(command, "\x1b_Gm={more};");
@@ -176,7 +176,7 @@ mod tests {
         // 30000 bytes of RGB: 10 chunks of 3072.
         assert_eq!(k.command.matches("\x1b_G").count(), 10);
         assert!(k.command.starts_with(&format!(
-            "\x1b_Ga=T,f=24,s=100,v=100,i={},p=1,c=10,r=5,C=1,q=2,m=1;",
+            "\x1b_Ga=T,f=24,s=100,v=100,i={},p=1,C=1,q=2,m=1;",
             k.id
         )));
         assert!(k.command.ends_with("\x1b\\"));

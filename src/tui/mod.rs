@@ -56,6 +56,8 @@ pub enum GraphicsMode {
     Sixel,
     Iterm2,
     Halfblocks,
+    /// libchafa's symbols (builds with the `chafa` feature).
+    Chafa,
 }
 
 impl FromStr for GraphicsMode {
@@ -68,9 +70,10 @@ impl FromStr for GraphicsMode {
             "sixel" => GraphicsMode::Sixel,
             "iterm2" => GraphicsMode::Iterm2,
             "halfblocks" => GraphicsMode::Halfblocks,
+            "chafa" => GraphicsMode::Chafa,
             other => {
                 return Err(Error::msg(format!(
-                    "unknown graphics mode `{other}`; one of auto, kitty, sixel, iterm2, halfblocks"
+                    "unknown graphics mode `{other}`; one of auto, kitty, sixel, iterm2, halfblocks, chafa"
                 )));
             }
         })
@@ -384,7 +387,8 @@ fn detect_terminal(mode: GraphicsMode) -> Detection {
         GraphicsMode::Kitty => Some(Graphics::KittyPlaceholders),
         GraphicsMode::Sixel => Some(Graphics::Sixel),
         GraphicsMode::Iterm2 => Some(Graphics::Iterm2),
-        GraphicsMode::Halfblocks => Some(Graphics::Blocks),
+        GraphicsMode::Halfblocks => Some(Graphics::Halfblocks),
+        GraphicsMode::Chafa => Some(Graphics::Chafa),
     };
     let answers = if mode == GraphicsMode::Halfblocks {
         detect::Answers::default()
@@ -574,7 +578,7 @@ mod tests {
     fn halfblocks_are_forced_without_asking_the_terminal() {
         assert_eq!(
             detect_terminal(GraphicsMode::Halfblocks).graphics,
-            Graphics::Blocks
+            Graphics::Halfblocks
         );
     }
 }

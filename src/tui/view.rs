@@ -415,6 +415,7 @@ pub(super) fn draw_picture(
                 h,
             );
             match picture {
+                Picture::Halfblocks(h) => h.render(at, frame.buffer_mut()),
                 Picture::Cells(p) => frame.render_widget(Image::new(p), at),
                 Picture::Kitty(k) => super::kitty::place(k, at, frame.buffer_mut()),
             }
@@ -781,13 +782,15 @@ fn zoom(app: &mut App, frame: &mut Frame<'_>, area: Rect) {
         .image()
         .map(|i| i.key().to_string())
         .unwrap_or_default();
-    let hint = Line::from(vec![
-        Span::raw(" zoom ").bold().accent(),
-        Span::raw(format!(" {key}  ")),
-        Span::raw(format!("{}/esc", app.keymap.label(Action::Zoom))).bold(),
-        Span::raw(" back").muted(),
-    ]);
-    frame.render_widget(Paragraph::new(hint), hint_area);
+    let k = &app.keymap;
+    let answers = [
+        (k.label(Action::Yes), "yes"),
+        (k.label(Action::No), "no"),
+        (k.label(Action::Maybe), "maybe"),
+        (k.label(Action::Undo), "undo"),
+    ];
+    let answers: Vec<(&str, &str)> = answers.iter().map(|(a, b)| (a.as_str(), *b)).collect();
+    app.magnifier.hint(frame, hint_area, &key, &answers);
 }
 
 pub(super) fn popup(area: Rect, w: u16, h: u16) -> Rect {

@@ -34,6 +34,7 @@ mod predict_cli;
 #[cfg(feature = "predict")]
 mod predict_models;
 mod project_cli;
+mod real_terminals;
 mod results_cli;
 mod results_real;
 mod tui_screen;

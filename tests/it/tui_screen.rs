@@ -174,6 +174,62 @@ fn zoom_shows_the_image_alone() {
     assert_eq!(picture_cells(s.settle()), normal);
 }
 
+/// The magnifier: fit, then 4x panned right; the picture is the region of the full photo the
+/// view selects, cell for cell, and the answer keys still answer.
+#[test]
+fn the_magnifier_cuts_a_region_of_the_full_photo() {
+    use labelvet::tui::images::View;
+    let p = project(2);
+    let mut s = Screen::new(&p, 200, 60);
+    s.keys("z");
+    insta::assert_snapshot!("magnifier_fit", s.text());
+    s.keys("++l");
+    let text = s.text();
+    insta::assert_snapshot!("magnifier_4x_pan", text);
+    let buf = s.term.backend().buffer().clone();
+    let area = ratatui::layout::Rect::new(0, 0, 200, 59);
+    let enc = Encoder::halfblocks();
+    let view = View {
+        zoom: 4,
+        cx: 500,
+        cy: 500,
+    }
+    .pan(1, 0, (512, 512), enc.area_box(area));
+    assert!(view.cx > 500, "panned right: {view:?}");
+    let photo = image::open(p.root.join(&p.keys[0])).unwrap();
+    let want = enc.fit_view(&photo, area, view).unwrap();
+    let mut expected = Buffer::empty(area);
+    let size = want.size();
+    let at = ratatui::layout::Rect::new(
+        (area.width - size.width) / 2,
+        (area.height - size.height) / 2,
+        size.width,
+        size.height,
+    );
+    match &want {
+        labelvet::tui::images::Picture::Halfblocks(h) => h.render(at, &mut expected),
+        _ => panic!("half-blocks expected"),
+    }
+    for y in at.top()..at.bottom() {
+        for x in at.left()..at.right() {
+            assert_eq!(
+                (buf[(x, y)].fg, buf[(x, y)].bg),
+                (expected[(x, y)].fg, expected[(x, y)].bg),
+                "cell {x},{y}"
+            );
+        }
+    }
+    // The whole photo fitted differs: the view is a region.
+    let fit = enc.fit(&photo, area).unwrap();
+    assert_ne!(fit.size(), size);
+    // Answers work in zoom, which stays.
+    s.keys("y");
+    assert_eq!(s.app.mode(), &Mode::Zoom);
+    assert_eq!(s.app.session().progress().session_answers, 1);
+    s.keys("0");
+    assert!(s.text().contains("zoom fit"));
+}
+
 #[test]
 fn a_flagged_image() {
     let p = project(2);
