@@ -30,72 +30,22 @@ pub enum Command {
         labelvet init val.db --images imagenet/val            # <wnid>/<file> gives the label\n  \
         labelvet init pets.db --images photos --labels labels.csv --vocab pets.tsv\n  \
         labelvet init val.db --manifest original_labels.csv   # files may be elsewhere")]
-    Init {
-        /// The project file to create
-        project: PathBuf,
-        /// A folder tree of images; keys are paths relative to it. In ImageNet layout
-        /// (<wnid>/<file>) the folder gives the original label.
-        #[arg(long, value_name = "DIR")]
-        images: Option<PathBuf>,
-        /// A CSV listing images by key (`image` column) with an optional original label
-        /// (`label`, `wnid` or `label_index`); with --images, files are looked for there
-        #[arg(long, value_name = "FILE")]
-        manifest: Option<PathBuf>,
-        /// A CSV `image,label` of original labels, for a folder not in ImageNet layout
-        #[arg(long, value_name = "FILE")]
-        labels: Option<PathBuf>,
-        /// `imagenet1k` (bundled) or a TSV/CSV vocabulary file
-        #[arg(long, default_value = "imagenet1k", value_name = "imagenet1k|FILE")]
-        vocab: String,
-    },
+    Init(InitArgs),
     /// Model predictions: import top-k labels that become candidates
     #[command(subcommand)]
     Predictions(PredictionsCommand),
     /// What a project file holds: classes, images, models, candidates, judgments
     #[command(after_help = "Example:\n  labelvet info val.db")]
-    Info {
-        project: PathBuf,
-        /// Print as JSON
-        #[arg(long)]
-        json: bool,
-        /// List every annotator (default: the 20 with the most events, and how many more)
-        #[arg(long)]
-        all: bool,
-    },
+    Info(InfoArgs),
     /// Make (or reopen) the bundled demo project and open it
     #[command(
         after_help = "Example:\n  labelvet demo              # then answer with y / n / m\n  \
         labelvet demo --info       # only print what the demo project holds"
     )]
-    Demo {
-        /// Only print what the demo project holds, do not open the annotation screen
-        #[arg(long)]
-        info: bool,
-        /// Who is answering (default: your login name)
-        #[arg(long, value_name = "NAME")]
-        annotator: Option<String>,
-        /// How to draw images: ask the terminal (auto), or force one protocol
-        #[arg(
-            long,
-            default_value = "auto",
-            value_name = "auto|kitty|sixel|iterm2|halfblocks|chafa"
-        )]
-        graphics: String,
-        /// Colours for a light or dark terminal; auto asks the terminal for its background
-        #[arg(long, default_value = "auto", value_name = "auto|light|dark")]
-        theme: String,
-    },
+    Demo(DemoArgs),
     /// What this terminal can draw: protocol, cell size, colours, tmux, and why
     #[command(after_help = "Example:\n  labelvet doctor")]
-    Doctor {
-        /// Force a protocol, as `annotate --graphics` does, to see what would be drawn
-        #[arg(
-            long,
-            default_value = "auto",
-            value_name = "auto|kitty|sixel|iterm2|halfblocks|chafa"
-        )]
-        graphics: String,
-    },
+    Doctor(DoctorArgs),
     /// Answers made elsewhere (CSV, JSON lines, Prodigy): import them as judgments
     #[command(subcommand)]
     Judgments(JudgmentsCommand),
@@ -104,17 +54,7 @@ pub enum Command {
         labelvet report val.db\n  \
         labelvet report val.db --method dawid-skene --threshold 0.8 --plots figures/\n  \
         labelvet report val.db --scores scores.csv.gz --threshold 0.8 --json > report.json")]
-    Report {
-        project: PathBuf,
-        #[command(flatten)]
-        results: ResultsArgs,
-        /// Print the report as JSON
-        #[arg(long)]
-        json: bool,
-        /// Also draw the figures (SVG and PNG) into this folder
-        #[arg(long, value_name = "DIR")]
-        plots: Option<PathBuf>,
-    },
+    Report(ReportArgs),
     /// Export label sets and answers: JSON lines, CSV, ReaL's real.json, Prodigy JSON lines
     #[command(after_help = "Formats:\n  \
         jsonl      one object per image: label set, counts and scores per label, provenance\n  \
@@ -125,67 +65,21 @@ pub enum Command {
         Examples:\n  \
         labelvet export val.db --format real-json --threshold 0.8 -o real.json\n  \
         labelvet export val.db --format csv --method dawid-skene -o labels.csv")]
-    Export {
-        project: PathBuf,
-        #[arg(long, value_enum)]
-        format: ExportFormatArg,
-        /// Write here instead of to standard output
-        #[arg(short, long, value_name = "FILE")]
-        output: Option<PathBuf>,
-        #[command(flatten)]
-        results: ResultsArgs,
-    },
+    Export(ExportArgs),
     /// Make an annotator's file from the project: everything but other annotators' answers
     #[command(after_help = "Example:\n  \
         labelvet checkout val.db --annotator alice -o alice.db\n  \
         # alice annotates alice.db, then:\n  \
         labelvet merge val.db alice.db\n  \
         labelvet checkout val.db --annotator dave -o dave.db --subtree terrier   # only terriers")]
-    Checkout {
-        project: PathBuf,
-        /// Whose file it is
-        #[arg(long, value_name = "NAME")]
-        annotator: String,
-        /// The file to make
-        #[arg(short, long, value_name = "FILE")]
-        output: PathBuf,
-        /// Copy every annotator's answers too (by default only NAME's own)
-        #[arg(long)]
-        with_answers: bool,
-        // NAME is assigned only the images these filters select.
-        #[command(flatten)]
-        select: SelectArgs,
-        /// Seed of --sample
-        #[arg(long, default_value_t = 0, value_name = "S")]
-        seed: u64,
-    },
+    Checkout(CheckoutArgs),
     /// Split the images among annotators, K annotators per image, and make each one's file
     #[command(after_help = "Example:\n  \
         labelvet assign val.db --annotators alice,bob,carol --overlap 2 -o handout --seed 7\n  \
         # makes handout/alice.db, handout/bob.db and handout/carol.db; each image is in two\n  \
         # of them and each file holds the same number of images, give or take one\n  \
         labelvet assign val.db --annotators alice,bob --overlap 2 -o dogs --subtree dog --disputed")]
-    Assign {
-        project: PathBuf,
-        /// Comma-separated annotator names (each names a file)
-        #[arg(long, value_delimiter = ',', required = true, value_name = "A,B,...")]
-        annotators: Vec<String>,
-        /// How many annotators see each image
-        #[arg(long, value_name = "K")]
-        overlap: usize,
-        /// The folder to write <annotator>.db files into
-        #[arg(short, long, value_name = "DIR")]
-        output: PathBuf,
-        /// The same seed gives the same split (and the same --sample)
-        #[arg(long, default_value_t = 0, value_name = "S")]
-        seed: u64,
-        /// Copy every annotator's answers into each file too
-        #[arg(long)]
-        with_answers: bool,
-        // Only the images these filters select are distributed (--seed also draws --sample).
-        #[command(flatten)]
-        select: SelectArgs,
-    },
+    Assign(AssignArgs),
     /// Merge annotators' files into a project: the union of their answers, in any order
     #[command(
         after_help = "Sources are opened read-only and checked (integrity, exact schema, no \
@@ -194,22 +88,7 @@ pub enum Command {
         labelvet merge val.db handout/*.db --dry-run   # what would come in\n  \
         labelvet merge val.db handout/*.db"
     )]
-    Merge {
-        /// The project to merge into
-        target: PathBuf,
-        /// Annotators' files (checkouts of the same project)
-        #[arg(required = true)]
-        sources: Vec<PathBuf>,
-        /// Print what would change and write nothing
-        #[arg(long)]
-        dry_run: bool,
-        /// When an image key has different bytes on the two sides, keep the target's image
-        #[arg(long)]
-        keep_target: bool,
-        /// Accept files of another project (a different project UUID)
-        #[arg(long)]
-        allow_other_project: bool,
-    },
+    Merge(MergeArgs),
     /// Run your own ONNX image classifiers on the project's images; their top-k become candidates
     #[command(after_help = "Needs a labelvet built with `--features predict`.\n\n\
         Examples:\n  \
@@ -236,72 +115,229 @@ pub enum Command {
         Classify keys: j/k or 1-9 move, space present as a separate object, m main object, \
         +/- number of objects, enter save, u undo, ]/[ image, z zoom, ? help, q quit."
     )]
-    Annotate {
-        project: PathBuf,
-        /// Who is answering (default: the checkout's annotator, else your login name)
-        #[arg(long, value_name = "NAME")]
-        annotator: Option<String>,
-        /// Where the image files are on this machine, if not where the project was made
-        #[arg(long, value_name = "DIR")]
-        images: Option<PathBuf>,
-        /// How to draw images: ask the terminal (auto), or force one protocol
-        #[arg(
-            long,
-            default_value = "auto",
-            value_name = "auto|kitty|sixel|iterm2|halfblocks|chafa"
-        )]
-        graphics: String,
-        /// Colours for a light or dark terminal; auto asks the terminal for its background
-        #[arg(long, default_value = "auto", value_name = "auto|light|dark")]
-        theme: String,
-        /// Show the original label and the models' ranks and scores (off: blind)
-        #[arg(long)]
-        show_sources: bool,
-        /// A keymap file (default: <config dir>/labelvet/keys.toml when it exists)
-        #[arg(long, value_name = "FILE")]
-        keys: Option<PathBuf>,
-        /// Grid mode: judge one label (--label) over a page of thumbnails; space marks the images
-        /// that contain it, enter saves the page (marked yes, the others no)
-        #[arg(long, requires = "label")]
-        grid: bool,
-        /// The label the grid judges: class key, index, name or synonym
-        #[arg(long, value_name = "KEY|NAME", requires = "grid")]
-        label: Option<String>,
-        /// Classify mode: on images whose valid set has two or more labels, mark the labels that
-        /// are separate objects, the main object and the number of objects (the valid set as
-        /// `report` computes it: --method, --threshold, --scores)
-        #[arg(long, conflicts_with = "grid")]
-        classify: bool,
-        /// Open an annotator's file (from checkout or assign) under another --annotator name
-        #[arg(long, requires = "annotator")]
-        force: bool,
-        #[command(flatten)]
-        queue: QueueArgs,
-        #[command(flatten)]
-        results: ResultsArgs,
-    },
+    Annotate(AnnotateArgs),
     /// Print one image with its candidates and the answers so far, then exit
     #[command(after_help = "Example:\n  labelvet show val.db ILSVRC2012_val_00000001.JPEG")]
-    Show {
-        project: PathBuf,
-        /// The image's key
-        image: String,
-        /// Where the image files are on this machine, if not where the project was made
-        #[arg(long, value_name = "DIR")]
-        images: Option<PathBuf>,
-        /// Mark this annotator's answers
-        #[arg(long, value_name = "NAME")]
-        annotator: Option<String>,
-    },
+    Show(ShowArgs),
     /// Print a shell completion script
     #[command(after_help = "Examples:\n  \
         labelvet completions bash > ~/.local/share/bash-completion/completions/labelvet\n  \
         labelvet completions zsh > ~/.zfunc/_labelvet\n  \
         labelvet completions fish > ~/.config/fish/completions/labelvet.fish")]
-    Completions {
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
+    Completions(CompletionsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The project file to create
+    pub project: PathBuf,
+    /// A folder tree of images; keys are paths relative to it. In ImageNet layout
+    /// (<wnid>/<file>) the folder gives the original label.
+    #[arg(long, value_name = "DIR")]
+    pub images: Option<PathBuf>,
+    /// A CSV listing images by key (`image` column) with an optional original label
+    /// (`label`, `wnid` or `label_index`); with --images, files are looked for there
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// A CSV `image,label` of original labels, for a folder not in ImageNet layout
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// `imagenet1k` (bundled) or a TSV/CSV vocabulary file
+    #[arg(long, default_value = "imagenet1k", value_name = "imagenet1k|FILE")]
+    pub vocab: String,
+}
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    pub project: PathBuf,
+    /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// List every annotator (default: the 20 with the most events, and how many more)
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Only print what the demo project holds, do not open the annotation screen
+    #[arg(long)]
+    pub info: bool,
+    /// Who is answering (default: your login name)
+    #[arg(long, value_name = "NAME")]
+    pub annotator: Option<String>,
+    /// How to draw images: ask the terminal (auto), or force one protocol
+    #[arg(
+        long,
+        default_value = "auto",
+        value_name = "auto|kitty|sixel|iterm2|halfblocks|chafa"
+    )]
+    pub graphics: String,
+    /// Colours for a light or dark terminal; auto asks the terminal for its background
+    #[arg(long, default_value = "auto", value_name = "auto|light|dark")]
+    pub theme: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DoctorArgs {
+    /// Force a protocol, as `annotate --graphics` does, to see what would be drawn
+    #[arg(
+        long,
+        default_value = "auto",
+        value_name = "auto|kitty|sixel|iterm2|halfblocks|chafa"
+    )]
+    pub graphics: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    pub project: PathBuf,
+    #[command(flatten)]
+    pub results: ResultsArgs,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Also draw the figures (SVG and PNG) into this folder
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    pub project: PathBuf,
+    #[arg(long, value_enum)]
+    pub format: ExportFormatArg,
+    /// Write here instead of to standard output
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub results: ResultsArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckoutArgs {
+    pub project: PathBuf,
+    /// Whose file it is
+    #[arg(long, value_name = "NAME")]
+    pub annotator: String,
+    /// The file to make
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Copy every annotator's answers too (by default only NAME's own)
+    #[arg(long)]
+    pub with_answers: bool,
+    // NAME is assigned only the images these filters select.
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Seed of --sample
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    pub seed: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct AssignArgs {
+    pub project: PathBuf,
+    /// Comma-separated annotator names (each names a file)
+    #[arg(long, value_delimiter = ',', required = true, value_name = "A,B,...")]
+    pub annotators: Vec<String>,
+    /// How many annotators see each image
+    #[arg(long, value_name = "K")]
+    pub overlap: usize,
+    /// The folder to write <annotator>.db files into
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// The same seed gives the same split (and the same --sample)
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    pub seed: u64,
+    /// Copy every annotator's answers into each file too
+    #[arg(long)]
+    pub with_answers: bool,
+    // Only the images these filters select are distributed (--seed also draws --sample).
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The project to merge into
+    pub target: PathBuf,
+    /// Annotators' files (checkouts of the same project)
+    #[arg(required = true)]
+    pub sources: Vec<PathBuf>,
+    /// Print what would change and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// When an image key has different bytes on the two sides, keep the target's image
+    #[arg(long)]
+    pub keep_target: bool,
+    /// Accept files of another project (a different project UUID)
+    #[arg(long)]
+    pub allow_other_project: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct AnnotateArgs {
+    pub project: PathBuf,
+    /// Who is answering (default: the checkout's annotator, else your login name)
+    #[arg(long, value_name = "NAME")]
+    pub annotator: Option<String>,
+    /// Where the image files are on this machine, if not where the project was made
+    #[arg(long, value_name = "DIR")]
+    pub images: Option<PathBuf>,
+    /// How to draw images: ask the terminal (auto), or force one protocol
+    #[arg(
+        long,
+        default_value = "auto",
+        value_name = "auto|kitty|sixel|iterm2|halfblocks|chafa"
+    )]
+    pub graphics: String,
+    /// Colours for a light or dark terminal; auto asks the terminal for its background
+    #[arg(long, default_value = "auto", value_name = "auto|light|dark")]
+    pub theme: String,
+    /// Show the original label and the models' ranks and scores (off: blind)
+    #[arg(long)]
+    pub show_sources: bool,
+    /// A keymap file (default: <config dir>/labelvet/keys.toml when it exists)
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+    /// Grid mode: judge one label (--label) over a page of thumbnails; space marks the images
+    /// that contain it, enter saves the page (marked yes, the others no)
+    #[arg(long, requires = "label")]
+    pub grid: bool,
+    /// The label the grid judges: class key, index, name or synonym
+    #[arg(long, value_name = "KEY|NAME", requires = "grid")]
+    pub label: Option<String>,
+    /// Classify mode: on images whose valid set has two or more labels, mark the labels that
+    /// are separate objects, the main object and the number of objects (the valid set as
+    /// `report` computes it: --method, --threshold, --scores)
+    #[arg(long, conflicts_with = "grid")]
+    pub classify: bool,
+    /// Open an annotator's file (from checkout or assign) under another --annotator name
+    #[arg(long, requires = "annotator")]
+    pub force: bool,
+    #[command(flatten)]
+    pub queue: QueueArgs,
+    #[command(flatten)]
+    pub results: ResultsArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    pub project: PathBuf,
+    /// The image's key
+    pub image: String,
+    /// Where the image files are on this machine, if not where the project was made
+    #[arg(long, value_name = "DIR")]
+    pub images: Option<PathBuf>,
+    /// Mark this annotator's answers
+    #[arg(long, value_name = "NAME")]
+    pub annotator: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Subcommand, Debug)]
@@ -312,17 +348,20 @@ pub enum PredictionsCommand {
         JSONL: {\"image\":\"a.jpg\",\"model\":\"vit\",\"topk\":[{\"label\":\"n02094114\",\"score\":0.71},...]}\n\
         Re-importing a model replaces its rows.\n\n\
         Example:\n  labelvet predictions import val.db resnet50.csv vit.jsonl.gz --top-k 5")]
-    Import {
-        project: PathBuf,
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        /// Keep each model's k best labels per image
-        #[arg(long, default_value_t = 5, value_name = "K")]
-        top_k: u32,
-        /// The model's name, for files without a `model` column or field
-        #[arg(long, value_name = "NAME")]
-        model: Option<String>,
-    },
+    Import(PredictionsImportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PredictionsImportArgs {
+    pub project: PathBuf,
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Keep each model's k best labels per image
+    #[arg(long, default_value_t = 5, value_name = "K")]
+    pub top_k: u32,
+    /// The model's name, for files without a `model` column or field
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -338,16 +377,19 @@ pub enum JudgmentsCommand {
         (labels as class keys or indices; optional \"objects\", default the number present)\n\
         Importing the same answers again adds nothing (each answer's id is derived from it).\n\n\
         Example:\n  labelvet judgments import val.db raters.csv.gz")]
-    Import {
-        project: PathBuf,
-        file: PathBuf,
-        /// The file's layout (found from its content when omitted)
-        #[arg(long, value_enum)]
-        format: Option<JudgmentFormatArg>,
-        /// The annotator of rows that name none
-        #[arg(long, value_name = "NAME")]
-        annotator: Option<String>,
-    },
+    Import(JudgmentsImportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct JudgmentsImportArgs {
+    pub project: PathBuf,
+    pub file: PathBuf,
+    /// The file's layout (found from its content when omitted)
+    #[arg(long, value_enum)]
+    pub format: Option<JudgmentFormatArg>,
+    /// The annotator of rows that name none
+    #[arg(long, value_name = "NAME")]
+    pub annotator: Option<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]

@@ -1,113 +1,225 @@
 //! `labelvet info`: what a project file holds, at a glance, so that a coordinator can check a
 //! file before annotating or merging it.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::Serialize;
+
 use crate::error::Result;
-use crate::store::merge::MergeLogEntry;
-use crate::store::{AnnotatorCounts, ClassifyCounts, ImageStatus, Meta, ModelInfo, Store};
+use crate::store::{ImageStatus, Store};
 use crate::words::count;
 
-#[derive(Clone, Debug)]
+/// What `labelvet info` prints; `--json` is this, serialized.
+#[derive(Clone, Debug, Serialize)]
 pub struct ProjectInfo {
     pub path: String,
-    pub meta: Meta,
-    pub classes: usize,
-    pub images: u64,
-    pub present: u64,
-    pub missing: u64,
-    pub unreadable: u64,
+    pub project_uuid: String,
+    pub schema_version: i64,
+    pub created_at: String,
+    pub vocabulary: VocabularyInfo,
+    /// Where the image files were when the project was made (absolute), if from a folder.
+    pub image_root: Option<String>,
+    pub images: ImageCounts,
+    /// Groups of image keys whose files have the same bytes.
+    pub duplicate_content_groups: usize,
     pub models: Vec<ModelInfo>,
-    pub candidates_mean: f64,
-    pub candidates_min: u64,
-    pub candidates_max: u64,
-    pub annotators: Vec<AnnotatorCounts>,
+    pub candidates_per_image: CandidateStats,
+    pub annotators: Vec<AnnotatorInfo>,
     pub flagged_images: u64,
     /// Classify answers (main object, number of objects).
-    pub classify: ClassifyCounts,
-    pub duplicate_groups: usize,
+    pub classify: ClassifyInfo,
     /// Files merged into this one, oldest first.
-    pub merges: Vec<MergeLogEntry>,
+    pub merges: Vec<MergeInfo>,
     /// List every annotator (`info --all`), not only the [`ANNOTATORS_SHOWN`] with the most
-    /// events.
+    /// events. How to print, not what the project holds: not in the JSON.
+    #[serde(skip)]
     pub all_annotators: bool,
 }
 
 /// Annotators `info` lists by default, as `report` does: a project with ReaL's answers has 88.
 pub const ANNOTATORS_SHOWN: usize = 20;
 
+#[derive(Clone, Debug, Serialize)]
+pub struct VocabularyInfo {
+    pub name: String,
+    pub digest: String,
+    pub classes: usize,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ImageCounts {
+    pub total: u64,
+    pub present: u64,
+    pub missing: u64,
+    pub unreadable: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelInfo {
+    pub name: String,
+    pub predictions: u64,
+    pub images: u64,
+    /// The file its predictions were imported from.
+    pub source: Option<String>,
+    pub imported_at: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CandidateStats {
+    pub mean: f64,
+    pub min: u64,
+    pub max: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AnnotatorInfo {
+    pub annotator: String,
+    /// Answers and retractions.
+    pub events: u64,
+    pub current_answers: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassifyInfo {
+    /// Answers and retractions.
+    pub events: u64,
+    /// One per (image, annotator) at most.
+    pub current_answers: u64,
+    pub images: u64,
+    pub annotators: u64,
+}
+
+/// One line of the project's merge log.
+#[derive(Clone, Debug, Serialize)]
+pub struct MergeInfo {
+    pub merged_at: String,
+    pub source_file: String,
+    pub source_uuid: String,
+    pub source_schema: i64,
+    /// Annotator and how many of their events this merge added.
+    pub annotators: BTreeMap<String, u64>,
+    pub new_events: u64,
+    pub duplicate_events: u64,
+    pub new_flags: u64,
+    pub new_images: u64,
+    pub new_models: u64,
+    pub new_predictions: u64,
+    /// Classify events this merge added (0 in entries written before schema 3).
+    pub new_classify: u64,
+    /// Images whose bytes differed, for which the target's record was kept.
+    pub conflicts_kept: u64,
+}
+
 impl ProjectInfo {
     pub fn gather(store: &Store) -> Result<ProjectInfo> {
         let meta = store.meta()?;
-        let classes: usize = store
-            .conn()
-            .query_row("SELECT count(*) FROM classes", [], |r| r.get(0))?;
-        let mut info = ProjectInfo {
-            path: store.path().display().to_string(),
-            meta,
-            classes,
-            images: 0,
-            present: 0,
-            missing: 0,
-            unreadable: 0,
-            models: store.models()?,
-            candidates_mean: 0.0,
-            candidates_min: 0,
-            candidates_max: 0,
-            annotators: store.counts_by_annotator()?,
-            flagged_images: store.flag_count()?,
-            classify: store.classify_counts()?,
-            duplicate_groups: store.duplicate_content()?.len(),
-            merges: store.merge_log()?,
-            all_annotators: false,
-        };
+        let mut images = ImageCounts::default();
         for (status, n) in store.image_count_by_status()? {
-            info.images += n;
+            images.total += n;
             match status {
-                ImageStatus::Ok => info.present = n,
-                ImageStatus::Missing => info.missing = n,
-                ImageStatus::Unreadable => info.unreadable = n,
+                ImageStatus::Ok => images.present = n,
+                ImageStatus::Missing => images.missing = n,
+                ImageStatus::Unreadable => images.unreadable = n,
             }
         }
-        (
-            info.candidates_mean,
-            info.candidates_min,
-            info.candidates_max,
-        ) = store.candidate_stats()?;
-        Ok(info)
+        let (mean, min, max) = store.candidate_stats()?;
+        let classify = store.classify_counts()?;
+        Ok(ProjectInfo {
+            path: store.path().display().to_string(),
+            project_uuid: meta.project_uuid,
+            schema_version: meta.schema_version,
+            created_at: meta.created_at,
+            vocabulary: VocabularyInfo {
+                name: meta.vocab_name,
+                digest: meta.vocab_digest,
+                classes: store.class_count()?,
+            },
+            image_root: meta.image_root,
+            images,
+            duplicate_content_groups: store.duplicate_content()?.len(),
+            models: store
+                .models()?
+                .into_iter()
+                .map(|m| ModelInfo {
+                    name: m.name,
+                    predictions: m.predictions,
+                    images: m.images,
+                    source: m.source,
+                    imported_at: m.imported_at,
+                })
+                .collect(),
+            candidates_per_image: CandidateStats { mean, min, max },
+            annotators: store
+                .counts_by_annotator()?
+                .into_iter()
+                .map(|a| AnnotatorInfo {
+                    annotator: a.annotator,
+                    events: a.events,
+                    current_answers: a.current,
+                })
+                .collect(),
+            flagged_images: store.flag_count()?,
+            classify: ClassifyInfo {
+                events: classify.events,
+                current_answers: classify.current,
+                images: classify.images,
+                annotators: classify.annotators,
+            },
+            merges: store
+                .merge_log()?
+                .into_iter()
+                .map(|m| MergeInfo {
+                    merged_at: m.merged_at,
+                    source_file: m.source_file,
+                    source_uuid: m.source_uuid,
+                    source_schema: m.source_schema,
+                    annotators: m.annotators.into_iter().collect(),
+                    new_events: m.new_events,
+                    duplicate_events: m.duplicate_events,
+                    new_flags: m.new_flags,
+                    new_images: m.new_images,
+                    new_models: m.new_models,
+                    new_predictions: m.new_predictions,
+                    new_classify: m.new_classify,
+                    conflicts_kept: m.conflicts_kept,
+                })
+                .collect(),
+            all_annotators: false,
+        })
     }
 }
 
 impl fmt::Display for ProjectInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let m = &self.meta;
+        let v = &self.vocabulary;
         writeln!(f, "project     {}", self.path)?;
-        writeln!(f, "uuid        {}", m.project_uuid)?;
+        writeln!(f, "uuid        {}", self.project_uuid)?;
         writeln!(
             f,
             "created     {}  (schema {})",
-            m.created_at, m.schema_version
+            self.created_at, self.schema_version
         )?;
         writeln!(
             f,
             "vocabulary  {}: {} classes (digest {})",
-            m.vocab_name,
-            self.classes,
-            &m.vocab_digest[..12.min(m.vocab_digest.len())]
+            v.name,
+            v.classes,
+            &v.digest[..12.min(v.digest.len())]
         )?;
-        if let Some(root) = &m.image_root {
+        if let Some(root) = &self.image_root {
             writeln!(f, "image root  {root}")?;
         }
         writeln!(
             f,
             "images      {} ({} present, {} missing, {} unreadable)",
-            self.images, self.present, self.missing, self.unreadable
+            self.images.total, self.images.present, self.images.missing, self.images.unreadable
         )?;
-        if self.duplicate_groups > 0 {
+        if self.duplicate_content_groups > 0 {
             writeln!(
                 f,
                 "            {} of keys share the same bytes",
-                count(self.duplicate_groups as u64, "group")
+                count(self.duplicate_content_groups as u64, "group")
             )?;
         }
         if self.models.is_empty() {
@@ -128,7 +240,9 @@ impl fmt::Display for ProjectInfo {
         writeln!(
             f,
             "candidates  per image: mean {:.1}, min {}, max {}",
-            self.candidates_mean, self.candidates_min, self.candidates_max
+            self.candidates_per_image.mean,
+            self.candidates_per_image.min,
+            self.candidates_per_image.max
         )?;
         if self.annotators.is_empty() {
             writeln!(f, "judgments   none yet")?;
@@ -140,7 +254,7 @@ impl fmt::Display for ProjectInfo {
                 count(events, "event"),
                 count(self.annotators.len() as u64, "annotator")
             )?;
-            let mut shown: Vec<&AnnotatorCounts> = self.annotators.iter().collect();
+            let mut shown: Vec<&AnnotatorInfo> = self.annotators.iter().collect();
             if !self.all_annotators && shown.len() > ANNOTATORS_SHOWN {
                 // The busiest first; the others are counted, and `--all` lists them.
                 shown.sort_by(|a, b| b.events.cmp(&a.events).then(a.annotator.cmp(&b.annotator)));
@@ -153,7 +267,7 @@ impl fmt::Display for ProjectInfo {
                     "  {:<24} {}, {}",
                     a.annotator,
                     count(a.events, "event"),
-                    count(a.current, "current answer")
+                    count(a.current_answers, "current answer")
                 )?;
             }
             if shown.len() < self.annotators.len() {
@@ -170,7 +284,7 @@ impl fmt::Display for ProjectInfo {
             writeln!(
                 f,
                 "classify    {} on {} by {} ({})",
-                count(c.current, "current answer"),
+                count(c.current_answers, "current answer"),
                 count(c.images, "image"),
                 count(c.annotators, "annotator"),
                 count(c.events, "event")
@@ -183,7 +297,7 @@ impl fmt::Display for ProjectInfo {
             let mut merged: Vec<&str> = self
                 .merges
                 .iter()
-                .flat_map(|m| m.annotators.iter().map(|(a, _)| a.as_str()))
+                .flat_map(|m| m.annotators.keys().map(String::as_str))
                 .collect();
             merged.sort_unstable();
             merged.dedup();
@@ -216,7 +330,7 @@ impl fmt::Display for ProjectInfo {
                     } else {
                         String::new()
                     },
-                    if m.source_uuid != self.meta.project_uuid {
+                    if m.source_uuid != self.project_uuid {
                         format!(" (from project {})", m.source_uuid)
                     } else {
                         String::new()

@@ -7,23 +7,55 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 use labelvet::analysis::classify::classify_queue;
-use labelvet::annotate::{QueueOrder, QueueSpec, parse_range, select_classify};
+use labelvet::annotate::{QueueSpec, select_classify};
 use labelvet::store::Store;
-use labelvet::tui::{Task, login_name};
+use labelvet::annotate::login_name;
+use labelvet::tui::{AnnotateOptions, Task};
 
-use crate::cli::{MethodArg, QueueArgs, ResultsArgs, SelectArgs};
-use crate::commands::report::aggregate_project;
+use super::{aggregate_project, queue_spec};
+use crate::cli::{AnnotateArgs, MethodArg, ResultsArgs};
 
-pub fn queue_spec(args: QueueArgs, project: &Path) -> Result<QueueSpec> {
-    let spec = QueueSpec {
-        order: args.order.parse()?,
-        ..select_spec(args.select, args.seed)?
-    };
-    if !spec.is_all() {
-        let store = Store::open(project)?;
-        spec.filter(&store.vocab()?)?;
-    }
-    Ok(spec)
+pub fn run(args: AnnotateArgs) -> Result<()> {
+    let AnnotateArgs {
+        project,
+        annotator,
+        images,
+        graphics,
+        theme,
+        show_sources,
+        keys,
+        grid,
+        label,
+        classify,
+        force,
+        queue,
+        results,
+    } = args;
+    check_annotator(&project, annotator.as_deref(), force)?;
+    let queue = queue_spec(queue, &project)?;
+    let task = task(
+        TaskArgs {
+            grid,
+            label,
+            classify,
+            results,
+        },
+        annotator.as_deref(),
+        &queue,
+        &project,
+    )?;
+    labelvet::tui::annotate(AnnotateOptions {
+        project,
+        annotator,
+        images,
+        graphics: graphics.parse()?,
+        theme: theme.parse()?,
+        show_sources,
+        keys,
+        queue,
+        task,
+    })?;
+    Ok(())
 }
 
 /// An annotator's file (made by `checkout` or `assign`) is for its annotator: its queue is
@@ -61,32 +93,17 @@ pub fn check_annotator(project: &Path, annotator: Option<&str>, force: bool) -> 
     Ok(())
 }
 
-/// The image-selecting flags as a spec in file order (shared with `checkout` and `assign`).
-pub fn select_spec(args: SelectArgs, seed: u64) -> Result<QueueSpec> {
-    Ok(QueueSpec {
-        class: args.class,
-        subtree: args.subtree,
-        original_label: args.original_label,
-        disputed: args.disputed,
-        uncertain: args.uncertain.as_deref().map(parse_range).transpose()?,
-        needs: args.needs,
-        sample: args.sample,
-        seed,
-        order: QueueOrder::File,
-    })
-}
-
 /// The flags that choose the screen's task.
-pub struct TaskArgs {
-    pub grid: bool,
-    pub label: Option<String>,
-    pub classify: bool,
-    pub results: ResultsArgs,
+struct TaskArgs {
+    grid: bool,
+    label: Option<String>,
+    classify: bool,
+    results: ResultsArgs,
 }
 
 /// The screen's task. A grid's label is looked up now, so that a misspelt one fails here; the
 /// classify queue is computed now, as `report` would aggregate the answers.
-pub fn task(
+fn task(
     args: TaskArgs,
     annotator: Option<&str>,
     spec: &QueueSpec,

@@ -1,27 +1,28 @@
 //! `labelvet assign`: split a project's images among annotators and make each one's file.
 
-use std::path::Path;
-
 use anyhow::{Context, Result};
 
-use labelvet::annotate::QueueSpec;
 use labelvet::store::Store;
 use labelvet::store::checkout::{AssignOptions, assign};
 
-use super::checkout::selected_images;
+use super::{select_spec, selected_images};
+use crate::cli::AssignArgs;
 
-/// `select` narrows the images distributed (its seed is `seed`).
-pub fn run(
-    project: &Path,
-    annotators: &[String],
-    overlap: usize,
-    dir: &Path,
-    seed: u64,
-    with_answers: bool,
-    select: &QueueSpec,
-) -> Result<()> {
+/// The selection flags narrow the images distributed (`--seed` also draws `--sample`).
+pub fn run(args: AssignArgs) -> Result<()> {
+    let AssignArgs {
+        project,
+        annotators,
+        overlap,
+        output,
+        seed,
+        with_answers,
+        select,
+    } = args;
+    let (project, dir, annotators) = (project.as_path(), output.as_path(), &annotators[..]);
+    let select = select_spec(select, seed)?;
     let store = Store::open(project)?;
-    let selected = selected_images(&store, select)?;
+    let selected = selected_images(&store, &select)?;
     let selection = selected.as_ref().map(|_| select.to_string());
     let reports = assign(
         &store,

@@ -1,35 +1,26 @@
 //! `labelvet checkout`: an annotator's own file, made from the project.
 
-use std::path::Path;
+use anyhow::{Context, Result};
 
-use anyhow::{Context, Result, bail};
-
-use labelvet::annotate::QueueSpec;
 use labelvet::store::Store;
 use labelvet::store::checkout::{CheckoutOptions, checkout};
 
-/// The keys of the images `select` picks from the project, or `None` when it has no filter at
-/// all (every image). An empty selection is an error: handing out nothing is never meant.
-pub fn selected_images(store: &Store, select: &QueueSpec) -> Result<Option<Vec<String>>> {
-    if select.is_all() {
-        return Ok(None);
-    }
-    let keys = select.select_images(store)?;
-    if keys.is_empty() {
-        bail!("{}", select.explain_empty(store, None)?);
-    }
-    Ok(Some(keys))
-}
+use super::{select_spec, selected_images};
+use crate::cli::CheckoutArgs;
 
-pub fn run(
-    project: &Path,
-    annotator: &str,
-    output: &Path,
-    with_answers: bool,
-    select: &QueueSpec,
-) -> Result<()> {
+pub fn run(args: CheckoutArgs) -> Result<()> {
+    let CheckoutArgs {
+        project,
+        annotator,
+        output,
+        with_answers,
+        select,
+        seed,
+    } = args;
+    let (project, output, annotator) = (project.as_path(), output.as_path(), annotator.as_str());
+    let select = select_spec(select, seed)?;
     let store = Store::open(project)?;
-    let selected = selected_images(&store, select)?;
+    let selected = selected_images(&store, &select)?;
     let note = selected
         .as_ref()
         .map(|keys| format!("{} images selected by {select}", keys.len()));

@@ -1,22 +1,23 @@
 //! `labelvet export`: label sets and answers in the formats other tools read.
 
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::Result;
 
-use crate::cli::{ExportFormatArg, MethodArg, ResultsArgs};
+use super::{StdoutPipe, aggregate_project};
+use crate::cli::{ExportArgs, ExportFormatArg, MethodArg};
 use labelvet::export::{ExportFormat, export, write_file_atomically};
 use labelvet::store::Store;
 
-pub fn run(
-    project: &Path,
-    format: ExportFormatArg,
-    output: Option<&Path>,
-    args: &ResultsArgs,
-) -> Result<()> {
-    let store = Store::open(project)?;
-    let (data, res) = super::report::aggregate_project(&store, args)?;
+pub fn run(args: ExportArgs) -> Result<()> {
+    let ExportArgs {
+        project,
+        format,
+        output,
+        results,
+    } = args;
+    let store = Store::open(&project)?;
+    let (data, res) = aggregate_project(&store, &results)?;
     if let Some(ds) = res.ds
         && !ds.converged
     {
@@ -40,16 +41,16 @@ pub fn run(
     };
     if format == ExportFormat::RealJson {
         // A real.json made with another rule than ReaL's looks just like one made with it.
-        let method = match (&args.scores, args.method) {
+        let method = match (&results.scores, results.method) {
             (Some(f), _) => format!("the scores in {}", f.display()),
             (None, MethodArg::Frequency) => "selection frequency".into(),
             (None, MethodArg::DawidSkene) => "dawid-skene".into(),
         };
         eprintln!(
             "real-json: a label is valid when its score by {method} is >= {}",
-            args.threshold
+            results.threshold
         );
-        if args.scores.is_none() && args.method == MethodArg::Frequency {
+        if results.scores.is_none() && results.method == MethodArg::Frequency {
             eprintln!(
                 "  (ImageNet-ReaL's rule is Dawid-Skene >= 0.8: --method dawid-skene \
                  --threshold 0.8, or --scores with its published scores)"
@@ -62,7 +63,7 @@ pub fn run(
         ExportFormat::Prodigy => "answers",
         ExportFormat::ClassifyJsonl => "classify answers",
     };
-    match output {
+    match output.as_deref() {
         Some(path) => {
             let n = write_file_atomically(path, |w| export(&store, &data, &res, format, w))?;
             eprintln!(
@@ -78,39 +79,4 @@ pub fn run(
         }
     }
     Ok(())
-}
-
-/// Standard output that treats a closed pipe (`labelvet export ... | head`) as the reader having
-/// seen enough: the rest is dropped quietly instead of failing the command.
-#[derive(Default)]
-pub struct StdoutPipe {
-    closed: bool,
-}
-
-impl Write for StdoutPipe {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.closed {
-            return Ok(buf.len());
-        }
-        match std::io::stdout().lock().write(buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                self.closed = true;
-                Ok(buf.len())
-            }
-            r => r,
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.closed {
-            return Ok(());
-        }
-        match std::io::stdout().lock().flush() {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                self.closed = true;
-                Ok(())
-            }
-            r => r,
-        }
-    }
 }

@@ -5,19 +5,21 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::cli::JudgmentFormatArg;
+use crate::cli::{JudgmentFormatArg, JudgmentsImportArgs};
 use labelvet::ingest::classify::{ClassifyImportOptions, import_classify, looks_like_classify};
 use labelvet::ingest::images::spinner;
 use labelvet::ingest::judgments::{JudgmentFormat, JudgmentImportOptions, import_judgments};
 use labelvet::store::Store;
 use labelvet::words::count;
 
-pub fn import(
-    project: &Path,
-    file: &Path,
-    format: Option<JudgmentFormatArg>,
-    annotator: Option<String>,
-) -> Result<()> {
+pub fn run(args: JudgmentsImportArgs) -> Result<()> {
+    let JudgmentsImportArgs {
+        project,
+        file,
+        format,
+        annotator,
+    } = args;
+    let (project, file) = (project.as_path(), file.as_path());
     let mut store = Store::open(project)?;
     let classify = match format {
         Some(f) => matches!(f, JudgmentFormatArg::ClassifyJsonl),

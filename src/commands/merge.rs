@@ -1,13 +1,26 @@
 //! `labelvet merge`: annotators' files into a project, printing what came from each.
 
-use std::path::{Path, PathBuf};
-
 use anyhow::{Context, Result, bail};
 
 use labelvet::store::Store;
 use labelvet::store::merge::{MergeOptions, SourceReport};
 
-pub fn run(target: &Path, sources: &[PathBuf], opts: MergeOptions) -> Result<()> {
+use crate::cli::MergeArgs;
+
+pub fn run(args: MergeArgs) -> Result<()> {
+    let MergeArgs {
+        target,
+        sources,
+        dry_run,
+        keep_target,
+        allow_other_project,
+    } = args;
+    let opts = MergeOptions {
+        dry_run,
+        keep_target,
+        allow_other_project,
+    };
+    let (target, sources) = (target.as_path(), &sources[..]);
     let mut store = Store::open(target)?;
     let n = sources.len();
     let mut done = 0;

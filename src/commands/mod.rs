@@ -1,10 +1,146 @@
 //! Command handlers: each turns parsed arguments into library calls and prints the outcome.
+//! What several commands share lives here: reading a project's results the same way
+//! (`aggregate_project`), the image selection flags (`select_spec`, `queue_spec`,
+//! `selected_images`), standard output into a pipe (`StdoutPipe`), and the exit code an error
+//! maps to (`exit_code`).
 
 pub mod annotate;
 pub mod assign;
 pub mod checkout;
+pub mod completions;
+pub mod demo;
+pub mod doctor;
 pub mod export;
+pub mod info;
+pub mod init;
 pub mod judgments;
 pub mod merge;
 pub mod predict;
+pub mod predictions;
 pub mod report;
+pub mod show;
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use labelvet::analysis::project::{Method, Options, ProjectData, Results, Scores, aggregate};
+use labelvet::annotate::{QueueOrder, QueueSpec, parse_range};
+use labelvet::ingest::scores::read_scores;
+use labelvet::store::Store;
+
+use crate::cli::{MethodArg, QueueArgs, ResultsArgs, SelectArgs};
+
+/// The exit code of a failed command (see the README's table): 1 for bad input or a refusal.
+pub fn exit_code(_e: &anyhow::Error) -> ExitCode {
+    ExitCode::FAILURE
+}
+
+/// Progress bars only where a person watches them.
+pub fn progress_wanted() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Reads the project and aggregates its answers as `args` say; shared with `export` so that the
+/// two always agree.
+pub fn aggregate_project(store: &Store, args: &ResultsArgs) -> Result<(ProjectData, Results)> {
+    let scores = match &args.scores {
+        Some(file) => Some(Scores::from(read_scores(store, file)?)),
+        None => None,
+    };
+    let method = match (&scores, args.method) {
+        (Some(_), _) => Method::Given,
+        (None, MethodArg::Frequency) => Method::Frequency,
+        (None, MethodArg::DawidSkene) => Method::DawidSkene,
+    };
+    let data =
+        ProjectData::load(store).with_context(|| format!("reading {}", store.path().display()))?;
+    let opts = Options {
+        method,
+        threshold: args.threshold,
+        ..Options::default()
+    };
+    let res = aggregate(&data, &opts, scores.as_ref())?;
+    Ok((data, res))
+}
+
+/// `annotate`'s queue flags as a spec, its class names checked against the project's vocabulary.
+pub fn queue_spec(args: QueueArgs, project: &Path) -> Result<QueueSpec> {
+    let spec = QueueSpec {
+        order: args.order.parse()?,
+        ..select_spec(args.select, args.seed)?
+    };
+    if !spec.is_all() {
+        let store = Store::open(project)?;
+        spec.filter(&store.vocab()?)?;
+    }
+    Ok(spec)
+}
+
+/// The image-selecting flags as a spec in file order (shared with `checkout` and `assign`).
+pub fn select_spec(args: SelectArgs, seed: u64) -> Result<QueueSpec> {
+    Ok(QueueSpec {
+        class: args.class,
+        subtree: args.subtree,
+        original_label: args.original_label,
+        disputed: args.disputed,
+        uncertain: args.uncertain.as_deref().map(parse_range).transpose()?,
+        needs: args.needs,
+        sample: args.sample,
+        seed,
+        order: QueueOrder::File,
+    })
+}
+
+/// The keys of the images `select` picks from the project, or `None` when it has no filter at
+/// all (every image). An empty selection is an error: handing out nothing is never meant.
+pub fn selected_images(store: &Store, select: &QueueSpec) -> Result<Option<Vec<String>>> {
+    if select.is_all() {
+        return Ok(None);
+    }
+    let keys = select.select_images(store)?;
+    if keys.is_empty() {
+        bail!("{}", select.explain_empty(store, None)?);
+    }
+    Ok(Some(keys))
+}
+
+/// Standard output that treats a closed pipe (`labelvet export ... | head`) as the reader having
+/// seen enough: the rest is dropped quietly instead of failing the command.
+#[derive(Default)]
+pub struct StdoutPipe {
+    closed: bool,
+}
+
+impl Write for StdoutPipe {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        match std::io::stdout().lock().write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(buf.len())
+            }
+            r => r,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match std::io::stdout().lock().flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            r => r,
+        }
+    }
+}

@@ -8,7 +8,7 @@ use anyhow::Result;
 use crate::cli::PredictArgs;
 
 #[cfg(not(feature = "predict"))]
-pub fn run(args: PredictArgs, _progress: bool) -> Result<()> {
+pub fn run(args: PredictArgs) -> Result<()> {
     let _ = args;
     anyhow::bail!(
         "this labelvet was built without ONNX inference; rebuild it with \
@@ -18,7 +18,8 @@ pub fn run(args: PredictArgs, _progress: bool) -> Result<()> {
 }
 
 #[cfg(feature = "predict")]
-pub fn run(args: PredictArgs, progress: bool) -> Result<()> {
+pub fn run(args: PredictArgs) -> Result<()> {
+    let progress = super::progress_wanted();
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
 

@@ -1,43 +1,24 @@
 //! `labelvet report`: the results of a project in the terminal, as JSON, and as figures.
 
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{MethodArg, ResultsArgs};
+use super::aggregate_project;
+use crate::cli::ReportArgs;
 use labelvet::analysis::classify::ClassifySummary;
-use labelvet::analysis::project::Scores;
-use labelvet::analysis::project::{Method, Options, ProjectData, Results, aggregate};
 use labelvet::analysis::report::Report;
 use labelvet::export::plots::write_plots;
-use labelvet::ingest::scores::read_scores;
 use labelvet::store::Store;
 
-/// Reads the project and aggregates its answers as `args` say; shared with `export` so that the
-/// two always agree.
-pub fn aggregate_project(store: &Store, args: &ResultsArgs) -> Result<(ProjectData, Results)> {
-    let scores = match &args.scores {
-        Some(file) => Some(Scores::from(read_scores(store, file)?)),
-        None => None,
-    };
-    let method = match (&scores, args.method) {
-        (Some(_), _) => Method::Given,
-        (None, MethodArg::Frequency) => Method::Frequency,
-        (None, MethodArg::DawidSkene) => Method::DawidSkene,
-    };
-    let data =
-        ProjectData::load(store).with_context(|| format!("reading {}", store.path().display()))?;
-    let opts = Options {
-        method,
-        threshold: args.threshold,
-        ..Options::default()
-    };
-    let res = aggregate(&data, &opts, scores.as_ref())?;
-    Ok((data, res))
-}
-
-pub fn run(project: &Path, args: &ResultsArgs, json: bool, plots: Option<&Path>) -> Result<()> {
+pub fn run(args: ReportArgs) -> Result<()> {
+    let ReportArgs {
+        project,
+        results: args,
+        json,
+        plots,
+    } = &args;
+    let (json, plots) = (*json, plots.as_deref());
     let store = Store::open(project)?;
     let (data, res) = aggregate_project(&store, args)?;
     let mut report = Report::build(&data, &res);
@@ -50,7 +31,7 @@ pub fn run(project: &Path, args: &ResultsArgs, json: bool, plots: Option<&Path>)
         ),
         None => None,
     };
-    let mut out = super::export::StdoutPipe::default();
+    let mut out = super::StdoutPipe::default();
     if json {
         // stdout stays pure JSON; what else there is to say goes to stderr.
         for w in &report.warnings {

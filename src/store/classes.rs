@@ -59,3 +59,12 @@ pub(super) fn load_vocab(conn: &Connection, name: &str) -> Result<Vocab> {
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Vocab::from_classes(name, classes)
 }
+
+impl super::Store {
+    /// How many classes the project's vocabulary holds, without loading it.
+    pub fn class_count(&self) -> Result<usize> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM classes", [], |r| r.get(0))?)
+    }
+}

@@ -1,0 +1,10 @@
+//! `labelvet doctor`: what this terminal can draw, and why.
+
+use anyhow::Result;
+
+use crate::cli::DoctorArgs;
+
+pub fn run(args: DoctorArgs) -> Result<()> {
+    print!("{}", labelvet::tui::doctor(args.graphics.parse()?)?);
+    Ok(())
+}

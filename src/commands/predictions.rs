@@ -1,0 +1,51 @@
+//! `labelvet predictions import`: models' top-k labels into a project, as candidates.
+
+use anyhow::Result;
+use labelvet::ingest::predictions::{PredictionOptions, import_predictions};
+use labelvet::store::Store;
+
+use super::{plural, progress_wanted};
+use crate::cli::PredictionsImportArgs;
+
+pub fn run(args: PredictionsImportArgs) -> Result<()> {
+    let PredictionsImportArgs {
+        project,
+        files,
+        top_k,
+        model,
+    } = args;
+    let mut store = Store::open(&project)?;
+    let r = import_predictions(
+        &mut store,
+        &files,
+        &PredictionOptions {
+            top_k,
+            model,
+            progress: progress_wanted(),
+        },
+    )?;
+    println!(
+        "imported {} predictions of {} model{} ({}) from {} file{}",
+        r.rows,
+        r.models.len(),
+        plural(r.models.len()),
+        r.models.join(", "),
+        r.files,
+        plural(r.files)
+    );
+    for (file, model) in &r.models_from_file_names {
+        println!(
+            "{file} names no model: its predictions are model `{model}`, from the file \
+             name (--model NAME names it otherwise)"
+        );
+    }
+    if r.beyond_top_k > 0 {
+        println!(
+            "skipped {} rows ranked beyond the top {top_k}",
+            r.beyond_top_k
+        );
+    }
+    let (mean, min, max) = store.candidate_stats()?;
+    println!("candidates per image: mean {mean:.1}, min {min}, max {max}");
+    Ok(())
+}
