@@ -184,6 +184,11 @@ impl ClassifySession {
         Ok(s)
     }
 
+    /// Image `id`'s record, for a screen showing an image other than the current one.
+    pub fn image_by_id(&self, id: i64) -> Result<Option<ImageRow>> {
+        self.store.image_by_id(id)
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

@@ -161,6 +161,11 @@ impl GridSession {
         Ok(s)
     }
 
+    /// Image `id`'s record, for a screen showing an image other than the current one.
+    pub fn image_by_id(&self, id: i64) -> Result<Option<ImageRow>> {
+        self.store.image_by_id(id)
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

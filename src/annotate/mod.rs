@@ -11,22 +11,27 @@
 //! of a million images opens at once.
 
 pub mod classify;
+mod describe;
 pub mod grid;
 mod order;
 mod progress;
+mod project;
 mod queue;
 
 use std::time::Duration;
 
 pub use classify::{Choice, ClassifyImage, ClassifySession, select as select_classify};
+pub use describe::describe;
 pub use grid::{Cell, GridOptions, GridSession, Mark, PageCommit};
 pub use order::{blind_sort, stable_hash};
 pub use progress::{Clock, MAX_COUNTED_PER_ANSWER, ManualClock, Progress, SystemClock};
+pub use project::Project;
 pub use queue::{QueueOrder, QueueSpec, parse_range};
 
 use crate::error::{Error, Result};
 use crate::store::{
-    Answer, Flag, FlagKind, ImageRecord, JudgmentEvent, PredictionSource, Store, new_event_id,
+    Answer, Flag, FlagKind, ImageRecord, ImageRow, JudgmentEvent, PredictionSource,
+    ReferenceImage, Store, new_event_id,
 };
 use crate::vocab::{Class, Vocab};
 use progress::Tally;
@@ -246,6 +251,33 @@ impl Session {
             if self.ids.len() == 1 { "" } else { "s" },
             self.annotator
         )))
+    }
+
+    /// Image `id`'s record, for a screen showing an image other than the current one.
+    pub fn image_by_id(&self, id: i64) -> Result<Option<ImageRow>> {
+        self.store.image_by_id(id)
+    }
+
+    /// Up to `limit` other images whose original label is `label`, to compare the current image
+    /// with: those annotators confirmed, or, when none is confirmed yet, unjudged ones. The flag
+    /// says which (`true`: confirmed).
+    pub fn reference_images(
+        &self,
+        label: &str,
+        exclude: &str,
+        limit: usize,
+    ) -> Result<(Vec<ReferenceImage>, bool)> {
+        let confirmed = self
+            .store
+            .reference_images(label, exclude, limit, false)?;
+        if confirmed.is_empty() {
+            Ok((
+                self.store.reference_images(label, exclude, limit, true)?,
+                false,
+            ))
+        } else {
+            Ok((confirmed, true))
+        }
     }
 
     pub fn vocab(&self) -> &Vocab {
@@ -654,4 +686,14 @@ impl Session {
     fn mark_shown(&mut self) {
         self.shown_at = self.clock.elapsed();
     }
+}
+
+/// The annotator's name when none is given: the login name of the account (from the system's
+/// user database, so it holds when `$USER` is unset, as under cron, `env -i` or some SSH setups).
+pub fn login_name() -> String {
+    whoami::fallible::username()
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "annotator".into())
 }

@@ -16,7 +16,10 @@ use crate::store::{QueueFilter, QueueImage, Store};
 use crate::vocab::Vocab;
 
 /// The order images come in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::VariantNames,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum QueueOrder {
     /// Key order (the file order of the image folder or manifest).
     #[default]
@@ -32,14 +35,16 @@ impl FromStr for QueueOrder {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        match s.trim() {
-            "file" => Ok(QueueOrder::File),
-            "random" => Ok(QueueOrder::Random),
-            "fewest-answers" => Ok(QueueOrder::FewestAnswers),
-            other => Err(Error::msg(format!(
-                "unknown order `{other}`; use file, random or fewest-answers"
-            ))),
-        }
+        use strum::{IntoEnumIterator, VariantNames};
+        let s = s.trim();
+        QueueOrder::iter()
+            .find(|o| <&str>::from(*o) == s)
+            .ok_or_else(|| {
+                Error::msg(format!(
+                    "unknown order `{s}`; use {}",
+                    QueueOrder::VARIANTS.join(", ")
+                ))
+            })
     }
 }
 

@@ -170,7 +170,9 @@ impl App {
             .image()
             .filter(|cur| cur.id == id)
             .map(|cur| &cur.record);
-        image_path(self.image_root.as_deref(), self.session.store(), id, known)
+        image_path(self.image_root.as_deref(), id, known, |id| {
+            self.session.image_by_id(id)
+        })
     }
 
     fn say(&mut self, text: impl Into<String>) {
@@ -344,19 +346,9 @@ impl App {
             return;
         };
         let (label, exclude) = (item.label.clone(), img.key().to_string());
-        let store = self.session.store();
-        let found = store
-            .reference_images(&label, &exclude, REFERENCE_IMAGES, false)
-            .and_then(|confirmed| {
-                if confirmed.is_empty() {
-                    Ok((
-                        store.reference_images(&label, &exclude, REFERENCE_IMAGES, true)?,
-                        false,
-                    ))
-                } else {
-                    Ok((confirmed, true))
-                }
-            });
+        let found = self
+            .session
+            .reference_images(&label, &exclude, REFERENCE_IMAGES);
         match found {
             Ok((images, _)) if images.is_empty() => {
                 let name = self.display_name(&label);

@@ -95,7 +95,9 @@ impl ClassifyApp {
             .image()
             .filter(|cur| cur.image.id == id)
             .map(|cur| &cur.image.rec);
-        let path = image_path(self.image_root.as_deref(), self.session.store(), id, known);
+        let path = image_path(self.image_root.as_deref(), id, known, |id| {
+            self.session.image_by_id(id)
+        });
         Request::fit(id, path, area)
     }
 

@@ -111,7 +111,9 @@ impl GridApp {
             .iter()
             .find(|c| c.image.id == id)
             .map(|c| &c.image.rec);
-        let path = image_path(self.image_root.as_deref(), self.session.store(), id, known);
+        let path = image_path(self.image_root.as_deref(), id, known, |id| {
+            self.session.image_by_id(id)
+        });
         Request::fit(id, path, area)
     }
 

@@ -564,16 +564,16 @@ impl Loader {
 /// screen shows in the image's place.
 pub fn image_path(
     root: Option<&Path>,
-    store: &crate::store::Store,
     id: i64,
     known: Option<&crate::store::ImageRecord>,
+    lookup: impl FnOnce(i64) -> crate::error::Result<Option<crate::store::ImageRow>>,
 ) -> Result<PathBuf, String> {
     let Some(root) = root else {
         return Err("the project has no image folder; pass --images DIR to show images".into());
     };
     match known {
         Some(rec) => Ok(rec.path_under(root)),
-        None => match store.image_by_id(id) {
+        None => match lookup(id) {
             Ok(Some(row)) => Ok(row.rec.path_under(root)),
             Ok(None) => Err(format!("image #{id} is no longer in the project")),
             Err(e) => Err(e.to_string()),

@@ -19,7 +19,7 @@ pub mod theme;
 pub mod view;
 
 use std::io::{self, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -37,15 +37,14 @@ pub use detect::{Detection, Graphics};
 pub use grid::GridApp;
 pub use images::Encoder;
 pub use keymap::Keymap;
-pub use show::{describe, show};
+pub use show::show;
 pub use theme::{Theme, ThemeChoice};
 
 use crate::analysis::classify::ClassifyItem;
 use crate::annotate::{
-    ClassifySession, GridOptions, GridSession, QueueSpec, Session, SessionOptions,
+    ClassifySession, GridOptions, GridSession, Project, QueueSpec, Session, SessionOptions,
 };
 use crate::error::{Error, Result};
-use crate::store::Store;
 
 /// How images reach the terminal (`--graphics`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,28 +156,15 @@ pub struct AnnotateOptions {
     pub task: Task,
 }
 
-/// The annotator's name when none is given: the login name, else `annotator`.
-pub fn login_name() -> String {
-    ["USER", "LOGNAME"]
-        .iter()
-        .filter_map(|v| std::env::var(v).ok())
-        .map(|s| s.trim().to_string())
-        .find(|s| !s.is_empty())
-        .unwrap_or_else(|| "annotator".into())
-}
-
 /// Runs the annotation screen until the annotator quits.
 pub fn annotate(opts: AnnotateOptions) -> Result<()> {
     // Everything that can fail on bad input fails here, before the screen takes the terminal,
     // and before the terminal itself is checked, so that a wrong argument is never hidden
     // behind "needs a terminal".
     let keymap = Keymap::load(opts.keys.as_deref())?;
-    let store = Store::open(&opts.project)?;
-    let annotator = match opts.annotator {
-        Some(a) => a,
-        None => store.checkout_annotator()?.unwrap_or_else(login_name),
-    };
-    let image_root = image_root(&store, opts.images.as_deref());
+    let project = Project::open(&opts.project)?;
+    let annotator = project.annotator(opts.annotator)?;
+    let image_root = project.image_root(opts.images.as_deref());
     if let Some(root) = &opts.images
         && !root.is_dir()
     {
@@ -205,28 +191,22 @@ pub fn annotate(opts: AnnotateOptions) -> Result<()> {
     }
     let opened = match opts.task {
         Task::Questions => {
-            let session = Session::open(
-                store,
-                SessionOptions {
-                    annotator,
-                    show_sources: opts.show_sources,
-                    queue: opts.queue,
-                },
-            )?;
+            let session = project.questions(SessionOptions {
+                annotator,
+                show_sources: opts.show_sources,
+                queue: opts.queue,
+            })?;
             if let Some(why) = session.nothing_to_ask()? {
                 return Err(Error::msg(why));
             }
             Opened::Questions(Box::new(session))
         }
         Task::Grid { label } => {
-            let grid = GridSession::open(
-                store,
-                GridOptions {
-                    annotator,
-                    label,
-                    queue: opts.queue,
-                },
-            )?;
+            let grid = project.grid(GridOptions {
+                annotator,
+                label,
+                queue: opts.queue,
+            })?;
             if grid.images_position().1 == 0 {
                 return Err(Error::msg(format!(
                     "no image left for {} to judge for {} ({}): none has it as a candidate{}, \
@@ -243,9 +223,9 @@ pub fn annotate(opts: AnnotateOptions) -> Result<()> {
             }
             Opened::Grid(Box::new(grid))
         }
-        Task::Classify { items, describe } => Opened::Classify(Box::new(ClassifySession::open(
-            store, &annotator, items, &describe,
-        )?)),
+        Task::Classify { items, describe } => {
+            Opened::Classify(Box::new(project.classify(&annotator, items, &describe)?))
+        }
     };
 
     busy.finish_and_clear();
@@ -538,13 +518,6 @@ impl SignalThread {
     fn stop(self) {
         self.handle.close();
     }
-}
-
-/// The project's image folder, or the override.
-pub(crate) fn image_root(store: &Store, images: Option<&Path>) -> Option<PathBuf> {
-    images
-        .map(Path::to_path_buf)
-        .or_else(|| store.meta().ok()?.image_root.map(PathBuf::from))
 }
 
 #[cfg(test)]

@@ -4,12 +4,11 @@
 //! The text part never depends on the picture: when stdout is not a terminal, or the file is
 //! missing or corrupt, the text is printed all the same with a line saying why no image is drawn.
 
-use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
+use crate::annotate::Project;
 use crate::error::{Error, Result};
-use crate::store::{FlagKind, Store};
 
 /// Prints `image` of `project` (the picture, then its candidates, answers and flags).
 pub fn show(
@@ -18,10 +17,10 @@ pub fn show(
     images: Option<&Path>,
     annotator: Option<&str>,
 ) -> Result<()> {
-    let store = Store::open(project)?;
-    let text = describe(&store, image, annotator)?;
-    let row = store.image(image.trim())?.expect("describe found it");
-    let drawn = match super::image_root(&store, images) {
+    let project = Project::open(project)?;
+    let text = project.describe(image, annotator)?;
+    let row = project.image(image.trim())?.expect("describe found it");
+    let drawn = match project.image_root(images) {
         None => Err("the project has no image folder; pass --images DIR".to_string()),
         Some(root) => draw(&row.rec.path_under(&root)),
     };
@@ -65,127 +64,4 @@ fn draw(path: &Path) -> Result<(), String> {
     viuer::print(&img, &config)
         .map(|_| ())
         .map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// The text part of `show`: the image's record, each candidate with its meaning, provenance and
-/// every annotator's standing answer, and the flags standing on the image.
-pub fn describe(store: &Store, image: &str, annotator: Option<&str>) -> Result<String> {
-    let key = image.trim();
-    let row = store
-        .image(key)?
-        .ok_or_else(|| Error::msg(format!("no image `{key}` in {}", store.path().display())))?;
-    let vocab = store.vocab()?;
-    let rec = &row.rec;
-    let mut s = String::new();
-    let _ = write!(s, "{}", rec.key);
-    if let (Some(w), Some(h)) = (rec.width, rec.height) {
-        let _ = write!(s, "  {w}×{h}");
-    }
-    if let Some(b) = rec.bytes {
-        let _ = write!(s, "  {b} bytes");
-    }
-    let _ = write!(s, "  {}", rec.status.as_str());
-    if let Some(e) = &rec.error {
-        let _ = write!(s, " ({e})");
-    }
-    s.push('\n');
-    let name = |label: &str| {
-        vocab
-            .get(label)
-            .map_or_else(|| label.to_string(), |c| c.name.clone())
-    };
-    match &rec.original_label {
-        Some(l) => {
-            let _ = writeln!(s, "original label: {} ({l})", name(l));
-        }
-        None => s.push_str("original label: none\n"),
-    }
-
-    // Every annotator's standing answer, by label.
-    let events = store.events_for_image(&rec.key)?;
-    let mut annotators: Vec<&str> = events.iter().map(|e| e.annotator.as_str()).collect();
-    annotators.sort_unstable();
-    annotators.dedup();
-    if let Some(me) = annotator
-        && let Some(i) = annotators.iter().position(|a| *a == me)
-    {
-        let me = annotators.remove(i);
-        annotators.insert(0, me);
-    }
-    let mut standing: Vec<(String, String, &'static str)> = Vec::new();
-    for who in &annotators {
-        for e in store.current_for_image(&rec.key, who)? {
-            if let Some(a) = e.answer {
-                standing.push((e.label, who.to_string(), a.as_str()));
-            }
-        }
-    }
-
-    let candidates = store.candidates(row.id)?;
-    let _ = writeln!(s, "\ncandidates ({}):", candidates.len());
-    let name_w = candidates
-        .iter()
-        .map(|c| name(&c.label).chars().count())
-        .max()
-        .unwrap_or(0);
-    for c in &candidates {
-        let mut prov: Vec<String> = Vec::new();
-        if c.is_original {
-            prov.push("original".into());
-        }
-        for p in &c.sources {
-            match p.score {
-                Some(sc) => prov.push(format!("{} #{} {sc:.3}", p.model, p.rank)),
-                None => prov.push(format!("{} #{}", p.model, p.rank)),
-            }
-        }
-        if prov.is_empty() {
-            prov.push("answered".into());
-        }
-        let answers: Vec<String> = standing
-            .iter()
-            .filter(|(l, _, _)| *l == c.label)
-            .map(|(_, who, a)| {
-                if Some(who.as_str()) == annotator {
-                    format!("{who} (you) {a}")
-                } else {
-                    format!("{who} {a}")
-                }
-            })
-            .collect();
-        let _ = writeln!(
-            s,
-            "  {}  {:<name_w$}  {}",
-            c.label,
-            name(&c.label),
-            prov.join(", ")
-        );
-        if let Some(cl) = vocab.get(&c.label)
-            && !cl.path.is_empty()
-        {
-            let _ = writeln!(s, "      {}", cl.short_path(4));
-        }
-        if !answers.is_empty() {
-            let _ = writeln!(s, "      answers: {}", answers.join(", "));
-        }
-    }
-    let flags = store.flags_for_image(&rec.key)?;
-    if flags.is_empty() {
-        s.push_str("\nflags: none\n");
-    } else {
-        s.push_str("\nflags:\n");
-        for f in flags {
-            let kind = match f.kind {
-                FlagKind::Expert => "needs an expert",
-                k => k.as_str(),
-            };
-            let note = if f.note.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", f.note)
-            };
-            let _ = writeln!(s, "  {kind} by {}{note}", f.annotator);
-        }
-    }
-    Ok(s)
 }

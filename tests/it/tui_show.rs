@@ -4,7 +4,7 @@ use crate::annotate_support;
 
 use annotate_support::project;
 use labelvet::store::{Answer, FlagKind};
-use labelvet::tui::describe;
+use labelvet::annotate::describe;
 
 #[test]
 fn the_text_names_candidates_provenance_answers_and_flags() {
