@@ -2,6 +2,7 @@
 //! line or image it came from instead of a bare SQLite or I/O message.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -35,8 +36,28 @@ pub enum Error {
         error: std::io::Error,
     },
 
-    #[error("{0}")]
-    Sqlite(#[from] rusqlite::Error),
+    /// The project file stayed locked by another process (another labelvet writing to it)
+    /// past the busy timeout. Nothing was written; the same command may succeed later.
+    #[error(
+        "{}: still locked by another process after {} s; close the other labelvet using this \
+         file and try again",
+        path.display(),
+        waited.as_secs()
+    )]
+    Locked { path: PathBuf, waited: Duration },
+
+    /// A file offered to `merge` was refused (damaged, foreign, altered, another project...)
+    /// before anything in it reached the target, which is left as it was.
+    #[error("{}: refused: {reason}", path.display())]
+    MergeRefused { path: PathBuf, reason: String },
+
+    /// An SQLite error, with the file it happened on. `path` is `None` only until the store
+    /// function that knows the file passes the error on (see [`Error::in_file`]).
+    #[error("{}{source}", path.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default())]
+    Sqlite {
+        path: Option<PathBuf>,
+        source: rusqlite::Error,
+    },
 
     #[error("{0}")]
     Msg(String),
@@ -62,5 +83,22 @@ impl Error {
 
     pub fn msg(msg: impl Into<String>) -> Self {
         Error::Msg(msg.into())
+    }
+
+    /// Names `path` as the file of an SQLite error that names none yet.
+    pub fn in_file(self, path: &Path) -> Self {
+        match self {
+            Error::Sqlite { path: None, source } => Error::Sqlite {
+                path: Some(path.to_path_buf()),
+                source,
+            },
+            e => e,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(source: rusqlite::Error) -> Self {
+        Error::Sqlite { path: None, source }
     }
 }

@@ -35,21 +35,19 @@ impl From<HashMap<(String, String), f64>> for Scores {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Method {
     Frequency,
     DawidSkene,
     /// Scores given from outside (`--scores`).
+    #[strum(serialize = "scores")]
     Given,
 }
 
 impl Method {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Frequency => "frequency",
-            Method::DawidSkene => "dawid-skene",
-            Method::Given => "scores",
-        }
+        self.into()
     }
 }
 

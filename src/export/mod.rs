@@ -18,7 +18,8 @@ use crate::analysis::project::{ProjectData, Results};
 use crate::error::{Error, Result};
 use crate::store::{ClassifyEvent, Store};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
 pub enum ExportFormat {
     /// One JSON object per image: label set, per-label counts and scores, provenance.
     Jsonl,
@@ -34,13 +35,7 @@ pub enum ExportFormat {
 
 impl ExportFormat {
     pub fn as_str(self) -> &'static str {
-        match self {
-            ExportFormat::Jsonl => "jsonl",
-            ExportFormat::Csv => "csv",
-            ExportFormat::RealJson => "real-json",
-            ExportFormat::Prodigy => "prodigy",
-            ExportFormat::ClassifyJsonl => "classify-jsonl",
-        }
+        self.into()
     }
 }
 

@@ -44,7 +44,8 @@ use crate::store::predictions::rebuild_candidates;
 use crate::store::{Answer, JudgmentEvent, Store, judgments::insert_events};
 use crate::vocab::Vocab;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum JudgmentFormat {
     Csv,
     Jsonl,
@@ -53,11 +54,7 @@ pub enum JudgmentFormat {
 
 impl JudgmentFormat {
     pub fn as_str(self) -> &'static str {
-        match self {
-            JudgmentFormat::Csv => "csv",
-            JudgmentFormat::Jsonl => "jsonl",
-            JudgmentFormat::Prodigy => "prodigy",
-        }
+        self.into()
     }
 }
 

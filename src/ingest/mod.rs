@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::store::{ImageRecord, ImageStatus, Store};
+use crate::store::{ImageRecord, ImageStatus, PartialFile, Store};
 use crate::vocab::Vocab;
 
 #[derive(Clone, Debug, Default)]
@@ -65,50 +65,21 @@ pub fn init_project(path: &Path, opts: &InitOptions) -> Result<(Store, InitRepor
         None => None,
     };
 
-    let tmp = temp_beside(path);
-    let result = (|| -> Result<()> {
-        let mut store = Store::create(&tmp, &vocab)?;
-        store.transaction(|tx| {
-            crate::store::images::insert_images(tx, &records)?;
-            if let Some(root) = &root {
-                tx.execute(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('image_root', ?1)",
-                    [root],
-                )?;
-            }
-            crate::store::predictions::rebuild_candidates(tx)?;
-            Ok(())
-        })?;
-        report.duplicates = store.duplicate_content()?;
-        // Closing checkpoints the WAL into the main file, so the rename moves everything.
-        drop(store);
+    let partial = PartialFile::beside(path)?;
+    let mut store = Store::create(partial.path(), &vocab)?;
+    store.transaction(|tx| {
+        crate::store::images::insert_images(tx, &records)?;
+        if let Some(root) = &root {
+            crate::store::set_meta_in(tx, "image_root", root)?;
+        }
+        crate::store::predictions::rebuild_candidates(tx)?;
         Ok(())
-    })();
-    if let Err(e) = result {
-        remove_db_files(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        remove_db_files(&tmp);
-        Error::io(path, e)
     })?;
+    report.duplicates = store.duplicate_content()?;
+    // Closing checkpoints the WAL into the main file, so the rename moves everything.
+    drop(store);
+    partial.finish()?;
     Ok((Store::open(path)?, report))
-}
-
-fn temp_beside(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "project.db".into());
-    path.with_file_name(format!(".{name}.partial-{}", std::process::id()))
-}
-
-fn remove_db_files(path: &Path) {
-    for suffix in ["", "-wal", "-shm", "-journal"] {
-        let mut p = path.as_os_str().to_owned();
-        p.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(p));
-    }
 }
 
 fn gather(vocab: &Vocab, opts: &InitOptions) -> Result<(Vec<ImageRecord>, InitReport)> {

@@ -269,10 +269,7 @@ pub(crate) fn append<E: Event>(store: &Store, events: &[E]) -> Result<()> {
 fn committed(store: &Store, f: impl FnOnce(&Transaction<'_>) -> Result<()>) -> Result<()> {
     let tx = Transaction::new_unchecked(&store.conn, rusqlite::TransactionBehavior::Immediate)
         .map_err(|e| store.locked_or(e))?;
-    f(&tx).map_err(|err| match err {
-        Error::Sqlite(s) => store.locked_or(s),
-        e => e,
-    })?;
+    f(&tx).map_err(|e| store.locked_or(e))?;
     tx.commit().map_err(|e| store.locked_or(e))
 }
 

@@ -10,7 +10,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::Store;
 use crate::error::{Error, Result};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "lowercase")]
 pub enum ImageStatus {
     /// The file was read and its header understood.
     Ok,
@@ -22,19 +23,12 @@ pub enum ImageStatus {
 
 impl ImageStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            ImageStatus::Ok => "ok",
-            ImageStatus::Missing => "missing",
-            ImageStatus::Unreadable => "unreadable",
-        }
+        self.into()
     }
 
+    /// A status read back from the file; anything unknown counts as unreadable.
     fn parse(s: &str) -> ImageStatus {
-        match s {
-            "ok" => ImageStatus::Ok,
-            "missing" => ImageStatus::Missing,
-            _ => ImageStatus::Unreadable,
-        }
+        s.parse().unwrap_or(ImageStatus::Unreadable)
     }
 }
 

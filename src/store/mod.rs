@@ -16,6 +16,7 @@ pub mod flags;
 pub mod images;
 pub mod judgments;
 pub mod merge;
+mod partial;
 pub mod predictions;
 pub mod queue;
 pub mod reference;
@@ -32,6 +33,7 @@ pub use classify::{ClassifyAnswer, ClassifyCounts, ClassifyEvent, CurrentClassif
 pub use flags::{Flag, FlagKind};
 pub use images::{ImageRecord, ImageRow, ImageStatus};
 pub use judgments::{AnnotatorCounts, CurrentAnswer, JudgmentEvent, new_event_id, now_ms};
+pub use partial::PartialFile;
 pub use predictions::{Candidate, ModelInfo, PredictionSource};
 pub use queue::{QueueFilter, QueueImage};
 pub use reference::ReferenceImage;
@@ -211,7 +213,7 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| locked_or(&path, e))?;
-        let out = f(&tx)?;
+        let out = f(&tx).map_err(|e| locked_or(&path, e))?;
         tx.commit().map_err(|e| locked_or(&path, e))?;
         Ok(out)
     }
@@ -225,8 +227,9 @@ impl Store {
         Ok(())
     }
 
-    /// Turns SQLite's "database is locked" into a sentence that says what to do.
-    pub fn locked_or(&self, e: rusqlite::Error) -> Error {
+    /// Turns SQLite's "database is locked" into [`Error::Locked`], and names this file in any
+    /// other SQLite error.
+    pub fn locked_or(&self, e: impl Into<Error>) -> Error {
         locked_or(&self.path, e)
     }
 
@@ -254,11 +257,7 @@ impl Store {
     }
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
-            params![key, value],
-        )?;
-        Ok(())
+        set_meta_in(&self.conn, key, value)
     }
 
     /// The project's vocabulary, as stored in it.
@@ -268,21 +267,32 @@ impl Store {
     }
 }
 
-fn locked_or(path: &Path, e: rusqlite::Error) -> Error {
-    if let rusqlite::Error::SqliteFailure(f, _) = &e
-        && matches!(
+/// Sets a `meta` value inside a caller's transaction.
+pub fn set_meta_in(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+fn locked_or(path: &Path, e: impl Into<Error>) -> Error {
+    match e.into() {
+        Error::Sqlite {
+            source: rusqlite::Error::SqliteFailure(f, _),
+            ..
+        } if matches!(
             f.code,
             rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-        )
-    {
-        return Error::msg(format!(
-            "{}: still locked by another process after {} s; close the other labelvet \
-             using this file and try again",
-            path.display(),
-            BUSY_TIMEOUT.as_secs()
-        ));
+        ) =>
+        {
+            Error::Locked {
+                path: path.to_path_buf(),
+                waited: BUSY_TIMEOUT,
+            }
+        }
+        e => e.in_file(path),
     }
-    Error::Sqlite(e)
 }
 
 fn describe_open_error(e: &rusqlite::Error) -> String {

@@ -284,7 +284,10 @@ impl<'a, 'r> SourceRow<'a, 'r> {
 }
 
 pub(crate) fn refused(path: &Path, why: impl std::fmt::Display) -> Error {
-    Error::msg(format!("{}: refused: {why}", path.display()))
+    Error::MergeRefused {
+        path: path.to_path_buf(),
+        reason: why.to_string(),
+    }
 }
 
 /// Sidecar files SQLite would apply to the database: a non-empty `-wal` or `-journal`.
