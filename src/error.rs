@@ -1,5 +1,9 @@
 //! One error type for the library, so that every failure the binary reports names the file,
 //! line or image it came from instead of a bare SQLite or I/O message.
+//!
+//! A variant wrapping an I/O or SQLite error shows that error in its own message, so it does not
+//! also hand it out as `source()`: the binary prints the whole chain (`{:#}`), which would say the
+//! cause twice. Callers that need the cause match the variant's `error` field.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,8 +32,6 @@ pub enum Error {
         msg: String,
     },
 
-    /// The I/O error is part of the message, not a separate cause: a cause would print its
-    /// words a second time after them (`{:#}` prints the chain).
     #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
@@ -53,10 +55,10 @@ pub enum Error {
 
     /// An SQLite error, with the file it happened on. `path` is `None` only until the store
     /// function that knows the file passes the error on (see [`Error::in_file`]).
-    #[error("{}{source}", path.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default())]
+    #[error("{}{error}", path.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default())]
     Sqlite {
         path: Option<PathBuf>,
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
 
     #[error("{0}")]
@@ -66,10 +68,10 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
+    pub fn io(path: &Path, error: std::io::Error) -> Self {
         Error::Io {
             path: path.to_path_buf(),
-            error: source,
+            error,
         }
     }
 
@@ -88,9 +90,9 @@ impl Error {
     /// Names `path` as the file of an SQLite error that names none yet.
     pub fn in_file(self, path: &Path) -> Self {
         match self {
-            Error::Sqlite { path: None, source } => Error::Sqlite {
+            Error::Sqlite { path: None, error } => Error::Sqlite {
                 path: Some(path.to_path_buf()),
-                source,
+                error,
             },
             e => e,
         }
@@ -98,7 +100,7 @@ impl Error {
 }
 
 impl From<rusqlite::Error> for Error {
-    fn from(source: rusqlite::Error) -> Self {
-        Error::Sqlite { path: None, source }
+    fn from(error: rusqlite::Error) -> Self {
+        Error::Sqlite { path: None, error }
     }
 }

@@ -30,8 +30,8 @@ pub use queue::{QueueOrder, QueueSpec, parse_range};
 
 use crate::error::{Error, Result};
 use crate::store::{
-    Answer, Flag, FlagKind, ImageRecord, ImageRow, JudgmentEvent, PredictionSource,
-    ReferenceImage, Store, new_event_id,
+    Answer, Flag, FlagKind, ImageRecord, ImageRow, JudgmentEvent, PredictionSource, ReferenceImage,
+    Store, new_event_id,
 };
 use crate::vocab::{Class, Vocab};
 use progress::Tally;
@@ -267,9 +267,7 @@ impl Session {
         exclude: &str,
         limit: usize,
     ) -> Result<(Vec<ReferenceImage>, bool)> {
-        let confirmed = self
-            .store
-            .reference_images(label, exclude, limit, false)?;
+        let confirmed = self.store.reference_images(label, exclude, limit, false)?;
         if confirmed.is_empty() {
             Ok((
                 self.store.reference_images(label, exclude, limit, true)?,

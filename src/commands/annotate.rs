@@ -7,9 +7,9 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 use labelvet::analysis::classify::classify_queue;
+use labelvet::annotate::login_name;
 use labelvet::annotate::{QueueSpec, select_classify};
 use labelvet::store::Store;
-use labelvet::annotate::login_name;
 use labelvet::tui::{AnnotateOptions, Task};
 
 use super::{aggregate_project, queue_spec};
@@ -103,12 +103,7 @@ struct TaskArgs {
 
 /// The screen's task. A grid's label is looked up now, so that a misspelt one fails here; the
 /// classify queue is computed now, as `report` would aggregate the answers.
-fn task(
-    args: TaskArgs,
-    annotator: Option<&str>,
-    spec: &QueueSpec,
-    project: &Path,
-) -> Result<Task> {
+fn task(args: TaskArgs, annotator: Option<&str>, spec: &QueueSpec, project: &Path) -> Result<Task> {
     let results_given = args.results.scores.is_some()
         || args.results.method != MethodArg::Frequency
         || args.results.threshold != 0.5;

@@ -32,9 +32,24 @@ use labelvet::store::Store;
 
 use crate::cli::{MethodArg, QueueArgs, ResultsArgs, SelectArgs};
 
-/// The exit code of a failed command (see the README's table): 1 for bad input or a refusal.
-pub fn exit_code(_e: &anyhow::Error) -> ExitCode {
-    ExitCode::FAILURE
+/// The exit code when the project file stays locked by another process: sysexits.h's
+/// `EX_TEMPFAIL`, "try again later", since nothing was written and a rerun may succeed.
+pub const EXIT_LOCKED: u8 = 75;
+
+/// The exit code of a failed command (the README's table): [`EXIT_LOCKED`] when the project file
+/// stayed locked, else 1 (bad input, a refusal). Usage errors exit with 2 from clap, before this.
+pub fn exit_code(e: &anyhow::Error) -> ExitCode {
+    let locked = e.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<labelvet::Error>(),
+            Some(labelvet::Error::Locked { .. })
+        )
+    });
+    if locked {
+        ExitCode::from(EXIT_LOCKED)
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// Progress bars only where a person watches them.

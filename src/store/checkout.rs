@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{OptionalExtension, params};
 
-use super::Store;
+use super::{PartialFile, Store};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Debug)]
@@ -59,9 +59,9 @@ pub fn checkout(project: &Store, out: &Path, opts: &CheckoutOptions<'_>) -> Resu
         ))
     })?;
     let vocab = project.vocab()?;
-    let tmp = temp_beside(out);
-    let made = (|| -> Result<CheckoutReport> {
-        let mut store = Store::create(&tmp, &vocab)?;
+    let partial = PartialFile::beside(out)?;
+    let report = {
+        let mut store = Store::create(partial.path(), &vocab)?;
         // Nothing waits for the disk while the file is built under its temporary name (a crash
         // leaves only that); it is synced once, whole, before it takes its real name.
         store.conn.pragma_update(None, "synchronous", "OFF")?;
@@ -71,36 +71,9 @@ pub fn checkout(project: &Store, out: &Path, opts: &CheckoutOptions<'_>) -> Resu
         let report = store.transaction(|tx| fill(tx, project, out, opts))?;
         store.conn.execute("DETACH DATABASE project", [])?;
         // Closing checkpoints the log into the file, so the rename moves everything.
-        drop(store);
-        std::fs::File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| Error::io(&tmp, e))?;
-        Ok(report)
-    })();
-    let report = match made {
-        Ok(r) => r,
-        Err(e) => {
-            remove_db_files(&tmp);
-            return Err(e);
-        }
+        report
     };
-    if out.exists() {
-        remove_db_files(&tmp);
-        return Err(Error::msg(format!(
-            "{} appeared while it was being made; left it alone",
-            out.display()
-        )));
-    }
-    std::fs::rename(&tmp, out).map_err(|e| {
-        remove_db_files(&tmp);
-        Error::io(out, e)
-    })?;
-    // The new name itself survives a crash once its folder is synced (where folders can be).
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
+    partial.finish()?;
     Ok(report)
 }
 
@@ -388,14 +361,6 @@ fn check_annotator_name(name: &str, as_file: bool) -> Result<()> {
         Some(p) => Err(Error::msg(format!("annotator name {name:?} {p}"))),
         None => Ok(()),
     }
-}
-
-fn temp_beside(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "checkout.db".into());
-    path.with_file_name(format!(".{name}.partial-{}", std::process::id()))
 }
 
 fn remove_db_files(path: &Path) {

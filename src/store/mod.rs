@@ -123,9 +123,11 @@ impl Store {
             path: path.to_path_buf(),
         };
         let version = store.check_identity()?;
-        store.configure()?;
+        store.configure().map_err(|e| locked_or(path, e))?;
         if version < SCHEMA_VERSION {
-            store.migrate_from(version)?;
+            store
+                .migrate_from(version)
+                .map_err(|e| locked_or(path, e))?;
         }
         Ok(store)
     }
@@ -199,7 +201,17 @@ impl Store {
         &self.path
     }
 
-    pub fn conn(&self) -> &Connection {
+    /// For the store's unit tests; SQL stays in the store, the rest of the program calls typed
+    /// functions.
+    #[cfg(test)]
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The raw connection, for integration tests only: they count rows, hold a lock or damage
+    /// a file in ways no user can. Not part of the API.
+    #[doc(hidden)]
+    pub fn conn_for_tests(&self) -> &Connection {
         &self.conn
     }
 
@@ -279,7 +291,7 @@ pub fn set_meta_in(conn: &Connection, key: &str, value: &str) -> Result<()> {
 fn locked_or(path: &Path, e: impl Into<Error>) -> Error {
     match e.into() {
         Error::Sqlite {
-            source: rusqlite::Error::SqliteFailure(f, _),
+            error: rusqlite::Error::SqliteFailure(f, _),
             ..
         } if matches!(
             f.code,

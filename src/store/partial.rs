@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 pub struct PartialFile {
-    dir: tempfile::TempDir,
+    /// Held for its `Drop`, which removes the folder and whatever is left in it.
+    _dir: tempfile::TempDir,
     file: PathBuf,
     target: PathBuf,
 }
@@ -27,13 +28,10 @@ impl PartialFile {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "project.db".into());
-        let dir = tempfile::Builder::new()
-            .prefix(&format!(".{name}.partial-"))
-            .tempdir_in(parent)
-            .map_err(|e| Error::io(parent, e))?;
+        let dir = private_dir(&format!(".{name}.partial-"), parent)?;
         let file = dir.path().join(&name);
         Ok(PartialFile {
-            dir,
+            _dir: dir,
             file,
             target: target.to_path_buf(),
         })
@@ -44,12 +42,40 @@ impl PartialFile {
         &self.file
     }
 
-    /// Moves the finished database to its final name; the private folder goes with `self`.
+    /// Moves the finished database to its final name, unless something appeared under that
+    /// name meanwhile; the private folder goes with `self`. The file is synced before the move
+    /// and its folder after, so the new name survives a crash (where folders can be synced).
     pub fn finish(self) -> Result<()> {
+        std::fs::File::open(&self.file)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(&self.file, e))?;
+        if self.target.exists() {
+            return Err(Error::msg(format!(
+                "{} appeared while it was being made; left it alone",
+                self.target.display()
+            )));
+        }
         std::fs::rename(&self.file, &self.target).map_err(|e| Error::io(&self.target, e))?;
-        drop(self.dir);
+        if let Some(dir) = self.target.parent().filter(|d| !d.as_os_str().is_empty())
+            && let Ok(d) = std::fs::File::open(dir)
+        {
+            let _ = d.sync_all();
+        }
         Ok(())
     }
+}
+
+/// A new folder only this user can enter (0700; tempfile's default follows the umask, often
+/// 0755), named `prefix` and random letters, inside `parent`; removed when dropped.
+pub(crate) fn private_dir(prefix: &str, parent: &Path) -> Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    builder.tempdir_in(parent).map_err(|e| Error::io(parent, e))
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ pub struct SourceFile {
     /// What was recovered from beside the file, as a sentence, when anything was.
     pub recovered: Option<String>,
     /// Holds the private copy alive while `conn` reads it.
-    _copy: Option<TempDir>,
+    _copy: Option<tempfile::TempDir>,
     /// Tables checked by [`SourceFile::check_table`] so far.
     checked: std::cell::RefCell<Vec<String>>,
 }
@@ -307,9 +307,9 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 
 /// Copies the file and its sidecars into a private folder and lets SQLite recover them there,
 /// with everything that could run SQL from the file switched off. The original is not touched.
-fn recover_copy(path: &Path, sidecars: &[PathBuf]) -> Result<(TempDir, PathBuf, String)> {
-    let dir = TempDir::new()?;
-    let copy = dir.0.join("source.db");
+fn recover_copy(path: &Path, sidecars: &[PathBuf]) -> Result<(tempfile::TempDir, PathBuf, String)> {
+    let dir = super::partial::private_dir("labelvet-merge-", &std::env::temp_dir())?;
+    let copy = dir.path().join("source.db");
     std::fs::copy(path, &copy).map_err(|e| Error::io(path, e))?;
     let mut names = Vec::new();
     let mut bytes = 0;
@@ -634,40 +634,6 @@ pub(crate) fn describe(e: &rusqlite::Error) -> String {
             )
         }
         e => e.to_string(),
-    }
-}
-
-/// A private folder under the system's temporary folder, removed when dropped.
-pub(crate) struct TempDir(pub(crate) PathBuf);
-
-impl TempDir {
-    pub(crate) fn new() -> Result<TempDir> {
-        let base = std::env::temp_dir();
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        for attempt in 0..1000u32 {
-            let p = base.join(format!(
-                "labelvet-{}-{nanos:x}-{attempt}",
-                std::process::id()
-            ));
-            match std::fs::create_dir(&p) {
-                Ok(()) => return Ok(TempDir(p)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(Error::io(&p, e)),
-            }
-        }
-        Err(Error::msg(format!(
-            "{}: cannot make a private temporary folder",
-            base.display()
-        )))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

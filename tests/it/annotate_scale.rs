@@ -31,7 +31,7 @@ fn a_million_image_project_opens_in_under_a_second() {
     let store = Store::create(&db, &Vocab::imagenet1k()).unwrap();
     let t = Instant::now();
     store
-        .conn()
+        .conn_for_tests()
         .execute_batch(&format!(
             "BEGIN;
              CREATE TEMP TABLE ck(n INTEGER PRIMARY KEY, key TEXT NOT NULL);

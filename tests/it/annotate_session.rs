@@ -248,7 +248,7 @@ fn progress_counts_answers_and_pace() {
     let total = s.progress().total;
     let store = p.open();
     let all: u64 = store
-        .conn()
+        .conn_for_tests()
         .query_row("SELECT count(*) FROM candidates", [], |r| r.get(0))
         .unwrap();
     assert_eq!(total, all);
@@ -541,7 +541,7 @@ fn two_sessions_on_one_file_both_land_and_a_held_lock_moves_nothing() {
     // Another process holds the write lock: the answer fails with the store's message and the
     // session stays on the same question, with nothing counted.
     a.store()
-        .conn()
+        .conn_for_tests()
         .busy_timeout(Duration::from_millis(100))
         .unwrap();
     let other = rusqlite::Connection::open(&p.db).unwrap();

@@ -22,6 +22,7 @@ mod annotate_session;
 mod bad_images;
 mod checkout_select;
 mod classify;
+mod exit_codes;
 mod fuzz_regressions;
 mod gen_project;
 mod merge_hostile;

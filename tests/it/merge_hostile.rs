@@ -455,7 +455,7 @@ fn answers_left_in_a_log_beside_the_source_come_in_without_touching_it() {
         // As a killed `labelvet annotate` leaves it: committed answers still in the -wal.
         let store = Store::open(&p).unwrap();
         store
-            .conn()
+            .conn_for_tests()
             .set_db_config(
                 rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
                 true,
@@ -536,7 +536,7 @@ fn a_merge_killed_halfway_leaves_the_target_as_it_was() {
 
     let store = Store::open(&f.target).unwrap();
     let check: String = store
-        .conn()
+        .conn_for_tests()
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(check, "ok");

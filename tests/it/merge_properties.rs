@@ -264,7 +264,7 @@ fn fill(path: &Path, items: &[(Item, [bool; 3])], file: usize) {
         ) = (it, f[file])
         {
             store
-                .conn()
+                .conn_for_tests()
                 .execute(
                     "INSERT INTO flags(id, image, kind, note, annotator, session, created_at)
                      VALUES (?1, ?2, ?3, '', ?4, 's', ?5)",

@@ -108,7 +108,7 @@ pub struct State {
 pub fn state(path: &Path) -> State {
     let store = Store::open(path).unwrap();
     let rows = |sql: &str| -> Vec<String> {
-        let mut stmt = store.conn().prepare(sql).unwrap();
+        let mut stmt = store.conn_for_tests().prepare(sql).unwrap();
         let n = stmt.column_count();
         stmt.query_map([], |r| {
             let mut line = String::new();

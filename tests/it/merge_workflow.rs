@@ -310,7 +310,7 @@ fn different_bytes_under_one_key_stop_the_merge_unless_the_target_wins() {
             .append_answer(&img.rec.key, &label, Answer::Yes, "alice", "s", None)
             .unwrap();
         store
-            .conn()
+            .conn_for_tests()
             .execute(
                 "UPDATE images SET sha256 = ?1 WHERE key = ?2",
                 [&"0".repeat(64), &img.rec.key],

@@ -20,7 +20,7 @@ const LITE0: &str = "lite0=../shared/data/models/efficientnet_lite0.onnx";
 fn rows(db: &Path) -> Vec<(String, String, u32, String, f64)> {
     let store = Store::open(db).unwrap();
     let mut stmt = store
-        .conn()
+        .conn_for_tests()
         .prepare(
             "SELECT i.key, m.name, p.rank, p.label, p.score FROM predictions p
              JOIN images i ON i.id = p.image_id JOIN models m ON m.id = p.model_id
@@ -38,7 +38,7 @@ fn rows(db: &Path) -> Vec<(String, String, u32, String, f64)> {
 fn predicted_images(db: &Path) -> u64 {
     Store::open(db)
         .unwrap()
-        .conn()
+        .conn_for_tests()
         .query_row(
             "SELECT count(DISTINCT image_id) FROM predictions",
             [],

@@ -47,7 +47,7 @@ fn reference() -> Top5 {
 
 fn stored(store: &Store) -> Top5 {
     let mut stmt = store
-        .conn()
+        .conn_for_tests()
         .prepare(
             "SELECT i.key, m.name, p.rank, p.label, p.score FROM predictions p
              JOIN images i ON i.id = p.image_id JOIN models m ON m.id = p.model_id

@@ -27,7 +27,7 @@ fn dump(db: &Path) -> String {
             "*"
         };
         let mut stmt = store
-            .conn()
+            .conn_for_tests()
             .prepare(&format!("SELECT {columns} FROM {table} ORDER BY 1, 2"))
             .unwrap();
         let n = stmt.column_count();
@@ -112,7 +112,7 @@ fn reimporting_a_model_replaces_it() {
     ok(&["predictions", "import", s(&db), PREDICTIONS]);
     let store = Store::open(&db).unwrap();
     let n: i64 = store
-        .conn()
+        .conn_for_tests()
         .query_row("SELECT count(*) FROM predictions", [], |r| r.get(0))
         .unwrap();
     assert_eq!(n, 1215);

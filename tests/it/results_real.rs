@@ -222,7 +222,7 @@ fn importing_again_even_split_and_renamed_adds_nothing() {
     std::fs::copy(&f.answered, &db).unwrap();
     let mut store = Store::open(&db).unwrap();
     let events_before: u64 = store
-        .conn()
+        .conn_for_tests()
         .query_row("SELECT count(*) FROM judgments", [], |r| r.get(0))
         .unwrap();
 
@@ -253,7 +253,7 @@ fn importing_again_even_split_and_renamed_adds_nothing() {
     assert_eq!(split.added, 0);
     assert_eq!(split.already, 924_810 - 924_810 / 2);
     let events_after: u64 = store
-        .conn()
+        .conn_for_tests()
         .query_row("SELECT count(*) FROM judgments", [], |r| r.get(0))
         .unwrap();
     assert_eq!(events_before, events_after);
@@ -286,7 +286,7 @@ fn dump(db: &Path) -> Vec<String> {
         "SELECT id || image || label || answer || annotator || created_at FROM judgments ORDER BY id",
         "SELECT image_id || ' ' || label FROM candidates ORDER BY image_id, label",
     ] {
-        let mut stmt = store.conn().prepare(sql).unwrap();
+        let mut stmt = store.conn_for_tests().prepare(sql).unwrap();
         let rows = stmt
             .query_map([], |r| r.get::<_, String>(0))
             .unwrap()

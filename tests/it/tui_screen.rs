@@ -424,7 +424,7 @@ fn a_locked_project_says_so_on_the_status_line_and_keeps_the_question() {
     s.app
         .session()
         .store()
-        .conn()
+        .conn_for_tests()
         .busy_timeout(Duration::from_millis(100))
         .unwrap();
     let other = rusqlite::Connection::open(&p.db).unwrap();

@@ -3,8 +3,8 @@
 use crate::annotate_support;
 
 use annotate_support::project;
-use labelvet::store::{Answer, FlagKind};
 use labelvet::annotate::describe;
+use labelvet::store::{Answer, FlagKind};
 
 #[test]
 fn the_text_names_candidates_provenance_answers_and_flags() {

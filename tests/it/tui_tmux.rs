@@ -348,7 +348,7 @@ fn kill_9_loses_no_answer_the_screen_showed() {
     assert!(shown > 0, "no answer on the last screen:\n{screen}");
     // The file is whole after the kill.
     let ok: String = store
-        .conn()
+        .conn_for_tests()
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(ok, "ok");
