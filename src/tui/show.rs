@@ -21,21 +21,31 @@ pub fn show(
     let text = project.describe(image, annotator)?;
     let row = project.image(image.trim())?.expect("describe found it");
     let drawn = match project.image_root(images) {
-        None => Err("the project has no image folder; pass --images DIR".to_string()),
+        None => Err(Some(
+            "the project has no image folder; pass --images DIR".to_string(),
+        )),
         Some(root) => draw(&row.rec.path_under(&root)),
     };
     let mut out = std::io::stdout().lock();
-    let io = |e| Error::msg(format!("writing to stdout: {e}"));
-    if let Err(why) = drawn {
-        writeln!(out, "(image not drawn: {why})").map_err(io)?;
+    let written = match drawn {
+        // The reader went away (`labelvet show ... | head`): nothing more to say, as
+        // ripgrep and cat do.
+        Err(None) => return Ok(()),
+        Err(Some(why)) => writeln!(out, "(image not drawn: {why})"),
+        Ok(()) => Ok(()),
     }
-    out.write_all(text.as_bytes()).map_err(io)?;
-    out.flush().map_err(io)?;
-    Ok(())
+    .and_then(|()| out.write_all(text.as_bytes()))
+    .and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::msg(format!("writing to stdout: {e}"))),
+        Ok(()) => Ok(()),
+    }
 }
 
-fn draw(path: &Path) -> Result<(), String> {
-    let img = super::images::decode(path)?;
+/// Prints the picture. The error is why it could not be, or `None` when stdout's reader is gone.
+fn draw(path: &Path) -> Result<(), Option<String>> {
+    let img = super::images::decode(path).map_err(Some)?;
     let tty = std::io::stdout().is_terminal();
     let (cols, rows) = if tty {
         crossterm::terminal::size().unwrap_or((80, 24))
@@ -61,7 +71,9 @@ fn draw(path: &Path) -> Result<(), String> {
         use_iterm: tty,
         ..viuer::Config::default()
     };
-    viuer::print(&img, &config)
-        .map(|_| ())
-        .map_err(|e| format!("{}: {e}", path.display()))
+    match viuer::print(&img, &config) {
+        Ok(_) => Ok(()),
+        Err(viuer::ViuError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(None),
+        Err(e) => Err(Some(format!("{}: {e}", path.display()))),
+    }
 }

@@ -108,6 +108,32 @@ fn show_through_a_pipe_draws_half_blocks_then_the_text() {
     assert!(text.ends_with("flags: none\n"), "{text}");
 }
 
+/// `labelvet show ... | head`: the reader is gone (here before the first byte, so every write
+/// fails); show ends quietly and successfully, as ripgrep and cat do, without "Broken pipe".
+#[test]
+fn show_into_a_closed_pipe_ends_quietly() {
+    use std::os::fd::FromRawFd;
+    let p = project(2);
+    let mut fds = [0; 2];
+    // SAFETY: pipe(2) fills two descriptors; the read end is closed at once, the write end
+    // is owned by the child's stdout.
+    let writer = unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        libc::close(fds[0]);
+        std::os::fd::OwnedFd::from_raw_fd(fds[1])
+    };
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_labelvet"))
+        .arg("show")
+        .arg(&p.db)
+        .arg(&p.keys[0])
+        .stdout(std::process::Stdio::from(writer))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
 #[test]
 fn show_prints_the_text_and_the_reason_when_the_picture_cannot_be_drawn() {
     let p = project(2);
