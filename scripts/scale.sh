@@ -14,6 +14,7 @@
 #   predictions  `predictions import` of the 10 models into a copy of that project, RUNS times
 #   judgments    `judgments import` of the 5 M answers into a copy of the big project, once
 #   report       `report` (frequency, and Dawid-Skene with --json) over the 5 M answers, RUNS times
+#   export       `export --format parquet` of the 5 M answers (three files), RUNS times
 #   annotate     `annotate` opened in tmux on the 1.28 M-image project (10 models' candidates):
 #                time to the first frame showing a question, peak RSS; then 5 answers, quit, and
 #                a check that all 5 are on disk; RUNS times
@@ -112,6 +113,15 @@ step_report() {
         measure report-dawid-skene-json "$r" \
             "$BIN" report "$DIR/report.db" --method dawid-skene --threshold 0.8 --json
     done
+}
+
+step_export() {
+    for r in $(seq "$FIRST_RUN" "$RUNS"); do
+        rm -rf "$DIR/export-parquet"
+        measure export-parquet "$r" "$BIN" export "$DIR/report.db" --format parquet \
+            -o "$DIR/export-parquet"
+    done
+    ls -l "$DIR/export-parquet" >&2
 }
 
 # The screen in a private tmux server, 200x60, half-blocks (the images are not on disk: the
@@ -223,7 +233,7 @@ step_summary() {
 
 # ---- dispatch ----
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(build gen init predictions judgments report annotate merge summary)
+[ ${#steps[@]} -gt 0 ] || steps=(build gen init predictions judgments report export annotate merge summary)
 for s in "${steps[@]}"; do
     log "step $s"
     "step_$s"

@@ -53,18 +53,26 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         labelvet report val.db\n  \
         labelvet report val.db --method dawid-skene --threshold 0.8 --plots figures/\n  \
-        labelvet report val.db --scores scores.csv.gz --threshold 0.8 --json > report.json")]
+        labelvet report val.db --scores scores.csv.gz --threshold 0.8 --json > report.json\n  \
+        labelvet report val.db --html report.html")]
     Report(ReportArgs),
-    /// Export label sets and answers: JSON lines, CSV, ReaL's real.json, Prodigy JSON lines
+    /// Export label sets and answers: JSON lines, CSV, Parquet, ReaL's real.json and raters.npz,
+    /// Prodigy, cleanlab, FiftyOne
     #[command(after_help = "Formats:\n  \
         jsonl      one object per image: label set, counts and scores per label, provenance\n  \
         csv        one row per (image, label): image,label,label_index,name,yes,no,maybe,\n             \
         frequency,score,valid,original\n  \
+        parquet    -o DIR: answers.parquet, labels.parquet, images.parquet (pandas, polars,\n             \
+        DuckDB, Spark, Hugging Face datasets)\n  \
         real-json  ImageNet-ReaL's real.json: a list of label-index lists in image-key order\n  \
-        prodigy    one Prodigy-style object per current answer (accept / reject / ignore)\n\n\
+        real-npz   -o FILE: ImageNet-ReaL's raters.npz (tensor, info, ids) of every answer\n  \
+        prodigy    one Prodigy-style object per current answer (accept / reject / ignore)\n  \
+        cleanlab   cleanlab's multi-annotator long format: task,annotator,label (1 yes, 0 no)\n  \
+        fiftyone   -o DIR: a FiftyOneImageClassificationDataset (labels.json, data.json)\n\n\
         Examples:\n  \
         labelvet export val.db --format real-json --threshold 0.8 -o real.json\n  \
-        labelvet export val.db --format csv --method dawid-skene -o labels.csv")]
+        labelvet export val.db --format csv --method dawid-skene -o labels.csv\n  \
+        labelvet export val.db --format parquet -o results/")]
     Export(ExportArgs),
     /// Make an annotator's file from the project: everything but other annotators' answers
     #[command(after_help = "Example:\n  \
@@ -200,6 +208,10 @@ pub struct ReportArgs {
     /// Also draw the figures (SVG and PNG) into this folder
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page (figures inline, sortable
+    /// tables, nothing loaded from the network)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -207,9 +219,13 @@ pub struct ExportArgs {
     pub project: PathBuf,
     #[arg(long, value_enum)]
     pub format: ExportFormatArg,
-    /// Write here instead of to standard output
-    #[arg(short, long, value_name = "FILE")]
+    /// Write here instead of to standard output (a folder for parquet and fiftyone)
+    #[arg(short, long, value_name = "FILE|DIR")]
     pub output: Option<PathBuf>,
+    /// Write into an output folder that already holds files (those of the export's names
+    /// are replaced)
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub results: ResultsArgs,
 }
@@ -431,6 +447,14 @@ pub enum ExportFormatArg {
     Prodigy,
     /// Every current classify answer, as `judgments import --format classify-jsonl` reads it
     ClassifyJsonl,
+    /// answers.parquet, labels.parquet and images.parquet in the folder given by -o
+    Parquet,
+    /// ImageNet-ReaL's raters.npz: every answer as a raters x questions x no/maybe/yes tensor
+    RealNpz,
+    /// cleanlab's multi-annotator long format: task,annotator,label
+    Cleanlab,
+    /// A FiftyOne image classification dataset in the folder given by -o
+    Fiftyone,
 }
 
 #[derive(Args, Debug)]

@@ -143,23 +143,33 @@ impl ProjectData {
         let mut annotator_of: HashMap<String, u32> = HashMap::new();
         let mut answers = Vec::new();
         let mut foreign_answers = 0;
-        for a in store.current_answers()? {
-            let (Some(&image), Some(&class)) = (
+        // Straight into dense ids: a `String` copy of millions of answers would be most of the
+        // memory the report needs.
+        store.for_each_current_event(|a| {
+            let (Some(&image), Some(&class), Some(answer)) = (
                 image_of.get(a.image.as_str()),
                 class_of.get(a.label.as_str()),
+                a.answer,
             ) else {
                 foreign_answers += 1;
-                continue;
+                return Ok(());
             };
-            let next = annotator_of.len() as u32;
-            let annotator = *annotator_of.entry(a.annotator).or_insert(next);
+            let annotator = match annotator_of.get(a.annotator.as_str()) {
+                Some(&id) => id,
+                None => {
+                    let id = annotator_of.len() as u32;
+                    annotator_of.insert(a.annotator.clone(), id);
+                    id
+                }
+            };
             answers.push(Answered {
                 image,
                 class,
                 annotator,
-                answer: a.answer,
+                answer,
             });
-        }
+            Ok(())
+        })?;
         // Dense annotator ids in name order, so that every listing is sorted by name.
         let mut annotators: Vec<(String, u32)> = annotator_of.into_iter().collect();
         annotators.sort();

@@ -516,7 +516,7 @@ fn model_accuracy(
 }
 
 /// `12,345`: thousands separated, for tables people read.
-fn num(n: impl Into<u64>) -> String {
+pub(crate) fn num(n: impl Into<u64>) -> String {
     let s = n.into().to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
@@ -528,20 +528,20 @@ fn num(n: impl Into<u64>) -> String {
     out
 }
 
-fn pct(x: Option<f64>) -> String {
+pub(crate) fn pct(x: Option<f64>) -> String {
     x.map_or_else(|| "n/a".into(), |x| format!("{:.1}%", 100.0 * x))
 }
 
-fn coef(x: Option<f64>) -> String {
+pub(crate) fn coef(x: Option<f64>) -> String {
     x.map_or_else(|| "n/a".into(), |x| format!("{x:.3}"))
 }
 
-fn of(n: usize, d: usize) -> String {
+pub(crate) fn of(n: usize, d: usize) -> String {
     let share = (d > 0).then(|| n as f64 / d as f64);
     format!("{} of {} ({})", num(n as u64), num(d as u64), pct(share))
 }
 
-fn acc(a: &Accuracy) -> String {
+pub(crate) fn acc(a: &Accuracy) -> String {
     match a.accuracy {
         Some(x) => format!("{:.2}% ({})", 100.0 * x, num(a.images as u64)),
         None => "n/a".into(),
@@ -868,7 +868,7 @@ fn write_classify(w: &mut String, c: &ClassifySummary) {
     }
 }
 
-fn class_label(c: &ClassRef) -> String {
+pub(crate) fn class_label(c: &ClassRef) -> String {
     format!("{} ({})", c.name, c.key)
 }
 

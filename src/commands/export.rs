@@ -2,11 +2,14 @@
 
 use std::io::Write;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 
 use super::{StdoutPipe, aggregate_project};
 use crate::cli::{ExportArgs, ExportFormatArg, MethodArg};
-use labelvet::export::{ExportFormat, export, write_file_atomically};
+use labelvet::export::fiftyone::write_fiftyone;
+use labelvet::export::npz::real_npz;
+use labelvet::export::parquet::write_parquet;
+use labelvet::export::{ExportFormat, export, prepare_output_dir, write_file_atomically};
 use labelvet::store::Store;
 
 pub fn run(args: ExportArgs) -> Result<()> {
@@ -14,9 +17,25 @@ pub fn run(args: ExportArgs) -> Result<()> {
         project,
         format,
         output,
+        force,
         results,
     } = args;
+    let output = output.as_deref();
     let store = Store::open(&project)?;
+    // Formats that write a folder or a binary file need -o, checked before the (possibly long)
+    // aggregation.
+    let needs = match format {
+        ExportFormatArg::Parquet => Some("--format parquet writes a folder: -o DIR"),
+        ExportFormatArg::Fiftyone => Some("--format fiftyone writes a folder: -o DIR"),
+        ExportFormatArg::RealNpz => Some("--format real-npz writes a file: -o raters.npz"),
+        _ => None,
+    };
+    if let (Some(what), None) = (needs, output) {
+        bail!("{what}");
+    }
+    if let (ExportFormatArg::Parquet | ExportFormatArg::Fiftyone, Some(dir)) = (format, output) {
+        prepare_output_dir(dir, force)?;
+    }
     let (data, res) = aggregate_project(&store, &results)?;
     if let Some(ds) = res.ds
         && !ds.converged
@@ -38,6 +57,58 @@ pub fn run(args: ExportArgs) -> Result<()> {
         ExportFormatArg::RealJson => ExportFormat::RealJson,
         ExportFormatArg::Prodigy => ExportFormat::Prodigy,
         ExportFormatArg::ClassifyJsonl => ExportFormat::ClassifyJsonl,
+        ExportFormatArg::Cleanlab => ExportFormat::Cleanlab,
+        ExportFormatArg::Parquet => {
+            let dir = output.expect("checked above");
+            let s = write_parquet(&store, &data, &res, dir)
+                .with_context(|| format!("exporting to {}", dir.display()))?;
+            eprintln!(
+                "wrote {} answers, {} questions and {} images (parquet) to {}",
+                s.answers,
+                s.labels,
+                s.images,
+                files(&s.files)
+            );
+            return Ok(());
+        }
+        ExportFormatArg::Fiftyone => {
+            let dir = output.expect("checked above");
+            let root = store.meta()?.image_root.map(std::path::PathBuf::from);
+            let s = write_fiftyone(&data, &res, dir, root.as_deref())
+                .with_context(|| format!("exporting to {}", dir.display()))?;
+            eprintln!(
+                "wrote {} images, {} with a label set (fiftyone) to {}",
+                s.images,
+                s.labelled,
+                files(&s.files)
+            );
+            match &s.image_root {
+                Some(root) => eprintln!("data.json points at the images in {}", root.display()),
+                None => eprintln!(
+                    "the project has no image folder: give it to FiftyOne as data_path=\"/path/to/images\""
+                ),
+            }
+            return Ok(());
+        }
+        ExportFormatArg::RealNpz => {
+            let path = output.expect("checked above");
+            let mut summary = None;
+            write_file_atomically(path, |w| {
+                let s = real_npz(&data, w)?;
+                let n = s.answers as u64;
+                summary = Some(s);
+                Ok(n)
+            })?;
+            let s = summary.expect("written");
+            eprintln!(
+                "wrote {} answers of {} raters to {} questions (real-npz) to {}",
+                s.answers,
+                s.raters,
+                s.questions,
+                path.display()
+            );
+            return Ok(());
+        }
     };
     if format == ExportFormat::RealJson {
         // A real.json made with another rule than ReaL's looks just like one made with it.
@@ -62,8 +133,9 @@ pub fn run(args: ExportArgs) -> Result<()> {
         ExportFormat::Csv => "questions",
         ExportFormat::Prodigy => "answers",
         ExportFormat::ClassifyJsonl => "classify answers",
+        ExportFormat::Cleanlab => "yes/no answers",
     };
-    match output.as_deref() {
+    match output {
         Some(path) => {
             let n = write_file_atomically(path, |w| export(&store, &data, &res, format, w))?;
             eprintln!(
@@ -79,4 +151,12 @@ pub fn run(args: ExportArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn files(paths: &[std::path::PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

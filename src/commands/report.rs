@@ -8,7 +8,9 @@ use super::aggregate_project;
 use crate::cli::ReportArgs;
 use labelvet::analysis::classify::ClassifySummary;
 use labelvet::analysis::report::Report;
+use labelvet::export::html::report_html;
 use labelvet::export::plots::write_plots;
+use labelvet::export::write_file_atomically;
 use labelvet::store::Store;
 
 pub fn run(args: ReportArgs) -> Result<()> {
@@ -17,8 +19,9 @@ pub fn run(args: ReportArgs) -> Result<()> {
         results: args,
         json,
         plots,
+        html,
     } = &args;
-    let (json, plots) = (*json, plots.as_deref());
+    let (json, plots, html) = (*json, plots.as_deref(), html.as_deref());
     let store = Store::open(project)?;
     let (data, res) = aggregate_project(&store, args)?;
     let mut report = Report::build(&data, &res);
@@ -31,6 +34,15 @@ pub fn run(args: ReportArgs) -> Result<()> {
         ),
         None => None,
     };
+    if let Some(file) = html {
+        let page = report_html(&report, &data, &res)
+            .with_context(|| format!("drawing the figures for {}", file.display()))?;
+        write_file_atomically(file, |w| {
+            w.write_all(page.as_bytes())
+                .map_err(|e| labelvet::error::Error::io(file, e))?;
+            Ok(page.len() as u64)
+        })?;
+    }
     let mut out = super::StdoutPipe::default();
     if json {
         // stdout stays pure JSON; what else there is to say goes to stderr.
@@ -42,6 +54,14 @@ pub fn run(args: ReportArgs) -> Result<()> {
         out.write_all(json.as_bytes())?;
     } else {
         write!(out, "{report}")?;
+    }
+    if let Some(file) = html {
+        let say = format!("wrote the report as HTML to {}", file.display());
+        if json {
+            eprintln!("{say}");
+        } else {
+            writeln!(out, "\n{say}")?;
+        }
     }
     if let (Some(dir), Some(made)) = (plots, made) {
         let mut say = String::new();

@@ -1,11 +1,17 @@
 //! Results in the formats other tools read: label sets per image (JSON lines), one row per
 //! (image, label) question (CSV), ImageNet-ReaL's `real.json`, and every current answer as
-//! Prodigy-style JSON lines, and every current classify answer as JSON lines; plus the report's
-//! figures (`plots`).
+//! Prodigy-style JSON lines, every current classify answer as JSON lines, and every yes/no
+//! answer in cleanlab's multi-annotator long format; Parquet files for dataframe and SQL engines
+//! (`parquet`), ReaL's `raters.npz` (`npz`), a FiftyOne dataset (`fiftyone`); plus the report's
+//! figures (`plots`) and the report as one HTML page (`html`).
 //!
 //! Every writer takes the same aggregated [`Results`], so an export and the report made with the
 //! same `--method`, `--threshold` and `--scores` always agree.
 
+pub mod fiftyone;
+pub mod html;
+pub mod npz;
+pub mod parquet;
 pub mod plots;
 
 use std::collections::HashMap;
@@ -31,6 +37,9 @@ pub enum ExportFormat {
     Prodigy,
     /// One JSON object per current classify answer, in the layout `judgments import` reads.
     ClassifyJsonl,
+    /// cleanlab's multi-annotator long format: `task,annotator,label` (1 yes, 0 no), each
+    /// (image, label) question a binary task.
+    Cleanlab,
 }
 
 impl ExportFormat {
@@ -53,6 +62,7 @@ pub fn export(
         ExportFormat::RealJson => real_json(data, res, out),
         ExportFormat::Prodigy => prodigy(store, data, out),
         ExportFormat::ClassifyJsonl => classify_jsonl(store, out),
+        ExportFormat::Cleanlab => cleanlab(data, out),
     }?;
     out.flush()
         .map_err(|e| Error::msg(format!("writing the export: {e}")))?;
@@ -416,11 +426,74 @@ fn prodigy(store: &Store, data: &ProjectData, out: &mut dyn Write) -> Result<u64
     Ok(n)
 }
 
+/// cleanlab's multi-annotator long format (`cleanlab.multiannotator.convert_long_to_wide_dataset`
+/// reads `task`, `annotator`, `label`): each (image, label) question with a yes or no is a
+/// binary task, numbered from 0 in (image key, vocabulary) order, its label 1 for yes and 0 for
+/// no; "maybe" is no class of a binary task and is left out. `image` and `class` say which
+/// question a task is.
+fn cleanlab(data: &ProjectData, out: &mut dyn Write) -> Result<u64> {
+    let mut w = ::csv::Writer::from_writer(out);
+    w.write_record(["task", "annotator", "label", "image", "class"])
+        .map_err(write_err)?;
+    let mut task: Option<(u32, u32)> = None;
+    let mut tasks = 0u64;
+    let mut n = 0u64;
+    for a in &data.answers {
+        let label = match a.answer {
+            crate::analysis::Answer::Yes => "1",
+            crate::analysis::Answer::No => "0",
+            crate::analysis::Answer::Maybe => continue,
+        };
+        if task != Some((a.image, a.class)) {
+            if task.is_some() {
+                tasks += 1;
+            }
+            task = Some((a.image, a.class));
+        }
+        w.write_record([
+            tasks.to_string().as_str(),
+            &data.annotators[a.annotator as usize],
+            label,
+            &data.images[a.image as usize].key,
+            &data.classes[a.class as usize].key,
+        ])
+        .map_err(write_err)?;
+        n += 1;
+    }
+    w.flush().map_err(write_err)?;
+    Ok(n)
+}
+
+/// Makes `dir` ready to receive an export's files: created when missing; when it exists and
+/// holds anything, refused unless `force` (files of the export's names are then replaced, and
+/// nothing else in the folder is touched).
+pub fn prepare_output_dir(dir: &Path, force: bool) -> Result<()> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() && !force {
+                return Err(Error::msg(format!(
+                    "{} exists and is not empty; choose a new folder, or give --force to write                      into it (files of the same names are replaced)",
+                    dir.display()
+                )));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
+        }
+        Err(e) if dir.is_file() => Err(Error::msg(format!(
+            "{} is a file; the export writes a folder of files there ({e})",
+            dir.display()
+        ))),
+        Err(e) => Err(Error::io(dir, e)),
+    }
+}
+
 /// Writes what `f` writes to `path` through a temporary file beside it, so that a failure never leaves
 /// a half-written file under the final name.
 pub fn write_file_atomically(
     path: &Path,
-    f: impl FnOnce(&mut dyn Write) -> Result<u64>,
+    f: impl FnOnce(&mut (dyn Write + Send)) -> Result<u64>,
 ) -> Result<u64> {
     let name = path
         .file_name()

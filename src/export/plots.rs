@@ -42,7 +42,55 @@ pub fn write_plots(report: &Report, dir: &Path) -> Result<Plots> {
     register_font()?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut out = Plots::default();
+    draw_all(report, &mut Target::Files { dir, out: &mut out })?;
+    Ok(out)
+}
 
+/// One drawn figure as SVG text, for pages that carry their figures inline.
+#[derive(Clone, Debug)]
+pub struct SvgFigure {
+    /// The file stem `write_plots` would use (`selection_frequency`, ...).
+    pub name: String,
+    pub svg: String,
+}
+
+/// Every figure the report has data for, as SVG text (the same drawings `write_plots` saves),
+/// and the reasons for the ones left out.
+pub fn svg_figures(report: &Report) -> Result<(Vec<SvgFigure>, Vec<String>)> {
+    let mut figures = Vec::new();
+    let mut skipped = Vec::new();
+    draw_all(
+        report,
+        &mut Target::Svg {
+            figures: &mut figures,
+            skipped: &mut skipped,
+        },
+    )?;
+    Ok((figures, skipped))
+}
+
+/// Where `save` puts a figure: SVG and PNG files, or SVG text in memory.
+enum Target<'a> {
+    Files {
+        dir: &'a Path,
+        out: &'a mut Plots,
+    },
+    Svg {
+        figures: &'a mut Vec<SvgFigure>,
+        skipped: &'a mut Vec<String>,
+    },
+}
+
+impl Target<'_> {
+    fn skip(&mut self, why: String) {
+        match self {
+            Target::Files { out, .. } => out.skipped.push(why),
+            Target::Svg { skipped, .. } => skipped.push(why),
+        }
+    }
+}
+
+fn draw_all(report: &Report, out: &mut Target<'_>) -> Result<()> {
     let sf = &report.distributions.selection_frequency;
     let answered: usize = sf.counts.iter().sum::<usize>() + sf.undefined;
     if answered > 0 {
@@ -59,10 +107,9 @@ pub fn write_plots(report: &Report, dir: &Path) -> Result<Plots> {
             counts: &sf.counts,
             threshold: (report.method == "frequency").then_some(report.threshold),
         };
-        save(&fig, dir, "selection_frequency", &mut out)?;
+        save(&fig, "selection_frequency", out)?;
     } else {
-        out.skipped
-            .push("selection_frequency: no answers yet".into());
+        out.skip("selection_frequency: no answers yet".into());
     }
     if let Some(score) = &report.distributions.score {
         let fig = HistogramFigure {
@@ -75,7 +122,7 @@ pub fn write_plots(report: &Report, dir: &Path) -> Result<Plots> {
             counts: &score.counts,
             threshold: Some(report.threshold),
         };
-        save(&fig, dir, "scores", &mut out)?;
+        save(&fig, "scores", out)?;
     }
 
     let lpi = &report.distributions.labels_per_image;
@@ -84,20 +131,18 @@ pub fn write_plots(report: &Report, dir: &Path) -> Result<Plots> {
             counts: lpi,
             threshold: report.threshold,
         };
-        save(&fig, dir, "labels_per_image", &mut out)?;
+        save(&fig, "labels_per_image", out)?;
     } else {
-        out.skipped
-            .push("labels_per_image: no reviewed images".into());
+        out.skip("labels_per_image: no reviewed images".into());
     }
 
     if report.models.iter().any(|m| m.original.images > 0) {
         let fig = AccuracyFigure {
             models: &report.models,
         };
-        save(&fig, dir, "accuracy_by_model", &mut out)?;
+        save(&fig, "accuracy_by_model", out)?;
     } else {
-        out.skipped
-            .push("accuracy_by_model: no model predictions in the project".into());
+        out.skip("accuracy_by_model: no model predictions in the project".into());
     }
 
     let mut rows: Vec<(String, f64)> = report
@@ -107,14 +152,13 @@ pub fn write_plots(report: &Report, dir: &Path) -> Result<Plots> {
         .filter_map(|r| r.agreement.map(|a| (r.annotator.clone(), a)))
         .collect();
     if rows.is_empty() {
-        out.skipped
-            .push("annotator_agreement: no annotator shares a question with others".into());
+        out.skip("annotator_agreement: no annotator shares a question with others".into());
     } else {
         rows.sort_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
         let fig = AgreementFigure { rows: &rows };
-        save(&fig, dir, "annotator_agreement", &mut out)?;
+        save(&fig, "annotator_agreement", out)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 fn thousands(n: usize) -> String {
@@ -141,8 +185,26 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-fn save<F: Figure>(fig: &F, dir: &Path, name: &str, out: &mut Plots) -> Result<()> {
+fn save<F: Figure>(fig: &F, name: &str, target: &mut Target<'_>) -> Result<()> {
     let (w, h) = fig.size();
+    let (dir, out) = match target {
+        Target::Files { dir, out } => (*dir, &mut **out),
+        Target::Svg { figures, .. } => {
+            register_font()?;
+            let mut svg = String::new();
+            {
+                let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+                fig.draw(&root)
+                    .and_then(|()| root.present().map_err(err))
+                    .map_err(|e| Error::msg(format!("figure {name}: {e}")))?;
+            }
+            figures.push(SvgFigure {
+                name: name.to_string(),
+                svg,
+            });
+            return Ok(());
+        }
+    };
     let svg = dir.join(format!("{name}.svg"));
     {
         let root = SVGBackend::new(&svg, (w, h)).into_drawing_area();

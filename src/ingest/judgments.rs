@@ -244,6 +244,13 @@ pub fn import_judgments(
                 "starts with `{`: JSON lines, not CSV (use --format jsonl or prodigy)",
             ));
         }
+        (_, Format::Binary) => {
+            return Err(Error::msg(format!(
+                "{}: not an answers file labelvet reads; the formats read are CSV, JSON lines \
+                 and Prodigy JSON lines (optionally gzipped)",
+                file.display()
+            )));
+        }
         (Some(f), _) => f,
         (None, Format::Csv) => JudgmentFormat::Csv,
         (None, Format::Jsonl) => JudgmentFormat::Jsonl,

@@ -5,6 +5,7 @@
 pub mod classify;
 pub mod images;
 pub mod judgments;
+mod parquet_predictions;
 pub mod predictions;
 pub mod scores;
 pub mod table;

@@ -1,9 +1,11 @@
 //! Model predictions into a project, streamed row by row so memory stays flat whatever the file's
 //! size, all in one transaction so that a malformed line leaves the project as it was.
 //!
-//! Two layouts: long CSV (`image,model,rank,label,score`, label as class key or index; the
-//! shared data's `label_index`/`wnid` columns work too) and JSON lines
-//! (`{"image":..,"model":..,"topk":[{"label":..,"score":..},..]}`). Either may be gzipped.
+//! Three formats: long CSV (`image,model,rank,label,score`, label as class key or index; the
+//! shared data's `label_index`/`wnid` columns work too), JSON lines
+//! (`{"image":..,"model":..,"topk":[{"label":..,"score":..},..]}`), either possibly gzipped, and
+//! Parquet in either layout (see `parquet_predictions`), as a GPU cluster writes them. All three
+//! go through the same checks, so a file says the same things whatever its format.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -62,13 +64,13 @@ impl Default for PredictionOptions {
 }
 
 /// Resolves labels (key or index) to keys once per distinct spelling.
-struct Labels<'v> {
+pub(super) struct Labels<'v> {
     vocab: &'v Vocab,
     cache: HashMap<String, String>,
 }
 
 impl<'v> Labels<'v> {
-    fn key(&mut self, label: &str) -> Option<&str> {
+    pub(super) fn key(&mut self, label: &str) -> Option<&str> {
         if !self.cache.contains_key(label) {
             let key = self.vocab.resolve(label)?.key.clone();
             self.cache.insert(label.to_string(), key);
@@ -100,7 +102,6 @@ pub fn import_predictions(
         };
         let mut report = PredictionImport::default();
         for file in files {
-            let (reader, format) = table::open_detect(file)?;
             let source = file.display().to_string();
             let ctx = Ctx {
                 file,
@@ -108,9 +109,23 @@ pub fn import_predictions(
                 images: &images,
                 opts,
             };
-            match format {
-                Format::Csv => import_csv(&ctx, reader, &mut writer, &mut labels, &mut report)?,
-                Format::Jsonl => import_jsonl(&ctx, reader, &mut writer, &mut labels, &mut report)?,
+            if super::parquet_predictions::is_parquet(file)? {
+                super::parquet_predictions::import(&ctx, &mut writer, &mut labels, &mut report)?;
+            } else {
+                let (reader, format) = table::open_detect(file)?;
+                match format {
+                    Format::Csv => import_csv(&ctx, reader, &mut writer, &mut labels, &mut report)?,
+                    Format::Jsonl => {
+                        import_jsonl(&ctx, reader, &mut writer, &mut labels, &mut report)?
+                    }
+                    Format::Binary => {
+                        return Err(Error::msg(format!(
+                            "{}: not a predictions file labelvet reads; the formats read are \
+                             Parquet, CSV and JSON lines (CSV and JSON lines optionally gzipped)",
+                            file.display()
+                        )));
+                    }
+                }
             }
             report.files += 1;
             bar.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
@@ -125,63 +140,78 @@ pub fn import_predictions(
     Ok(report)
 }
 
-struct Ctx<'a> {
-    file: &'a Path,
+pub(super) struct Ctx<'a> {
+    pub(super) file: &'a Path,
     source: &'a str,
     images: &'a HashMap<String, i64>,
-    opts: &'a PredictionOptions,
+    pub(super) opts: &'a PredictionOptions,
+}
+
+/// Where in a file a prediction came from, for messages: a line of a text file, or a row of a
+/// Parquet row group.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum At {
+    Line(u64),
+    /// Row group and row within it, from 0; said from 1.
+    Row {
+        group: usize,
+        groups: usize,
+        row: usize,
+    },
 }
 
 impl Ctx<'_> {
-    fn image(&self, line: u64, key: &str) -> Result<i64> {
-        self.images.get(key).copied().ok_or_else(|| {
-            Error::input(
-                self.file,
-                line,
-                format!("image {key} is not in the project"),
-            )
-        })
+    pub(super) fn err(&self, at: At, msg: impl Into<String>) -> Error {
+        match at {
+            At::Line(line) => Error::input(self.file, line, msg),
+            At::Row { group, groups, row } => Error::msg(format!(
+                "{}: row group {} of {groups}, row {}: {}",
+                self.file.display(),
+                group + 1,
+                row + 1,
+                msg.into()
+            )),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn add(
+    pub(super) fn add(
         &self,
         writer: &mut PredictionWriter<'_>,
         labels: &mut Labels<'_>,
         report: &mut PredictionImport,
-        line: u64,
+        at: At,
         image: &str,
         model: &str,
         rank: u32,
         label: &str,
         score: Option<f64>,
     ) -> Result<()> {
-        let image_id = self.image(line, image)?;
+        let image_id = self
+            .images
+            .get(image)
+            .copied()
+            .ok_or_else(|| self.err(at, format!("image {image} is not in the project")))?;
         if rank > self.opts.top_k {
             report.beyond_top_k += 1;
             return Ok(());
         }
         if model.is_empty() {
-            return Err(Error::input(self.file, line, "empty model name"));
+            return Err(self.err(at, "empty model name"));
         }
         if let Some(s) = score
             && !s.is_finite()
         {
-            return Err(Error::input(
-                self.file,
-                line,
-                format!("score {s} is not a number"),
-            ));
+            return Err(self.err(at, format!("score {s} is not a number")));
         }
         let key = labels
             .key(label)
-            .ok_or_else(|| Error::input(self.file, line, format!("unknown class `{label}`")))?
+            .ok_or_else(|| self.err(at, format!("unknown class `{label}`")))?
             .to_string();
         let model_id = writer.model_id(model, self.source)?;
         if !writer.add(image_id, model_id, rank, &key, score)? {
-            return Err(Error::input(
-                self.file,
-                line,
+            return Err(self.err(
+                at,
                 format!("image {image}, model {model}: rank {rank} given twice"),
             ));
         }
@@ -255,7 +285,7 @@ fn import_csv(
             writer,
             labels,
             report,
-            line,
+            At::Line(line),
             field(img),
             model,
             rank,
@@ -330,7 +360,7 @@ fn import_jsonl(
                 writer,
                 labels,
                 report,
-                n,
+                At::Line(n),
                 &p.image,
                 model,
                 r as u32 + 1,

@@ -30,19 +30,37 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>> {
 pub enum Format {
     Csv,
     Jsonl,
+    /// Not text: a NUL byte or invalid UTF-8 in the first block (an image, a zip, a database),
+    /// which no text importer should try to read as CSV.
+    Binary,
 }
 
-/// Opens a table and tells CSV from JSON lines by its first non-blank byte.
+/// Opens a table and tells CSV from JSON lines by its first non-blank byte, and either from a
+/// file that is not text at all.
 pub fn open_detect(path: &Path) -> Result<(Box<dyn BufRead + Send>, Format)> {
     let mut r = open(path)?;
     let head = r.fill_buf().map_err(|e| Error::io(path, e))?;
     let first = head.iter().find(|b| !b.is_ascii_whitespace());
-    let fmt = if first == Some(&b'{') {
+    let fmt = if looks_binary(head) {
+        Format::Binary
+    } else if first == Some(&b'{') {
         Format::Jsonl
     } else {
         Format::Csv
     };
     Ok((r, fmt))
+}
+
+/// Whether a file's first bytes are not text: a NUL byte, or bytes that are not UTF-8 (a
+/// character cut at the end of the block is allowed).
+fn looks_binary(head: &[u8]) -> bool {
+    if head.contains(&0) {
+        return true;
+    }
+    match std::str::from_utf8(head) {
+        Ok(_) => false,
+        Err(e) => e.error_len().is_some(),
+    }
 }
 
 pub fn csv_reader<R: Read>(r: R) -> csv::Reader<R> {

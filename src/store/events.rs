@@ -361,9 +361,28 @@ pub(crate) fn current<T>(
     conn: &Connection,
     k: &Kind,
     columns: &str,
-    mut map: impl FnMut(&Row<'_>) -> Result<T>,
+    map: impl FnMut(&Row<'_>) -> Result<T>,
     same: impl Fn(&T, &T) -> bool,
 ) -> Result<Vec<T>> {
+    let mut out: Vec<T> = Vec::new();
+    for_each_current(conn, k, columns, map, same, |item| {
+        out.push(item);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// [`current`], handing each current item to `emit` as soon as it is known instead of
+/// collecting them: memory holds the retracted ids and one item, whatever the number of
+/// answers (the exports of millions of answers stream through this).
+pub(crate) fn for_each_current<T>(
+    conn: &Connection,
+    k: &Kind,
+    columns: &str,
+    mut map: impl FnMut(&Row<'_>) -> Result<T>,
+    same: impl Fn(&T, &T) -> bool,
+    mut emit: impl FnMut(T) -> Result<()>,
+) -> Result<()> {
     debug_assert_eq!(k.undo, Undo::Retracts);
     let retracts = k.named(Role::Retracts);
     let retracted: HashSet<String> = conn
@@ -383,7 +402,7 @@ pub(crate) fn current<T>(
         k.created_at(),
     ))?;
     let mut rows = stmt.query([])?;
-    let mut out: Vec<T> = Vec::new();
+    let mut last: Option<T> = None;
     while let Some(r) = rows.next()? {
         if let ValueRef::Text(id) = r.get_ref(0)?
             && retracted.contains(std::str::from_utf8(id).unwrap_or(""))
@@ -392,12 +411,16 @@ pub(crate) fn current<T>(
         }
         let item = map(r)?;
         // Rows come oldest first within a question, so a later row replaces the earlier one.
-        match out.last_mut() {
-            Some(last) if same(last, &item) => *last = item,
-            _ => out.push(item),
+        match last.take() {
+            Some(prev) if !same(&prev, &item) => emit(prev)?,
+            _ => {}
         }
+        last = Some(item);
     }
-    Ok(out)
+    if let Some(item) = last {
+        emit(item)?;
+    }
+    Ok(())
 }
 
 /// The events that stand, oldest first, out of `events` (oldest first, all of kind `E`): for a

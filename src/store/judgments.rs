@@ -256,6 +256,28 @@ impl Store {
         current_answers(&self.conn)
     }
 
+    /// Calls `f` with the event behind every current answer (an annotator's latest answer to a
+    /// question that no retraction names), in (image, label, annotator) order, one at a time:
+    /// the exports of millions of answers and the report's dense ids are built from this
+    /// without a `String` copy of every answer in memory.
+    pub fn for_each_current_event(
+        &self,
+        mut f: impl FnMut(&JudgmentEvent) -> Result<()>,
+    ) -> Result<()> {
+        let k = &JUDGMENTS;
+        let columns: Vec<&str> = k.columns.iter().skip(1).map(|c| c.name).collect();
+        events::for_each_current(
+            &self.conn,
+            k,
+            &columns.join(", "),
+            |r| Ok(JudgmentEvent::from_row(r)?),
+            |a: &JudgmentEvent, b| {
+                a.image == b.image && a.label == b.label && a.annotator == b.annotator
+            },
+            |e| f(&e),
+        )
+    }
+
     /// One annotator's current answers for one image, with the events that gave them.
     pub fn current_for_image(&self, image: &str, annotator: &str) -> Result<Vec<JudgmentEvent>> {
         let theirs: Vec<JudgmentEvent> = self

@@ -23,6 +23,7 @@ mod bad_images;
 mod checkout_select;
 mod classify;
 mod exit_codes;
+mod exports;
 mod fuzz_regressions;
 mod gen_project;
 mod merge_hostile;
