@@ -169,7 +169,7 @@ fn unreadable_and_vanished_images_are_skipped_and_listed() {
         "{out}"
     );
     assert!(
-        out.contains("skipped: truncated.jpg: not a readable JPEG"),
+        out.contains("skipped: truncated.jpg: truncated JPEG: data ends after 600 bytes"),
         "{out}"
     );
     assert_eq!(predicted_images(&db), 3);
