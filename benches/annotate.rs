@@ -9,6 +9,10 @@
 //! `decode_resize_encode`: a JPEG read from disk, decoded, resized with fast_image_resize and
 //! encoded for the terminal, with nothing cached. Target: median under 10 ms for ~500x375.
 //!
+//! `grid_page`: a page of 24 grid thumbnails (20x9 cells of half-blocks, the smallest cell) read,
+//! decoded, resized and encoded one after another, as the image worker does, from the 20 shared
+//! ImageNet photos (progressive JPEGs) and 4 curated ones. Target: median under 25 ms.
+//!
 //! Run: `cargo bench --bench annotate -- --warm-up-time 1 --measurement-time 3`
 
 #[path = "../tests/it/annotate_support.rs"]
@@ -102,11 +106,41 @@ fn decode_resize_encode(c: &mut Criterion) {
     g.finish();
 }
 
+fn grid_page(c: &mut Criterion) {
+    let photos = Path::new(annotate_support::PHOTOS);
+    let mut files: Vec<_> = std::fs::read_dir(photos.join("imagenet_labeled"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .collect();
+    files.sort();
+    files.extend(
+        [
+            "opencv__butterfly.jpg",
+            "opencv__baboon.jpg",
+            "opencv__fruits.jpg",
+            "darknet__giraffe.jpg",
+        ]
+        .map(|f| photos.join("curated").join(f)),
+    );
+    assert_eq!(files.len(), 24);
+    // The inside of the grid's smallest cell (22x11 with its border).
+    let thumb = Rect::new(0, 0, 20, 9);
+    let halfblocks = Encoder::halfblocks();
+    c.bench_function("grid_page/24_thumbnails_20x9_halfblocks", |b| {
+        b.iter(|| {
+            for f in &files {
+                halfblocks.load(f, thumb).unwrap();
+            }
+        })
+    });
+}
+
 criterion_group! {
     name = benches;
     // No HTML plots: with plotters' `ab_glyph` feature on (for `report --plots`), criterion's
     // plots look for a font that is not there and panic.
     config = Criterion::default().without_plots();
-    targets = key_to_frame, decode_resize_encode
+    targets = key_to_frame, decode_resize_encode, grid_page
 }
 criterion_main!(benches);

@@ -6,8 +6,11 @@
 #      the candidates) against `chafa --symbols vhalf` and `timg -ph`, through a pipe, at the
 #      size `show` picks there (44x16 cells for this 493x356 photo), and chafa/timg at the
 #      annotation screen's image area (118x55 cells on a 200x60 terminal);
+#   1b. a 512x512 ImageNet photo (a progressive JPEG, decoded at 1/8 by the scaled IDCT) the
+#      same way: `labelvet show` through a pipe (32x16 cells for a square photo) against
+#      `chafa --symbols vhalf` at 32x16;
 #   2. the annotation screen's own decode-resize-encode path at 118x55 (criterion, in-process:
-#      no process start), from benches/annotate.rs;
+#      no process start), and a grid page of 24 thumbnails, from benches/annotate.rs;
 #   3. hashing: `labelvet init --images` over 10,000 JPEGs (SHA-256, size and header probe of
 #      each, written to a new project) against `sha256sum` of the same files (one process, and
 #      two in parallel since labelvet uses both cores).
@@ -46,6 +49,17 @@ hyperfine -N --warmup 3 --runs 30 --export-json "$OUT/draw_44x16.json" \
     -n "chafa vhalf" "chafa --format symbols --symbols vhalf --size 44x16 --animate off $PHOTO" \
     -n "timg -ph" "timg -ph -g44x16 $PHOTO"
 
+# A 512x512 ImageNet photo (progressive JPEG): `show` through a pipe draws it at 32x16 cells.
+IMAGENET=$ROOT/../shared/data/photos/imagenet_labeled/imagenet_00_243.jpg
+rm -rf "$OUT/imagenet" && mkdir -p "$OUT/imagenet/img"
+cp "$IMAGENET" "$OUT/imagenet/img/"
+"$BIN" init "$OUT/imagenet/p.db" --images "$OUT/imagenet/img" >/dev/null
+echo "== draw a 512x512 ImageNet photo, 32x16 cells (show's size through a pipe) =="
+hyperfine -N --warmup 3 --runs 30 --export-json "$OUT/draw_imagenet_32x16.json" \
+    --export-markdown "$OUT/draw_imagenet_32x16.md" \
+    -n "labelvet show" "$BIN show $OUT/imagenet/p.db $(basename "$IMAGENET")" \
+    -n "chafa vhalf" "chafa --format symbols --symbols vhalf --size 32x16 --animate off $IMAGENET"
+
 echo "== draw one photo, 118x55 cells (the annotation screen's image area) =="
 hyperfine -N --warmup 3 --runs 30 --export-json "$OUT/draw_118x55.json" \
     --export-markdown "$OUT/draw_118x55.md" \
@@ -56,7 +70,7 @@ echo "== the annotation screen: decode-resize-encode and key to frame (criterion
 (cd "$ROOT" && cargo bench --features predict --bench annotate -- \
     --warm-up-time 1 --measurement-time 3) >"$OUT/annotate_bench.txt" 2>&1
 # Criterion's medians (its console line shows another estimate), from its own records.
-for f in "$ROOT"/target/criterion/{decode_resize_encode/*,key_to_frame*}/new/estimates.json; do
+for f in "$ROOT"/target/criterion/{decode_resize_encode/*,key_to_frame*,grid_page/*}/new/estimates.json; do
     name=${f#"$ROOT"/target/criterion/}
     ns=$(sed -E 's/.*"median":\{"confidence_interval":\{[^}]*\},"point_estimate":([0-9.e+]+).*/\1/' "$f")
     awk -v n="${name%/new/estimates.json}" -v t="$ns" 'BEGIN { printf "%-60s median %.3f ms\n", n, t / 1e6 }'

@@ -49,6 +49,12 @@ pub enum Command {
     /// Answers made elsewhere (CSV, JSON lines, Prodigy): import them as judgments
     #[command(subcommand)]
     Judgments(JudgmentsCommand),
+    /// Gold questions: experts' answers whose majority scores the annotators
+    #[command(subcommand)]
+    Gold(GoldCommand),
+    /// Experts' verdicts made elsewhere: import them (`annotate --review` gives them here)
+    #[command(subcommand)]
+    Verdicts(VerdictsCommand),
     /// Results: progress, label sets, agreement, model accuracy re-scored, figures
     #[command(after_help = "Examples:\n  \
         labelvet report val.db\n  \
@@ -61,7 +67,7 @@ pub enum Command {
     #[command(after_help = "Formats:\n  \
         jsonl      one object per image: label set, counts and scores per label, provenance\n  \
         csv        one row per (image, label): image,label,label_index,name,yes,no,maybe,\n             \
-        frequency,score,valid,original\n  \
+        frequency,score,valid,original,adjudicated\n  \
         parquet    -o DIR: answers.parquet, labels.parquet, images.parquet (pandas, polars,\n             \
         DuckDB, Spark, Hugging Face datasets)\n  \
         real-json  ImageNet-ReaL's real.json: a list of label-index lists in image-key order\n  \
@@ -119,7 +125,9 @@ pub enum Command {
         labelvet annotate val.db --grid --label 'Norfolk terrier'   # one label, a page at a time\n\n\
         Grid keys: arrows/hjkl move, space contains, m maybe, x leave open, a all/none, \
         enter save the page, u undo the last page, z zoom, ? help, q quit.\n\n\
-        labelvet annotate val.db --classify --threshold 0.8   # main object, number of objects\n\n\
+        labelvet annotate val.db --classify --threshold 0.8   # main object, number of objects\n  \
+        labelvet annotate val.db --review --annotator expert1  # verdicts on disputed questions\n  \
+        labelvet annotate alice.db --gold-rate 0.1 --seed 7    # gold questions mixed in, blind\n\n\
         Classify keys: j/k or 1-9 move, space present as a separate object, m main object, \
         +/- number of objects, enter save, u undo, ]/[ image, z zoom, ? help, q quit."
     )]
@@ -212,6 +220,9 @@ pub struct ReportArgs {
     /// tables, nothing loaded from the network)
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Replace an existing --html file, or draw into a --plots folder that already holds files
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -222,8 +233,8 @@ pub struct ExportArgs {
     /// Write here instead of to standard output (a folder for parquet and fiftyone)
     #[arg(short, long, value_name = "FILE|DIR")]
     pub output: Option<PathBuf>,
-    /// Write into an output folder that already holds files (those of the export's names
-    /// are replaced)
+    /// Replace an existing -o file, or write into an output folder that already holds files
+    /// (those of the export's names are replaced). Never over the project or another input
     #[arg(long)]
     pub force: bool,
     #[command(flatten)]
@@ -244,10 +255,7 @@ pub struct CheckoutArgs {
     pub with_answers: bool,
     // NAME is assigned only the images these filters select.
     #[command(flatten)]
-    pub select: SelectArgs,
-    /// Seed of --sample
-    #[arg(long, default_value_t = 0, value_name = "S")]
-    pub seed: u64,
+    pub select: QueueFilterArgs,
 }
 
 #[derive(Args, Debug)]
@@ -262,15 +270,12 @@ pub struct AssignArgs {
     /// The folder to write <annotator>.db files into
     #[arg(short, long, value_name = "DIR")]
     pub output: PathBuf,
-    /// The same seed gives the same split (and the same --sample)
-    #[arg(long, default_value_t = 0, value_name = "S")]
-    pub seed: u64,
     /// Copy every annotator's answers into each file too
     #[arg(long)]
     pub with_answers: bool,
-    // Only the images these filters select are distributed (--seed also draws --sample).
+    // Only the images these filters select are distributed; --seed also draws the split.
     #[command(flatten)]
-    pub select: SelectArgs,
+    pub select: QueueFilterArgs,
 }
 
 #[derive(Args, Debug)]
@@ -289,6 +294,10 @@ pub struct MergeArgs {
     /// Accept files of another project (a different project UUID)
     #[arg(long)]
     pub allow_other_project: bool,
+    /// Accept, from a file made by checkout or assign, new answers by annotators other than
+    /// the one it was made for
+    #[arg(long)]
+    pub allow_other_annotators: bool,
 }
 
 #[derive(Args, Debug)]
@@ -328,6 +337,21 @@ pub struct AnnotateArgs {
     /// `report` computes it: --method, --threshold, --scores)
     #[arg(long, conflicts_with = "grid")]
     pub classify: bool,
+    /// Review: an expert's verdicts (y / n / m) on the disputed questions, or those the queue
+    /// filters choose; the screen shows the annotators' yes / no / maybe counts, and a verdict
+    /// decides its question in report and every export
+    #[arg(long, conflicts_with_all = ["grid", "classify"])]
+    pub review: bool,
+    /// With --review: show who answered what
+    #[arg(long, requires = "review")]
+    pub show_annotators: bool,
+    /// Mix gold questions into the queue, blind, so that about R of its images carry one
+    /// (placed by --seed) [default: 0.05 when the project has gold questions; 0 mixes none]
+    #[arg(long, value_name = "R")]
+    pub gold_rate: Option<f64>,
+    /// After a wrong answer to a gold question, show the experts' truth (for training)
+    #[arg(long)]
+    pub gold_feedback: bool,
     /// Open an annotator's file (from checkout or assign) under another --annotator name
     #[arg(long, requires = "annotator")]
     pub force: bool,
@@ -408,6 +432,55 @@ pub struct JudgmentsImportArgs {
     pub annotator: Option<String>,
 }
 
+#[derive(Subcommand, Debug)]
+pub enum GoldCommand {
+    /// Import experts' answers to gold questions from CSV or JSON lines (gzip is read directly)
+    #[command(after_help = "Formats:\n  \
+        CSV:   image,label,answer[,annotator]   (`wnid` or `label_index` for label, `rater` or\n         \
+        `expert` for annotator; answer yes/no/maybe)\n  \
+        JSONL: {\"image\":\"a.jpg\",\"label\":\"n02094114\",\"answer\":\"yes\",\"annotator\":\"e1\"}\n\
+        A question's truth is its experts' majority of yes against no (maybe does not vote); a\n\
+        tie is not gold. Two lines of one expert on one question must agree. Importing the same\n\
+        file again adds nothing.\n\n\
+        Example:\n  labelvet gold import val.db golden.csv.gz")]
+    Import(GoldImportArgs),
+    /// List the gold questions: experts' answers and the truth they give
+    #[command(after_help = "Example:\n  labelvet gold list val.db --ties")]
+    List(GoldListArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VerdictsCommand {
+    /// Import experts' verdicts from CSV or JSON lines (gzip is read directly)
+    #[command(after_help = "Formats:\n  \
+        CSV:   image,label,answer[,annotator]   (answer yes/no/maybe: the verdict)\n  \
+        JSONL: {\"image\":\"a.jpg\",\"label\":\"n02094114\",\"answer\":\"no\",\"annotator\":\"e1\"}\n\
+        A yes or no verdict decides its question in report and every export, unless another\n\
+        expert's differs. Two lines of one expert on one question must agree.\n\n\
+        Example:\n  labelvet verdicts import val.db verdicts.csv")]
+    Import(GoldImportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GoldImportArgs {
+    pub project: PathBuf,
+    pub file: PathBuf,
+    /// The expert of lines that name none [default: gold, or expert for verdicts]
+    #[arg(long, value_name = "NAME")]
+    pub annotator: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct GoldListArgs {
+    pub project: PathBuf,
+    /// Only the questions whose experts tie (not gold)
+    #[arg(long)]
+    pub ties: bool,
+    /// Print as JSON lines
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum JudgmentFormatArg {
     Csv,
@@ -431,6 +504,26 @@ pub struct ResultsArgs {
     /// (label = class key or index; gzip is read directly)
     #[arg(long, value_name = "FILE", conflicts_with = "method")]
     pub scores: Option<PathBuf>,
+    /// Leave these annotators' answers out of every figure (comma-separated names)
+    #[arg(long, value_delimiter = ',', value_name = "A,B")]
+    pub exclude_annotators: Vec<String>,
+    /// Leave out the answers of flagged annotators (see --min-gold-accuracy)
+    #[arg(long)]
+    pub drop_flagged: bool,
+    /// Flag an annotator when the upper end of the 95% interval of their gold accuracy is
+    /// below this (without gold answers: when their Dawid-Skene balanced accuracy is below 0.6)
+    #[arg(long, default_value_t = 0.7, value_name = "A")]
+    pub min_gold_accuracy: f64,
+    /// How the CLASSIFY summary breaks ties: the value given first (Tsipras et al.), or
+    /// `original` (the main label to the original label, the number to the smaller)
+    #[arg(long, value_enum, default_value_t = ClassifyTiesArg::FirstGiven)]
+    pub classify_ties: ClassifyTiesArg,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClassifyTiesArg {
+    FirstGiven,
+    Original,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -504,10 +597,7 @@ pub struct PredictArgs {
 #[derive(Args, Debug, Clone, Default)]
 pub struct QueueArgs {
     #[command(flatten)]
-    pub select: SelectArgs,
-    /// Seed of --sample and --order random
-    #[arg(long, default_value_t = 0, value_name = "S")]
-    pub seed: u64,
+    pub select: QueueFilterArgs,
     /// Image order
     #[arg(
         long,
@@ -518,9 +608,9 @@ pub struct QueueArgs {
 }
 
 /// Which images (those with a question passing every filter) `annotate` asks about and
-/// `checkout` / `assign` hand out.
+/// `checkout` / `assign` hand out: declared once, flattened into the three commands.
 #[derive(Args, Debug, Clone, Default)]
-pub struct SelectArgs {
+pub struct QueueFilterArgs {
     /// Only questions about this class (key, index or name)
     #[arg(long, value_name = "KEY|NAME")]
     pub class: Option<String>,
@@ -542,4 +632,7 @@ pub struct SelectArgs {
     /// A reproducible random sample of N images of the filtered queue (see --seed)
     #[arg(long, value_name = "N")]
     pub sample: Option<usize>,
+    /// The same seed draws the same --sample (and annotate's --order random, assign's split)
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    pub seed: u64,
 }

@@ -4,19 +4,25 @@
 //! A variant wrapping an I/O or SQLite error shows that error in its own message, so it does not
 //! also hand it out as `source()`: the binary prints the whole chain (`{:#}`), which would say the
 //! cause twice. Callers that need the cause match the variant's `error` field.
+//!
+//! Every message quotes text from files (keys, names, paths, lines), so each variant shows its
+//! text through [`crate::text::display`]: a control character in a file reaches the terminal as
+//! a visible escape, never as a command.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::text::{display, display_path as shown};
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{}: not a labelvet project ({reason})", path.display())]
+    #[error("{}: not a labelvet project ({})", shown(path), display(reason))]
     NotAProject { path: PathBuf, reason: String },
 
     #[error(
         "{}: schema version {found} is newer than this labelvet understands (up to {supported}); \
          upgrade labelvet to open it",
-        path.display()
+        shown(path)
     )]
     NewerSchema {
         path: PathBuf,
@@ -25,14 +31,14 @@ pub enum Error {
     },
 
     /// Bad outside input at a known place: `file:line: message`.
-    #[error("{}:{line}: {msg}", file.display())]
+    #[error("{}:{line}: {}", shown(file), display(msg))]
     Input {
         file: PathBuf,
         line: u64,
         msg: String,
     },
 
-    #[error("{}: {error}", path.display())]
+    #[error("{}: {}", shown(path), display(&error.to_string()))]
     Io {
         path: PathBuf,
         error: std::io::Error,
@@ -43,25 +49,25 @@ pub enum Error {
     #[error(
         "{}: still locked by another process after {} s; close the other labelvet using this \
          file and try again",
-        path.display(),
+        shown(path),
         waited.as_secs()
     )]
     Locked { path: PathBuf, waited: Duration },
 
     /// A file offered to `merge` was refused (damaged, foreign, altered, another project...)
     /// before anything in it reached the target, which is left as it was.
-    #[error("{}: refused: {reason}", path.display())]
+    #[error("{}: refused: {}", shown(path), display(reason))]
     MergeRefused { path: PathBuf, reason: String },
 
     /// An SQLite error, with the file it happened on. `path` is `None` only until the store
     /// function that knows the file passes the error on (see [`Error::in_file`]).
-    #[error("{}{error}", path.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default())]
+    #[error("{}{}", path.as_ref().map(|p| format!("{}: ", shown(p))).unwrap_or_default(), display(&error.to_string()))]
     Sqlite {
         path: Option<PathBuf>,
         error: rusqlite::Error,
     },
 
-    #[error("{0}")]
+    #[error("{}", display(.0))]
     Msg(String),
 }
 

@@ -6,6 +6,11 @@
 //! (a small file declaring billions of pixels) and the wording of every failure live here once.
 //! The format is told by the file's content, never by its name: a text file named `.jpg` is
 //! reported as text, not as a broken JPEG.
+//!
+//! Pictures on a terminal are mostly much smaller than their files (a grid thumbnail of 20x18
+//! half-block pixels, a 500x375 photo in 118x110), so a JPEG can be decoded at 1/2, 1/4 or 1/8
+//! of its size by a scaled inverse DCT, as libjpeg does (`Opened::decode_to_fit`): most of the
+//! decode's work is skipped and the resize that follows has fewer pixels to read.
 
 use std::io::Cursor;
 
@@ -15,6 +20,59 @@ use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat};
 pub const MAX_SIDE: u32 = 20_000;
 /// The most a decoder may allocate for one image.
 pub const MAX_DECODE_BYTES: u64 = 384 * 1024 * 1024;
+
+/// The most bytes read from one image file: no image within [`MAX_DECODE_BYTES`] comes from a
+/// larger file, so a larger one (a sparse file of gigabytes) is refused without being read.
+pub const MAX_FILE_BYTES: u64 = MAX_DECODE_BYTES;
+
+/// The bytes of an image file, read only from a regular file of at most [`MAX_FILE_BYTES`].
+///
+/// An image key names a path that anyone who wrote a manifest or a merged file chose: it may
+/// lead (through a link) to a FIFO, which would block a plain read forever, or to a device such
+/// as /dev/zero, which never ends. The file is opened without blocking, the opened file itself
+/// (not the name, which could change in between) must be a regular file, and no more than its
+/// size, within the cap, is read. `NotFound` stays `NotFound` so that callers can say missing.
+pub fn read_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Read};
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = opts.open(path)?;
+    let md = file.metadata()?;
+    if !md.is_file() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, device or folder is never read as an image)",
+        ));
+    }
+    if md.len() > MAX_FILE_BYTES {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "a file of {} MiB, over the {} MiB limit",
+                md.len().div_ceil(1024 * 1024),
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+        ));
+    }
+    let mut data = Vec::with_capacity(md.len() as usize);
+    // The file may grow after the size was read; the cap holds all the same.
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > MAX_FILE_BYTES {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "grew past the {} MiB limit while read",
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+        ));
+    }
+    Ok(data)
+}
 
 /// The formats labelvet reads (the `image` crate's features in Cargo.toml), for messages.
 const READ_FORMATS: &str = "JPEG, PNG, GIF, WebP, BMP or TIFF";
@@ -83,6 +141,24 @@ pub fn open(data: &[u8]) -> Result<Opened<'_>, String> {
 }
 
 impl Opened<'_> {
+    /// Decodes the pixels for a picture that fits `fit_box` (pixels; proportions kept): a
+    /// JPEG at the smallest IDCT scale (1/8, 1/4, 1/2) that is still at least the fitted size on
+    /// both sides, any other image, or a JPEG needing every pixel, whole. The second value is
+    /// true when the image was decoded whole. A JPEG the scaled decoder cannot read (CMYK, 16-bit,
+    /// or anything it refuses) is decoded whole, so the picture and its error messages are the
+    /// same as without scaling.
+    pub fn decode_to_fit(self, fit_box: (u32, u32)) -> Result<(DynamicImage, bool), String> {
+        if self.format == ImageFormat::Jpeg {
+            let eighths = jpeg_scale(self.width, self.height, fit_box);
+            if eighths < 8
+                && let Some(img) = decode_jpeg_scaled(self.data, eighths)
+            {
+                return Ok((img, false));
+            }
+        }
+        self.decode().map(|img| (img, true))
+    }
+
     /// Decodes the pixels within the limits.
     pub fn decode(self) -> Result<DynamicImage, String> {
         let Opened {
@@ -96,6 +172,48 @@ impl Opened<'_> {
         limits.reserve(decoder.total_bytes()).map_err(fail)?;
         decoder.set_limits(limits).map_err(fail)?;
         DynamicImage::from_decoder(decoder).map_err(fail)
+    }
+}
+
+/// The IDCT scale, in eighths (1, 2, 4 or 8), at which a `width`x`height` JPEG decodes to the
+/// smallest size that still covers the picture it makes when fitted into `fit_box`.
+pub fn jpeg_scale(width: u32, height: u32, (box_w, box_h): (u32, u32)) -> u32 {
+    let (w, h) = (f64::from(width.max(1)), f64::from(height.max(1)));
+    let fit = (f64::from(box_w) / w).min(f64::from(box_h) / h);
+    if fit >= 1.0 {
+        return 8;
+    }
+    let need = ((w * fit).ceil() as u32, (h * fit).ceil() as u32);
+    [1, 2, 4]
+        .into_iter()
+        .find(|&e| scaled(width, e) >= need.0 && scaled(height, e) >= need.1)
+        .unwrap_or(8)
+}
+
+/// A side of `len` pixels at `eighths`/8, rounded up as the IDCT's output is.
+fn scaled(len: u32, eighths: u32) -> u32 {
+    (len * eighths).div_ceil(8)
+}
+
+/// A JPEG decoded by `jpeg-decoder` at `eighths`/8 of its size; `None` when that decoder cannot
+/// give RGB or grey pixels for it.
+fn decode_jpeg_scaled(data: &[u8], eighths: u32) -> Option<DynamicImage> {
+    use jpeg_decoder::{Decoder, PixelFormat};
+    let mut decoder = Decoder::new(Cursor::new(data));
+    decoder.set_max_decoding_buffer_size(usize::try_from(MAX_DECODE_BYTES).ok()?);
+    decoder.read_info().ok()?;
+    let info = decoder.info()?;
+    if !matches!(info.pixel_format, PixelFormat::RGB24 | PixelFormat::L8) {
+        return None;
+    }
+    let side = |len: u16| u16::try_from(scaled(u32::from(len), eighths)).ok();
+    // Asking for exactly the scaled size makes the decoder pick this scale and no smaller one.
+    let (w, h) = decoder.scale(side(info.width)?, side(info.height)?).ok()?;
+    let pixels = decoder.decode().ok()?;
+    let (w, h) = (u32::from(w), u32::from(h));
+    match info.pixel_format {
+        PixelFormat::L8 => image::GrayImage::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8),
+        _ => image::RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8),
     }
 }
 

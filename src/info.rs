@@ -7,7 +7,9 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::store::merge::KindCounts;
 use crate::store::{ImageStatus, Store};
+use crate::text::display;
 use crate::words::count;
 
 /// What `labelvet info` prints; `--json` is this, serialized.
@@ -29,6 +31,9 @@ pub struct ProjectInfo {
     pub flagged_images: u64,
     /// Classify answers (main object, number of objects).
     pub classify: ClassifyInfo,
+    /// Experts' gold answers and verdicts (`labelvet gold import`, `annotate --review`).
+    pub gold: ExpertInfo,
+    pub verdicts: ExpertInfo,
     /// Files merged into this one, oldest first.
     pub merges: Vec<MergeInfo>,
     /// List every annotator (`info --all`), not only the [`ANNOTATORS_SHOWN`] with the most
@@ -39,6 +44,14 @@ pub struct ProjectInfo {
 
 /// Annotators `info` lists by default, as `report` does: a project with ReaL's answers has 88.
 pub const ANNOTATORS_SHOWN: usize = 20;
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ExpertInfo {
+    /// Questions with a current answer of an expert.
+    pub questions: u64,
+    pub experts: u64,
+    pub events: u64,
+}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct VocabularyInfo {
@@ -99,14 +112,12 @@ pub struct MergeInfo {
     pub source_schema: i64,
     /// Annotator and how many of their events this merge added.
     pub annotators: BTreeMap<String, u64>,
-    pub new_events: u64,
-    pub duplicate_events: u64,
-    pub new_flags: u64,
+    /// New and already present events of each kind, by table (`judgments`, `flags`,
+    /// `classify`, ...).
+    pub events: KindCounts,
     pub new_images: u64,
     pub new_models: u64,
     pub new_predictions: u64,
-    /// Classify events this merge added (0 in entries written before schema 3).
-    pub new_classify: u64,
     /// Images whose bytes differed, for which the target's record was kept.
     pub conflicts_kept: u64,
 }
@@ -125,6 +136,14 @@ impl ProjectInfo {
         }
         let (mean, min, max) = store.candidate_stats()?;
         let classify = store.classify_counts()?;
+        let [gold, verdicts] =
+            store
+                .quality_counts()?
+                .map(|(questions, experts, events)| ExpertInfo {
+                    questions,
+                    experts,
+                    events,
+                });
         Ok(ProjectInfo {
             path: store.path().display().to_string(),
             project_uuid: meta.project_uuid,
@@ -166,6 +185,8 @@ impl ProjectInfo {
                 images: classify.images,
                 annotators: classify.annotators,
             },
+            gold,
+            verdicts,
             merges: store
                 .merge_log()?
                 .into_iter()
@@ -175,13 +196,10 @@ impl ProjectInfo {
                     source_uuid: m.source_uuid,
                     source_schema: m.source_schema,
                     annotators: m.annotators.into_iter().collect(),
-                    new_events: m.new_events,
-                    duplicate_events: m.duplicate_events,
-                    new_flags: m.new_flags,
+                    events: m.events,
                     new_images: m.new_images,
                     new_models: m.new_models,
                     new_predictions: m.new_predictions,
-                    new_classify: m.new_classify,
                     conflicts_kept: m.conflicts_kept,
                 })
                 .collect(),
@@ -193,22 +211,23 @@ impl ProjectInfo {
 impl fmt::Display for ProjectInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let v = &self.vocabulary;
-        writeln!(f, "project     {}", self.path)?;
-        writeln!(f, "uuid        {}", self.project_uuid)?;
+        writeln!(f, "project     {}", display(&self.path))?;
+        writeln!(f, "uuid        {}", display(&self.project_uuid))?;
         writeln!(
             f,
             "created     {}  (schema {})",
-            self.created_at, self.schema_version
+            display(&self.created_at),
+            self.schema_version
         )?;
         writeln!(
             f,
             "vocabulary  {}: {} classes (digest {})",
-            v.name,
+            display(&v.name),
             v.classes,
-            &v.digest[..12.min(v.digest.len())]
+            display(v.digest.get(..12).unwrap_or(&v.digest))
         )?;
         if let Some(root) = &self.image_root {
-            writeln!(f, "image root  {root}")?;
+            writeln!(f, "image root  {}", display(root))?;
         }
         writeln!(
             f,
@@ -233,7 +252,9 @@ impl fmt::Display for ProjectInfo {
                 writeln!(
                     f,
                     "  {:<24} {} predictions over {} images",
-                    model.name, model.predictions, model.images
+                    display(&model.name),
+                    model.predictions,
+                    model.images
                 )?;
             }
         }
@@ -265,7 +286,7 @@ impl fmt::Display for ProjectInfo {
                 writeln!(
                     f,
                     "  {:<24} {}, {}",
-                    a.annotator,
+                    display(&a.annotator),
                     count(a.events, "event"),
                     count(a.current_answers, "current answer")
                 )?;
@@ -290,6 +311,17 @@ impl fmt::Display for ProjectInfo {
                 count(c.events, "event")
             )?;
         }
+        for (what, e) in [("gold", &self.gold), ("verdicts", &self.verdicts)] {
+            if e.events > 0 {
+                writeln!(
+                    f,
+                    "{what:<11} {} by {} ({})",
+                    count(e.questions, "question"),
+                    count(e.experts, "expert"),
+                    count(e.events, "event")
+                )?;
+            }
+        }
         if self.flagged_images > 0 {
             writeln!(f, "flagged     {}", count(self.flagged_images, "image"))?;
         }
@@ -308,7 +340,7 @@ impl fmt::Display for ProjectInfo {
                 if merged.is_empty() {
                     "none".to_string()
                 } else {
-                    merged.join(", ")
+                    display(&merged.join(", ")).into_owned()
                 }
             )?;
             const SHOWN: usize = 10;
@@ -320,10 +352,10 @@ impl fmt::Display for ProjectInfo {
                 writeln!(
                     f,
                     "  {}  {}  {} new events, {} already present, {} new images{}{}",
-                    m.merged_at,
-                    m.source_file,
-                    m.new_events,
-                    m.duplicate_events,
+                    display(&m.merged_at),
+                    display(&m.source_file),
+                    m.events.answers().new,
+                    m.events.answers().duplicate,
                     m.new_images,
                     if m.conflicts_kept > 0 {
                         format!(", {} conflicts kept the target's image", m.conflicts_kept)
@@ -331,7 +363,7 @@ impl fmt::Display for ProjectInfo {
                         String::new()
                     },
                     if m.source_uuid != self.project_uuid {
-                        format!(" (from project {})", m.source_uuid)
+                        format!(" (from project {})", display(&m.source_uuid))
                     } else {
                         String::new()
                     }

@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod predict;
 pub mod store;
 pub mod suggest;
+pub mod text;
 pub mod tui;
 pub mod vocab;
 pub mod words;

@@ -8,14 +8,18 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command, JudgmentsCommand, PredictionsCommand};
+use cli::{Cli, Command, GoldCommand, JudgmentsCommand, PredictionsCommand, VerdictsCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // The one place every error reaches the terminal; the variants escape their own text too.
+            eprintln!(
+                "error: {}",
+                labelvet::text::display_lines(&format!("{e:#}"))
+            );
             commands::exit_code(&e)
         }
     }
@@ -31,6 +35,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Annotate(args) => commands::annotate::run(args),
         Command::Show(args) => commands::show::run(args),
         Command::Judgments(JudgmentsCommand::Import(args)) => commands::judgments::run(args),
+        Command::Gold(GoldCommand::Import(args)) => commands::gold::import(args),
+        Command::Gold(GoldCommand::List(args)) => commands::gold::list(args),
+        Command::Verdicts(VerdictsCommand::Import(args)) => commands::gold::import_verdicts(args),
         Command::Report(args) => commands::report::run(args),
         Command::Export(args) => commands::export::run(args),
         Command::Checkout(args) => commands::checkout::run(args),

@@ -38,6 +38,9 @@ pub struct Class {
     pub guideline: String,
 }
 
+/// The largest vocabulary file read, in bytes.
+pub const MAX_VOCAB_BYTES: u64 = 256 << 20;
+
 impl Class {
     /// The last `n` steps of the path, e.g. `dog > hunting dog > terrier > Norfolk terrier`.
     pub fn short_path(&self, n: usize) -> String {
@@ -66,12 +69,26 @@ impl Vocab {
     }
 
     /// `imagenet1k` or a path to a TSV/CSV vocabulary file.
+    ///
+    /// The file is read whole: see [`MAX_VOCAB_BYTES`].
     pub fn load(spec: &str) -> Result<Vocab> {
         if spec == IMAGENET1K {
             return Ok(Self::imagenet1k());
         }
         let path = Path::new(spec);
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        // Read whole below, so no more than any vocabulary needs (ImageNet-21k's is a few MB):
+        // /dev/zero or a runaway pipe cannot fill the memory.
+        let md = file.metadata().map_err(|e| Error::io(path, e))?;
+        if md.len() > MAX_VOCAB_BYTES {
+            return Err(Error::msg(format!(
+                "{}: {} MiB, over the {} MiB a vocabulary file may have",
+                path.display(),
+                md.len() >> 20,
+                MAX_VOCAB_BYTES >> 20
+            )));
+        }
+        let file = std::io::Read::take(file, MAX_VOCAB_BYTES);
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -123,6 +140,22 @@ impl Vocab {
         for (row, rec) in rdr.records().enumerate() {
             let line = row as u64 + 2;
             let rec = rec.map_err(|e| Error::input(file, line, e.to_string()))?;
+            // Names, definitions and guidelines are drawn on the question screen: no control
+            // character (a tab only in the free text) and no bidirectional override.
+            for (i, field) in rec.iter().enumerate() {
+                let free_text = Some(i) == def_col || Some(i) == guide_col;
+                crate::text::check(field, free_text).map_err(|u| {
+                    let column = headers.get(i).unwrap_or("?").trim();
+                    Error::input(
+                        file,
+                        line,
+                        format!(
+                            "column `{column}` \"{}\" {u}",
+                            crate::text::display(&crate::text::clip(field, 80))
+                        ),
+                    )
+                })?;
+            }
             let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).unwrap_or("").trim();
             let key = get(Some(key_col)).to_string();
             if key.is_empty() {
@@ -197,6 +230,26 @@ impl Vocab {
                 && by_index.insert(ix, i).is_some()
             {
                 return Err(Error::msg(format!("class index {ix} appears twice")));
+            }
+        }
+        // One name spelled two ways (NFC and NFD: `é` as one character or as `e` and an accent)
+        // looks the same on screen but would be two classes. The same spelling twice is ImageNet's
+        // own (two "crane"s, a bird and a machine) and stays.
+        let mut by_nfc: HashMap<String, &Class> = HashMap::with_capacity(classes.len());
+        for c in &classes {
+            let key = crate::text::nfc(&c.name).into_owned();
+            if let Some(other) = by_nfc.insert(key, c)
+                && other.name != c.name
+            {
+                return Err(Error::msg(format!(
+                    "classes {} and {} are both named \"{}\", spelled in two Unicode forms \
+                     (\"{}\" and \"{}\"); write both in one form (NFC)",
+                    other.key,
+                    c.key,
+                    c.name,
+                    crate::text::reveal(&other.name),
+                    crate::text::reveal(&c.name)
+                )));
             }
         }
         // Paths from parent links: walk up, naming known classes by their display name and

@@ -5,12 +5,16 @@
 //! the report, has two or more valid labels: only there is there a choice of main object. The
 //! figures, over the images with at least one current classify answer:
 //!
-//! - the main label of an image is the plurality of its annotators' `main` answers. A tie goes
-//!   to the original label when it is among the tied labels (a tie is no evidence against the
-//!   dataset's label), otherwise to the tied label first in vocabulary order; tied images are
-//!   counted and reported;
-//! - the number of objects of an image is its most frequent `objects` answer, a tie going to
-//!   the smaller count (so that a split vote does not make an image multi-object); ties counted;
+//! - the main label of an image is the plurality of its annotators' `main` answers, and the
+//!   number of objects the plurality of their `objects` answers. Ties are counted and reported,
+//!   and broken by one of two rules ([`ClassifyTies`]):
+//!   - `first-given` (the default, the rule of Tsipras et al.): among the tied values, the one
+//!     given first wins: by answer time, then (for imported answers without a time, which are
+//!     dated by their line) by the order of lines in the imported file;
+//!   - `original` (labelvet's earlier rule): the main label goes to the original label when it
+//!     is among the tied labels (a tie is no evidence against the dataset's label), otherwise to
+//!     the tied label first in vocabulary order; the number of objects to the smaller count (so
+//!     that a split vote does not make an image multi-object);
 //! - an image is multi-object when that number is 2 or more;
 //! - the main label differs from the original label on images that have one.
 
@@ -106,6 +110,20 @@ pub struct ClassifyAnswered {
     pub present: Vec<u32>,
     pub main: u32,
     pub objects: u32,
+    /// When it was given (ms since the epoch; an imported answer without a time: its line).
+    pub given_at: i64,
+}
+
+/// How the CLASSIFY summary breaks a tie of the main label or the number of objects (see the
+/// module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
+pub enum ClassifyTies {
+    /// Among the tied values, the one given first (Tsipras et al.).
+    #[default]
+    FirstGiven,
+    /// To the original label, else vocabulary order; to the smaller number of objects.
+    Original,
 }
 
 /// A project's current classify answers, sorted by (image, annotator).
@@ -151,6 +169,7 @@ impl ClassifyData {
                 present,
                 main,
                 objects: a.answer.objects,
+                given_at: a.created_at,
             });
         }
         out.answers
@@ -171,44 +190,60 @@ pub struct ImageClassify {
     pub objects_tied: bool,
 }
 
-/// Each answered image's main label and number of objects, in image order.
-pub fn image_outcomes(data: &ProjectData, cd: &ClassifyData) -> Vec<ImageClassify> {
+/// The values of `values` (in the group's order, each with when it was given) given most
+/// often, in ascending order, and the one of them given first (earliest time; at equal times,
+/// the first in the group).
+fn plurality(values: impl Iterator<Item = (u32, i64)>) -> (Vec<u32>, u32) {
+    // value -> (count, first time, first position)
+    let mut seen: HashMap<u32, (usize, i64, usize)> = HashMap::new();
+    for (pos, (v, at)) in values.enumerate() {
+        let e = seen.entry(v).or_insert((0, at, pos));
+        e.0 += 1;
+        if at < e.1 {
+            (e.1, e.2) = (at, pos);
+        }
+    }
+    let top = seen.values().map(|e| e.0).max().unwrap_or(0);
+    let mut tied: Vec<(u32, (i64, usize))> = seen
+        .iter()
+        .filter(|(_, e)| e.0 == top)
+        .map(|(&v, e)| (v, (e.1, e.2)))
+        .collect();
+    let first = tied.iter().min_by_key(|t| t.1).map_or(0, |t| t.0);
+    tied.sort_unstable();
+    (tied.into_iter().map(|t| t.0).collect(), first)
+}
+
+/// Each answered image's main label and number of objects, in image order, ties broken by
+/// `ties`.
+pub fn image_outcomes(
+    data: &ProjectData,
+    cd: &ClassifyData,
+    ties: ClassifyTies,
+) -> Vec<ImageClassify> {
     let mut out = Vec::new();
     for group in cd.answers.chunk_by(|a, b| a.image == b.image) {
         let image = group[0].image;
-        let mut mains: HashMap<u32, usize> = HashMap::new();
-        let mut counts: HashMap<u32, usize> = HashMap::new();
-        for a in group {
-            *mains.entry(a.main).or_default() += 1;
-            *counts.entry(a.objects).or_default() += 1;
-        }
-        let top = mains.values().copied().max().unwrap_or(0);
-        let mut tied: Vec<u32> = mains
-            .iter()
-            .filter(|&(_, &n)| n == top)
-            .map(|(&c, _)| c)
-            .collect();
-        tied.sort_unstable();
-        let original = data.images[image as usize].original;
-        let main = match original {
-            Some(o) if tied.contains(&o) => o,
-            _ => tied[0],
+        let (mains, first_main) = plurality(group.iter().map(|a| (a.main, a.given_at)));
+        let (objects, first_objects) = plurality(group.iter().map(|a| (a.objects, a.given_at)));
+        let (main, n) = match ties {
+            ClassifyTies::FirstGiven => (first_main, first_objects),
+            ClassifyTies::Original => {
+                let original = data.images[image as usize].original;
+                let main = match original {
+                    Some(o) if mains.contains(&o) => o,
+                    _ => mains[0],
+                };
+                (main, objects[0])
+            }
         };
-        let top = counts.values().copied().max().unwrap_or(0);
-        let objects_tied = counts.values().filter(|&&n| n == top).count() > 1;
-        let objects = counts
-            .iter()
-            .filter(|&(_, &n)| n == top)
-            .map(|(&k, _)| k)
-            .min()
-            .unwrap_or(1);
         out.push(ImageClassify {
             image,
             answers: group.len(),
             main,
-            main_tied: tied.len() > 1,
-            objects,
-            objects_tied,
+            main_tied: mains.len() > 1,
+            objects: n,
+            objects_tied: objects.len() > 1,
         });
     }
     out
@@ -239,10 +274,11 @@ pub struct ClassifySummary {
     pub annotators: usize,
     /// Answers naming an image or class the project does not hold; left out.
     pub foreign_answers: u64,
-    /// Images whose main label was a tie (broken toward the original label, else vocabulary
-    /// order).
+    /// How ties were broken: `first-given` or `original` (see [`ClassifyTies`]).
+    pub tie_rule: &'static str,
+    /// Images whose main label was a tie.
     pub main_ties: usize,
-    /// Images whose number of objects was a tie (broken toward the smaller count).
+    /// Images whose number of objects was a tie.
     pub objects_ties: usize,
     /// Images with 2 or more objects.
     pub multi_object: usize,
@@ -263,11 +299,15 @@ const TOP: usize = 15;
 
 impl ClassifySummary {
     /// The figures of `cd`'s answers; `None` when there are none.
-    pub fn build(data: &ProjectData, cd: &ClassifyData) -> Option<ClassifySummary> {
+    pub fn build(
+        data: &ProjectData,
+        cd: &ClassifyData,
+        ties: ClassifyTies,
+    ) -> Option<ClassifySummary> {
         if cd.answers.is_empty() && cd.foreign_answers == 0 {
             return None;
         }
-        let outcomes = image_outcomes(data, cd);
+        let outcomes = image_outcomes(data, cd, ties);
         let class_ref = |c: u32| {
             let c = &data.classes[c as usize];
             ClassRef {
@@ -286,6 +326,7 @@ impl ClassifySummary {
             answers: cd.answers.len(),
             annotators: annotators.len(),
             foreign_answers: cd.foreign_answers,
+            tie_rule: ties.into(),
             main_ties: 0,
             objects_ties: 0,
             multi_object: 0,
@@ -337,11 +378,22 @@ impl ClassifySummary {
         Some(s)
     }
 
-    /// Reads the project's classify answers and builds the figures; `None` when it has none.
+    /// Reads the project's classify answers and builds the figures, ties broken first-given;
+    /// `None` when it has none.
     pub fn load(store: &Store, data: &ProjectData) -> Result<Option<ClassifySummary>> {
+        ClassifySummary::load_with(store, data, ClassifyTies::default())
+    }
+
+    /// [`ClassifySummary::load`] with ties broken by `ties`.
+    pub fn load_with(
+        store: &Store,
+        data: &ProjectData,
+        ties: ClassifyTies,
+    ) -> Result<Option<ClassifySummary>> {
         Ok(ClassifySummary::build(
             data,
             &ClassifyData::load(store, data)?,
+            ties,
         ))
     }
 }
@@ -364,6 +416,7 @@ mod tests {
             present: present.to_vec(),
             main,
             objects,
+            given_at: 0,
         }
     }
 
@@ -383,14 +436,14 @@ mod tests {
             ],
             foreign_answers: 0,
         };
-        let o = image_outcomes(&data, &cd);
+        let o = image_outcomes(&data, &cd, ClassifyTies::Original);
         assert_eq!(o.len(), 2);
         assert_eq!((o[0].main, o[0].main_tied, o[0].objects), (1, false, 2));
         assert_eq!(
             (o[1].main, o[1].main_tied, o[1].objects, o[1].objects_tied),
             (0, true, 1, true)
         );
-        let s = ClassifySummary::build(&data, &cd).unwrap();
+        let s = ClassifySummary::build(&data, &cd, ClassifyTies::Original).unwrap();
         assert_eq!((s.images, s.answers, s.annotators), (2, 5, 3));
         assert_eq!((s.multi_object, s.share_multi_object), (1, Some(0.5)));
         assert_eq!((s.main_ties, s.objects_ties), (1, 1));
@@ -421,9 +474,56 @@ mod tests {
         // order.
         let mut data = data;
         data.images[1].original = Some(1);
-        assert_eq!(image_outcomes(&data, &cd)[1].main, 1);
+        assert_eq!(
+            image_outcomes(&data, &cd, ClassifyTies::Original)[1].main,
+            1
+        );
         data.images[1].original = None;
-        assert_eq!(image_outcomes(&data, &cd)[1].main, 0);
-        assert!(ClassifySummary::build(&data, &ClassifyData::default()).is_none());
+        assert_eq!(
+            image_outcomes(&data, &cd, ClassifyTies::Original)[1].main,
+            0
+        );
+        assert!(
+            ClassifySummary::build(&data, &ClassifyData::default(), ClassifyTies::Original)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn first_given_breaks_ties_by_time_then_group_order() {
+        let data = tiny_project();
+        let at = |mut a: ClassifyAnswered, t| {
+            a.given_at = t;
+            a
+        };
+        let cd = ClassifyData {
+            answers: vec![
+                // img1 (original c0): c1 was given first (t=5 before t=9), and 3 objects before 1.
+                at(answer(1, "a", &[0, 1], 0, 1), 9),
+                at(answer(1, "b", &[1], 1, 3), 5),
+                // img2: same times: the first in the group (annotator order) wins: c1, 2.
+                at(answer(2, "a", &[0, 1], 1, 2), 7),
+                at(answer(2, "b", &[0, 1], 0, 1), 7),
+                // img0: no tie, plurality wins whatever came first.
+                at(answer(0, "a", &[0, 1], 0, 1), 1),
+                at(answer(0, "b", &[0, 1], 1, 2), 2),
+                at(answer(0, "c", &[0, 1], 1, 2), 3),
+            ],
+            foreign_answers: 0,
+        };
+        let mut cd = cd;
+        cd.answers
+            .sort_by(|a, b| (a.image, &a.annotator).cmp(&(b.image, &b.annotator)));
+        let o = image_outcomes(&data, &cd, ClassifyTies::FirstGiven);
+        let got: Vec<_> = o.iter().map(|o| (o.main, o.objects, o.main_tied)).collect();
+        assert_eq!(got, vec![(1, 2, false), (1, 3, true), (1, 2, true)]);
+        let o = image_outcomes(&data, &cd, ClassifyTies::Original);
+        let got: Vec<_> = o.iter().map(|o| (o.main, o.objects)).collect();
+        assert_eq!(got, vec![(1, 2), (0, 1), (0, 1)]);
+        let s = ClassifySummary::build(&data, &cd, ClassifyTies::FirstGiven).unwrap();
+        assert_eq!(
+            (s.tie_rule, s.main_ties, s.objects_ties),
+            ("first-given", 2, 2)
+        );
     }
 }

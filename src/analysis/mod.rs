@@ -19,6 +19,8 @@
 //! aggregates them into label sets with the chosen method, [`report`](mod@report) computes
 //! every figure of `labelvet report` from that, and [`classify`](mod@classify) builds on both for
 //! the CLASSIFY task: which images it asks about, and the figures its answers give.
+//! [`reliability`](mod@reliability) says whose answers to trust: accuracy on gold questions,
+//! the Dawid-Skene confusion estimates, the flag, and answer speed.
 //!
 //! Conventions shared by the three statistics files:
 //!
@@ -38,6 +40,7 @@ pub mod agreement;
 pub mod classify;
 pub mod dawid_skene;
 pub mod project;
+pub mod reliability;
 pub mod report;
 
 /// The answer type lives with the events that record it, below every layer that reads it.

@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 
+use super::reliability::{GoldQuestion, gold_truth};
 use super::{Answer, Counts, DsOptions, Rating, dawid_skene};
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -73,6 +74,18 @@ pub struct Answered {
     pub class: u32,
     pub annotator: u32,
     pub answer: Answer,
+    /// The time the screen recorded for it; `None` for imported answers.
+    pub elapsed_ms: Option<u32>,
+}
+
+/// An expert's current verdict on a question, in dense ids (`expert` indexes
+/// [`ProjectData::experts`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerdictOn {
+    pub image: u32,
+    pub class: u32,
+    pub expert: u32,
+    pub verdict: Answer,
 }
 
 #[derive(Clone, Debug)]
@@ -94,6 +107,15 @@ pub struct ProjectData {
     pub annotators: Vec<String>,
     /// Sorted by (image, class, annotator).
     pub answers: Vec<Answered>,
+    /// The gold questions with their experts' answers and truth, sorted by (image, class).
+    pub gold: Vec<GoldQuestion>,
+    /// Current verdicts, sorted by (image, class, expert).
+    pub verdicts: Vec<VerdictOn>,
+    /// The experts who gave verdicts, by name.
+    pub experts: Vec<String>,
+    /// Annotators whose answers were left out (`without_annotators`), by name: the exports that
+    /// read answers from the store leave them out too.
+    pub left_out: Vec<String>,
     /// Current answers naming an image or class the project does not hold (possible after
     /// merging files made from another vocabulary); left out of everything.
     pub foreign_answers: u64,
@@ -167,6 +189,7 @@ impl ProjectData {
                 class,
                 annotator,
                 answer,
+                elapsed_ms: a.elapsed_ms.and_then(|ms| u32::try_from(ms).ok()),
             });
             Ok(())
         })?;
@@ -208,6 +231,57 @@ impl ProjectData {
             .map(|((_, name), top1)| ModelTop1 { name, top1 })
             .collect();
 
+        let mut gold: Vec<GoldQuestion> = Vec::new();
+        for g in store.current_gold()? {
+            let (Some(&image), Some(&class)) = (
+                image_of.get(g.image.as_str()),
+                class_of.get(g.label.as_str()),
+            ) else {
+                continue;
+            };
+            match gold.last_mut() {
+                Some(q) if (q.image, q.class) == (image, class) => q.experts.add(g.answer),
+                _ => {
+                    let mut experts = Counts::default();
+                    experts.add(g.answer);
+                    gold.push(GoldQuestion {
+                        image,
+                        class,
+                        experts,
+                        truth: None,
+                    });
+                }
+            }
+        }
+        gold.sort_unstable_by_key(|q| (q.image, q.class));
+        for q in &mut gold {
+            q.truth = gold_truth(&q.experts);
+        }
+        let mut experts: Vec<String> = Vec::new();
+        let mut verdicts = Vec::new();
+        for v in store.current_verdicts()? {
+            let (Some(&image), Some(&class)) = (
+                image_of.get(v.image.as_str()),
+                class_of.get(v.label.as_str()),
+            ) else {
+                continue;
+            };
+            let expert = match experts.iter().position(|e| *e == v.annotator) {
+                Some(e) => e,
+                None => {
+                    experts.push(v.annotator.clone());
+                    experts.len() - 1
+                }
+            };
+            verdicts.push(VerdictOn {
+                image,
+                class,
+                expert: expert as u32,
+                verdict: v.answer,
+            });
+        }
+        verdicts.sort_unstable_by_key(|v| (v.image, v.class, v.expert));
+
         // The mean is a sum over a count, so it times the count is the exact total.
         let (mean, _, _) = store.candidate_stats()?;
         let candidate_questions = (mean * images.len() as f64).round() as u64;
@@ -218,10 +292,35 @@ impl ProjectData {
             images,
             annotators: annotators.into_iter().map(|(n, _)| n).collect(),
             answers,
+            gold,
+            verdicts,
+            experts,
+            left_out: Vec::new(),
             foreign_answers,
             models,
             candidate_questions,
         })
+    }
+
+    /// The same project without the answers of `annotators` (dense ids), for
+    /// `--exclude-annotators` and `--drop-flagged`.
+    pub fn without_annotators(&self, annotators: &[u32]) -> ProjectData {
+        let mut d = self.clone();
+        d.answers.retain(|a| !annotators.contains(&a.annotator));
+        d.left_out.extend(
+            annotators
+                .iter()
+                .map(|&a| self.annotators[a as usize].clone()),
+        );
+        d
+    }
+
+    /// The dense id of an annotator by name.
+    pub fn annotator_id(&self, name: &str) -> Option<u32> {
+        self.annotators
+            .binary_search_by(|a| a.as_str().cmp(name))
+            .ok()
+            .map(|i| i as u32)
     }
 
     /// The dense id of a class key.
@@ -260,6 +359,8 @@ pub struct Question {
     /// (only "maybe" answers under `frequency`, or no given score under `scores`).
     pub score: Option<f64>,
     pub valid: bool,
+    /// Decided by an expert's verdict: the score is 1 or 0 whatever the answers say.
+    pub adjudicated: bool,
 }
 
 impl Question {
@@ -290,6 +391,10 @@ pub struct Results {
     pub ds: Option<DsRun>,
     /// Answered questions the given scores do not cover (not valid: no score).
     pub unscored_questions: usize,
+    /// The Dawid-Skene fit's confusion rows per annotator, under `dawid-skene`.
+    pub confusion: Option<Vec<[[f64; 3]; 2]>>,
+    /// Questions whose experts' current verdicts differ (yes against no): none of them decides.
+    pub verdict_conflicts: Vec<(u32, u32)>,
 }
 
 impl Results {
@@ -340,6 +445,7 @@ pub fn aggregate(data: &ProjectData, opts: &Options, scores: Option<&Scores>) ->
     if let Some(g) = &given {
         keys.extend(g.keys().copied());
     }
+    keys.extend(data.verdicts.iter().map(|v| (v.image, v.class)));
     keys.sort_unstable();
     keys.dedup();
     let mut questions: Vec<Question> = keys
@@ -350,6 +456,7 @@ pub fn aggregate(data: &ProjectData, opts: &Options, scores: Option<&Scores>) ->
             counts: Counts::default(),
             score: None,
             valid: false,
+            adjudicated: false,
         })
         .collect();
 
@@ -365,6 +472,7 @@ pub fn aggregate(data: &ProjectData, opts: &Options, scores: Option<&Scores>) ->
     }
 
     let mut ds = None;
+    let mut confusion = None;
     let mut unscored_questions = 0;
     match opts.method {
         Method::Frequency => {
@@ -383,6 +491,7 @@ pub fn aggregate(data: &ProjectData, opts: &Options, scores: Option<&Scores>) ->
                 max_iter: opts.ds.max_iter,
                 prior: r.prior,
             });
+            confusion = Some(r.annotator_confusion);
         }
         Method::Given => {
             let g = given.as_ref().expect("checked above");
@@ -397,6 +506,7 @@ pub fn aggregate(data: &ProjectData, opts: &Options, scores: Option<&Scores>) ->
     for q in &mut questions {
         q.valid = q.score.is_some_and(|s| super::is_valid(s, opts.threshold));
     }
+    let verdict_conflicts = adjudicate(&mut questions, &keys, &data.verdicts);
 
     let mut offsets = vec![0usize; data.images.len() + 1];
     for q in &questions {
@@ -414,7 +524,40 @@ pub fn aggregate(data: &ProjectData, opts: &Options, scores: Option<&Scores>) ->
         ratings,
         ds,
         unscored_questions,
+        confusion,
+        verdict_conflicts,
     })
+}
+
+/// Lets the experts' current verdicts decide their questions: where every yes or no verdict on
+/// a question agrees, its score becomes 1 or 0 and it is valid accordingly, whatever the method;
+/// a maybe verdict decides nothing; where yes and no verdicts meet, nothing is decided and the
+/// question is returned as a conflict. `keys` are the questions' (image, class), in order.
+fn adjudicate(
+    questions: &mut [Question],
+    keys: &[(u32, u32)],
+    verdicts: &[VerdictOn],
+) -> Vec<(u32, u32)> {
+    let mut conflicts = Vec::new();
+    for group in verdicts.chunk_by(|a, b| (a.image, a.class) == (b.image, b.class)) {
+        let key = (group[0].image, group[0].class);
+        let yes = group.iter().any(|v| v.verdict == Answer::Yes);
+        let no = group.iter().any(|v| v.verdict == Answer::No);
+        if yes && no {
+            conflicts.push(key);
+            continue;
+        }
+        if !(yes || no) {
+            continue;
+        }
+        let q = &mut questions[keys
+            .binary_search(&key)
+            .expect("every verdict is a question")];
+        q.score = Some(if yes { 1.0 } else { 0.0 });
+        q.valid = yes;
+        q.adjudicated = true;
+    }
+    conflicts
 }
 
 fn dense_scores(data: &ProjectData, scores: &Scores) -> Result<HashMap<(u32, u32), f64>> {
@@ -458,6 +601,7 @@ pub(crate) fn tiny_project() -> ProjectData {
         class,
         annotator,
         answer,
+        elapsed_ms: None,
     };
     ProjectData {
         path: "tiny.db".into(),
@@ -490,6 +634,10 @@ pub(crate) fn tiny_project() -> ProjectData {
             a(1, 0, 0, Answer::Maybe),
             a(1, 0, 2, Answer::Maybe),
         ],
+        gold: vec![],
+        verdicts: vec![],
+        experts: vec![],
+        left_out: vec![],
         foreign_answers: 0,
         models: vec![],
         candidate_questions: 6,

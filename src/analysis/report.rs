@@ -8,7 +8,9 @@ use serde::Serialize;
 
 use super::classify::ClassifySummary;
 use super::project::{Method, ProjectData, Results};
+use super::reliability::{AnnotatorReliability, GoldSummary, Reliability, SpeedSummary};
 use super::{Answer, agreement};
+use crate::text::{display, display_lines};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
@@ -32,6 +34,46 @@ pub struct Report {
     /// answers; filled in by the caller from the store (see `analysis::classify`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub classify: Option<ClassifySummary>,
+    /// Per annotator: gold accuracy and interval, Dawid-Skene estimates, the flag, speed (see
+    /// `analysis::reliability`), computed before any annotator is left out; filled in by the
+    /// caller ([`Report::set_quality`]), since they may need a Dawid-Skene fit of their own.
+    pub annotators: Vec<AnnotatorReliability>,
+    pub gold: GoldSummary,
+    pub speed: SpeedSummary,
+    /// Annotators whose answers were left out of every other figure, and why.
+    pub left_out: Vec<LeftOut>,
+    pub verdicts: VerdictSummary,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LeftOut {
+    pub annotator: String,
+    pub answers: usize,
+    pub why: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct VerdictSummary {
+    /// Current verdicts, by how many experts.
+    pub verdicts: usize,
+    pub experts: usize,
+    /// Questions a verdict decided (score 1 or 0).
+    pub adjudicated: usize,
+    /// Questions whose experts' current verdicts differ: none of them decides.
+    pub conflicts: Vec<VerdictConflict>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct VerdictConflict {
+    pub image: String,
+    pub label: ClassRef,
+    pub verdicts: Vec<ExpertVerdict>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ExpertVerdict {
+    pub expert: String,
+    pub verdict: &'static str,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -272,6 +314,7 @@ impl Report {
         let per_annotator = ag
             .per_annotator
             .iter()
+            .filter(|p| p.n_rated > 0)
             .map(|p| AnnotatorAgreementRow {
                 annotator: data.annotators[p.annotator as usize].clone(),
                 answers: p.n_rated,
@@ -305,6 +348,14 @@ impl Report {
             labels_per_image,
         };
 
+        let verdicts = verdict_summary(data, res, &class_ref);
+        if !verdicts.conflicts.is_empty() {
+            warnings.push(format!(
+                "{} questions have conflicting verdicts; none of them decides (listed below)",
+                verdicts.conflicts.len()
+            ));
+        }
+
         Report {
             project: data.path.clone(),
             method: res.method.as_str(),
@@ -320,7 +371,62 @@ impl Report {
             models,
             distributions,
             classify: None,
+            annotators: Vec::new(),
+            gold: GoldSummary::default(),
+            speed: SpeedSummary::default(),
+            left_out: Vec::new(),
+            verdicts,
         }
+    }
+
+    /// Puts in the reliability figures computed before annotators were left out, and who was
+    /// left out and why (`--exclude-annotators`, `--drop-flagged`).
+    pub fn set_quality(&mut self, r: Reliability, left_out: Vec<LeftOut>) {
+        self.annotators = r.annotators;
+        self.gold = r.gold;
+        self.speed = r.speed;
+        for l in &left_out {
+            self.warnings.push(format!(
+                "left out {} answers of {}: {}",
+                num(l.answers as u64),
+                l.annotator,
+                l.why
+            ));
+        }
+        self.left_out = left_out;
+    }
+}
+
+fn verdict_summary(
+    data: &ProjectData,
+    res: &Results,
+    class_ref: &dyn Fn(u32) -> ClassRef,
+) -> VerdictSummary {
+    let mut experts: Vec<u32> = data.verdicts.iter().map(|v| v.expert).collect();
+    experts.sort_unstable();
+    experts.dedup();
+    let conflicts = res
+        .verdict_conflicts
+        .iter()
+        .map(|&(image, class)| VerdictConflict {
+            image: data.images[image as usize].key.clone(),
+            label: class_ref(class),
+            verdicts: data
+                .verdicts
+                .iter()
+                .filter(|v| (v.image, v.class) == (image, class))
+                .map(|v| ExpertVerdict {
+                    expert: data.experts[v.expert as usize].clone(),
+                    verdict: v.verdict.as_str(),
+                })
+                .collect(),
+        })
+        .collect();
+    VerdictSummary {
+        verdicts: data.verdicts.len(),
+        experts: experts.len(),
+        adjudicated: res.questions.iter().filter(|q| q.adjudicated).count(),
+        conflicts,
     }
 }
 
@@ -366,6 +472,8 @@ fn progress(data: &ProjectData, res: &Results) -> Progress {
             last = Some(a.image);
         }
     }
+    // An annotator left out (`--exclude-annotators`, `--drop-flagged`) has no answers here.
+    annotators.retain(|a| a.answers > 0);
     Progress {
         images: data.images.len(),
         candidate_questions: data.candidate_questions,
@@ -555,10 +663,10 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut o = String::new();
         let w = &mut o;
-        let _ = writeln!(w, "labelvet report: {}", self.project);
+        let _ = writeln!(w, "labelvet report: {}", display(&self.project));
         let mut how = format!("method: {}", self.method);
         if let Some(s) = &self.scores_file {
-            let _ = write!(how, " from {s}");
+            let _ = write!(how, " from {}", display(s));
         }
         if let Some(d) = &self.dawid_skene {
             let _ = write!(
@@ -576,7 +684,7 @@ impl fmt::Display for Report {
         }
         let _ = writeln!(w, "{how}; a label is valid at score >= {}", self.threshold);
         for warning in &self.warnings {
-            let _ = writeln!(w, "warning: {warning}");
+            let _ = writeln!(w, "warning: {}", display(warning));
         }
 
         let p = &self.progress;
@@ -605,12 +713,7 @@ impl fmt::Display for Report {
                     .cmp(&a.answers)
                     .then(a.annotator.cmp(&b.annotator))
             });
-            let width = by_answers
-                .iter()
-                .map(|a| a.annotator.len())
-                .max()
-                .unwrap_or(0)
-                .max(9);
+            let width = annotator_width(by_answers.iter().map(|a| a.annotator.as_str()));
             let _ = writeln!(
                 w,
                 "    {:<width$}  {:>9}  {:>7}  {:>7}  {:>7}  {:>7}",
@@ -620,7 +723,7 @@ impl fmt::Display for Report {
                 let _ = writeln!(
                     w,
                     "    {:<width$}  {:>9}  {:>7}  {:>7}  {:>7}  {:>7}",
-                    a.annotator,
+                    display(&a.annotator),
                     num(a.answers as u64),
                     num(a.images as u64),
                     num(a.yes as u64),
@@ -640,8 +743,13 @@ impl fmt::Display for Report {
         let l = &self.labels;
         let _ = writeln!(
             w,
-            "\nLabel sets ({} reviewed images)",
-            num(l.reviewed_images as u64)
+            "\nLabel sets ({} reviewed {})",
+            num(l.reviewed_images as u64),
+            if l.reviewed_images == 1 {
+                "image"
+            } else {
+                "images"
+            }
         );
         let _ = writeln!(
             w,
@@ -740,12 +848,7 @@ impl fmt::Display for Report {
                 "  each annotator against the others' consensus".into()
             };
             let _ = writeln!(w, "{title}");
-            let width = rows
-                .iter()
-                .map(|r| r.annotator.len())
-                .max()
-                .unwrap_or(0)
-                .max(9);
+            let width = annotator_width(rows.iter().map(|r| r.annotator.as_str()));
             let _ = writeln!(
                 w,
                 "    {:<width$}  {:>8}  {:>9}  {:>6}",
@@ -755,7 +858,7 @@ impl fmt::Display for Report {
                 let _ = writeln!(
                     w,
                     "    {:<width$}  {:>8}  {:>9}  {:>6}",
-                    r.annotator,
+                    display(&r.annotator),
                     num(r.compared as u64),
                     pct(r.agreement),
                     coef(r.cohen_kappa)
@@ -763,13 +866,15 @@ impl fmt::Display for Report {
             }
         }
 
+        write_quality(w, self);
+
         if !self.models.is_empty() {
             let _ = writeln!(
                 w,
                 "\nModel top-1 accuracy (images counted in brackets; empty label sets left out)"
             );
             for m in &self.models {
-                let _ = writeln!(w, "  {}", m.model);
+                let _ = writeln!(w, "  {}", display(&m.model));
                 let _ = writeln!(
                     w,
                     "    original labels, all images       {}",
@@ -807,7 +912,161 @@ impl fmt::Display for Report {
                 "\nNo model predictions in the project: import some to re-score models"
             );
         }
-        f.write_str(&o)
+        // Each field from the project is escaped where it is written; this catches any missed.
+        f.write_str(&display_lines(&o))
+    }
+}
+
+/// The sections on answer quality: gold accuracy and flags, speed, verdicts.
+fn write_quality(w: &mut String, r: &Report) {
+    let g = &r.gold;
+    let ds = r
+        .annotators
+        .iter()
+        .any(|a| a.ds_balanced_accuracy.is_some());
+    if g.questions > 0 || ds {
+        let _ = writeln!(
+            w,
+            "\nAnnotator reliability ({} gold questions: {} with a truth, {} tied, {} only maybe)",
+            num(g.questions as u64),
+            num(g.with_truth as u64),
+            num(g.ties as u64),
+            num(g.no_vote as u64)
+        );
+        let _ = writeln!(
+            w,
+            "  flagged when the 95% interval of gold accuracy ends below {:.0}%, or without \
+             gold answers when Dawid-Skene balanced accuracy is below 60%",
+            100.0 * g.min_gold_accuracy
+        );
+        let mut rows: Vec<&AnnotatorReliability> = r.annotators.iter().collect();
+        // Least reliable first: flagged, then by the interval's upper end, then balanced accuracy.
+        rows.sort_by(|a, b| {
+            b.flagged
+                .cmp(&a.flagged)
+                .then(
+                    a.gold_ci_high
+                        .partial_cmp(&b.gold_ci_high)
+                        .unwrap_or(std::cmp::Ordering::Equal),
+                )
+                .then(
+                    a.ds_balanced_accuracy
+                        .partial_cmp(&b.ds_balanced_accuracy)
+                        .unwrap_or(std::cmp::Ordering::Equal),
+                )
+                .then(a.annotator.cmp(&b.annotator))
+        });
+        let width = annotator_width(rows.iter().map(|a| a.annotator.as_str()));
+        let _ = writeln!(
+            w,
+            "    {:<width$}  {:>6}  {:>5}  {:>8}  {:>15}  {:>8}  flag",
+            "annotator", "gold", "maybe", "accuracy", "95% interval", "DS bal."
+        );
+        for a in rows.iter().take(LISTED) {
+            let interval = match (a.gold_ci_low, a.gold_ci_high) {
+                (Some(lo), Some(hi)) => format!("{:.1}-{:.1}%", 100.0 * lo, 100.0 * hi),
+                _ => "n/a".into(),
+            };
+            let _ = writeln!(
+                w,
+                "    {:<width$}  {:>6}  {:>5}  {:>8}  {:>15}  {:>8}  {}",
+                display(&a.annotator),
+                num(a.gold_answers),
+                num(a.gold_maybe),
+                pct(a.gold_accuracy),
+                interval,
+                pct(a.ds_balanced_accuracy),
+                if a.flagged { "FLAGGED" } else { "" }
+            );
+        }
+        if rows.len() > LISTED {
+            let _ = writeln!(
+                w,
+                "    ... and {} more (all in --json)",
+                rows.len() - LISTED
+            );
+        }
+        let flagged = r.annotators.iter().filter(|a| a.flagged).count();
+        let _ = writeln!(
+            w,
+            "  {} flagged; --drop-flagged leaves their answers out",
+            crate::words::count(flagged as u64, "annotator")
+        );
+    }
+    let sp = &r.speed;
+    if sp.timed_answers > 0 {
+        let _ = writeln!(
+            w,
+            "\nSpeed ({} timed answers; {} without a time left out)",
+            num(sp.timed_answers),
+            num(sp.untimed_answers)
+        );
+        let _ = writeln!(
+            w,
+            "  median {:.2} s per answer; {} under 400 ms",
+            sp.median_seconds.unwrap_or(0.0),
+            pct(sp.share_under_400ms)
+        );
+        let mut rows: Vec<&AnnotatorReliability> = r
+            .annotators
+            .iter()
+            .filter(|a| a.timed_answers > 0)
+            .collect();
+        rows.sort_by(|a, b| {
+            a.median_seconds
+                .partial_cmp(&b.median_seconds)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.annotator.cmp(&b.annotator))
+        });
+        let width = annotator_width(rows.iter().map(|a| a.annotator.as_str()));
+        let _ = writeln!(
+            w,
+            "    {:<width$}  {:>7}  {:>8}  {:>9}",
+            "annotator", "answers", "median s", "< 400 ms"
+        );
+        for a in rows.iter().take(LISTED) {
+            let _ = writeln!(
+                w,
+                "    {:<width$}  {:>7}  {:>8.2}  {:>9}",
+                display(&a.annotator),
+                num(a.timed_answers),
+                a.median_seconds.unwrap_or(0.0),
+                pct(a.share_under_400ms)
+            );
+        }
+    } else if sp.untimed_answers > 0 {
+        let _ = writeln!(
+            w,
+            "\nSpeed: no answer has a recorded time ({} imported answers)",
+            num(sp.untimed_answers)
+        );
+    }
+    let v = &r.verdicts;
+    if v.verdicts > 0 {
+        let _ = writeln!(
+            w,
+            "\nVerdicts: {} by {}; {} questions decided",
+            num(v.verdicts as u64),
+            crate::words::count(v.experts as u64, "expert"),
+            num(v.adjudicated as u64)
+        );
+        if !v.conflicts.is_empty() {
+            let _ = writeln!(w, "  conflicting verdicts (none of them decides):");
+            for c in &v.conflicts {
+                let who: Vec<String> = c
+                    .verdicts
+                    .iter()
+                    .map(|e| format!("{} {}", display(&e.expert), e.verdict))
+                    .collect();
+                let _ = writeln!(
+                    w,
+                    "    {}  {}: {}",
+                    display(&c.image),
+                    class_label(&c.label),
+                    who.join(", ")
+                );
+            }
+        }
     }
 }
 
@@ -838,10 +1097,14 @@ fn write_classify(w: &mut String, c: &ClassifySummary) {
         .map(|o| format!("{}: {}", o.objects, num(o.images as u64)))
         .collect();
     let _ = writeln!(w, "  objects per image           {}", objects.join(", "));
+    let rule = if c.tie_rule == "original" {
+        "the main label to the original, else vocabulary order; the number to the smaller"
+    } else {
+        "to the value given first"
+    };
     let _ = writeln!(
         w,
-        "  ties                        {} on the main label (to the original, else vocabulary \
-         order), {} on the number (to the smaller)",
+        "  ties                        {} on the main label, {} on the number ({rule})",
         num(c.main_ties as u64),
         num(c.objects_ties as u64)
     );
@@ -868,8 +1131,17 @@ fn write_classify(w: &mut String, c: &ClassifySummary) {
     }
 }
 
+/// Width of a table's annotator column: the longest name, at least the header's.
+fn annotator_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names
+        .map(|n| display(n).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(9)
+}
+
 pub(crate) fn class_label(c: &ClassRef) -> String {
-    format!("{} ({})", c.name, c.key)
+    format!("{} ({})", display(&c.name), display(&c.key))
 }
 
 fn name_width<'a>(classes: impl Iterator<Item = &'a ClassRef>) -> usize {

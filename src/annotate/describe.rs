@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use crate::error::{Error, Result};
 use crate::store::{FlagKind, Store};
+use crate::text::{display, display_lines};
 
 /// The text part of `show`: the image's record, each candidate with its meaning, provenance and
 /// every annotator's standing answer, and the flags standing on the image.
@@ -17,7 +18,7 @@ pub fn describe(store: &Store, image: &str, annotator: Option<&str>) -> Result<S
     let vocab = store.vocab()?;
     let rec = &row.rec;
     let mut s = String::new();
-    let _ = write!(s, "{}", rec.key);
+    let _ = write!(s, "{}", display(&rec.key));
     if let (Some(w), Some(h)) = (rec.width, rec.height) {
         let _ = write!(s, "  {w}×{h}");
     }
@@ -26,17 +27,16 @@ pub fn describe(store: &Store, image: &str, annotator: Option<&str>) -> Result<S
     }
     let _ = write!(s, "  {}", rec.status.as_str());
     if let Some(e) = &rec.error {
-        let _ = write!(s, " ({e})");
+        let _ = write!(s, " ({})", display(e));
     }
     s.push('\n');
     let name = |label: &str| {
-        vocab
-            .get(label)
-            .map_or_else(|| label.to_string(), |c| c.name.clone())
+        let name = vocab.get(label).map_or(label, |c| c.name.as_str());
+        display(name).into_owned()
     };
     match &rec.original_label {
         Some(l) => {
-            let _ = writeln!(s, "original label: {} ({l})", name(l));
+            let _ = writeln!(s, "original label: {} ({})", name(l), display(l));
         }
         None => s.push_str("original label: none\n"),
     }
@@ -75,8 +75,8 @@ pub fn describe(store: &Store, image: &str, annotator: Option<&str>) -> Result<S
         }
         for p in &c.sources {
             match p.score {
-                Some(sc) => prov.push(format!("{} #{} {sc:.3}", p.model, p.rank)),
-                None => prov.push(format!("{} #{}", p.model, p.rank)),
+                Some(sc) => prov.push(format!("{} #{} {sc:.3}", display(&p.model), p.rank)),
+                None => prov.push(format!("{} #{}", display(&p.model), p.rank)),
             }
         }
         if prov.is_empty() {
@@ -87,23 +87,23 @@ pub fn describe(store: &Store, image: &str, annotator: Option<&str>) -> Result<S
             .filter(|(l, _, _)| *l == c.label)
             .map(|(_, who, a)| {
                 if Some(who.as_str()) == annotator {
-                    format!("{who} (you) {a}")
+                    format!("{} (you) {a}", display(who))
                 } else {
-                    format!("{who} {a}")
+                    format!("{} {a}", display(who))
                 }
             })
             .collect();
         let _ = writeln!(
             s,
             "  {}  {:<name_w$}  {}",
-            c.label,
+            display(&c.label),
             name(&c.label),
             prov.join(", ")
         );
         if let Some(cl) = vocab.get(&c.label)
             && !cl.path.is_empty()
         {
-            let _ = writeln!(s, "      {}", cl.short_path(4));
+            let _ = writeln!(s, "      {}", display(&cl.short_path(4)));
         }
         if !answers.is_empty() {
             let _ = writeln!(s, "      answers: {}", answers.join(", "));
@@ -122,10 +122,11 @@ pub fn describe(store: &Store, image: &str, annotator: Option<&str>) -> Result<S
             let note = if f.note.is_empty() {
                 String::new()
             } else {
-                format!(": {}", f.note)
+                format!(": {}", display(&f.note))
             };
-            let _ = writeln!(s, "  {kind} by {}{note}", f.annotator);
+            let _ = writeln!(s, "  {kind} by {}{note}", display(&f.annotator));
         }
     }
-    Ok(s)
+    // Each field from the project is escaped where it is written; this catches any missed.
+    Ok(display_lines(&s).into_owned())
 }

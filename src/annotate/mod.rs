@@ -12,21 +12,25 @@
 
 pub mod classify;
 mod describe;
+pub mod gold;
 pub mod grid;
 mod order;
 mod progress;
 mod project;
 mod queue;
+pub mod review;
 
 use std::time::Duration;
 
 pub use classify::{Choice, ClassifyImage, ClassifySession, select as select_classify};
 pub use describe::describe;
+pub use gold::{GoldFeedback, GoldMix};
 pub use grid::{Cell, GridOptions, GridSession, Mark, PageCommit};
 pub use order::{blind_sort, stable_hash};
 pub use progress::{Clock, MAX_COUNTED_PER_ANSWER, ManualClock, Progress, SystemClock};
 pub use project::Project;
 pub use queue::{QueueOrder, QueueSpec, parse_range};
+pub use review::{ReviewQuestion, ReviewSession};
 
 use crate::error::{Error, Result};
 use crate::store::{
@@ -137,6 +141,8 @@ pub struct Session {
     /// done: an answer then changes the one under the cursor. Right where the queue ended, an
     /// answer key would only repeat the last answer.
     reviewing: bool,
+    /// The gold truth answers are checked against (`mix_gold` with feedback).
+    gold: Option<gold::GoldState>,
 }
 
 /// What an answer key says when the queue is done and the annotator has not moved.
@@ -201,6 +207,7 @@ impl Session {
             shown_at: Duration::ZERO,
             finished: false,
             reviewing: false,
+            gold: None,
         };
         match s.first_open_from(0)? {
             Some(id) => {
@@ -387,6 +394,8 @@ impl Session {
         )?;
         // Committed: only now does the state move.
         let was_open = item.answer.is_none();
+        let (image, label) = (cur.key().to_string(), item.label.clone());
+        self.check_gold(&image, &label, answer);
         if let Some(cur) = self.current.as_mut() {
             cur.items[self.cursor].answer = Some(answer);
         }

@@ -29,7 +29,17 @@ impl Project {
     /// name.
     pub fn annotator(&self, given: Option<String>) -> Result<String> {
         match given {
-            Some(a) => Ok(a),
+            // Stored in every answer: in NFC, without control characters, and not a look-alike
+            // of another name of the project (text::NameSet).
+            Some(a) => {
+                let a = crate::text::nfc(&a).into_owned();
+                crate::text::check_field("annotator", &a).map_err(crate::Error::msg)?;
+                let names = self.store.annotator_names()?;
+                crate::text::NameSet::new(names.iter().map(String::as_str))
+                    .admit(&a)
+                    .map_err(crate::Error::msg)?;
+                Ok(a)
+            }
             None => Ok(self
                 .store
                 .checkout_annotator()?
@@ -56,6 +66,11 @@ impl Project {
     /// The question-by-question session.
     pub fn questions(self, opts: SessionOptions) -> Result<Session> {
         Session::open(self.store, opts)
+    }
+
+    /// The expert's review of the questions `spec` selects (the disputed ones without a filter).
+    pub fn review(self, expert: &str, spec: &super::QueueSpec) -> Result<super::ReviewSession> {
+        super::ReviewSession::open(self.store, expert, spec)
     }
 
     /// The grid session: one label over pages of images.

@@ -10,7 +10,7 @@ use labelvet::analysis::classify::classify_queue;
 use labelvet::annotate::login_name;
 use labelvet::annotate::{QueueSpec, select_classify};
 use labelvet::store::Store;
-use labelvet::tui::{AnnotateOptions, Task};
+use labelvet::tui::{AnnotateOptions, GoldMixing, Task};
 
 use super::{aggregate_project, queue_spec};
 use crate::cli::{AnnotateArgs, MethodArg, ResultsArgs};
@@ -27,23 +27,36 @@ pub fn run(args: AnnotateArgs) -> Result<()> {
         grid,
         label,
         classify,
+        review,
+        show_annotators,
+        gold_rate,
+        gold_feedback,
         force,
         queue,
         results,
     } = args;
     check_annotator(&project, annotator.as_deref(), force)?;
+    let seed = queue.select.seed;
     let queue = queue_spec(queue, &project)?;
-    let task = task(
-        TaskArgs {
-            grid,
-            label,
-            classify,
-            results,
-        },
-        annotator.as_deref(),
-        &queue,
-        &project,
-    )?;
+    let gold = gold_mixing(&project, gold_rate, seed, gold_feedback)?;
+    if review && (gold.rate > 0.0 && gold_rate.is_some() || gold_feedback) {
+        bail!("--gold-rate and --gold-feedback are for annotators' sessions, not --review");
+    }
+    let task = if review {
+        Task::Review { show_annotators }
+    } else {
+        task(
+            TaskArgs {
+                grid,
+                label,
+                classify,
+                results,
+            },
+            annotator.as_deref(),
+            &queue,
+            &project,
+        )?
+    };
     labelvet::tui::annotate(AnnotateOptions {
         project,
         annotator,
@@ -54,9 +67,33 @@ pub fn run(args: AnnotateArgs) -> Result<()> {
         keys,
         queue,
         task,
+        gold,
     })?;
     Ok(())
 }
+
+/// `--gold-rate` (default 0.05 when the project has gold questions, else 0) and
+/// `--gold-feedback`, checked before the screen opens.
+fn gold_mixing(project: &Path, rate: Option<f64>, seed: u64, feedback: bool) -> Result<GoldMixing> {
+    if let Some(r) = rate
+        && !(0.0..=1.0).contains(&r)
+    {
+        bail!("--gold-rate {r} is not between 0 and 1 (0 mixes in no gold question)");
+    }
+    let rate = match rate {
+        Some(r) => r,
+        None if !Store::open(project)?.current_gold()?.is_empty() => DEFAULT_GOLD_RATE,
+        None => 0.0,
+    };
+    Ok(GoldMixing {
+        rate,
+        seed,
+        feedback,
+    })
+}
+
+/// The share of an annotator's queue that carries a gold question when the project has some.
+const DEFAULT_GOLD_RATE: f64 = 0.05;
 
 /// An annotator's file (made by `checkout` or `assign`) is for its annotator: its queue is
 /// their assignment, so someone else opening it would answer every image of the project under
@@ -73,6 +110,11 @@ pub fn check_annotator(project: &Path, annotator: Option<&str>, force: bool) -> 
         return Ok(());
     }
     let assigned = store.assigned_images(&owner)?.map(|a| a.len());
+    // Both names are said below; the owner's came with the file.
+    let (owner, given) = (
+        labelvet::text::display(&owner),
+        labelvet::text::display(given),
+    );
     let holds = match assigned {
         Some(n) => format!("its queue is the {n} images assigned to {owner}"),
         None => format!("it holds {owner}'s answers"),
@@ -117,7 +159,7 @@ fn task(args: TaskArgs, annotator: Option<&str>, spec: &QueueSpec, project: &Pat
             Some(a) => a.to_string(),
             None => store.checkout_annotator()?.unwrap_or_else(login_name),
         };
-        let (data, res) = aggregate_project(&store, &args.results)?;
+        let (data, res, _) = aggregate_project(&store, &args.results, false)?;
         let items = classify_queue(&store, &data, &res, &who)?;
         let items = select_classify(items, spec, &store.vocab()?)?;
         busy.finish_and_clear();

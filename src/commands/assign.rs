@@ -15,12 +15,12 @@ pub fn run(args: AssignArgs) -> Result<()> {
         annotators,
         overlap,
         output,
-        seed,
         with_answers,
         select,
     } = args;
     let (project, dir, annotators) = (project.as_path(), output.as_path(), &annotators[..]);
-    let select = select_spec(select, seed)?;
+    let seed = select.seed;
+    let select = select_spec(select)?;
     let store = Store::open(project)?;
     let selected = selected_images(&store, &select)?;
     let selection = selected.as_ref().map(|_| select.to_string());

@@ -15,10 +15,9 @@ pub fn run(args: CheckoutArgs) -> Result<()> {
         output,
         with_answers,
         select,
-        seed,
     } = args;
     let (project, output, annotator) = (project.as_path(), output.as_path(), annotator.as_str());
-    let select = select_spec(select, seed)?;
+    let select = select_spec(select)?;
     let store = Store::open(project)?;
     let selected = selected_images(&store, &select)?;
     let note = selected

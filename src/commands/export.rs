@@ -9,7 +9,9 @@ use crate::cli::{ExportArgs, ExportFormatArg, MethodArg};
 use labelvet::export::fiftyone::write_fiftyone;
 use labelvet::export::npz::real_npz;
 use labelvet::export::parquet::write_parquet;
-use labelvet::export::{ExportFormat, export, prepare_output_dir, write_file_atomically};
+use labelvet::export::{
+    ExportFormat, check_output_file, export, prepare_output_dir, write_file_atomically,
+};
 use labelvet::store::Store;
 
 pub fn run(args: ExportArgs) -> Result<()> {
@@ -33,10 +35,20 @@ pub fn run(args: ExportArgs) -> Result<()> {
     if let (Some(what), None) = (needs, output) {
         bail!("{what}");
     }
-    if let (ExportFormatArg::Parquet | ExportFormatArg::Fiftyone, Some(dir)) = (format, output) {
-        prepare_output_dir(dir, force)?;
+    match (format, output) {
+        (ExportFormatArg::Parquet | ExportFormatArg::Fiftyone, Some(dir)) => {
+            prepare_output_dir(dir, force)?
+        }
+        // Before the aggregation: an export never replaces its inputs, nor a file unasked.
+        (_, Some(file)) => {
+            let mut inputs = vec![project.as_path()];
+            inputs.extend(results.scores.as_deref());
+            check_output_file(file, &inputs, force)?
+        }
+        (_, None) => {}
     }
-    let (data, res) = aggregate_project(&store, &results)?;
+    let (data, res, quality) = aggregate_project(&store, &results, false)?;
+    super::say_left_out(&quality);
     if let Some(ds) = res.ds
         && !ds.converged
     {

@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use labelvet::ingest::{self, InitOptions, InitReport};
+use labelvet::text::display;
 
 use super::progress_wanted;
 use crate::cli::InitArgs;
@@ -39,7 +40,7 @@ fn print_report(r: &InitReport) {
         r.labelled
     );
     for (key, why) in r.unreadable.iter().take(SHOWN) {
-        println!("  unreadable: {key}: {why}");
+        println!("  unreadable: {}: {}", display(key), display(why));
     }
     if r.unreadable.len() > SHOWN {
         println!("  ... and {} more unreadable", r.unreadable.len() - SHOWN);
@@ -50,11 +51,18 @@ fn print_report(r: &InitReport) {
             r.ignored
         );
     }
+    if r.links_outside > 0 {
+        println!(
+            "skipped {} link{} leading out of the image folder (not followed)",
+            r.links_outside,
+            super::plural(r.links_outside)
+        );
+    }
     for w in &r.warnings {
-        println!("warning: {w}");
+        println!("warning: {}", display(w));
     }
     for group in r.duplicates.iter().take(SHOWN) {
-        println!("same content: {}", group.join(", "));
+        println!("same content: {}", display(&group.join(", ")));
     }
     if r.duplicates.len() > SHOWN {
         println!(

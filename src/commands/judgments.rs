@@ -41,7 +41,11 @@ pub fn run(args: JudgmentsImportArgs) -> Result<()> {
     let r = import_judgments(
         &mut store,
         file,
-        &JudgmentImportOptions { format, annotator },
+        &JudgmentImportOptions {
+            format,
+            annotator,
+            ..Default::default()
+        },
     );
     busy.finish_and_clear();
     let r = r?;

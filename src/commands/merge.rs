@@ -3,7 +3,8 @@
 use anyhow::{Context, Result, bail};
 
 use labelvet::store::Store;
-use labelvet::store::merge::{MergeOptions, SourceReport};
+use labelvet::store::merge::{KindCounts, MergeOptions, SourceReport};
+use labelvet::text::{display, display_path};
 
 use crate::cli::MergeArgs;
 
@@ -14,11 +15,13 @@ pub fn run(args: MergeArgs) -> Result<()> {
         dry_run,
         keep_target,
         allow_other_project,
+        allow_other_annotators,
     } = args;
     let opts = MergeOptions {
         dry_run,
         keep_target,
         allow_other_project,
+        allow_other_annotators,
     };
     let (target, sources) = (target.as_path(), &sources[..]);
     let mut store = Store::open(target)?;
@@ -29,10 +32,9 @@ pub fn run(args: MergeArgs) -> Result<()> {
         .merge(sources, &opts, &mut |r| {
             done += 1;
             eprintln!(
-                "[{done}/{n}] {}: {} new events, {} already present",
-                r.path.display(),
-                r.new_events,
-                r.duplicate_events
+                "[{done}/{n}] {}: {}",
+                display_path(&r.path),
+                summary(&r.events)
             );
         })
         .with_context(|| format!("nothing was merged into {}", target.display()))?;
@@ -40,16 +42,15 @@ pub fn run(args: MergeArgs) -> Result<()> {
     if opts.dry_run {
         println!(
             "dry run: nothing was written to {}; merging would bring:",
-            target.display()
+            display_path(target)
         );
     } else {
         println!(
-            "merged {} file{} into {}: {} new events, {} already present",
+            "merged {} file{} into {}: {}",
             n,
             if n == 1 { "" } else { "s" },
-            target.display(),
-            report.new_events(),
-            report.duplicate_events()
+            display_path(target),
+            summary(&report.events())
         );
     }
     for r in &report.sources {
@@ -66,14 +67,34 @@ pub fn run(args: MergeArgs) -> Result<()> {
     Ok(())
 }
 
+/// "3 new events, 0 already present", then each other kind that came: "; flags: 1 new, 0
+/// already present".
+fn summary(events: &KindCounts) -> String {
+    let mut parts = Vec::new();
+    for (i, (kind, c)) in events.by_kind().enumerate() {
+        if i == 0 {
+            parts.push(format!(
+                "{} new {}, {} already present",
+                c.new, kind.plural, c.duplicate
+            ));
+        } else if c.new + c.duplicate > 0 {
+            parts.push(format!(
+                "{}: {} new, {} already present",
+                kind.plural, c.new, c.duplicate
+            ));
+        }
+    }
+    parts.join("; ")
+}
+
 fn print_source(r: &SourceReport, kept: bool) {
     println!(
         "{}: {}, schema {}{}",
-        r.path.display(),
+        display_path(&r.path),
         if r.same_project {
             "same project".to_string()
         } else {
-            format!("another project ({})", r.project_uuid)
+            format!("another project ({})", display(&r.project_uuid))
         },
         r.schema_version,
         if r.vocab_differs {
@@ -83,39 +104,49 @@ fn print_source(r: &SourceReport, kept: bool) {
         }
     );
     if let Some(note) = &r.recovered {
-        println!("  {note}");
+        println!("  {}", display(note));
     }
-    println!(
-        "  events: {} new, {} already present",
-        r.new_events, r.duplicate_events
-    );
+    // Every kind the source holds, each by its declaration's name; the answers always.
+    for (i, (kind, c)) in r.events.by_kind().enumerate() {
+        if i == 0 || c.new + c.duplicate > 0 {
+            println!(
+                "  {}: {} new, {} already present",
+                kind.plural, c.new, c.duplicate
+            );
+        }
+    }
     for a in &r.annotators {
+        let all = a.events.total();
+        let kinds: Vec<_> = a
+            .events
+            .by_kind()
+            .filter(|(_, c)| c.new + c.duplicate > 0)
+            .collect();
+        let detail = if kinds.len() > 1 {
+            let parts: Vec<String> = kinds
+                .iter()
+                .map(|(k, c)| format!("{} {}", c.new + c.duplicate, k.plural))
+                .collect();
+            format!(" ({})", parts.join(", "))
+        } else {
+            String::new()
+        };
         println!(
-            "    {:<24} {} new, {} already present",
-            a.annotator, a.new_events, a.duplicate_events
-        );
-    }
-    if r.new_flags + r.duplicate_flags > 0 {
-        println!(
-            "  flags: {} new, {} already present",
-            r.new_flags, r.duplicate_flags
-        );
-    }
-    if r.new_classify + r.duplicate_classify > 0 {
-        println!(
-            "  classify answers: {} new, {} already present",
-            r.new_classify, r.duplicate_classify
+            "    {:<24} {} new, {} already present{detail}",
+            display(&a.annotator),
+            all.new,
+            all.duplicate
         );
     }
     println!("  images: {} new", r.new_images);
     if !r.new_models.is_empty() {
-        println!("  new models: {}", r.new_models.join(", "));
+        println!("  new models: {}", display(&r.new_models.join(", ")));
     }
     if !r.differing_models.is_empty() {
         println!(
             "  models imported differently on the two sides (kept the target's rows, added \
              the rest): {}",
-            r.differing_models.join(", ")
+            display(&r.differing_models.join(", "))
         );
     }
     if r.new_predictions > 0 {
@@ -135,7 +166,9 @@ fn print_source(r: &SourceReport, kept: bool) {
         for c in r.conflicts.iter().take(20) {
             println!(
                 "    {}  target {}  source {}",
-                c.key, c.target_sha256, c.source_sha256
+                display(&c.key),
+                display(&c.target_sha256),
+                display(&c.source_sha256)
             );
         }
         if r.conflicts.len() > 20 {

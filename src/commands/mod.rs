@@ -11,6 +11,7 @@ pub mod completions;
 pub mod demo;
 pub mod doctor;
 pub mod export;
+pub mod gold;
 pub mod info;
 pub mod init;
 pub mod judgments;
@@ -26,11 +27,13 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use labelvet::analysis::project::{Method, Options, ProjectData, Results, Scores, aggregate};
+use labelvet::analysis::reliability::{Reliability, ReliabilityOptions, reliability};
+use labelvet::analysis::report::LeftOut;
 use labelvet::annotate::{QueueOrder, QueueSpec, parse_range};
 use labelvet::ingest::scores::read_scores;
 use labelvet::store::Store;
 
-use crate::cli::{MethodArg, QueueArgs, ResultsArgs, SelectArgs};
+use crate::cli::{MethodArg, QueueArgs, QueueFilterArgs, ResultsArgs};
 
 /// The exit code when the project file stays locked by another process: sysexits.h's
 /// `EX_TEMPFAIL`, "try again later", since nothing was written and a rerun may succeed.
@@ -62,8 +65,21 @@ pub fn plural(n: usize) -> &'static str {
 }
 
 /// Reads the project and aggregates its answers as `args` say; shared with `export` so that the
-/// two always agree.
-pub fn aggregate_project(store: &Store, args: &ResultsArgs) -> Result<(ProjectData, Results)> {
+/// two always agree. The reliability figures are computed on every answer (when `figures`
+/// asks for them, or `--drop-flagged` needs them: they may fit Dawid-Skene); then the answers of
+/// the annotators `--exclude-annotators` names, and with `--drop-flagged` of the flagged ones,
+/// are left out of the data and results returned, and the third value says who and why.
+pub fn aggregate_project(
+    store: &Store,
+    args: &ResultsArgs,
+    figures: bool,
+) -> Result<(ProjectData, Results, Quality)> {
+    if !(0.0..=1.0).contains(&args.min_gold_accuracy) {
+        bail!(
+            "--min-gold-accuracy {} is not between 0 and 1",
+            args.min_gold_accuracy
+        );
+    }
     let scores = match &args.scores {
         Some(file) => Some(Scores::from(read_scores(store, file)?)),
         None => None,
@@ -75,20 +91,103 @@ pub fn aggregate_project(store: &Store, args: &ResultsArgs) -> Result<(ProjectDa
     };
     let data =
         ProjectData::load(store).with_context(|| format!("reading {}", store.path().display()))?;
+    let mut drop: Vec<(u32, String)> = Vec::new();
+    for name in &args.exclude_annotators {
+        let Some(id) = data.annotator_id(name) else {
+            let known = if data.annotators.len() <= 20 {
+                format!("its annotators are: {}", data.annotators.join(", "))
+            } else {
+                "labelvet info --all lists its annotators".to_string()
+            };
+            bail!(
+                "--exclude-annotators: {} has no answers by `{name}`; {known}",
+                store.path().display()
+            );
+        };
+        if !drop.iter().any(|d| d.0 == id) {
+            drop.push((id, "excluded with --exclude-annotators".into()));
+        }
+    }
     let opts = Options {
         method,
         threshold: args.threshold,
         ..Options::default()
     };
     let res = aggregate(&data, &opts, scores.as_ref())?;
-    Ok((data, res))
+    let reliability = (figures || args.drop_flagged).then(|| {
+        reliability(
+            &data,
+            res.confusion.as_deref(),
+            &ReliabilityOptions {
+                min_gold_accuracy: args.min_gold_accuracy,
+            },
+        )
+    });
+    if let (true, Some(r)) = (args.drop_flagged, &reliability) {
+        for (i, a) in r.annotators.iter().enumerate() {
+            if let Some(why) = &a.flag_reason
+                && !drop.iter().any(|d| d.0 == i as u32)
+            {
+                drop.push((i as u32, format!("flagged: {why}")));
+            }
+        }
+    }
+    if drop.is_empty() {
+        let quality = Quality {
+            reliability,
+            left_out: Vec::new(),
+        };
+        return Ok((data, res, quality));
+    }
+    drop.sort();
+    let ids: Vec<u32> = drop.iter().map(|d| d.0).collect();
+    let mut per = vec![0usize; data.annotators.len()];
+    for a in &data.answers {
+        per[a.annotator as usize] += 1;
+    }
+    let left_out = drop
+        .into_iter()
+        .map(|(id, why)| LeftOut {
+            annotator: data.annotators[id as usize].clone(),
+            answers: per[id as usize],
+            why,
+        })
+        .collect();
+    let kept = data.without_annotators(&ids);
+    let res = aggregate(&kept, &opts, scores.as_ref())?;
+    Ok((
+        kept,
+        res,
+        Quality {
+            reliability,
+            left_out,
+        },
+    ))
+}
+
+/// The reliability figures of every annotator (when asked for), and who was left out of the
+/// results.
+pub struct Quality {
+    pub reliability: Option<Reliability>,
+    pub left_out: Vec<LeftOut>,
+}
+
+/// Says on standard error whose answers were left out (for commands whose standard output is
+/// the data).
+pub fn say_left_out(q: &Quality) {
+    for l in &q.left_out {
+        eprintln!(
+            "left out {} answers of {}: {}",
+            l.answers, l.annotator, l.why
+        );
+    }
 }
 
 /// `annotate`'s queue flags as a spec, its class names checked against the project's vocabulary.
 pub fn queue_spec(args: QueueArgs, project: &Path) -> Result<QueueSpec> {
     let spec = QueueSpec {
         order: args.order.parse()?,
-        ..select_spec(args.select, args.seed)?
+        ..select_spec(args.select)?
     };
     if !spec.is_all() {
         let store = Store::open(project)?;
@@ -98,7 +197,7 @@ pub fn queue_spec(args: QueueArgs, project: &Path) -> Result<QueueSpec> {
 }
 
 /// The image-selecting flags as a spec in file order (shared with `checkout` and `assign`).
-pub fn select_spec(args: SelectArgs, seed: u64) -> Result<QueueSpec> {
+pub fn select_spec(args: QueueFilterArgs) -> Result<QueueSpec> {
     Ok(QueueSpec {
         class: args.class,
         subtree: args.subtree,
@@ -107,7 +206,7 @@ pub fn select_spec(args: SelectArgs, seed: u64) -> Result<QueueSpec> {
         uncertain: args.uncertain.as_deref().map(parse_range).transpose()?,
         needs: args.needs,
         sample: args.sample,
-        seed,
+        seed: args.seed,
         order: QueueOrder::File,
     })
 }

@@ -117,7 +117,11 @@ pub fn run(args: PredictArgs) -> Result<()> {
         }
         const SHOWN: usize = 20;
         for (key, why) in run.skipped.iter().take(SHOWN) {
-            println!("  skipped: {key}: {why}");
+            println!(
+                "  skipped: {}: {}",
+                labelvet::text::display(key),
+                labelvet::text::display(why)
+            );
         }
         if run.skipped.len() > SHOWN {
             println!("  ... and {} more skipped", run.skipped.len() - SHOWN);

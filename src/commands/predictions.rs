@@ -3,6 +3,7 @@
 use anyhow::Result;
 use labelvet::ingest::predictions::{PredictionOptions, import_predictions};
 use labelvet::store::Store;
+use labelvet::text::display;
 
 use super::{plural, progress_wanted};
 use crate::cli::PredictionsImportArgs;
@@ -29,14 +30,16 @@ pub fn run(args: PredictionsImportArgs) -> Result<()> {
         r.rows,
         r.models.len(),
         plural(r.models.len()),
-        r.models.join(", "),
+        display(&r.models.join(", ")),
         r.files,
         plural(r.files)
     );
     for (file, model) in &r.models_from_file_names {
         println!(
-            "{file} names no model: its predictions are model `{model}`, from the file \
-             name (--model NAME names it otherwise)"
+            "{} names no model: its predictions are model `{}`, from the file name (--model \
+             NAME names it otherwise)",
+            display(file),
+            display(model)
         );
     }
     if r.beyond_top_k > 0 {

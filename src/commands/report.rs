@@ -5,12 +5,12 @@ use std::io::Write;
 use anyhow::{Context, Result};
 
 use super::aggregate_project;
-use crate::cli::ReportArgs;
-use labelvet::analysis::classify::ClassifySummary;
+use crate::cli::{ClassifyTiesArg, ReportArgs};
+use labelvet::analysis::classify::{ClassifySummary, ClassifyTies};
 use labelvet::analysis::report::Report;
 use labelvet::export::html::report_html;
 use labelvet::export::plots::write_plots;
-use labelvet::export::write_file_atomically;
+use labelvet::export::{check_output_file, prepare_output_dir, write_file_atomically};
 use labelvet::store::Store;
 
 pub fn run(args: ReportArgs) -> Result<()> {
@@ -20,12 +20,29 @@ pub fn run(args: ReportArgs) -> Result<()> {
         json,
         plots,
         html,
+        force,
     } = &args;
     let (json, plots, html) = (*json, plots.as_deref(), html.as_deref());
     let store = Store::open(project)?;
-    let (data, res) = aggregate_project(&store, args)?;
+    // Checked before the work: the outputs never replace an input, nor a file unasked.
+    let mut inputs = vec![project.as_path()];
+    inputs.extend(args.scores.as_deref());
+    if let Some(file) = html {
+        check_output_file(file, &inputs, *force)?;
+    }
+    if let Some(dir) = plots {
+        prepare_output_dir(dir, *force)?;
+    }
+    let (data, res, quality) = aggregate_project(&store, args, true)?;
     let mut report = Report::build(&data, &res);
-    report.classify = ClassifySummary::load(&store, &data)?;
+    if let Some(r) = quality.reliability {
+        report.set_quality(r, quality.left_out);
+    }
+    let ties = match args.classify_ties {
+        ClassifyTiesArg::FirstGiven => ClassifyTies::FirstGiven,
+        ClassifyTiesArg::Original => ClassifyTies::Original,
+    };
+    report.classify = ClassifySummary::load_with(&store, &data, ties)?;
     report.scores_file = args.scores.as_ref().map(|p| p.display().to_string());
     let made = match plots {
         Some(dir) => Some(
@@ -47,7 +64,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
     if json {
         // stdout stays pure JSON; what else there is to say goes to stderr.
         for w in &report.warnings {
-            eprintln!("warning: {w}");
+            eprintln!("warning: {}", labelvet::text::display(w));
         }
         let mut json = serde_json::to_string_pretty(&report)?;
         json.push('\n');

@@ -92,6 +92,8 @@ struct LabelRecord<'a> {
     frequency: Option<f64>,
     score: Option<f64>,
     valid: bool,
+    /// Decided by an expert's verdict (the score is then 1 or 0).
+    adjudicated: bool,
     /// The models that proposed the label, with rank and score.
     models: Vec<ModelSource<'a>>,
 }
@@ -159,6 +161,7 @@ fn jsonl(store: &Store, data: &ProjectData, res: &Results, out: &mut dyn Write) 
                     frequency: counts.selection_frequency(),
                     score: q.and_then(|q| q.score),
                     valid: q.is_some_and(|q| q.valid),
+                    adjudicated: q.is_some_and(|q| q.adjudicated),
                     models,
                 }
             })
@@ -199,6 +202,7 @@ fn csv(data: &ProjectData, res: &Results, out: &mut dyn Write) -> Result<u64> {
         "score",
         "valid",
         "original",
+        "adjudicated",
     ])
     .map_err(write_err)?;
     let opt = |x: Option<f64>| x.map(|x| x.to_string()).unwrap_or_default();
@@ -221,6 +225,7 @@ fn csv(data: &ProjectData, res: &Results, out: &mut dyn Write) -> Result<u64> {
             } else {
                 "0"
             },
+            if q.adjudicated { "1" } else { "0" },
         ])
         .map_err(write_err)?;
     }
@@ -351,7 +356,8 @@ fn prodigy(store: &Store, data: &ProjectData, out: &mut dyn Write) -> Result<u64
         .iter()
         .map(|c| (c.key.as_str(), c.name.as_str()))
         .collect();
-    let current = store.current_answers()?;
+    let mut current = store.current_answers()?;
+    current.retain(|c| !data.left_out.contains(&c.annotator));
     // The session, time and origin of each current answer's event. Sessions and origins repeat
     // across thousands of answers, so they are kept once each.
     let position: HashMap<&str, usize> = current
@@ -472,7 +478,8 @@ pub fn prepare_output_dir(dir: &Path, force: bool) -> Result<()> {
         Ok(mut entries) => {
             if entries.next().is_some() && !force {
                 return Err(Error::msg(format!(
-                    "{} exists and is not empty; choose a new folder, or give --force to write                      into it (files of the same names are replaced)",
+                    "{} exists and is not empty; choose a new folder, or give --force to write \
+                     into it (files of the same names are replaced)",
                     dir.display()
                 )));
             }
@@ -487,6 +494,65 @@ pub fn prepare_output_dir(dir: &Path, force: bool) -> Result<()> {
         ))),
         Err(e) => Err(Error::io(dir, e)),
     }
+}
+
+/// Refuses an output file that would destroy what it was made from: `out` must not be one of
+/// `inputs` (compared by device and inode, so a link or another spelling of the path is caught
+/// too), nor any SQLite database (a project or annotator's file: `export -o val.db` once wrote
+/// a CSV over the project and every answer was lost), even with `force`; and an existing file
+/// is replaced only with `force`.
+pub fn check_output_file(out: &Path, inputs: &[&Path], force: bool) -> Result<()> {
+    let shown = crate::text::display_path(out);
+    let Ok(md) = std::fs::metadata(out) else {
+        return Ok(()); // nothing there (or a dangling link, which the rename replaces)
+    };
+    if md.is_dir() {
+        return Err(Error::msg(format!(
+            "{shown} is a folder; give a file name to write"
+        )));
+    }
+    if inputs.iter().any(|i| same_file(out, i)) {
+        return Err(Error::msg(format!(
+            "{shown} is an input of this command; writing there would destroy it (choose \
+             another name)"
+        )));
+    }
+    if is_sqlite(out) {
+        return Err(Error::msg(format!(
+            "{shown} is an SQLite database (a project or annotator's file?); labelvet never \
+             writes an export over one (choose another name)"
+        )));
+    }
+    if !force {
+        return Err(Error::msg(format!(
+            "{shown} already exists; choose another name, or add --force to replace it"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether two paths name the same file (device and inode on Unix).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        #[cfg(unix)]
+        (Ok(x), Ok(y)) => {
+            use std::os::unix::fs::MetadataExt;
+            x.dev() == y.dev() && x.ino() == y.ino()
+        }
+        #[cfg(not(unix))]
+        (Ok(_), Ok(_)) => std::fs::canonicalize(a)
+            .ok()
+            .is_some_and(|p| std::fs::canonicalize(b).ok() == Some(p)),
+        _ => false,
+    }
+}
+
+fn is_sqlite(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head == b"SQLite format 3\0")
 }
 
 /// Writes what `f` writes to `path` through a temporary file beside it, so that a failure never leaves

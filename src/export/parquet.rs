@@ -163,6 +163,9 @@ fn answers(store: &Store, data: &ProjectData, w: &mut (dyn Write + Send)) -> Res
         let Some(answer) = e.answer else {
             return Ok(());
         };
+        if data.left_out.contains(&e.annotator) {
+            return Ok(());
+        }
         let a = arrow_err(FILE);
         cols.image.append(&e.image).map_err(&a)?;
         cols.label.append(&e.label).map_err(&a)?;
@@ -211,6 +214,8 @@ fn labels(data: &ProjectData, res: &Results, w: &mut (dyn Write + Send)) -> Resu
         Field::new("valid", DataType::Boolean, false),
         Field::new("original", DataType::Boolean, false),
         Field::new("method", dict(), false),
+        // Decided by an expert's verdict (score 1 or 0 whatever the answers say).
+        Field::new("adjudicated", DataType::Boolean, false),
     ]));
     let mut writer =
         ArrowWriter::try_new(w, schema.clone(), Some(properties())).map_err(err(FILE))?;
@@ -228,6 +233,7 @@ fn labels(data: &ProjectData, res: &Results, w: &mut (dyn Write + Send)) -> Resu
         let mut valid = BooleanBuilder::with_capacity(chunk.len());
         let mut original = BooleanBuilder::with_capacity(chunk.len());
         let mut method = StringDictionaryBuilder::<Int32Type>::new();
+        let mut adjudicated = BooleanBuilder::with_capacity(chunk.len());
         for q in chunk {
             let im = &data.images[q.image as usize];
             let class = &data.classes[q.class as usize];
@@ -243,6 +249,7 @@ fn labels(data: &ProjectData, res: &Results, w: &mut (dyn Write + Send)) -> Resu
             valid.append_value(q.valid);
             original.append_value(im.original == Some(q.class));
             method.append(res.method.as_str()).map_err(&a)?;
+            adjudicated.append_value(q.adjudicated);
         }
         let columns: Vec<ArrayRef> = vec![
             Arc::new(image.finish()),
@@ -257,6 +264,7 @@ fn labels(data: &ProjectData, res: &Results, w: &mut (dyn Write + Send)) -> Resu
             Arc::new(valid.finish()),
             Arc::new(original.finish()),
             Arc::new(method.finish()),
+            Arc::new(adjudicated.finish()),
         ];
         let batch = RecordBatch::try_new(schema.clone(), columns).map_err(&a)?;
         writer.write(&batch).map_err(err(FILE))?;

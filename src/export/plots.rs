@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
+use plotters::coord::combinators::WithKeyPoints;
+use plotters::coord::types::{RangedCoordf64, RangedCoordi32};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -157,6 +159,40 @@ fn draw_all(report: &Report, out: &mut Target<'_>) -> Result<()> {
         rows.sort_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
         let fig = AgreementFigure { rows: &rows };
         save(&fig, "annotator_agreement", out)?;
+    }
+
+    let mut gold: Vec<GoldRow> = report
+        .annotators
+        .iter()
+        .filter_map(|a| {
+            Some(GoldRow {
+                annotator: a.annotator.clone(),
+                accuracy: a.gold_accuracy?,
+                low: a.gold_ci_low?,
+                high: a.gold_ci_high?,
+                flagged: a.flagged,
+            })
+        })
+        .collect();
+    if gold.is_empty() {
+        out.skip("gold_accuracy: no annotator answered a gold question yes or no".into());
+    } else {
+        gold.sort_by(|a, b| {
+            a.accuracy
+                .total_cmp(&b.accuracy)
+                .then(b.annotator.cmp(&a.annotator))
+        });
+        let fig = GoldFigure {
+            rows: &gold,
+            min: report.gold.min_gold_accuracy,
+        };
+        save(&fig, "gold_accuracy", out)?;
+    }
+
+    if report.speed.timed_answers > 0 {
+        save(&SpeedFigure { report }, "answer_speed", out)?;
+    } else {
+        out.skip("answer_speed: no answer has a recorded time".into());
     }
     Ok(())
 }
@@ -496,37 +532,173 @@ impl Figure for AgreementFigure<'_> {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
-        root.fill(&WHITE).map_err(err)?;
-        let n = self.rows.len();
-        let keys: Vec<i32> = (0..n as i32).map(|i| i * UNIT + UNIT / 2).collect();
         let names: Vec<String> = self.rows.iter().map(|r| r.0.clone()).collect();
-        let name_width = names.iter().map(|s| s.chars().count()).max().unwrap_or(4) as u32;
+        let mut chart = annotator_chart(
+            root,
+            "Agreement of each annotator with the others' consensus",
+            "answers equal to the most frequent answer of the other annotators",
+            names,
+        )?;
+        chart
+            .draw_series(self.rows.iter().enumerate().map(|(i, (_, a))| {
+                let y = i as i32 * UNIT;
+                Rectangle::new([(0.0, y + 15), (*a, y + 85)], bar_color().filled())
+            }))
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+/// A chart of one horizontal bar per annotator (`names`, bottom first) over 0..100%: category
+/// `i` spans `i * UNIT .. (i + 1) * UNIT` on the y axis.
+fn annotator_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    x_desc: &str,
+    names: Vec<String>,
+) -> std::result::Result<
+    ChartContext<'a, DB, Cartesian2d<RangedCoordf64, WithKeyPoints<RangedCoordi32>>>,
+    String,
+> {
+    root.fill(&WHITE).map_err(err)?;
+    let n = names.len() as i32;
+    let keys: Vec<i32> = (0..n).map(|i| i * UNIT + UNIT / 2).collect();
+    let name_width = names.iter().map(|s| s.chars().count()).max().unwrap_or(4) as u32;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FAMILY, 24))
+        .margin(20)
+        .x_label_area_size(60)
+        .y_label_area_size((name_width * 9 + 30).clamp(60, 300))
+        .build_cartesian_2d(0f64..1f64, (0..n * UNIT).with_key_points(keys))
+        .map_err(err)?;
+    let formatter = move |v: &i32| names.get((v / UNIT) as usize).cloned().unwrap_or_default();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .x_labels(11)
+        .x_label_formatter(&|v| format!("{:.0}%", 100.0 * v))
+        .y_label_formatter(&formatter)
+        .x_desc(x_desc)
+        .label_style((FAMILY, 14))
+        .axis_desc_style((FAMILY, 18))
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
+struct GoldRow {
+    annotator: String,
+    accuracy: f64,
+    low: f64,
+    high: f64,
+    flagged: bool,
+}
+
+/// Per annotator, gold accuracy with its Wilson 95% interval; flagged annotators in red, the
+/// flag's threshold as a line.
+struct GoldFigure<'a> {
+    /// Lowest accuracy first.
+    rows: &'a [GoldRow],
+    min: f64,
+}
+
+impl Figure for GoldFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        (900, (18 * self.rows.len() as u32 + 160).max(420))
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        let n = self.rows.len();
+        let names: Vec<String> = self.rows.iter().map(|r| r.annotator.clone()).collect();
+        let mut chart = annotator_chart(
+            root,
+            "Accuracy on gold questions, 95% interval",
+            "yes/no answers on gold questions equal to the experts' majority",
+            names,
+        )?;
+        let color = |r: &GoldRow| if r.flagged { RED } else { bar_color() };
+        chart
+            .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
+                let y = i as i32 * UNIT;
+                Rectangle::new([(0.0, y + 30), (r.accuracy, y + 70)], color(r).filled())
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
+                let y = i as i32 * UNIT + UNIT / 2;
+                PathElement::new(vec![(r.low, y), (r.high, y)], BLACK.stroke_width(2))
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(self.min, 0), (self.min, n as i32 * UNIT)],
+                RED.stroke_width(2),
+            )))
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+/// Seconds per answer: the histogram of the recorded times, bins of `SPEED_EDGES_S`.
+struct SpeedFigure<'a> {
+    report: &'a Report,
+}
+
+impl Figure for SpeedFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        (900, 560)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        root.fill(&WHITE).map_err(err)?;
+        let sp = &self.report.speed;
+        let bins = &sp.histogram;
+        let n = bins.len() as i32;
+        let keys: Vec<i32> = (0..n).map(|i| i * UNIT + UNIT / 2).collect();
+        let names: Vec<String> = bins
+            .iter()
+            .map(|b| match b.to_seconds {
+                Some(to) => format!("{}-{} s", b.from_seconds, to),
+                None => format!("{}+ s", b.from_seconds),
+            })
+            .collect();
+        let top = bins.iter().map(|b| b.answers).max().unwrap_or(0).max(1) as f64 * 1.1;
+        let mut title = format!(
+            "Seconds per answer: {} timed answers, median {:.2} s",
+            thousands(sp.timed_answers as usize),
+            sp.median_seconds.unwrap_or(0.0)
+        );
+        if sp.untimed_answers > 0 {
+            title.push_str(&format!(
+                " ({} without a time)",
+                thousands(sp.untimed_answers as usize)
+            ));
+        }
         let mut chart = ChartBuilder::on(root)
-            .caption(
-                "Agreement of each annotator with the others' consensus",
-                (FAMILY, 24),
-            )
+            .caption(title, (FAMILY, 22))
             .margin(20)
             .x_label_area_size(60)
-            .y_label_area_size((name_width * 9 + 30).clamp(60, 300))
-            .build_cartesian_2d(0f64..1f64, (0..n as i32 * UNIT).with_key_points(keys))
+            .y_label_area_size(90)
+            .build_cartesian_2d((0..n * UNIT).with_key_points(keys), 0f64..top)
             .map_err(err)?;
         let formatter = move |v: &i32| names.get((v / UNIT) as usize).cloned().unwrap_or_default();
         chart
             .configure_mesh()
-            .disable_y_mesh()
-            .x_labels(11)
-            .x_label_formatter(&|v| format!("{:.0}%", 100.0 * v))
-            .y_label_formatter(&formatter)
-            .x_desc("answers equal to the most frequent answer of the other annotators")
+            .disable_x_mesh()
+            .x_label_formatter(&formatter)
+            .y_label_formatter(&|v| thousands(*v as usize))
+            .x_desc("seconds per answer (red: under 400 ms, too quick to have looked)")
+            .y_desc("answers")
             .label_style((FAMILY, 14))
             .axis_desc_style((FAMILY, 18))
             .draw()
             .map_err(err)?;
         chart
-            .draw_series(self.rows.iter().enumerate().map(|(i, (_, a))| {
-                let y = i as i32 * UNIT;
-                Rectangle::new([(0.0, y + 15), (*a, y + 85)], bar_color().filled())
+            .draw_series(bins.iter().enumerate().map(|(i, b)| {
+                let x = i as i32 * UNIT;
+                let quick = b.to_seconds.is_some_and(|t| t <= 0.4);
+                let color = if quick { RED } else { bar_color() };
+                Rectangle::new([(x + 10, 0.0), (x + 90, b.answers as f64)], color.filled())
             }))
             .map_err(err)?;
         Ok(())

@@ -18,8 +18,9 @@
 //! annotator, the sorted present keys, main key, objects, time or nothing, and how many times the
 //! same tuple occurred earlier in the file); its first 32 bits are the start of the SHA-256 of the
 //! image key alone. The same answers imported again, from any copy of the file, add nothing. An
-//! answer without a time is dated at the epoch plus k ms, k counting the annotator's earlier
-//! untimed answers on the same image in the file, so that within a file the later line wins.
+//! answer without a time is dated at the epoch plus k ms, k its position among the file's
+//! answers: within a file the later line wins, and the CLASSIFY summary's first-given tie rule
+//! (`analysis::classify`) can follow the order of lines.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -119,6 +120,7 @@ pub fn import_classify(
     let vocab = store.vocab()?;
     let images = store.image_ids()?;
     let reader = table::open(file)?;
+    let mut names = crate::text::NameSet::new(store.annotator_names()?.iter().map(String::as_str));
     let mut read: Vec<Read> = Vec::new();
     for (i, line) in reader.lines().enumerate() {
         let n = i as u64 + 1;
@@ -127,6 +129,7 @@ pub fn import_classify(
         if line.trim().is_empty() {
             continue;
         }
+        table::check_json_text(file, n, &line)?;
         let l: Line =
             serde_json::from_str(&line).map_err(|e| bad(format!("not a classify record: {e}")))?;
         let image = l
@@ -146,6 +149,11 @@ pub fn import_classify(
             .ok_or_else(|| {
                 bad("no annotator; give one per line or name it with --annotator".into())
             })?;
+        // Stored in NFC, and never a look-alike of a name the project or file has.
+        let annotator = crate::text::nfc(&annotator).into_owned();
+        crate::text::check_field("annotator", &annotator)
+            .and_then(|()| names.admit(&annotator))
+            .map_err(bad)?;
         let resolve = |v: &Value, what: &str| -> Result<String> {
             let t =
                 text(v).ok_or_else(|| bad(format!("{what} {v} is not a class key or index")))?;
@@ -250,14 +258,12 @@ fn events(read: &[Read], origin: &str) -> Vec<ClassifyEvent> {
     });
     let mut out = Vec::with_capacity(read.len());
     let mut seen: HashMap<(&ClassifyAnswer, Option<i64>), u32> = HashMap::new();
-    let mut untimed = 0i64;
     let mut group: Option<(&str, &str)> = None;
     for &i in &order {
         let r = &read[i];
         if group != Some((&r.image, &r.annotator)) {
             group = Some((&r.image, &r.annotator));
             seen.clear();
-            untimed = 0;
         }
         let occurrence = seen.entry((&r.answer, r.time)).or_default();
         let id = match &r.given {
@@ -265,10 +271,7 @@ fn events(read: &[Read], origin: &str) -> Vec<ClassifyEvent> {
             None => stable_classify_id(&r.image, &r.annotator, &r.answer, r.time, *occurrence),
         };
         *occurrence += 1;
-        let created_at = r.time.unwrap_or_else(|| {
-            untimed += 1;
-            untimed - 1
-        });
+        let created_at = r.time.unwrap_or(i as i64);
         out.push(ClassifyEvent {
             id: id.to_string(),
             image: r.image.clone(),

@@ -41,9 +41,16 @@ pub struct Scan {
     pub warnings: Vec<String>,
     /// Names that are not valid UTF-8 and whose lossy key would clash with another.
     pub clashes: Vec<String>,
+    /// Links below the root that lead out of it (to /etc, to /dev/zero...), not followed.
+    pub links_outside: usize,
 }
 
-/// Walks `root` (following links) and lists image files in key order.
+/// Walks `root` and lists image files in key order. Links are followed while they stay inside
+/// the folder (a dataset's folders are often links to other folders of it); a link leading out
+/// of it is skipped and counted, so that a folder handed over by someone else cannot make
+/// `init` read (and store the first bytes of) /etc/passwd or walk /etc. Only regular files are
+/// listed: a FIFO or a device is never opened. A file name holding a control character or a
+/// bidirectional override is refused, naming it: keys are shown on screens.
 pub fn scan_folder(root: &Path) -> Result<Scan> {
     if !root.is_dir() {
         return Err(Error::msg(format!(
@@ -51,9 +58,22 @@ pub fn scan_folder(root: &Path) -> Result<Scan> {
             root.display()
         )));
     }
+    let real_root = std::fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
     let mut scan = Scan::default();
     let mut seen = HashSet::new();
-    for entry in walkdir::WalkDir::new(root).follow_links(true) {
+    let mut outside = 0;
+    let walk = walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|e| {
+            let inside = !e.path_is_symlink()
+                || std::fs::canonicalize(e.path()).is_ok_and(|p| p.starts_with(&real_root));
+            if !inside {
+                outside += 1;
+            }
+            inside
+        });
+    for entry in walk {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
@@ -83,6 +103,13 @@ pub fn scan_folder(root: &Path) -> Result<Scan> {
             scan.ignored.push(key);
             continue;
         }
+        // An image's key is shown on screens (an ignored file's name never is).
+        if let Err(u) = crate::text::check(&key, false) {
+            return Err(Error::msg(format!(
+                "{}: the file name {u}; rename it (image keys are shown on screens)",
+                entry.path().display()
+            )));
+        }
         if !seen.insert(key.clone()) {
             scan.clashes.push(key);
             continue;
@@ -93,6 +120,7 @@ pub fn scan_folder(root: &Path) -> Result<Scan> {
             path: entry.path().to_path_buf(),
         });
     }
+    scan.links_outside = outside;
     scan.files.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(scan)
 }
@@ -136,7 +164,7 @@ pub struct Probe {
 /// Hashes a file and reads its dimensions from the header, refusing sizes over the decoding
 /// limits ([`imagefile::MAX_SIDE`], [`imagefile::MAX_DECODE_BYTES`]) as the screen does.
 pub fn probe_file(path: &Path) -> Probe {
-    let data = match std::fs::read(path) {
+    let data = match imagefile::read_file(path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Probe {
@@ -328,13 +356,13 @@ pub fn read_labels(
         Ok(())
     };
     if header_is_data {
-        table::check_quoting(path, &headers)?;
+        table::check_fields(path, &headers)?;
         handle(1, &headers)?;
     }
     for rec in rdr.records() {
         let rec = rec
             .map_err(|e| Error::input(path, e.position().map_or(0, |p| p.line()), e.to_string()))?;
-        table::check_quoting(path, &rec)?;
+        table::check_fields(path, &rec)?;
         handle(table::line_of(&rec), &rec)?;
     }
     Ok(out)
@@ -362,19 +390,13 @@ pub fn read_manifest(path: &Path, vocab: &Vocab) -> Result<Vec<ManifestRow>> {
     for rec in rdr.records() {
         let rec = rec
             .map_err(|e| Error::input(path, e.position().map_or(0, |p| p.line()), e.to_string()))?;
-        table::check_quoting(path, &rec)?;
+        table::check_fields(path, &rec)?;
         let line = table::line_of(&rec);
         let key = rec.get(img_col).unwrap_or("").to_string();
         if key.is_empty() {
             return Err(Error::input(path, line, "empty image name"));
         }
-        if key.starts_with('/') || key.split('/').any(|c| c == "..") {
-            return Err(Error::input(
-                path,
-                line,
-                format!("image key {key} must be a relative path without `..`"),
-            ));
-        }
+        crate::store::images::check_image_key(&key).map_err(|why| Error::input(path, line, why))?;
         let label = match lab_col.and_then(|c| rec.get(c)).unwrap_or("") {
             "" => None,
             l => Some(

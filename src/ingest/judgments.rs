@@ -41,7 +41,9 @@ use sha2::{Digest, Sha256};
 use super::table::{self, Format, IMAGE_COLS, LABEL_COLS};
 use crate::error::{Error, Result};
 use crate::store::predictions::rebuild_candidates;
-use crate::store::{Answer, JudgmentEvent, Store, judgments::insert_events};
+use crate::store::{
+    Answer, GoldEvent, JudgmentEvent, Store, VerdictEvent, judgments::insert_events,
+};
 use crate::vocab::Vocab;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
@@ -64,6 +66,21 @@ pub struct JudgmentImportOptions {
     pub format: Option<JudgmentFormat>,
     /// The annotator of rows that name none.
     pub annotator: Option<String>,
+    /// Which kind of event the answers become.
+    pub into: ImportInto,
+}
+
+/// What imported answers are: annotators' judgments, or experts' gold answers
+/// (`labelvet gold import`, see `store::quality`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ImportInto {
+    #[default]
+    Judgments,
+    /// Gold answers: two lines of one expert on one question must agree (a repeat is read
+    /// once), and their ids come from another domain than judgments'.
+    Gold,
+    /// Experts' verdicts (`labelvet verdicts import`), under the same rules as gold answers.
+    Verdicts,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -89,6 +106,7 @@ const ANNOTATOR_COLS: &[&str] = &[
     "_annotator_id",
     "user",
     "worker",
+    "expert",
 ];
 const TIME_COLS: &[&str] = &["time", "timestamp", "created_at"];
 
@@ -102,6 +120,8 @@ struct Row {
     time: Option<i64>,
     /// Index into [`Reader::given`] when the line carries its event's own id.
     given: Option<u32>,
+    /// The file's line (CSV record or JSON line) it was read from.
+    line: u64,
 }
 
 /// An answer exported by labelvet (`export --format prodigy`) carries its event's id, session,
@@ -139,6 +159,8 @@ struct Reader<'a> {
     vocab: &'a Vocab,
     project_images: &'a HashMap<String, i64>,
     fallback_annotator: Option<&'a str>,
+    /// The project's annotator names and the file's so far.
+    names: crate::text::NameSet,
     /// Spelling in the file (key or index) to class key id.
     labels: HashMap<String, u32>,
     images: Interner,
@@ -179,7 +201,19 @@ impl<'a> Reader<'a> {
 
     fn annotator(&mut self, line: u64, given: Option<&str>) -> Result<u32> {
         match given.filter(|a| !a.is_empty()).or(self.fallback_annotator) {
-            Some(a) => Ok(self.annotators.id(a)),
+            Some(a) => {
+                if let Some(&id) = self.annotators.ids.get(a) {
+                    return Ok(id);
+                }
+                // Stored in NFC, and never a look-alike of a name the project or file has.
+                let name = crate::text::nfc(a);
+                crate::text::check_field("annotator", &name)
+                    .and_then(|()| self.names.admit(&name))
+                    .map_err(|why| Error::input(self.file, line, why))?;
+                let id = self.annotators.id(&name);
+                self.annotators.ids.insert(a.to_string(), id);
+                Ok(id)
+            }
             None => Err(Error::input(
                 self.file,
                 line,
@@ -209,6 +243,7 @@ impl<'a> Reader<'a> {
                 self.given.push(g);
                 self.given.len() as u32 - 1
             }),
+            line,
         };
         self.rows.push(row);
         Ok(())
@@ -229,6 +264,7 @@ pub fn import_judgments(
         vocab: &vocab,
         project_images: &project_images,
         fallback_annotator: opts.annotator.as_deref(),
+        names: crate::text::NameSet::new(store.annotator_names()?.iter().map(String::as_str)),
         labels: HashMap::new(),
         images: Interner::default(),
         classes: Interner::default(),
@@ -263,7 +299,10 @@ pub fn import_judgments(
         JudgmentFormat::Jsonl | JudgmentFormat::Prodigy => read_jsonl(&mut r, reader, opts.format)?,
     };
 
-    let keyed = stable_keys(&r);
+    if opts.into != ImportInto::Judgments {
+        one_answer_per_question(&mut r)?;
+    }
+    let keyed = stable_keys(&r, opts.into);
     let questions = {
         let mut q: Vec<(u32, u32)> = r.rows.iter().map(|x| (x.image, x.label)).collect();
         q.sort_unstable();
@@ -274,17 +313,33 @@ pub fn import_judgments(
     // About 400 bytes of table and index pages per answer, within 64 MiB .. 1 GiB.
     let cache_mib = (r.rows.len() * 400 / (1 << 20)).clamp(64, 1024) as u32;
     store.set_cache_mib(cache_mib)?;
-    let added = store.transaction(|tx| {
-        let mut added = 0;
-        let mut events = Vec::with_capacity(CHUNK);
-        for chunk in keyed.chunks(CHUNK) {
-            events.clear();
-            events.extend(chunk.iter().map(|k| event(&r, k, &origin)));
-            added += insert_events(tx, &events)?;
+    let added = match opts.into {
+        ImportInto::Judgments => store.transaction(|tx| {
+            let mut added = 0;
+            let mut events = Vec::with_capacity(CHUNK);
+            for chunk in keyed.chunks(CHUNK) {
+                events.clear();
+                events.extend(chunk.iter().map(|k| event(&r, k, &origin)));
+                added += insert_events(tx, &events)?;
+            }
+            rebuild_candidates(tx)?;
+            Ok(added)
+        })?,
+        ImportInto::Gold => {
+            let gold: Vec<GoldEvent> = keyed
+                .iter()
+                .map(|k| GoldEvent(event(&r, k, &origin)))
+                .collect();
+            store.insert_with_candidates(&gold)?
         }
-        rebuild_candidates(tx)?;
-        Ok(added)
-    })?;
+        ImportInto::Verdicts => {
+            let verdicts: Vec<VerdictEvent> = keyed
+                .iter()
+                .map(|k| VerdictEvent(event(&r, k, &origin)))
+                .collect();
+            store.insert_with_candidates(&verdicts)?
+        }
+    };
     Ok(JudgmentImport {
         format,
         rows: r.rows.len() as u64,
@@ -294,6 +349,46 @@ pub fn import_judgments(
         images: r.images.names.len(),
         questions,
     })
+}
+
+/// Gold answers and verdicts: an expert has one answer to a question. Lines repeating it are
+/// read once; a line that contradicts an earlier one is refused, naming both lines.
+fn one_answer_per_question(r: &mut Reader<'_>) -> Result<()> {
+    let mut order: Vec<u32> = (0..r.rows.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| {
+        let x = &r.rows[i as usize];
+        (x.image, x.label, x.annotator, x.line)
+    });
+    let mut keep = vec![true; r.rows.len()];
+    for pair in order.windows(2) {
+        let (a, b) = (&r.rows[pair[0] as usize], &r.rows[pair[1] as usize]);
+        if (a.image, a.label, a.annotator) != (b.image, b.label, b.annotator) {
+            continue;
+        }
+        if a.answer != b.answer {
+            return Err(Error::input(
+                r.file,
+                b.line,
+                format!(
+                    "{} answers `{}` to image {} and label {} here but `{}` on line {}; \
+                     a gold or verdicts file gives each expert one answer per question",
+                    r.annotators.names[b.annotator as usize],
+                    b.answer.as_str(),
+                    r.images.names[b.image as usize],
+                    r.classes.names[b.label as usize],
+                    a.answer.as_str(),
+                    a.line
+                ),
+            ));
+        }
+        keep[pair[1] as usize] = false;
+    }
+    let mut i = 0;
+    r.rows.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+    Ok(())
 }
 
 fn file_name(file: &Path) -> String {
@@ -318,8 +413,30 @@ pub fn stable_event_id(
     time_ms: Option<i64>,
     occurrence: u32,
 ) -> uuid::Uuid {
+    stable_id(
+        b"labelvet judgment v1\0",
+        image,
+        label_key,
+        annotator,
+        answer,
+        time_ms,
+        occurrence,
+    )
+}
+
+/// [`stable_event_id`] within a domain, so that a gold answer and a judgment of the same
+/// content have different ids.
+fn stable_id(
+    domain: &[u8],
+    image: &str,
+    label_key: &str,
+    annotator: &str,
+    answer: Answer,
+    time_ms: Option<i64>,
+    occurrence: u32,
+) -> uuid::Uuid {
     let mut h = Sha256::new();
-    h.update(b"labelvet judgment v1\0");
+    h.update(domain);
     for part in [image, label_key, annotator, answer.as_str()] {
         h.update(part.as_bytes());
         h.update([0]);
@@ -344,7 +461,12 @@ struct Keyed {
 /// Gives every row its stable id and time, sorted by id so that the inserts walk the primary
 /// key in order. Rows are grouped by (image, label, annotator) in line order to count repeats
 /// (for the occurrence in the id) and untimed answers (for their time).
-fn stable_keys(r: &Reader<'_>) -> Vec<Keyed> {
+fn stable_keys(r: &Reader<'_>, into: ImportInto) -> Vec<Keyed> {
+    let domain: &[u8] = match into {
+        ImportInto::Judgments => b"labelvet judgment v1\0",
+        ImportInto::Gold => b"labelvet gold v1\0",
+        ImportInto::Verdicts => b"labelvet verdict v1\0",
+    };
     let rows = &r.rows;
     let mut order: Vec<u32> = (0..rows.len() as u32).collect();
     order.sort_unstable_by_key(|&i| {
@@ -352,7 +474,9 @@ fn stable_keys(r: &Reader<'_>) -> Vec<Keyed> {
         (x.image, x.label, x.annotator, i)
     });
     let mut keyed = Vec::with_capacity(rows.len());
-    let mut seen: Vec<(Answer, Option<i64>)> = Vec::new();
+    // Earlier rows of the group per (answer, time): a count looked up, not a scan of the group,
+    // so that a file repeating one line 300,000 times imports in linear time.
+    let mut seen: HashMap<(Answer, Option<i64>), u32> = HashMap::new();
     let mut untimed = 0i64;
     let mut group = None;
     for &i in &order {
@@ -362,11 +486,9 @@ fn stable_keys(r: &Reader<'_>) -> Vec<Keyed> {
             seen.clear();
             untimed = 0;
         }
-        let occurrence = seen
-            .iter()
-            .filter(|&&(a, t)| a == x.answer && t == x.time)
-            .count() as u32;
-        seen.push((x.answer, x.time));
+        let seen_before = seen.entry((x.answer, x.time)).or_insert(0);
+        let occurrence = *seen_before;
+        *seen_before += 1;
         let created_at = match x.time {
             Some(t) => t,
             None => {
@@ -374,9 +496,12 @@ fn stable_keys(r: &Reader<'_>) -> Vec<Keyed> {
                 untimed - 1
             }
         };
-        let id = match x.given {
+        // A gold answer's id is always its own: an id given on the line is a judgment's.
+        let given = x.given.filter(|_| into == ImportInto::Judgments);
+        let id = match given {
             Some(g) => r.given[g as usize].id,
-            None => stable_event_id(
+            None => stable_id(
+                domain,
                 &r.images.names[x.image as usize],
                 &r.classes.names[x.label as usize],
                 &r.annotators.names[x.annotator as usize],

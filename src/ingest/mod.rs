@@ -40,6 +40,8 @@ pub struct InitReport {
     pub labelled: usize,
     /// Files below the folder skipped because their names are not image names.
     pub ignored: usize,
+    /// Links below the folder not followed because they lead out of it.
+    pub links_outside: usize,
     pub warnings: Vec<String>,
     /// Keys whose files have the same bytes.
     pub duplicates: Vec<Vec<String>>,
@@ -111,6 +113,7 @@ fn gather(vocab: &Vocab, opts: &InitOptions) -> Result<(Vec<ImageRecord>, InitRe
         (None, Some(root)) => {
             let scan = images::scan_folder(root)?;
             report.ignored = scan.ignored.len();
+            report.links_outside = scan.links_outside;
             report.warnings = scan.warnings;
             for k in scan.clashes {
                 report.warnings.push(format!(

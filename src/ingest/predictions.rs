@@ -199,6 +199,8 @@ impl Ctx<'_> {
         if model.is_empty() {
             return Err(self.err(at, "empty model name"));
         }
+        // Every format (CSV, JSON lines, Parquet, a name from the file name) comes through here.
+        crate::text::check_field("model name", model).map_err(|why| self.err(at, why))?;
         if let Some(s) = score
             && !s.is_finite()
         {

@@ -11,18 +11,85 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 
-/// The file's bytes, gunzipped when they start with the gzip magic number.
+/// The longest line (a CSV record, a JSON line) any reader takes, in bytes: hundreds of times
+/// the longest real one (a prediction record with its top-k is a few KB), so a line past it is
+/// a damaged or crafted file (a 4 MB `.gz` can hold one 4 GB line), refused before memory runs
+/// out.
+pub const MAX_LINE_BYTES: u64 = 64 << 20;
+
+/// The file's bytes, gunzipped when they start with the gzip magic number, with no line longer
+/// than [`MAX_LINE_BYTES`] (an I/O error of kind `InvalidData` past it, which every reader turns
+/// into an error naming the file and line).
 pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut buf = BufReader::with_capacity(1 << 16, file);
     let head = buf.fill_buf().map_err(|e| Error::io(path, e))?;
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(BufReader::with_capacity(
-            1 << 16,
-            MultiGzDecoder::new(buf),
+        Ok(Box::new(LineCap::new(
+            BufReader::with_capacity(1 << 16, MultiGzDecoder::new(buf)),
+            MAX_LINE_BYTES,
         )))
     } else {
-        Ok(Box::new(buf))
+        Ok(Box::new(LineCap::new(buf, MAX_LINE_BYTES)))
+    }
+}
+
+/// A reader that fails once a line runs past `cap` bytes: CSV and JSON-lines readers buffer a
+/// whole record, so without it a line with no end (a crafted gzip stream) would grow them until
+/// the allocation fails. It counts the bytes handed out since the last line break, so a line is
+/// refused within one buffer (64 KiB) of the cap.
+pub struct LineCap<R> {
+    inner: R,
+    since_newline: u64,
+    cap: u64,
+}
+
+impl<R: BufRead> LineCap<R> {
+    pub fn new(inner: R, cap: u64) -> Self {
+        LineCap {
+            inner,
+            since_newline: 0,
+            cap,
+        }
+    }
+}
+
+impl<R: BufRead> BufRead for LineCap<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.since_newline > self.cap {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "a line longer than {} MiB: not a table labelvet reads (damaged, or not \
+                     meant as one)",
+                    self.cap >> 20
+                ),
+            ));
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        // The bytes being consumed are still in the inner buffer: fill_buf returns them again
+        // without reading.
+        if let Ok(buf) = self.inner.fill_buf() {
+            let part = &buf[..n.min(buf.len())];
+            match part.iter().rposition(|&b| b == b'\n') {
+                Some(i) => self.since_newline = (part.len() - i - 1) as u64,
+                None => self.since_newline += part.len() as u64,
+            }
+        }
+        self.inner.consume(n);
+    }
+}
+
+impl<R: BufRead> Read for LineCap<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let buf = self.fill_buf()?;
+        let n = buf.len().min(out.len());
+        out[..n].copy_from_slice(&buf[..n]);
+        self.consume(n);
+        Ok(n)
     }
 }
 
@@ -108,12 +175,14 @@ pub fn next_record<R: Read>(
             Ok(true) => {}
             Ok(false) => return Ok(None),
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                // An I/O error (a line over the cap) has no record position: the reader's is
+                // the line it was reading.
+                let line = e.position().map_or(rdr.position().line(), |p| p.line());
                 return Err(Error::input(file, line, e.to_string()));
             }
         }
         if !(rec.len() == 1 && rec.get(0) == Some("")) {
-            check_quoting(file, rec)?;
+            check_fields(file, rec)?;
             return Ok(Some(line_of(rec)));
         }
     }
@@ -136,12 +205,52 @@ pub fn json_lines<'a, T: DeserializeOwned>(
         if line.trim().is_empty() {
             return None;
         }
+        if let Err(e) = check_json_text(file, n, &line) {
+            return Some(Err(e));
+        }
         Some(
             serde_json::from_str(&line)
                 .map(|record| (n, record))
                 .map_err(|e| Error::input(file, n, format!("not {what}: {e}"))),
         )
     })
+}
+
+/// The checks every record of an outside table passes: [`check_quoting`], then no field holds a
+/// control character or a bidirectional override ([`crate::text::check`]): these tables hold
+/// keys, names, labels and numbers, which a terminal must show as text.
+pub fn check_fields(file: &Path, rec: &csv::StringRecord) -> Result<()> {
+    check_quoting(file, rec)?;
+    for (i, field) in rec.iter().enumerate() {
+        crate::text::check_field(&format!("field {}", i + 1), field)
+            .map_err(|why| Error::input(file, line_of(rec), why))?;
+    }
+    Ok(())
+}
+
+/// The strings of one JSON line (object keys and values, at any depth) pass
+/// [`crate::text::check`]. The raw line is looked at first: only a line holding an escape
+/// (`\u`) or a character the check refuses is parsed a second time, to name the field.
+pub fn check_json_text(file: &Path, line: u64, text: &str) -> Result<()> {
+    if !text.contains("\\u") && !text.chars().any(crate::text::is_unsafe) {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Ok(()); // the record's own parse says what is wrong
+    };
+    fn walk(v: &serde_json::Value, at: &str) -> std::result::Result<(), String> {
+        use serde_json::Value;
+        match v {
+            Value::String(s) => crate::text::check_field(at, s),
+            Value::Array(items) => items.iter().try_for_each(|x| walk(x, at)),
+            Value::Object(map) => map.iter().try_for_each(|(k, x)| {
+                crate::text::check_field("a field name", k)?;
+                walk(x, &format!("field `{}`", crate::text::display(k)))
+            }),
+            _ => Ok(()),
+        }
+    }
+    walk(&value, "the record").map_err(|why| Error::input(file, line, why))
 }
 
 /// The line a CSV record started on, for error messages.

@@ -163,16 +163,22 @@ pub fn predict(
         } else {
             store.images_predicted_by(&spec.name)?
         };
-        let jobs: Vec<Job> = images
-            .iter()
-            .filter(|im| !done.contains(&im.id))
-            .map(|im| Job {
-                id: im.id,
-                key: im.rec.key.clone(),
-                path: im.rec.path_under(&root),
-            })
-            .collect();
-        run.already = images.len() - jobs.len();
+        // A key that breaks the image-key rule (a project made before the rule may hold
+        // `../SECRET.txt`) is never opened: it is listed as skipped with the reason.
+        let mut jobs: Vec<Job> = Vec::new();
+        let mut refused = Vec::new();
+        for im in images.iter().filter(|im| !done.contains(&im.id)) {
+            match im.rec.file_under(&root) {
+                Ok(path) => jobs.push(Job {
+                    id: im.id,
+                    key: im.rec.key.clone(),
+                    path,
+                }),
+                Err(why) => refused.push((im.rec.key.clone(), why)),
+            }
+        }
+        run.already = images.len() - jobs.len() - refused.len();
+        run.skipped.extend(refused);
         let bar = crate::ingest::images::progress_bar(jobs.len() as u64, &spec.name, opts.progress);
         let start = Instant::now();
         let mut cleared = !opts.force;

@@ -160,7 +160,7 @@ impl Preprocess {
 /// through `image`. Alpha is dropped and grey is repeated over the three channels, as PIL's
 /// `convert("RGB")` does.
 pub fn decode_file(path: &Path) -> Result<Rgb, String> {
-    let data = std::fs::read(path).map_err(|e| match e.kind() {
+    let data = crate::imagefile::read_file(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => "no such file".to_string(),
         _ => format!("cannot read: {e}"),
     })?;

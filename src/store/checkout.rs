@@ -45,6 +45,7 @@ pub struct CheckoutReport {
 /// place at the end, so a failure leaves nothing behind; an existing `out` is never overwritten.
 pub fn checkout(project: &Store, out: &Path, opts: &CheckoutOptions<'_>) -> Result<CheckoutReport> {
     check_annotator_name(opts.annotator, false)?;
+    check_lookalike(project, &[opts.annotator])?;
     if out.exists() {
         return Err(Error::msg(format!(
             "{} already exists; choose another name or remove it first",
@@ -185,6 +186,8 @@ pub fn assign(
     for a in opts.annotators {
         check_annotator_name(a, true)?;
     }
+    let names: Vec<&str> = opts.annotators.iter().map(String::as_str).collect();
+    check_lookalike(project, &names)?;
     let images: Vec<String> = match opts.images {
         Some([]) => {
             return Err(Error::msg(format!(
@@ -348,8 +351,10 @@ fn check_annotator_name(name: &str, as_file: bool) -> Result<()> {
         Some("is empty")
     } else if name.trim() != name {
         Some("starts or ends with a space")
-    } else if name.chars().any(char::is_control) {
-        Some("holds a control character")
+    } else if crate::text::check(name, false).is_err() {
+        Some("holds a control character or a bidirectional override")
+    } else if crate::text::nfc(name) != name {
+        Some("is not in Unicode NFC form (an accent typed as a separate character)")
     } else if name.chars().count() > 100 {
         Some("is longer than 100 characters")
     } else if as_file && (name.contains(['/', '\\', ',']) || name.starts_with('.')) {
@@ -361,6 +366,16 @@ fn check_annotator_name(name: &str, as_file: bool) -> Result<()> {
         Some(p) => Err(Error::msg(format!("annotator name {name:?} {p}"))),
         None => Ok(()),
     }
+}
+
+/// New names must not look like the project's names, or like each other, without being them.
+fn check_lookalike(project: &Store, names: &[&str]) -> Result<()> {
+    let mut known =
+        crate::text::NameSet::new(project.annotator_names()?.iter().map(String::as_str));
+    for name in names {
+        known.admit(name).map_err(Error::msg)?;
+    }
+    Ok(())
 }
 
 fn remove_db_files(path: &Path) {
@@ -376,48 +391,54 @@ impl Store {
     /// The keys of the images assigned to `annotator`, or `None` when the file assigns them
     /// nothing (then every image is theirs).
     pub fn assigned_images(&self, annotator: &str) -> Result<Option<HashSet<String>>> {
-        let keys: HashSet<String> = self
-            .conn
-            .prepare_cached("SELECT image FROM assignments WHERE annotator = ?1")?
-            .query_map([annotator], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok((!keys.is_empty()).then_some(keys))
+        self.named(|| {
+            let keys: HashSet<String> = self
+                .conn
+                .prepare_cached("SELECT image FROM assignments WHERE annotator = ?1")?
+                .query_map([annotator], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok((!keys.is_empty()).then_some(keys))
+        })
     }
 
     /// The same as [`Store::assigned_images`], as image row ids.
     pub fn assigned_image_ids(&self, annotator: &str) -> Result<Option<HashSet<i64>>> {
-        let any: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT 1 FROM assignments WHERE annotator = ?1 LIMIT 1",
-                [annotator],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if any.is_none() {
-            return Ok(None);
-        }
-        let ids: HashSet<i64> = self
-            .conn
-            .prepare_cached(
-                "SELECT i.id FROM assignments a JOIN images i ON i.key = a.image
-                 WHERE a.annotator = ?1",
-            )?
-            .query_map([annotator], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(Some(ids))
+        self.named(|| {
+            let any: Option<i64> = self
+                .conn
+                .query_row(
+                    "SELECT 1 FROM assignments WHERE annotator = ?1 LIMIT 1",
+                    [annotator],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if any.is_none() {
+                return Ok(None);
+            }
+            let ids: HashSet<i64> = self
+                .conn
+                .prepare_cached(
+                    "SELECT i.id FROM assignments a JOIN images i ON i.key = a.image
+                     WHERE a.annotator = ?1",
+                )?
+                .query_map([annotator], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(Some(ids))
+        })
     }
 
     /// The annotator a checkout was made for, if this file is one.
     pub fn checkout_annotator(&self) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'checkout_annotator'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?)
+        self.named(|| {
+            Ok(self
+                .conn
+                .query_row(
+                    "SELECT value FROM meta WHERE key = 'checkout_annotator'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
     }
 }
 

@@ -20,7 +20,9 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, Row};
 
-use super::events::{self, Column, Event, Kind, Log, OnUndo, Role, Ty, Undo, opt};
+use super::events::{
+    self, Checkout, Column, Event, Kind, Log, OnUndo, Role, Ty, Undo, answer_kind_columns, opt,
+};
 use super::untrusted::SourceRow;
 use super::{Store, new_event_id, now_ms};
 use crate::error::{Error, Result};
@@ -118,20 +120,13 @@ pub struct CurrentClassify {
 pub(crate) static CLASSIFY: Kind = Kind {
     table: "classify",
     noun: "classify event",
+    plural: "classify answers",
     answer_noun: "a classify answer",
     question_noun: "image",
-    columns: &[
-        Column::new("id", Ty::Text, Role::Id),
-        Column::new("image", Ty::Text, Role::Image),
+    columns: answer_kind_columns![
         Column::new("present", Ty::OptText, Role::Payload(OnUndo::Null)),
         Column::new("main", Ty::OptText, Role::Payload(OnUndo::Null)),
         Column::new("objects", Ty::OptInt, Role::Payload(OnUndo::Null)),
-        Column::new("retracts", Ty::OptText, Role::Retracts),
-        Column::new("annotator", Ty::NonEmpty, Role::Annotator),
-        Column::new("session", Ty::Text, Role::Session),
-        Column::new("created_at", Ty::Int, Role::CreatedAt),
-        Column::new("elapsed_ms", Ty::OptInt, Role::Elapsed),
-        Column::new("origin", Ty::Text, Role::Origin),
     ],
     undo: Undo::Retracts,
     by_question: "classify_by_item",
@@ -142,7 +137,7 @@ pub(crate) static CLASSIFY: Kind = Kind {
         duplicate: Some("duplicate_classify"),
         answers: false,
     },
-    report: |r| (&mut r.new_classify, &mut r.duplicate_classify),
+    checkout: Checkout::Own,
 };
 
 impl Event for ClassifyEvent {
@@ -248,33 +243,35 @@ impl Store {
         objects: u32,
         elapsed_ms: Option<i64>,
     ) -> Result<ClassifyEvent> {
-        let answer = ClassifyAnswer::new(present, main, objects)?;
-        let mut known = self
-            .conn
-            .prepare_cached("SELECT 1 FROM classes WHERE key = ?1")?;
-        for label in &answer.present {
-            if !known.exists([label])? {
-                return Err(Error::msg(format!(
-                    "`{label}` is not a class of the project's vocabulary"
-                )));
+        self.named(|| {
+            let answer = ClassifyAnswer::new(present, main, objects)?;
+            let mut known = self
+                .conn
+                .prepare_cached("SELECT 1 FROM classes WHERE key = ?1")?;
+            for label in &answer.present {
+                if !known.exists([label])? {
+                    return Err(Error::msg(format!(
+                        "`{label}` is not a class of the project's vocabulary"
+                    )));
+                }
             }
-        }
-        if annotator.trim().is_empty() {
-            return Err(Error::msg("a classify answer needs an annotator"));
-        }
-        let e = ClassifyEvent {
-            id: new_event_id(),
-            image: image.to_string(),
-            answer: Some(answer),
-            retracts: None,
-            annotator: annotator.to_string(),
-            session: session.to_string(),
-            created_at: now_ms(),
-            elapsed_ms,
-            origin: "annotate".into(),
-        };
-        events::append(self, std::slice::from_ref(&e))?;
-        Ok(e)
+            if annotator.trim().is_empty() {
+                return Err(Error::msg("a classify answer needs an annotator"));
+            }
+            let e = ClassifyEvent {
+                id: new_event_id(),
+                image: image.to_string(),
+                answer: Some(answer),
+                retracts: None,
+                annotator: annotator.to_string(),
+                session: session.to_string(),
+                created_at: now_ms(),
+                elapsed_ms,
+                origin: "annotate".into(),
+            };
+            events::append(self, std::slice::from_ref(&e))?;
+            Ok(e)
+        })
     }
 
     /// Undoes the annotator's current classify answer on the image by appending a retraction
@@ -286,79 +283,87 @@ impl Store {
         annotator: &str,
         session: &str,
     ) -> Result<Option<ClassifyEvent>> {
-        let Some(target) = self.current_classify(image, annotator)? else {
-            return Ok(None);
-        };
-        let mut undo = events::retract(self, &[(&target.id, "annotate")], session)?;
-        Ok(Some(undo.remove(0)))
+        self.named(|| {
+            let Some(target) = self.current_classify(image, annotator)? else {
+                return Ok(None);
+            };
+            let mut undo = events::retract(self, &[(&target.id, "annotate")], session)?;
+            Ok(Some(undo.remove(0)))
+        })
     }
 
     /// The annotator's current classify answer for the image (the event that gave it).
     pub fn current_classify(&self, image: &str, annotator: &str) -> Result<Option<ClassifyEvent>> {
-        let theirs: Vec<ClassifyEvent> = events::select(
-            &self.conn,
-            "image = ?1 AND annotator = ?2",
-            [image, annotator],
-        )?;
-        Ok(events::standing(
-            &theirs,
-            |_| (),
-            |e| e.retracts.as_deref().map(Some),
-            |e| &e.id,
-        )
-        .pop())
+        self.named(|| {
+            let theirs: Vec<ClassifyEvent> = events::select(
+                &self.conn,
+                "image = ?1 AND annotator = ?2",
+                [image, annotator],
+            )?;
+            Ok(events::standing(
+                &theirs,
+                |_| (),
+                |e| e.retracts.as_deref().map(Some),
+                |e| &e.id,
+            )
+            .pop())
+        })
     }
 
     /// Every annotator's current classify answer, ordered by (image, annotator).
     pub fn current_classify_answers(&self) -> Result<Vec<CurrentClassify>> {
-        current_classify_answers(&self.conn)
+        self.named(|| current_classify_answers(&self.conn))
     }
 
     /// The images the annotator has a current classify answer for.
     pub fn classify_answered_images(&self, annotator: &str) -> Result<HashSet<String>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT DISTINCT c.image FROM classify c INDEXED BY classify_by_annotator
-             WHERE c.annotator = ?1 AND c.retracts IS NULL
-               AND NOT EXISTS (SELECT 1 FROM classify r WHERE r.retracts = c.id)",
-        )?;
-        let rows = stmt
-            .query_map([annotator], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+        self.named(|| {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT DISTINCT c.image FROM classify c INDEXED BY classify_by_annotator
+                 WHERE c.annotator = ?1 AND c.retracts IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM classify r WHERE r.retracts = c.id)",
+            )?;
+            let rows = stmt
+                .query_map([annotator], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
     }
 
     pub fn classify_counts(&self) -> Result<ClassifyCounts> {
-        let events: u64 = self
-            .conn
-            .query_row("SELECT count(*) FROM classify", [], |r| r.get(0))?;
-        if events == 0 {
-            return Ok(ClassifyCounts::default());
-        }
-        let current = self.current_classify_answers()?;
-        let count = |f: fn(&CurrentClassify) -> &str| {
-            let mut v: Vec<&str> = current.iter().map(f).collect();
-            v.sort_unstable();
-            v.dedup();
-            v.len() as u64
-        };
-        Ok(ClassifyCounts {
-            events,
-            current: current.len() as u64,
-            images: count(|c| c.image.as_str()),
-            annotators: count(|c| c.annotator.as_str()),
+        self.named(|| {
+            let events: u64 = self
+                .conn
+                .query_row("SELECT count(*) FROM classify", [], |r| r.get(0))?;
+            if events == 0 {
+                return Ok(ClassifyCounts::default());
+            }
+            let current = self.current_classify_answers()?;
+            let count = |f: fn(&CurrentClassify) -> &str| {
+                let mut v: Vec<&str> = current.iter().map(f).collect();
+                v.sort_unstable();
+                v.dedup();
+                v.len() as u64
+            };
+            Ok(ClassifyCounts {
+                events,
+                current: current.len() as u64,
+                images: count(|c| c.image.as_str()),
+                annotators: count(|c| c.annotator.as_str()),
+            })
         })
     }
 
     /// Every classify event, answers and retractions, oldest first.
     pub fn classify_events(&self) -> Result<Vec<ClassifyEvent>> {
-        events::select(&self.conn, "1", [])
+        self.named(|| events::select(&self.conn, "1", []))
     }
 
     pub fn insert_classify_events<'a>(
         &self,
         events: impl IntoIterator<Item = &'a ClassifyEvent>,
     ) -> Result<u64> {
-        events::insert(&self.conn, events)
+        self.named(|| events::insert(&self.conn, events))
     }
 }
 
@@ -397,6 +402,7 @@ fn check_answer(row: &SourceRow<'_, '_>, classes: &HashMap<String, u32>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::merge::Counts;
     use crate::store::test_store;
 
     fn keys(k: &[&str]) -> Vec<String> {
@@ -494,7 +500,8 @@ mod tests {
             let merge_log = &m2[m2.find("CREATE TABLE merge_log").unwrap()..];
             let conn = Connection::open(&path).unwrap();
             conn.execute_batch(&format!(
-                "DROP TABLE classify; DROP TABLE merge_log; {merge_log}
+                "DROP TABLE classify; DROP TABLE gold; DROP TABLE verdicts;
+                 DROP INDEX candidates_by_label; DROP TABLE merge_log; {merge_log}
                  INSERT INTO merge_log(merged_at, source_file, source_uuid, source_schema,
                      annotators, new_events, duplicate_events, new_flags, new_images, new_models,
                      new_predictions, conflicts_kept)
@@ -505,9 +512,24 @@ mod tests {
             .unwrap();
         }
         let s = Store::open(&path).unwrap();
-        assert_eq!(s.meta().unwrap().schema_version, 3);
+        assert_eq!(
+            s.meta().unwrap().schema_version,
+            super::super::schema::SCHEMA_VERSION
+        );
         let log = s.merge_log().unwrap();
-        assert_eq!((log[0].new_events, log[0].new_classify), (3, 0));
+        assert_eq!(
+            (
+                log[0].events.get("judgments"),
+                log[0].events.get("classify").new
+            ),
+            (
+                Counts {
+                    new: 3,
+                    duplicate: 0
+                },
+                0
+            )
+        );
         s.append_classify("img", "ann", "s", &keys(&["a", "b"]), "a", 2, None)
             .unwrap();
         assert_eq!(s.current_classify_answers().unwrap().len(), 1);

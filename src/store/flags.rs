@@ -5,7 +5,7 @@
 use rusqlite::Row;
 use rusqlite::types::ToSqlOutput;
 
-use super::events::{self, Column, Event, Kind, Log, OnUndo, Role, Ty, Undo};
+use super::events::{self, Checkout, Column, Event, Kind, Log, OnUndo, Role, Ty, Undo};
 use super::{Store, new_event_id, now_ms};
 use crate::error::Result;
 
@@ -54,6 +54,7 @@ pub struct Flag {
 pub(crate) static FLAGS: Kind = Kind {
     table: "flags",
     noun: "flag",
+    plural: "flags",
     answer_noun: "a flag",
     question_noun: "image",
     columns: &[
@@ -82,7 +83,7 @@ pub(crate) static FLAGS: Kind = Kind {
         duplicate: None,
         answers: false,
     },
-    report: |r| (&mut r.new_flags, &mut r.duplicate_flags),
+    checkout: Checkout::Own,
 };
 
 impl Event for Flag {
@@ -130,36 +131,42 @@ impl Store {
         annotator: &str,
         session: &str,
     ) -> Result<Flag> {
-        let f = Flag {
-            id: new_event_id(),
-            image: image.to_string(),
-            kind,
-            note: note.to_string(),
-            annotator: annotator.to_string(),
-            session: session.to_string(),
-            created_at: now_ms(),
-        };
-        events::append(self, std::slice::from_ref(&f))?;
-        Ok(f)
+        self.named(|| {
+            let f = Flag {
+                id: new_event_id(),
+                image: image.to_string(),
+                kind,
+                note: note.to_string(),
+                annotator: annotator.to_string(),
+                session: session.to_string(),
+                created_at: now_ms(),
+            };
+            events::append(self, std::slice::from_ref(&f))?;
+            Ok(f)
+        })
     }
 
     /// Flags standing on an image: each annotator's flags since their last `clear`.
     pub fn flags_for_image(&self, image: &str) -> Result<Vec<Flag>> {
-        let all: Vec<Flag> = events::select(&self.conn, "image = ?1", [image])?;
-        Ok(events::standing(
-            &all,
-            |f| f.annotator.clone(),
-            |f| (f.kind == FlagKind::Clear).then_some(None),
-            |f| &f.id,
-        ))
+        self.named(|| {
+            let all: Vec<Flag> = events::select(&self.conn, "image = ?1", [image])?;
+            Ok(events::standing(
+                &all,
+                |f| f.annotator.clone(),
+                |f| (f.kind == FlagKind::Clear).then_some(None),
+                |f| &f.id,
+            ))
+        })
     }
 
     pub fn flag_count(&self) -> Result<u64> {
-        Ok(self.conn.query_row(
-            "SELECT count(DISTINCT image) FROM flags WHERE kind <> 'clear'",
-            [],
-            |r| r.get(0),
-        )?)
+        self.named(|| {
+            Ok(self.conn.query_row(
+                "SELECT count(DISTINCT image) FROM flags WHERE kind <> 'clear'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
     }
 }
 

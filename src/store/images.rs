@@ -61,6 +61,17 @@ impl ImageRecord {
         }
     }
 
+    /// Where the file is below `root`, for what opens it: refused when the key (or raw path)
+    /// breaks [`check_image_key`]'s rule, which a project made before the rule may hold
+    /// (`../SECRET.txt` would have `show` print the first bytes of a file outside the folder).
+    pub fn file_under(&self, root: &Path) -> std::result::Result<PathBuf, String> {
+        check_image_key(&self.key)?;
+        if let Some(raw) = &self.raw_path {
+            check_raw_path(raw)?;
+        }
+        Ok(self.path_under(root))
+    }
+
     /// Where the file is below `root`.
     pub fn path_under(&self, root: &Path) -> PathBuf {
         match &self.raw_path {
@@ -72,6 +83,59 @@ impl ImageRecord {
             _ => root.join(&self.key),
         }
     }
+}
+
+/// The longest image key accepted (bytes), from any source: longer than any path a file system
+/// takes, so only a crafted file meets it.
+pub const MAX_KEY_BYTES: usize = 4096;
+
+/// The rule every image key follows, whatever brought it (a folder scan, a manifest, a merged
+/// file): a relative `/`-separated path with no empty, `.` or `..` component and no control
+/// character or bidirectional override ([`crate::text::is_unsafe`]). A key is joined to the
+/// image folder to find the file, so a key that climbs out of it (`../SECRET.txt`, `/etc/x`)
+/// would make `show`, the screen or `predict` read a file outside it. Returns why not.
+pub fn check_image_key(key: &str) -> std::result::Result<(), String> {
+    let shown = || crate::text::display(&crate::text::clip(key, 80)).into_owned();
+    if key.is_empty() {
+        return Err("an empty image key".into());
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(format!(
+            "image key \"{}\" is {} bytes long, over the limit of {MAX_KEY_BYTES}",
+            shown(),
+            key.len()
+        ));
+    }
+    if let Err(u) = crate::text::check(key, false) {
+        return Err(format!("image key \"{}\" {u}", shown()));
+    }
+    if key.starts_with('/') || key.split('/').any(|c| matches!(c, "" | "." | "..")) {
+        return Err(format!(
+            "image key \"{}\" must be a relative path inside the image folder (no leading /, \
+             no empty, `.` or `..` part)",
+            shown()
+        ));
+    }
+    Ok(())
+}
+
+/// [`check_image_key`]'s rule for the raw bytes of a name that is not UTF-8 (kept beside its
+/// lossy key so that the file can be found again).
+pub fn check_raw_path(raw: &[u8]) -> std::result::Result<(), String> {
+    let bad = raw.is_empty()
+        || raw.len() > MAX_KEY_BYTES
+        || raw[0] == b'/'
+        || raw.iter().any(|&b| b < 0x20 || b == 0x7f)
+        || raw
+            .split(|&b| b == b'/')
+            .any(|c| matches!(c, b"" | b"." | b".."));
+    if bad {
+        return Err(format!(
+            "the raw path {} is not a relative path inside the image folder",
+            crate::text::display(&String::from_utf8_lossy(&raw[..raw.len().min(80)]))
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -146,73 +210,83 @@ pub fn image_ids(conn: &Connection) -> Result<HashMap<String, i64>> {
 
 impl Store {
     pub fn insert_images(&self, images: &[ImageRecord]) -> Result<()> {
-        insert_images(&self.conn, images)
+        self.named(|| insert_images(&self.conn, images))
     }
 
     pub fn image(&self, key: &str) -> Result<Option<ImageRow>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM images WHERE key = ?1"),
-                [key],
-                from_row,
-            )
-            .optional()?)
+        self.named(|| {
+            Ok(self
+                .conn
+                .query_row(
+                    &format!("SELECT {COLUMNS} FROM images WHERE key = ?1"),
+                    [key],
+                    from_row,
+                )
+                .optional()?)
+        })
     }
 
     pub fn image_by_id(&self, id: i64) -> Result<Option<ImageRow>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM images WHERE id = ?1"),
-                [id],
-                from_row,
-            )
-            .optional()?)
+        self.named(|| {
+            Ok(self
+                .conn
+                .query_row(
+                    &format!("SELECT {COLUMNS} FROM images WHERE id = ?1"),
+                    [id],
+                    from_row,
+                )
+                .optional()?)
+        })
     }
 
     /// All images in key order.
     pub fn images(&self) -> Result<Vec<ImageRow>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!("SELECT {COLUMNS} FROM images ORDER BY key"))?;
-        let rows = stmt
-            .query_map([], from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.named(|| {
+            let mut stmt = self
+                .conn
+                .prepare(&format!("SELECT {COLUMNS} FROM images ORDER BY key"))?;
+            let rows = stmt
+                .query_map([], from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
     }
 
     pub fn image_ids(&self) -> Result<HashMap<String, i64>> {
-        image_ids(&self.conn)
+        self.named(|| image_ids(&self.conn))
     }
 
     pub fn image_count_by_status(&self) -> Result<Vec<(ImageStatus, u64)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT status, count(*) FROM images GROUP BY status ORDER BY status")?;
-        let rows = stmt
-            .query_map([], |r| {
-                let s: String = r.get(0)?;
-                Ok((ImageStatus::parse(&s), r.get(1)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.named(|| {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT status, count(*) FROM images GROUP BY status ORDER BY status")?;
+            let rows = stmt
+                .query_map([], |r| {
+                    let s: String = r.get(0)?;
+                    Ok((ImageStatus::parse(&s), r.get(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
     }
 
     /// Groups of keys whose files have the same content.
     pub fn duplicate_content(&self) -> Result<Vec<Vec<String>>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT group_concat(key, char(10)) FROM
-               (SELECT key, sha256 FROM images WHERE sha256 IS NOT NULL ORDER BY key)
-             GROUP BY sha256 HAVING count(*) > 1 ORDER BY min(key)",
-        )?;
-        let rows = stmt
-            .query_map([], |r| {
-                let s: String = r.get(0)?;
-                Ok(s.split('\n').map(String::from).collect())
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.named(|| {
+            let mut stmt = self.conn.prepare(
+                "SELECT group_concat(key, char(10)) FROM
+                   (SELECT key, sha256 FROM images WHERE sha256 IS NOT NULL ORDER BY key)
+                 GROUP BY sha256 HAVING count(*) > 1 ORDER BY min(key)",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    let s: String = r.get(0)?;
+                    Ok(s.split('\n').map(String::from).collect())
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
     }
 }
 
@@ -221,30 +295,34 @@ impl Store {
 impl Store {
     /// True when the file assigns the annotator a set of images (a checkout made by `assign`).
     pub fn has_assignment(&self, annotator: &str) -> Result<bool> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT 1 FROM assignments WHERE annotator = ?1 LIMIT 1")?
-            .exists([annotator])?)
+        self.named(|| {
+            Ok(self
+                .conn
+                .prepare_cached("SELECT 1 FROM assignments WHERE annotator = ?1 LIMIT 1")?
+                .exists([annotator])?)
+        })
     }
 
     /// The ids of the images in the annotator's queue, in key order: the images assigned to them,
     /// or every image when the file assigns them nothing.
     pub fn queue_image_ids(&self, annotator: &str) -> Result<Vec<i64>> {
-        let ids = if self.has_assignment(annotator)? {
-            self.conn
-                .prepare(
-                    "SELECT i.id FROM assignments a JOIN images i ON i.key = a.image
-                     WHERE a.annotator = ?1 ORDER BY i.key",
-                )?
-                .query_map([annotator], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<i64>>>()?
-        } else {
-            // A covering scan of the UNIQUE index on `key`.
-            self.conn
-                .prepare("SELECT id FROM images ORDER BY key")?
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<i64>>>()?
-        };
-        Ok(ids)
+        self.named(|| {
+            let ids = if self.has_assignment(annotator)? {
+                self.conn
+                    .prepare(
+                        "SELECT i.id FROM assignments a JOIN images i ON i.key = a.image
+                         WHERE a.annotator = ?1 ORDER BY i.key",
+                    )?
+                    .query_map([annotator], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<i64>>>()?
+            } else {
+                // A covering scan of the UNIQUE index on `key`.
+                self.conn
+                    .prepare("SELECT id FROM images ORDER BY key")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<i64>>>()?
+            };
+            Ok(ids)
+        })
     }
 }

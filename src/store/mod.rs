@@ -18,10 +18,12 @@ pub mod judgments;
 pub mod merge;
 mod partial;
 pub mod predictions;
+pub mod quality;
 pub mod queue;
 pub mod reference;
 pub mod schema;
 pub mod untrusted;
+pub mod wal;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -35,6 +37,7 @@ pub use images::{ImageRecord, ImageRow, ImageStatus};
 pub use judgments::{AnnotatorCounts, CurrentAnswer, JudgmentEvent, new_event_id, now_ms};
 pub use partial::PartialFile;
 pub use predictions::{Candidate, ModelInfo, PredictionSource};
+pub use quality::{GoldEvent, VerdictEvent};
 pub use queue::{QueueFilter, QueueImage};
 pub use reference::ReferenceImage;
 
@@ -234,9 +237,18 @@ impl Store {
     /// 2 MB; an import of a million rows into indexed tables then spills dirty pages to the WAL
     /// and reads them back, several times slower. The setting lasts as long as this `Store`.
     pub fn set_cache_mib(&self, mib: u32) -> Result<()> {
-        self.conn
-            .pragma_update(None, "cache_size", -(i64::from(mib) * 1024))?;
-        Ok(())
+        self.named(|| {
+            self.conn
+                .pragma_update(None, "cache_size", -(i64::from(mib) * 1024))?;
+            Ok(())
+        })
+    }
+
+    /// Runs `f`, naming this file in any SQLite error it returns (and turning a lock held too
+    /// long into [`Error::Locked`]). Every public method of the store that reads or writes runs
+    /// its body through here, so that no SQLite error leaves the store without its file.
+    fn named<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        f().map_err(|e| self.locked_or(e))
     }
 
     /// Turns SQLite's "database is locked" into [`Error::Locked`], and names this file in any
@@ -246,36 +258,40 @@ impl Store {
     }
 
     pub fn meta(&self) -> Result<Meta> {
-        let get = |k: &str| -> Result<Option<String>> {
-            Ok(self
-                .conn
-                .query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
-                .optional()?)
-        };
-        let need = |k: &str| -> Result<String> {
-            get(k)?.ok_or_else(|| Error::NotAProject {
-                path: self.path.clone(),
-                reason: format!("meta has no {k}"),
+        self.named(|| {
+            let get = |k: &str| -> Result<Option<String>> {
+                Ok(self
+                    .conn
+                    .query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
+                    .optional()?)
+            };
+            let need = |k: &str| -> Result<String> {
+                get(k)?.ok_or_else(|| Error::NotAProject {
+                    path: self.path.clone(),
+                    reason: format!("meta has no {k}"),
+                })
+            };
+            Ok(Meta {
+                project_uuid: need("project_uuid")?,
+                schema_version: need("schema_version")?.parse().unwrap_or(0),
+                created_at: need("created_at")?,
+                vocab_name: need("vocab_name")?,
+                vocab_digest: need("vocab_digest")?,
+                image_root: get("image_root")?,
             })
-        };
-        Ok(Meta {
-            project_uuid: need("project_uuid")?,
-            schema_version: need("schema_version")?.parse().unwrap_or(0),
-            created_at: need("created_at")?,
-            vocab_name: need("vocab_name")?,
-            vocab_digest: need("vocab_digest")?,
-            image_root: get("image_root")?,
         })
     }
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        set_meta_in(&self.conn, key, value)
+        self.named(|| set_meta_in(&self.conn, key, value))
     }
 
     /// The project's vocabulary, as stored in it.
     pub fn vocab(&self) -> Result<Vocab> {
-        let name = self.meta()?.vocab_name;
-        classes::load_vocab(&self.conn, &name)
+        self.named(|| {
+            let name = self.meta()?.vocab_name;
+            classes::load_vocab(&self.conn, &name)
+        })
     }
 }
 
@@ -405,5 +421,65 @@ mod tests {
         let err = Store::open(&p).err().unwrap();
         assert!(matches!(err, Error::NewerSchema { .. }), "{err}");
         assert!(err.to_string().contains("upgrade labelvet"));
+    }
+
+    /// A read that fails after the file opened (a damaged page, a table a crafted header
+    /// promised) names the file, whichever method read it.
+    #[test]
+    fn read_failures_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.db");
+        let s = Store::create(&p, &tiny_vocab()).unwrap();
+        s.append_answer("img", "a", Answer::Yes, "ann", "s", None)
+            .unwrap();
+        let (page_size, root): (u64, u64) = (
+            s.conn()
+                .pragma_query_value(None, "page_size", |r| r.get(0))
+                .unwrap(),
+            s.conn()
+                .query_row(
+                    "SELECT rootpage FROM sqlite_schema WHERE name = 'judgments'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap(),
+        );
+        drop(s); // the last connection's close checkpoints the log into the file
+        let mut bytes = std::fs::read(&p).unwrap();
+        let at = ((root - 1) * page_size) as usize;
+        bytes[at..at + page_size as usize].fill(0xA5);
+        std::fs::write(&p, bytes).unwrap();
+        let s = Store::open(&p).unwrap();
+        let err = s.events().unwrap_err();
+        assert!(
+            matches!(&err, Error::Sqlite { path: Some(q), .. } if q == &p),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().starts_with(&format!("{}: ", p.display())),
+            "{err}"
+        );
+        let err = s.current_answers().unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{}: ", p.display())), "{err}");
+
+        // A file that says it is a current labelvet project and holds no tables.
+        let fake = dir.path().join("fake.db");
+        let c = Connection::open(&fake).unwrap();
+        c.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        c.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .unwrap();
+        c.execute_batch("CREATE TABLE t(x)").unwrap();
+        drop(c);
+        let s = Store::open(&fake).unwrap();
+        for err in [
+            s.images().unwrap_err(),
+            s.merge_log().unwrap_err(),
+            s.flag_count().unwrap_err(),
+        ] {
+            let text = err.to_string();
+            assert!(text.starts_with(&format!("{}: ", fake.display())), "{text}");
+            assert!(text.contains("no such table"), "{text}");
+        }
     }
 }

@@ -124,7 +124,8 @@ impl<'c> PredictionWriter<'c> {
     }
 }
 
-/// Recomputes the candidate table from original labels, predictions and answered labels.
+/// Recomputes the candidate table from original labels, predictions and answered labels (a
+/// gold question or a verdict makes its label a candidate too, so that it can be asked).
 /// Retractions need no filter: one names the same (image, label) as the answer it undoes, and
 /// reading only those two columns lets SQLite walk the covering `judgments_by_item` index.
 pub fn rebuild_candidates(conn: &Connection) -> Result<()> {
@@ -138,6 +139,12 @@ pub fn rebuild_candidates(conn: &Connection) -> Result<()> {
            SELECT i.id, j.label, 0
            FROM (SELECT DISTINCT image, label FROM judgments) j
            JOIN images i ON i.key = j.image
+           JOIN classes c ON c.key = j.label;
+         INSERT OR IGNORE INTO candidates(image_id, label, is_original)
+           SELECT i.id, j.label, 0
+           FROM (SELECT DISTINCT image, label FROM gold
+                 UNION SELECT DISTINCT image, label FROM verdicts) j
+           JOIN images i ON i.key = j.image
            JOIN classes c ON c.key = j.label;",
     )?;
     Ok(())
@@ -145,110 +152,121 @@ pub fn rebuild_candidates(conn: &Connection) -> Result<()> {
 
 impl Store {
     pub fn rebuild_candidates(&self) -> Result<()> {
-        rebuild_candidates(&self.conn)
+        self.named(|| rebuild_candidates(&self.conn))
     }
 
     /// An image's candidates with provenance, in a stable order (original first, then by best
     /// rank, then key). The annotation screen shuffles this order itself when it runs blind.
     pub fn candidates(&self, image_id: i64) -> Result<Vec<Candidate>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT c.label, c.is_original, m.name, p.rank, p.score
-             FROM candidates c
-             LEFT JOIN predictions p ON p.image_id = c.image_id AND p.label = c.label
-             LEFT JOIN models m ON m.id = p.model_id
-             WHERE c.image_id = ?1
-             ORDER BY c.label, p.rank, m.name",
-        )?;
-        let mut out: Vec<Candidate> = Vec::new();
-        let rows = stmt.query_map([image_id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, bool>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<u32>>(3)?,
-                r.get::<_, Option<f64>>(4)?,
-            ))
-        })?;
-        for row in rows {
-            let (label, is_original, model, rank, score) = row?;
-            if out.last().is_none_or(|c| c.label != label) {
-                out.push(Candidate {
-                    label,
-                    is_original,
-                    sources: Vec::new(),
-                });
+        self.named(|| {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT c.label, c.is_original, m.name, p.rank, p.score
+                 FROM candidates c
+                 LEFT JOIN predictions p ON p.image_id = c.image_id AND p.label = c.label
+                 LEFT JOIN models m ON m.id = p.model_id
+                 WHERE c.image_id = ?1
+                 ORDER BY c.label, p.rank, m.name",
+            )?;
+            let mut out: Vec<Candidate> = Vec::new();
+            let rows = stmt.query_map([image_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<u32>>(3)?,
+                    r.get::<_, Option<f64>>(4)?,
+                ))
+            })?;
+            for row in rows {
+                let (label, is_original, model, rank, score) = row?;
+                if out.last().is_none_or(|c| c.label != label) {
+                    out.push(Candidate {
+                        label,
+                        is_original,
+                        sources: Vec::new(),
+                    });
+                }
+                if let (Some(model), Some(rank)) = (model, rank) {
+                    out.last_mut()
+                        .expect("pushed above")
+                        .sources
+                        .push(PredictionSource { model, rank, score });
+                }
             }
-            if let (Some(model), Some(rank)) = (model, rank) {
-                out.last_mut()
-                    .expect("pushed above")
-                    .sources
-                    .push(PredictionSource { model, rank, score });
-            }
-        }
-        out.sort_by(|a, b| {
-            let best = |c: &Candidate| c.sources.iter().map(|s| s.rank).min().unwrap_or(u32::MAX);
-            b.is_original
-                .cmp(&a.is_original)
-                .then(best(a).cmp(&best(b)))
-                .then(a.label.cmp(&b.label))
-        });
-        Ok(out)
+            out.sort_by(|a, b| {
+                let best =
+                    |c: &Candidate| c.sources.iter().map(|s| s.rank).min().unwrap_or(u32::MAX);
+                b.is_original
+                    .cmp(&a.is_original)
+                    .then(best(a).cmp(&best(b)))
+                    .then(a.label.cmp(&b.label))
+            });
+            Ok(out)
+        })
     }
 
     pub fn models(&self) -> Result<Vec<ModelInfo>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT m.name, m.source, m.imported_at,
-                    (SELECT count(*) FROM predictions p WHERE p.model_id = m.id),
-                    (SELECT count(DISTINCT image_id) FROM predictions p WHERE p.model_id = m.id)
-             FROM models m ORDER BY m.name",
-        )?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(ModelInfo {
-                    name: r.get(0)?,
-                    source: r.get(1)?,
-                    imported_at: r.get(2)?,
-                    predictions: r.get(3)?,
-                    images: r.get(4)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.named(|| {
+            let mut stmt = self.conn.prepare(
+                "SELECT m.name, m.source, m.imported_at,
+                        (SELECT count(*) FROM predictions p WHERE p.model_id = m.id),
+                        (SELECT count(DISTINCT image_id) FROM predictions p WHERE p.model_id = m.id)
+                 FROM models m ORDER BY m.name",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(ModelInfo {
+                        name: r.get(0)?,
+                        source: r.get(1)?,
+                        imported_at: r.get(2)?,
+                        predictions: r.get(3)?,
+                        images: r.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
     }
 
     /// Mean, min and max number of candidates per image, over all images (0 for none).
     pub fn candidate_stats(&self) -> Result<(f64, u64, u64)> {
-        Ok(self.conn.query_row(
-            "SELECT coalesce(avg(n), 0.0), coalesce(min(n), 0), coalesce(max(n), 0) FROM
-               (SELECT (SELECT count(*) FROM candidates c WHERE c.image_id = i.id) AS n
-                FROM images i)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?)
+        self.named(|| {
+            Ok(self.conn.query_row(
+                "SELECT coalesce(avg(n), 0.0), coalesce(min(n), 0), coalesce(max(n), 0) FROM
+                   (SELECT (SELECT count(*) FROM candidates c WHERE c.image_id = i.id) AS n
+                    FROM images i)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?)
+        })
     }
 
     /// Ids of the images that already have predictions of `model` (none when it is unknown).
     pub fn images_predicted_by(&self, model: &str) -> Result<HashSet<i64>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT DISTINCT p.image_id FROM predictions p JOIN models m ON m.id = p.model_id
-             WHERE m.name = ?1",
-        )?;
-        let ids = stmt
-            .query_map([model], |r| r.get(0))?
-            .collect::<rusqlite::Result<HashSet<i64>>>()?;
-        Ok(ids)
+        self.named(|| {
+            let mut stmt = self.conn.prepare(
+                "SELECT DISTINCT p.image_id FROM predictions p JOIN models m ON m.id = p.model_id
+                 WHERE m.name = ?1",
+            )?;
+            let ids = stmt
+                .query_map([model], |r| r.get(0))?
+                .collect::<rusqlite::Result<HashSet<i64>>>()?;
+            Ok(ids)
+        })
     }
 
     /// Every model's id and name, by name: what listing the models costs without counting
     /// their rows (`models` counts them, seconds on tens of millions of predictions).
     pub fn model_names(&self) -> Result<Vec<(i64, String)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, name FROM models ORDER BY name")?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.named(|| {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id, name FROM models ORDER BY name")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
     }
 
     /// Calls `f(image_id, model_id, label)` for every model's top-1 label, in one pass over the
@@ -256,31 +274,39 @@ impl Store {
     /// once: going model by model through `predictions_by_model` costs a key search per row
     /// (22 s for 10 models on 1.28 M images, against 3.5 s for this pass).
     pub fn for_each_top1(&self, mut f: impl FnMut(i64, i64, &str)) -> Result<()> {
-        let mut stmt = self.conn.prepare(
-            "SELECT image_id, model_id, label FROM predictions WHERE rank = 1
-             ORDER BY image_id, model_id",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let label = r.get_ref(2)?.as_str().map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into())
-            })?;
-            f(r.get(0)?, r.get(1)?, label);
-        }
-        Ok(())
+        self.named(|| {
+            let mut stmt = self.conn.prepare(
+                "SELECT image_id, model_id, label FROM predictions WHERE rank = 1
+                 ORDER BY image_id, model_id",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let label = r.get_ref(2)?.as_str().map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        2,
+                        rusqlite::types::Type::Text,
+                        e.into(),
+                    )
+                })?;
+                f(r.get(0)?, r.get(1)?, label);
+            }
+            Ok(())
+        })
     }
 
     /// The model's top-1 label per image key.
     pub fn top1(&self, model: &str) -> Result<HashMap<String, String>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT i.key, p.label FROM predictions p
-             JOIN models m ON m.id = p.model_id JOIN images i ON i.id = p.image_id
-             WHERE m.name = ?1 AND p.rank = 1",
-        )?;
-        let rows = stmt
-            .query_map([model], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<HashMap<String, String>>>()?;
-        Ok(rows)
+        self.named(|| {
+            let mut stmt = self.conn.prepare(
+                "SELECT i.key, p.label FROM predictions p
+                 JOIN models m ON m.id = p.model_id JOIN images i ON i.id = p.image_id
+                 WHERE m.name = ?1 AND p.rank = 1",
+            )?;
+            let rows = stmt
+                .query_map([model], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<HashMap<String, String>>>()?;
+            Ok(rows)
+        })
     }
 }
 
@@ -288,18 +314,20 @@ impl Store {
 impl Store {
     /// How many (image, candidate label) questions the annotator's queue asks.
     pub fn queue_candidate_count(&self, annotator: &str) -> Result<u64> {
-        if self.has_assignment(annotator)? {
-            Ok(self.conn.query_row(
-                "SELECT count(*) FROM assignments a JOIN images i ON i.key = a.image
-                 JOIN candidates c ON c.image_id = i.id WHERE a.annotator = ?1",
-                [annotator],
-                |r| r.get(0),
-            )?)
-        } else {
-            // SQLite counts a whole b-tree without decoding rows: ~50 ms for 10 M candidates.
-            Ok(self
-                .conn
-                .query_row("SELECT count(*) FROM candidates", [], |r| r.get(0))?)
-        }
+        self.named(|| {
+            if self.has_assignment(annotator)? {
+                Ok(self.conn.query_row(
+                    "SELECT count(*) FROM assignments a JOIN images i ON i.key = a.image
+                     JOIN candidates c ON c.image_id = i.id WHERE a.annotator = ?1",
+                    [annotator],
+                    |r| r.get(0),
+                )?)
+            } else {
+                // SQLite counts a whole b-tree without decoding rows: ~50 ms for 10 M candidates.
+                Ok(self
+                    .conn
+                    .query_row("SELECT count(*) FROM candidates", [], |r| r.get(0))?)
+            }
+        })
     }
 }

@@ -6,13 +6,16 @@
 //! resume point and open counts are read against it with index probes, and only the selected
 //! image ids come back to the session. Answer-based filters need every question's current answers
 //! across annotators, which are computed from the judgments alone (their number grows with the
-//! work done, not with the project).
+//! work done, not with the project), folded in memory by the event log's rule.
+
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::params;
 
-use super::Store;
+use super::events::{self, Interner, str_at};
 use super::flags::FLAGGED_BY;
-use super::judgments::IN_QUEUE;
+use super::judgments::{IN_QUEUE, JUDGMENTS};
+use super::{Answer, Store};
 use crate::error::Result;
 
 /// Which candidate questions of the annotator's queue a session asks. Every filter given must
@@ -79,14 +82,14 @@ impl Store {
     /// this connection for [`Store::selection_labels`], [`Store::selection_is_open`] and the
     /// counts, until the next call.
     pub fn select_queue(&self, annotator: &str, f: &QueueFilter) -> Result<Vec<QueueImage>> {
-        self.select(Some(annotator), f)
+        self.named(|| self.select(Some(annotator), f))
     }
 
     /// The images of the whole project (whoever they are assigned to) with at least one question
     /// passing the filter, in key order: what `checkout` and `assign` hand out when asked for a
     /// selection. The selection stays on this connection as [`Store::select_queue`]'s does.
     pub fn select_images(&self, f: &QueueFilter) -> Result<Vec<QueueImage>> {
-        self.select(None, f)
+        self.named(|| self.select(None, f))
     }
 
     fn select(&self, annotator: Option<&str>, f: &QueueFilter) -> Result<Vec<QueueImage>> {
@@ -101,26 +104,7 @@ impl Store {
                                         PRIMARY KEY (image_id, label)) WITHOUT ROWID;",
         )?;
         if f.reads_answers() {
-            // An annotator's current answer is their latest answer event no retraction names,
-            // "latest" by (created_at, id), as in `current_answers`. Ranking sorts the events it
-            // reads (about 10 s for 2.6 M answers), so a label filter narrows them first.
-            let only_labels = if f.labels.is_some() {
-                "AND j.label IN (SELECT key FROM temp.lv_labels)"
-            } else {
-                ""
-            };
-            self.conn.execute_batch(&format!(
-                "INSERT INTO temp.lv_stats(image, label, yes, no, total)
-                 SELECT image, label, sum(answer = 'yes'), sum(answer = 'no'), count(*) FROM (
-                   SELECT j.image, j.label, j.answer, row_number() OVER (
-                       PARTITION BY j.image, j.label, j.annotator
-                       ORDER BY j.created_at DESC, j.id DESC) AS rn
-                   FROM judgments j
-                   WHERE j.answer <> 'retract'
-                     AND NOT EXISTS (SELECT 1 FROM judgments r WHERE r.retracts = j.id)
-                     {only_labels})
-                 WHERE rn = 1 GROUP BY image, label;",
-            ))?;
+            self.fill_answer_stats(f.labels.as_deref())?;
         }
         let mut conds = vec!["1".to_string()];
         if annotator.is_some() {
@@ -182,58 +166,124 @@ impl Store {
         Ok(rows)
     }
 
+    /// Fills `temp.lv_stats` with each answered question's current answers, all annotators
+    /// together (yes, no, and all), by the event log's one rule (`events::latest_by_key`).
+    /// Folding the judgments in memory in their stored order takes about a second on ReaL's
+    /// 924,810 answers; ranking every event in SQL (a window over (image, label, annotator))
+    /// sorted them all, 8.5 s. `labels` narrows the questions counted.
+    fn fill_answer_stats(&self, labels: Option<&[String]>) -> Result<()> {
+        let only: Option<HashSet<&str>> = labels.map(|l| l.iter().map(String::as_str).collect());
+        // Each string once: (image, label, annotator) keys as numbers.
+        let mut names: [Interner; 3] = Default::default();
+        let latest = events::latest_by_key(
+            &self.conn,
+            &JUDGMENTS,
+            "image, label, annotator, answer",
+            |r| {
+                let label = str_at(r, 3)?;
+                if only.as_ref().is_some_and(|o| !o.contains(label)) {
+                    return Ok(None);
+                }
+                let key = (
+                    names[0].id(str_at(r, 2)?),
+                    names[1].id(label),
+                    names[2].id(str_at(r, 4)?),
+                );
+                let answer = match str_at(r, 5)? {
+                    "yes" => Some(Answer::Yes),
+                    "no" => Some(Answer::No),
+                    _ => None,
+                };
+                Ok(Some((key, answer)))
+            },
+        )?;
+        let mut stats: HashMap<(u32, u32), [i64; 3]> = HashMap::new();
+        for ((image, label, _), (_, answer)) in latest {
+            let s = stats.entry((image, label)).or_default();
+            s[0] += i64::from(answer == Some(Answer::Yes));
+            s[1] += i64::from(answer == Some(Answer::No));
+            s[2] += 1;
+        }
+        // One transaction for all the rows: on its own, each insert would be a transaction
+        // of its own, most of the time of the queue's build.
+        let tx = self.conn.unchecked_transaction()?;
+        let mut insert = tx.prepare(
+            "INSERT INTO temp.lv_stats(image, label, yes, no, total) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for ((image, label), [yes, no, total]) in stats {
+            insert.execute(params![
+                names[0].name(image),
+                names[1].name(label),
+                yes,
+                no,
+                total
+            ])?;
+        }
+        drop(insert);
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Drops every image but `keep` from the selection (a sample of it).
     pub fn restrict_selection(&self, keep: &[i64]) -> Result<()> {
-        self.conn.execute_batch(
-            "DROP TABLE IF EXISTS temp.lv_keep;
-             CREATE TEMP TABLE lv_keep(id INTEGER PRIMARY KEY);",
-        )?;
-        let mut stmt = self
-            .conn
-            .prepare("INSERT OR IGNORE INTO temp.lv_keep(id) VALUES (?1)")?;
-        for id in keep {
-            stmt.execute([id])?;
-        }
-        self.conn.execute_batch(
-            "DELETE FROM temp.lv_queue WHERE image_id NOT IN (SELECT id FROM temp.lv_keep);
-             DROP TABLE temp.lv_keep;",
-        )?;
-        Ok(())
+        self.named(|| {
+            self.conn.execute_batch(
+                "DROP TABLE IF EXISTS temp.lv_keep;
+                 CREATE TEMP TABLE lv_keep(id INTEGER PRIMARY KEY);",
+            )?;
+            let mut stmt = self
+                .conn
+                .prepare("INSERT OR IGNORE INTO temp.lv_keep(id) VALUES (?1)")?;
+            for id in keep {
+                stmt.execute([id])?;
+            }
+            self.conn.execute_batch(
+                "DELETE FROM temp.lv_queue WHERE image_id NOT IN (SELECT id FROM temp.lv_keep);
+                 DROP TABLE temp.lv_keep;",
+            )?;
+            Ok(())
+        })
     }
 
     /// The selected labels of one image.
     pub fn selection_labels(&self, image_id: i64) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT label FROM temp.lv_queue WHERE image_id = ?1 ORDER BY label")?;
-        let rows = stmt
-            .query_map([image_id], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
-        Ok(rows)
+        self.named(|| {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT label FROM temp.lv_queue WHERE image_id = ?1 ORDER BY label",
+            )?;
+            let rows = stmt
+                .query_map([image_id], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(rows)
+        })
     }
 
     /// True when the image has a selected question the annotator has not answered and they have
     /// not flagged it: where a filtered session stops.
     pub fn selection_is_open(&self, annotator: &str, image_id: i64) -> Result<bool> {
-        let sql = format!(
-            "SELECT 1 FROM images i WHERE i.id = ?2
-               AND EXISTS (SELECT 1 FROM temp.lv_queue q WHERE q.image_id = i.id AND NOT {ANSWERED})
-               AND NOT {FLAGGED_BY}"
-        );
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .exists(params![annotator, image_id])?)
+        self.named(|| {
+            let sql = format!(
+                "SELECT 1 FROM images i WHERE i.id = ?2
+                   AND EXISTS (SELECT 1 FROM temp.lv_queue q WHERE q.image_id = i.id AND NOT {ANSWERED})
+                   AND NOT {FLAGGED_BY}"
+            );
+            Ok(self
+                .conn
+                .prepare_cached(&sql)?
+                .exists(params![annotator, image_id])?)
+        })
     }
 
     /// Selected questions, and how many of them the annotator has a standing answer to.
     pub fn selection_counts(&self, annotator: &str) -> Result<(u64, u64)> {
-        let sql = format!(
-            "SELECT count(*), coalesce(sum({ANSWERED}), 0)
-             FROM temp.lv_queue q JOIN images i ON i.id = q.image_id"
-        );
-        Ok(self
-            .conn
-            .query_row(&sql, [annotator], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        self.named(|| {
+            let sql = format!(
+                "SELECT count(*), coalesce(sum({ANSWERED}), 0)
+                 FROM temp.lv_queue q JOIN images i ON i.id = q.image_id"
+            );
+            Ok(self
+                .conn
+                .query_row(&sql, [annotator], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        })
     }
 }

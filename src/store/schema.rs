@@ -161,6 +161,53 @@ CREATE INDEX classify_retracts ON classify(retracts) WHERE retracts IS NOT NULL;
 ALTER TABLE merge_log ADD COLUMN new_classify INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE merge_log ADD COLUMN duplicate_classify INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 4: answer quality (issue 15). Gold answers: experts' answers to questions whose truth
+    // (their majority of yes against no) scores the annotators; verdicts: an expert's decision
+    // of a question, which overrides the annotators' answers. Both are append-only like
+    // judgments, with the same shape, so that they fold, merge and undo the same way.
+    r#"
+CREATE TABLE gold (
+    id         TEXT PRIMARY KEY,
+    image      TEXT NOT NULL,
+    label      TEXT NOT NULL,
+    answer     TEXT NOT NULL CHECK (answer IN ('yes', 'no', 'maybe', 'retract')),
+    retracts   TEXT,
+    annotator  TEXT NOT NULL,
+    session    TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    elapsed_ms INTEGER,
+    origin     TEXT NOT NULL DEFAULT 'import',
+    CHECK ((answer = 'retract') = (retracts IS NOT NULL))
+) WITHOUT ROWID;
+CREATE INDEX gold_by_item ON gold(image, label, annotator);
+CREATE INDEX gold_retracts ON gold(retracts) WHERE retracts IS NOT NULL;
+
+CREATE TABLE verdicts (
+    id         TEXT PRIMARY KEY,
+    image      TEXT NOT NULL,
+    label      TEXT NOT NULL,
+    verdict    TEXT NOT NULL CHECK (verdict IN ('yes', 'no', 'maybe', 'retract')),
+    retracts   TEXT,
+    annotator  TEXT NOT NULL,
+    session    TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    elapsed_ms INTEGER,
+    origin     TEXT NOT NULL DEFAULT 'review',
+    CHECK ((verdict = 'retract') = (retracts IS NOT NULL))
+) WITHOUT ROWID;
+CREATE INDEX verdicts_by_item ON verdicts(image, label, annotator);
+CREATE INDEX verdicts_retracts ON verdicts(retracts) WHERE retracts IS NOT NULL;
+
+ALTER TABLE merge_log ADD COLUMN new_gold INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE merge_log ADD COLUMN duplicate_gold INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE merge_log ADD COLUMN new_verdicts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE merge_log ADD COLUMN duplicate_verdicts INTEGER NOT NULL DEFAULT 0;
+"#,
+    // 5: a queue narrowed to some classes (`annotate --class`, `--subtree`) reads their
+    // candidates by label instead of scanning every candidate of the project.
+    r#"
+CREATE INDEX candidates_by_label ON candidates(label);
+"#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

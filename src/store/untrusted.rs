@@ -255,6 +255,34 @@ impl<'a, 'r> SourceRow<'a, 'r> {
         }
     }
 
+    /// Text of column `i` (NULL passes) that a target takes from a source: at most `max`
+    /// bytes, and no control character or bidirectional override ([`crate::text::check`]), so
+    /// that a merged name, note or key can neither flood the target nor command a terminal.
+    pub fn door_text(&self, i: usize, max: usize) -> Result<Option<&'a str>> {
+        let Some(t) = self.opt_text(i)? else {
+            return Ok(None);
+        };
+        if t.len() > max {
+            return Err(self.bad(
+                i,
+                &format!(
+                    "is {} bytes long, over the limit of {max} for merged text",
+                    t.len()
+                ),
+            ));
+        }
+        crate::text::check(t, false).map_err(|u| {
+            self.bad(
+                i,
+                &format!(
+                    "\"{}\" {u}",
+                    crate::text::display(&crate::text::clip(t, 80))
+                ),
+            )
+        })?;
+        Ok(Some(t))
+    }
+
     /// An event id: a UUID in its canonical lowercase hyphenated form, so one event cannot
     /// come in twice under two spellings of its id.
     pub fn event_id(&self, i: usize) -> Result<&'a str> {
@@ -281,6 +309,26 @@ impl<'a, 'r> SourceRow<'a, 'r> {
         }?;
         self.get(i)
     }
+}
+
+/// The longest name a merged row may hold (annotator, session, model, origin, class key), in
+/// bytes: far above any real one, far below what would bloat the target.
+pub const MAX_NAME_BYTES: usize = 1024;
+/// The longest free text (a flag's note, an image's error) a merged row may hold, in bytes.
+pub const MAX_NOTE_BYTES: usize = 16 * 1024;
+
+/// [`SourceRow::door_text`] for a value read outside a row: `what` names it in the refusal.
+pub(crate) fn door_str(path: &Path, what: &str, t: &str, max: usize) -> Result<()> {
+    if t.len() > max {
+        return Err(refused(
+            path,
+            format!(
+                "{what} is {} bytes long, over the limit of {max} for merged text",
+                t.len()
+            ),
+        ));
+    }
+    crate::text::check_field(what, t).map_err(|why| refused(path, why))
 }
 
 pub(crate) fn refused(path: &Path, why: impl std::fmt::Display) -> Error {
@@ -313,15 +361,44 @@ fn recover_copy(path: &Path, sidecars: &[PathBuf]) -> Result<(tempfile::TempDir,
     std::fs::copy(path, &copy).map_err(|e| Error::io(path, e))?;
     let mut names = Vec::new();
     let mut bytes = 0;
+    let mut left_out = Vec::new();
     for side in sidecars {
         let name = side.file_name().unwrap_or_default().to_string_lossy();
-        let suffix = if name.ends_with("-wal") {
-            "-wal"
+        if name.ends_with("-wal") {
+            // Checked before it is copied, and only what SQLite would read of it is copied.
+            let mut f = File::open(side).map_err(|e| Error::io(side, e))?;
+            let len = f.metadata().map_err(|e| Error::io(side, e))?.len();
+            let wal = super::wal::check_wal(std::io::BufReader::new(&mut f), len)
+                .map_err(|why| refused(path, format!("{} beside it: {why}", side.display())))?;
+            if wal.ignored_bytes > 0 {
+                left_out.push(format!(
+                    "{} bytes of {} after its last committed frame",
+                    wal.ignored_bytes,
+                    side.display()
+                ));
+            }
+            if wal.committed_frames == 0 {
+                continue;
+            }
+            use std::io::Seek;
+            f.rewind().map_err(|e| Error::io(side, e))?;
+            let mut out =
+                File::create(with_suffix(&copy, "-wal")).map_err(|e| Error::io(&copy, e))?;
+            bytes += std::io::copy(&mut f.take(wal.committed_bytes), &mut out)
+                .map_err(|e| Error::io(side, e))?;
         } else {
-            "-journal"
-        };
-        bytes += std::fs::copy(side, with_suffix(&copy, suffix)).map_err(|e| Error::io(side, e))?;
+            bytes += std::fs::copy(side, with_suffix(&copy, "-journal"))
+                .map_err(|e| Error::io(side, e))?;
+        }
         names.push(side.display().to_string());
+    }
+    if names.is_empty() {
+        // Nothing SQLite would apply: the file is read as it is.
+        return Ok((
+            dir,
+            copy,
+            format!("left out, as SQLite would: {}", left_out.join("; ")),
+        ));
     }
     let recover = || -> rusqlite::Result<()> {
         let conn = Connection::open_with_flags(
@@ -345,10 +422,13 @@ fn recover_copy(path: &Path, sidecars: &[PathBuf]) -> Result<(tempfile::TempDir,
             ),
         )
     })?;
-    let note = format!(
+    let mut note = format!(
         "recovered {} ({bytes} bytes) into a private copy; the file itself was not changed",
         names.join(" and ")
     );
+    if !left_out.is_empty() {
+        note += &format!(" (left out, as SQLite would: {})", left_out.join("; "));
+    }
     Ok((dir, copy, note))
 }
 

@@ -1,5 +1,6 @@
-//! The screen's state and what keys do to it, apart from drawing (`view`) and from the terminal
-//! (`mod.rs`), so that tests and benchmarks drive it on a test backend exactly as a person does.
+//! The question screen's state and what keys do to it, apart from drawing (`view`) and from the
+//! terminal (`mod.rs`), so that tests and benchmarks drive it on a test backend exactly as a
+//! person does. What it shares with the grid and classify screens is in [`ScreenBase`].
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,9 +9,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
-use super::images::{Encoder, Picture, Pictures, Request, View, image_path};
-use super::keymap::{Action, Keymap};
-use super::magnifier::Magnifier;
+use super::images::{Encoder, Picture, Request, View};
+use super::keymap::{Action, Keymap, Keys};
+pub use super::screen::{AppOptions, Message};
+use super::screen::{Screen, ScreenBase};
 use crate::annotate::{Advance, Session};
 use crate::store::{Answer, FlagKind, ReferenceImage};
 
@@ -47,31 +49,12 @@ pub struct Reference {
 /// Reference images looked up at most.
 pub const REFERENCE_IMAGES: usize = 6;
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct Message {
-    pub text: String,
-    pub error: bool,
-}
-
-pub struct AppOptions {
-    /// The name shown in the header (the project file's name).
-    pub project_name: String,
-    /// Where image keys resolve to files; `None` when the project has no image folder.
-    pub image_root: Option<PathBuf>,
-}
-
 pub struct App {
+    pub(super) base: ScreenBase,
     pub(super) session: Session,
-    pub(super) keymap: Keymap,
-    pub(super) project_name: String,
-    pub(super) image_root: Option<PathBuf>,
     pub(super) mode: Mode,
-    pub(super) message: Option<Message>,
-    pictures: Pictures,
-    pub(super) magnifier: Magnifier,
     /// Where the current image was last drawn, the size to load the next ones at.
     image_area: Option<Rect>,
-    quit: bool,
 }
 
 impl App {
@@ -84,17 +67,16 @@ impl App {
         wake: Box<dyn Fn() + Send>,
     ) -> App {
         App {
+            base: ScreenBase::new(keymap, encoder, opts, wake, CACHE_SLOTS),
             session,
-            keymap,
-            project_name: opts.project_name,
-            image_root: opts.image_root,
             mode: Mode::Normal,
-            message: None,
-            pictures: Pictures::new(encoder, wake, CACHE_SLOTS),
-            magnifier: Magnifier::default(),
             image_area: None,
-            quit: false,
         }
+    }
+
+    /// The question screen's keys (the keymap's `[keys]` table).
+    pub(super) fn keys(&self) -> &Keys<Action> {
+        &self.base.keys.questions
     }
 
     pub fn session(&self) -> &Session {
@@ -106,11 +88,11 @@ impl App {
     }
 
     pub fn message(&self) -> Option<&Message> {
-        self.message.as_ref()
+        self.base.message.as_ref()
     }
 
     pub fn should_quit(&self) -> bool {
-        self.quit
+        self.base.quit
     }
 
     pub fn draw(&mut self, frame: &mut Frame<'_>) {
@@ -122,20 +104,20 @@ impl App {
             ids.extend(self.session.previous());
             for id in ids {
                 let path = self.path_of(id);
-                self.pictures.want(Request::fit(id, path, area));
+                self.base.fit(id, path, area);
             }
         }
-        self.pictures.send();
+        self.base.pictures.send();
     }
 
     /// Takes the images the worker has finished. Returns true when any arrived.
     pub fn take_images(&mut self) -> bool {
-        self.pictures.take()
+        self.base.pictures.take()
     }
 
     /// Waits until every requested image is loaded (or `timeout`). Returns false on timeout.
     pub fn settle(&mut self, timeout: Duration) -> bool {
-        self.pictures.settle(timeout)
+        self.base.settle(timeout)
     }
 
     /// The picture of the current image for `area`: `None` while it loads.
@@ -145,12 +127,12 @@ impl App {
         self.image_area = Some(area);
         let path = self.path_of(id);
         let view = if self.mode == Mode::Zoom {
-            let area_box = self.pictures.encoder().area_box(area);
-            self.magnifier.view_for(id, area_box)
+            let area_box = self.base.pictures.encoder().area_box(area);
+            self.base.magnifier.view_for(id, area_box)
         } else {
             View::FIT
         };
-        self.pictures.want(Request {
+        self.base.pictures.want(Request {
             id,
             path,
             area,
@@ -161,7 +143,7 @@ impl App {
     /// A picture of any image of the project (reference thumbnails) for `area`.
     pub(super) fn picture_for(&mut self, id: i64, area: Rect) -> Option<&Result<Picture, String>> {
         let path = self.path_of(id);
-        self.pictures.want(Request::fit(id, path, area))
+        self.base.fit(id, path, area)
     }
 
     fn path_of(&self, id: i64) -> Result<PathBuf, String> {
@@ -170,35 +152,26 @@ impl App {
             .image()
             .filter(|cur| cur.id == id)
             .map(|cur| &cur.record);
-        image_path(self.image_root.as_deref(), id, known, |id| {
-            self.session.image_by_id(id)
-        })
+        self.base.path(id, known, |id| self.session.image_by_id(id))
     }
 
     fn say(&mut self, text: impl Into<String>) {
-        self.message = Some(Message {
-            text: text.into(),
-            error: false,
-        });
+        self.base.say(text);
     }
 
     fn fail(&mut self, text: impl Into<String>) {
-        self.message = Some(Message {
-            text: text.into(),
-            error: true,
-        });
+        self.base.fail(text);
     }
 
     /// One key press.
     pub fn handle_key(&mut self, key: KeyEvent) {
-        if !super::screen_key(&key, &mut self.quit) {
+        if !self.base.press(&key) {
             return;
         }
-        self.message = None;
         match std::mem::replace(&mut self.mode, Mode::Normal) {
             Mode::Normal => self.normal_key(key),
-            Mode::Help => match self.keymap.action(&key) {
-                Some(Action::Quit) => self.quit = true,
+            Mode::Help => match self.keys().action(&key) {
+                Some(Action::Quit) => self.base.quit = true,
                 Some(Action::Help) | None => {}
                 Some(_) => self.mode = Mode::Help,
             },
@@ -222,7 +195,7 @@ impl App {
                     self.mode = Mode::FlagNote(kind, note);
                 }
             },
-            Mode::Reference(panel) => match self.keymap.action(&key) {
+            Mode::Reference(panel) => match self.keys().action(&key) {
                 Some(Action::Reference) => {}
                 _ if key.code == KeyCode::Esc => {}
                 Some(
@@ -259,10 +232,10 @@ impl App {
             .session
             .image()
             .and_then(|i| Some((i.record.width?, i.record.height?)));
-        if self.magnifier.key(&key, dims) {
+        if self.base.magnifier.key(&key, dims) {
             return;
         }
-        match self.keymap.action(&key) {
+        match self.keys().action(&key) {
             Some(Action::Zoom) => self.unzoom(),
             Some(
                 a @ (Action::Yes
@@ -282,11 +255,11 @@ impl App {
 
     fn unzoom(&mut self) {
         self.mode = Mode::Normal;
-        self.magnifier.reset();
+        self.base.magnifier.reset();
     }
 
     fn normal_key(&mut self, key: KeyEvent) {
-        if let Some(action) = self.keymap.action(&key) {
+        if let Some(action) = self.keys().action(&key) {
             self.act(action);
         }
     }
@@ -336,7 +309,7 @@ impl App {
             Action::Zoom => self.mode = Mode::Zoom,
             Action::Reference => self.open_reference(),
             Action::Help => self.mode = Mode::Help,
-            Action::Quit => self.quit = true,
+            Action::Quit => self.base.quit = true,
         }
     }
 
@@ -389,6 +362,17 @@ impl App {
         }
         let r = self.session.answer(answer);
         self.moved(r);
+        // Training (`--gold-feedback`): the truth of a gold question answered wrong.
+        if let Some(f) = self.session.gold_feedback() {
+            let text = format!(
+                "gold question: the experts say {} to {} on {} (you said {})",
+                if f.truth { "yes" } else { "no" },
+                self.display_name(&f.label),
+                f.image,
+                f.answer.as_str()
+            );
+            self.fail(text);
+        }
     }
 
     fn moved(&mut self, r: crate::Result<Advance>) {
@@ -402,10 +386,14 @@ impl App {
     }
 
     pub(super) fn display_name(&self, label: &str) -> String {
-        self.session
+        let name = self
+            .session
             .vocab()
             .get(label)
-            .map_or_else(|| label.to_string(), |c| c.name.clone())
+            .map_or_else(|| label, |c| c.name.as_str());
+        // Every name on the screens comes through here or `text::display`: no control
+        // character from a vocabulary or a merged file reaches the terminal.
+        crate::text::display(name).into_owned()
     }
 }
 
@@ -422,5 +410,27 @@ fn edit(text: &mut String, key: &KeyEvent) {
             text.push(c);
         }
         _ => {}
+    }
+}
+
+impl Screen for App {
+    fn draw(&mut self, frame: &mut Frame<'_>) {
+        App::draw(self, frame);
+    }
+
+    fn take_images(&mut self) -> bool {
+        App::take_images(self)
+    }
+
+    fn handle_key(&mut self, key: KeyEvent) {
+        App::handle_key(self, key);
+    }
+
+    fn should_quit(&self) -> bool {
+        App::should_quit(self)
+    }
+
+    fn session_answers(&self) -> u64 {
+        self.session.progress().session_answers
     }
 }

@@ -1,7 +1,7 @@
 //! The classify screen (`labelvet annotate --classify`): the image large, its valid labels
 //! beside it; the annotator keeps the labels that are separate objects, picks the main one and
 //! says how many objects there are. The logic is in [`ClassifySession`]; this draws it and maps
-//! keys, which are fixed (see the help) since they mean other things on the one-question screen.
+//! keys, the keymap's `[classify]` table ([`ClassifyAction`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,13 +13,13 @@ use ratatui::style::Stylize;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use super::Screen;
-use super::images::{Encoder, Pictures, Request, image_path};
-use super::magnifier::Magnifier;
+use super::images::Encoder;
+use super::keymap::{Bindable as _, ClassifyAction, Keymap, Keys};
+use super::screen::{AppOptions, Message, Screen, ScreenBase, separator};
 use super::theme::{self, Role, Themed as _};
-use super::view::{
-    MIN_HEIGHT, MIN_WIDTH, class_lines, draw_picture, images_progress, keys_popup, screen_rows,
-    status_line, too_small,
+use super::widgets::{
+    MIN_HEIGHT, MIN_WIDTH, class_lines, draw_picture, images_progress, keys_popup, safe,
+    screen_rows, status_line, too_small,
 };
 use crate::annotate::ClassifySession;
 
@@ -34,33 +34,25 @@ pub enum ClassifyMode {
 }
 
 pub struct ClassifyApp {
+    base: ScreenBase,
     session: ClassifySession,
-    project_name: String,
-    image_root: Option<PathBuf>,
-    pictures: Pictures,
-    magnifier: Magnifier,
     mode: ClassifyMode,
-    message: Option<(String, bool)>,
-    quit: bool,
 }
 
 impl ClassifyApp {
+    /// A classify screen over `session`, with the keymap's `[classify]` keys. `wake` is called
+    /// from the image thread when an image is ready.
     pub fn new(
         session: ClassifySession,
+        keys: Keymap,
         encoder: Encoder,
-        project_name: String,
-        image_root: Option<PathBuf>,
+        opts: AppOptions,
         wake: Box<dyn Fn() + Send>,
     ) -> ClassifyApp {
         ClassifyApp {
+            base: ScreenBase::new(keys, encoder, opts, wake, 8),
             session,
-            project_name,
-            image_root,
-            pictures: Pictures::new(encoder, wake, 8),
-            magnifier: Magnifier::default(),
             mode: ClassifyMode::Normal,
-            message: None,
-            quit: false,
         }
     }
 
@@ -72,47 +64,40 @@ impl ClassifyApp {
         self.mode
     }
 
-    /// The status line's message, and whether it reports an error.
-    pub fn message(&self) -> Option<(&str, bool)> {
-        self.message.as_ref().map(|(m, e)| (m.as_str(), *e))
+    pub fn message(&self) -> Option<&Message> {
+        self.base.message.as_ref()
     }
 
     pub fn settle(&mut self, timeout: Duration) -> bool {
-        self.pictures.settle(timeout)
+        self.base.settle(timeout)
     }
 
-    fn say(&mut self, text: impl Into<String>) {
-        self.message = Some((text.into(), false));
+    fn keys(&self) -> &Keys<ClassifyAction> {
+        &self.base.keys.classify
     }
 
-    fn fail(&mut self, text: impl Into<String>) {
-        self.message = Some((text.into(), true));
-    }
-
-    fn request(&self, id: i64, area: Rect) -> Request {
+    fn path(&self, id: i64) -> Result<PathBuf, String> {
         let known = self
             .session
             .image()
             .filter(|cur| cur.image.id == id)
             .map(|cur| &cur.image.rec);
-        let path = image_path(self.image_root.as_deref(), id, known, |id| {
-            self.session.image_by_id(id)
-        });
-        Request::fit(id, path, area)
+        self.base.path(id, known, |id| self.session.image_by_id(id))
     }
 
-    fn normal_key(&mut self, key: KeyEvent) {
+    fn act(&mut self, action: ClassifyAction) {
+        use ClassifyAction::*;
         let s = &mut self.session;
-        match key.code {
-            KeyCode::Down | KeyCode::Char('j') => s.next_choice(),
-            KeyCode::Up | KeyCode::Char('k') => s.prev_choice(),
-            KeyCode::Char(c @ '1'..='9') => s.select(c as usize - '1' as usize),
-            KeyCode::Char(' ') => s.toggle_present(),
-            KeyCode::Char('m') => s.set_main(),
-            KeyCode::Char('+') | KeyCode::Char('=') => s.adjust_objects(1),
-            KeyCode::Char('-') => s.adjust_objects(-1),
-            KeyCode::Char('0') => s.reset_objects(),
-            KeyCode::Enter => match s.save() {
+        match action {
+            NextLabel => s.next_choice(),
+            PrevLabel => s.prev_choice(),
+            Label(n) => s.select(usize::from(n) - 1),
+            Present => s.toggle_present(),
+            Main => s.set_main(),
+            MoreObjects => s.adjust_objects(1),
+            FewerObjects => s.adjust_objects(-1),
+            ObjectsFromLabels => s.reset_objects(),
+            Save => match s.save() {
                 Ok((e, done)) => {
                     let main = e
                         .answer
@@ -123,61 +108,58 @@ impl ClassifyApp {
                     if done {
                         text.push_str(" · every image of the queue is answered; q quits");
                     }
-                    self.say(text);
+                    self.base.say(text);
                 }
-                Err(e) => self.fail(e.to_string()),
+                Err(e) => self.base.fail(e.to_string()),
             },
-            KeyCode::Char('u') | KeyCode::Backspace => match s.undo() {
-                Ok(Some(e)) => self.say(format!(
+            Undo => match s.undo() {
+                Ok(Some(e)) => self.base.say(format!(
                     "undone: your answer on {}; change it and press enter",
                     e.image
                 )),
-                Ok(None) => self.say("nothing to undo in this session"),
-                Err(e) => self.fail(e.to_string()),
+                Ok(None) => self.base.say("nothing to undo in this session"),
+                Err(e) => self.base.fail(e.to_string()),
             },
-            KeyCode::Char(']') | KeyCode::Right => match s.next_image() {
+            NextImage => match s.next_image() {
                 Ok(true) => {}
-                Ok(false) => self.say("this is the last image"),
-                Err(e) => self.fail(e.to_string()),
+                Ok(false) => self.base.say("this is the last image"),
+                Err(e) => self.base.fail(e.to_string()),
             },
-            KeyCode::Char('[') | KeyCode::Left => match s.prev_image() {
+            PrevImage => match s.prev_image() {
                 Ok(true) => {}
-                Ok(false) => self.say("this is the first image"),
-                Err(e) => self.fail(e.to_string()),
+                Ok(false) => self.base.say("this is the first image"),
+                Err(e) => self.base.fail(e.to_string()),
             },
-            KeyCode::Char('z') if s.image().is_some() => self.mode = ClassifyMode::Zoom,
-            KeyCode::Char('?') => self.mode = ClassifyMode::Help,
-            KeyCode::Char('q') => self.quit = true,
-            _ => {}
+            Zoom => {
+                if s.image().is_some() {
+                    self.mode = ClassifyMode::Zoom;
+                }
+            }
+            Help => self.mode = ClassifyMode::Help,
+            Quit => self.base.quit = true,
         }
     }
 
     fn name(&self, key: &str) -> String {
-        self.session
+        let name = self
+            .session
             .vocab()
             .get(key)
-            .map_or_else(|| key.to_string(), |c| c.name.clone())
+            .map_or(key, |c| c.name.as_str());
+        crate::text::display(name).into_owned()
     }
 
     fn draw_header(&self, frame: &mut Frame<'_>, area: Rect) {
         let s = &self.session;
-        let sep = || Span::raw(" │ ").muted();
-        let mut spans = vec![
-            Span::raw(" labelvet ").bold().accent(),
-            sep(),
-            Span::raw(self.project_name.clone()),
-            sep(),
-            Span::raw("annotator "),
-            Span::raw(s.annotator().to_string()).bold(),
-            sep(),
-            Span::raw(format!("classify: {}", s.describe())),
-        ];
+        let sep = separator;
+        let mut spans = self.base.header(s.annotator());
+        spans.extend([sep(), Span::raw(format!("classify: {}", s.describe()))]);
         if let Some(img) = s.image() {
             let (pos, n) = s.position();
             spans.extend([
                 sep(),
                 Span::raw(format!("image {}/{n} ", pos + 1)),
-                Span::raw(img.key().to_string()).bold(),
+                Span::raw(safe(img.key())).bold(),
             ]);
         }
         if s.is_finished() && s.position().1 > 0 {
@@ -200,22 +182,21 @@ impl ClassifyApp {
             return;
         };
         let id = img.image.id;
-        let title = format!(" {} ", img.key());
+        let title = format!(" {} ", safe(img.key()));
         let block = Block::bordered()
             .title(Line::from(title).muted())
             .border_style(theme::style(Role::Muted));
         let inner = block.inner(area);
         frame.render_widget(block, area);
-        let req = self.request(id, inner);
-        draw_picture(
-            self.pictures.want(req),
-            frame,
-            inner,
-            Some("] goes to the next image".into()),
+        let hint = format!(
+            "{} goes to the next image",
+            self.keys().label(ClassifyAction::NextImage)
         );
+        let path = self.path(id);
+        draw_picture(self.base.fit(id, path, inner), frame, inner, Some(hint));
         for id in self.session.upcoming(PREFETCH) {
-            let req = self.request(id, inner);
-            self.pictures.want(req);
+            let path = self.path(id);
+            self.base.fit(id, path, inner);
         }
     }
 
@@ -233,21 +214,25 @@ impl ClassifyApp {
         .areas(area);
 
         let mut lines = vec![
-            Line::from(" keep the labels that are separate objects; m marks the main one").muted(),
+            Line::from(format!(
+                " keep the labels that are separate objects; {} marks the main one",
+                self.keys().first(ClassifyAction::Main)
+            ))
+            .muted(),
             Line::default(),
         ];
         for (i, c) in img.choices.iter().enumerate() {
             let here = i == s.cursor();
             let is_main = img.main == Some(i);
             let mut spans = vec![
-                Span::raw(if here { "▶ " } else { "  " }).accent().bold(),
+                Span::raw(if here { "> " } else { "  " }).accent().bold(),
                 Span::raw(format!("{} ", i + 1)).muted(),
                 if c.present {
                     Span::raw("[x] ").yes().bold()
                 } else {
                     Span::raw("[ ] ").muted()
                 },
-                Span::raw(c.name.clone()),
+                Span::raw(safe(&c.name)),
             ];
             if is_main {
                 spans.push(Span::raw("  ★ main object").warn().bold());
@@ -268,10 +253,19 @@ impl ClassifyApp {
             list_area,
         );
 
+        let k = self.keys();
         let auto = if img.objects.is_some() {
-            Span::raw("  (set; 0 follows the labels again)").muted()
+            Span::raw(format!(
+                "  (set; {} follows the labels again)",
+                k.first(ClassifyAction::ObjectsFromLabels)
+            ))
+            .muted()
         } else {
-            Span::raw("  (the labels present; +/- to change)").muted()
+            Span::raw(format!(
+                "  (the labels present; {} to change)",
+                k.joined(&[ClassifyAction::MoreObjects, ClassifyAction::FewerObjects])
+            ))
+            .muted()
         };
         frame.render_widget(
             Paragraph::new(Line::from(vec![
@@ -285,7 +279,7 @@ impl ClassifyApp {
 
         let mut about = Vec::new();
         if let Some(c) = s.current_class() {
-            about.push(Line::from(c.name.clone()).bold());
+            about.push(Line::from(safe(&c.name)).bold());
             about.extend(class_lines(c));
         }
         about.push(Line::default());
@@ -317,39 +311,52 @@ impl ClassifyApp {
     }
 
     fn draw_status(&self, frame: &mut Frame<'_>, area: Rect) {
-        let line = status_line(
-            self.message(),
-            "j/k move · space present · m main · +/- objects · enter save · u undo · \
-             ]/[ image · z zoom · ? help · q quit",
-        );
+        use ClassifyAction::*;
+        let k = self.keys();
+        let hints = [
+            (k.joined(&[NextLabel, PrevLabel]), "move"),
+            (k.first(Present), "present"),
+            (k.first(Main), "main"),
+            (k.joined(&[MoreObjects, FewerObjects]), "objects"),
+            (k.first(Save), "save"),
+            (k.first(Undo), "undo"),
+            (k.joined(&[NextImage, PrevImage]), "image"),
+            (k.first(Zoom), "zoom"),
+            (k.first(Help), "help"),
+            (k.first(Quit), "quit"),
+        ]
+        .map(|(key, what)| format!("{key} {what}"))
+        .join(" · ");
+        let line = status_line(self.base.status_message(), &hints);
         frame.render_widget(Paragraph::new(line), area);
     }
 
     fn draw_help(&self, frame: &mut Frame<'_>, area: Rect) {
+        let k = self.keys();
+        let mut rows: Vec<(String, String)> = Vec::new();
+        for (action, row) in ClassifyAction::all().into_iter().zip(k.help_rows()) {
+            match action {
+                // The nine numbered labels read as one row.
+                ClassifyAction::Label(1) => rows.push((
+                    k.numbered(ClassifyAction::Label),
+                    "go to label 1..9 of the list".into(),
+                )),
+                ClassifyAction::Label(_) => {}
+                _ => rows.push(row),
+            }
+        }
+        let closing = format!("{} or esc closes this help", k.first(ClassifyAction::Help));
         keys_popup(
             frame,
             area,
             "classify keys",
-            &[
-                ("j/k ↓↑ 1-9", "move between the labels"),
-                ("space", "the label is / is not there as a separate object"),
-                ("m", "the label under the cursor is the main object"),
-                ("+ / -", "more / fewer objects in the image"),
-                (
-                    "0",
-                    "the number of objects follows the labels present again",
-                ),
-                ("enter", "save the answer and go to the next image"),
-                ("u", "undo this session's last answer"),
-                ("] / [", "next / previous image without saving"),
-                ("z", "zoom: the image alone, full screen"),
-                ("?", "this help"),
-                ("q", "quit (saved answers stay saved)"),
-            ],
+            &rows,
             &[
                 "The labels are the image's valid set. A label that is part of another object",
                 "(a suit on the groom) is not a separate object: take it away with space.",
             ],
+            &closing,
+            84,
         );
     }
 }
@@ -362,27 +369,19 @@ impl Screen for ClassifyApp {
             return;
         }
         if self.mode == ClassifyMode::Zoom {
-            let [image_area, hint] =
-                Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
             let current = self
                 .session
                 .image()
                 .map(|i| (i.image.id, i.image.rec.key.clone()));
-            if let Some((id, _)) = &current {
-                let area_box = self.pictures.encoder().area_box(image_area);
-                let mut req = self.request(*id, image_area);
-                req.view = self.magnifier.view_for(*id, area_box);
-                draw_picture(
-                    self.pictures.want(req),
-                    frame,
-                    image_area,
-                    Some(String::new()),
-                );
-            }
-            let key = current.map(|(_, k)| k).unwrap_or_default();
-            self.magnifier
-                .hint(frame, hint, &key, &[("space", "present"), ("m", "main")]);
-            self.pictures.send();
+            let current = current.map(|(id, key)| (id, key, self.path(id)));
+            let k = self.keys();
+            let (present, main) = (
+                k.first(ClassifyAction::Present),
+                k.first(ClassifyAction::Main),
+            );
+            self.base
+                .zoom(frame, current, &[(&present, "present"), (&main, "main")]);
+            self.base.pictures.send();
             return;
         }
         let [header, body, progress, status] = screen_rows(area);
@@ -397,23 +396,28 @@ impl Screen for ClassifyApp {
         if self.mode == ClassifyMode::Help {
             self.draw_help(frame, area);
         }
-        self.pictures.send();
+        self.base.pictures.send();
     }
 
     fn take_images(&mut self) -> bool {
-        self.pictures.take()
+        self.base.pictures.take()
     }
 
     fn handle_key(&mut self, key: KeyEvent) {
-        if !super::screen_key(&key, &mut self.quit) {
+        if !self.base.press(&key) {
             return;
         }
-        self.message = None;
+        let action = self.keys().action(&key);
         match self.mode {
-            ClassifyMode::Normal => self.normal_key(key),
-            ClassifyMode::Help => match key.code {
-                KeyCode::Char('?') | KeyCode::Esc => self.mode = ClassifyMode::Normal,
-                KeyCode::Char('q') => self.quit = true,
+            ClassifyMode::Normal => {
+                if let Some(a) = action {
+                    self.act(a);
+                }
+            }
+            ClassifyMode::Help => match action {
+                Some(ClassifyAction::Help) => self.mode = ClassifyMode::Normal,
+                Some(ClassifyAction::Quit) => self.base.quit = true,
+                _ if key.code == KeyCode::Esc => self.mode = ClassifyMode::Normal,
                 _ => {}
             },
             ClassifyMode::Zoom => {
@@ -421,18 +425,27 @@ impl Screen for ClassifyApp {
                     .session
                     .image()
                     .and_then(|i| Some((i.image.rec.width?, i.image.rec.height?)));
-                if self.magnifier.key(&key, dims) {
+                if self.base.magnifier.key(&key, dims) {
                     return;
                 }
-                match key.code {
-                    KeyCode::Char('z') | KeyCode::Esc => {
+                match action {
+                    Some(ClassifyAction::Zoom) => {
                         self.mode = ClassifyMode::Normal;
-                        self.magnifier.reset();
+                        self.base.magnifier.reset();
                     }
                     // The answer keys of the labels under the cursor stay; the magnifier has
-                    // + - 0 and the arrows, so the cursor moves by 1-9 and the count waits.
-                    KeyCode::Char(' ' | 'm' | '1'..='9' | 'q') | KeyCode::Enter => {
-                        self.normal_key(key);
+                    // + - 0 and the arrows, so the cursor moves by the label keys and the count
+                    // waits.
+                    Some(
+                        a @ (ClassifyAction::Present
+                        | ClassifyAction::Main
+                        | ClassifyAction::Label(_)
+                        | ClassifyAction::Save
+                        | ClassifyAction::Quit),
+                    ) => self.act(a),
+                    _ if key.code == KeyCode::Esc => {
+                        self.mode = ClassifyMode::Normal;
+                        self.base.magnifier.reset();
                     }
                     _ => {}
                 }
@@ -441,6 +454,10 @@ impl Screen for ClassifyApp {
     }
 
     fn should_quit(&self) -> bool {
-        self.quit
+        self.base.quit
+    }
+
+    fn session_answers(&self) -> u64 {
+        self.session.session_answers()
     }
 }

@@ -1,9 +1,7 @@
 //! The grid screen (`labelvet annotate --grid --label KEY`): a page of thumbnails, one label, one
 //! key per image. State and keys here, drawing below; the logic lives in
-//! [`GridSession`], so tests drive it without a terminal.
-//!
-//! The keys are fixed rather than read from the keymap: the grid's keys (arrows, space, enter)
-//! are the ones every grid widget uses, and the one-question keymap's letters mean other things.
+//! [`GridSession`], so tests drive it without a terminal. The keys are the keymap's `[grid]`
+//! table ([`GridAction`]), so a remapped key is what the side panel, status line and help show.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,16 +10,15 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Stylize};
-
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
 
-use super::Screen;
-use super::images::{Encoder, Pictures, Request, image_path};
-use super::magnifier::Magnifier;
+use super::images::Encoder;
+use super::keymap::{GridAction, Keymap, Keys};
+use super::screen::{AppOptions, Message, Screen, ScreenBase, separator};
 use super::theme::{self, Role, Themed as _};
-use super::view::{
-    MIN_HEIGHT, MIN_WIDTH, class_lines, draw_picture, images_progress, keys_popup, name_band,
+use super::widgets::{
+    MIN_HEIGHT, MIN_WIDTH, class_lines, draw_picture, images_progress, keys_popup, name_band, safe,
     screen_rows, status_line, too_small,
 };
 use crate::annotate::{GridSession, Mark};
@@ -42,39 +39,31 @@ pub enum GridMode {
 }
 
 pub struct GridApp {
+    base: ScreenBase,
     session: GridSession,
-    project_name: String,
-    image_root: Option<PathBuf>,
-    pictures: Pictures,
-    magnifier: Magnifier,
     mode: GridMode,
-    message: Option<(String, bool)>,
     /// Columns of the last drawn page, for up and down.
     columns: usize,
     /// Index in [`CELL_SIZES`].
     size: usize,
-    quit: bool,
 }
 
 impl GridApp {
+    /// A grid over `session`, with the keymap's `[grid]` keys. `wake` is called from the image
+    /// thread when a thumbnail is ready.
     pub fn new(
         session: GridSession,
+        keys: Keymap,
         encoder: Encoder,
-        project_name: String,
-        image_root: Option<PathBuf>,
+        opts: AppOptions,
         wake: Box<dyn Fn() + Send>,
     ) -> GridApp {
         GridApp {
+            base: ScreenBase::new(keys, encoder, opts, wake, 128),
             session,
-            project_name,
-            image_root,
-            pictures: Pictures::new(encoder, wake, 128),
-            magnifier: Magnifier::default(),
             mode: GridMode::Normal,
-            message: None,
             columns: 1,
             size: 0,
-            quit: false,
         }
     }
 
@@ -86,81 +75,79 @@ impl GridApp {
         self.mode
     }
 
-    /// The status line's message, and whether it reports an error.
-    pub fn message(&self) -> Option<(&str, bool)> {
-        self.message.as_ref().map(|(m, e)| (m.as_str(), *e))
+    pub fn message(&self) -> Option<&Message> {
+        self.base.message.as_ref()
     }
 
     /// Waits until every requested thumbnail is loaded (or `timeout`).
     pub fn settle(&mut self, timeout: Duration) -> bool {
-        self.pictures.settle(timeout)
+        self.base.settle(timeout)
     }
 
-    fn say(&mut self, text: impl Into<String>) {
-        self.message = Some((text.into(), false));
+    fn keys(&self) -> &Keys<GridAction> {
+        &self.base.keys.grid
     }
 
-    fn fail(&mut self, text: impl Into<String>) {
-        self.message = Some((text.into(), true));
-    }
-
-    fn request(&self, id: i64, area: Rect) -> Request {
+    fn path(&self, id: i64) -> Result<PathBuf, String> {
         let known = self
             .session
             .page()
             .iter()
             .find(|c| c.image.id == id)
             .map(|c| &c.image.rec);
-        let path = image_path(self.image_root.as_deref(), id, known, |id| {
-            self.session.image_by_id(id)
-        });
-        Request::fit(id, path, area)
+        self.base.path(id, known, |id| self.session.image_by_id(id))
     }
 
-    fn normal_key(&mut self, key: KeyEvent) {
-        let cols = self.columns as isize;
+    fn act(&mut self, action: GridAction) {
+        let cols = self.columns;
         let s = &mut self.session;
-        match key.code {
-            KeyCode::Left | KeyCode::Char('h') => s.move_cursor(-1, 0, cols as usize),
-            KeyCode::Right | KeyCode::Char('l') => s.move_cursor(1, 0, cols as usize),
-            KeyCode::Up | KeyCode::Char('k') => s.move_cursor(0, -1, cols as usize),
-            KeyCode::Down | KeyCode::Char('j') => s.move_cursor(0, 1, cols as usize),
-            KeyCode::Char(' ') => s.toggle(),
-            KeyCode::Char('m') => s.toggle_mark(Mark::Maybe),
-            KeyCode::Char('x') => s.toggle_mark(Mark::Skip),
-            KeyCode::Char('a') => {
+        match action {
+            GridAction::Left => s.move_cursor(-1, 0, cols),
+            GridAction::Right => s.move_cursor(1, 0, cols),
+            GridAction::Up => s.move_cursor(0, -1, cols),
+            GridAction::Down => s.move_cursor(0, 1, cols),
+            GridAction::Contains => s.toggle(),
+            GridAction::Maybe => s.toggle_mark(Mark::Maybe),
+            GridAction::LeaveOpen => s.toggle_mark(Mark::Skip),
+            GridAction::MarkAll => {
                 let all_yes = s.page().iter().all(|c| c.mark == Mark::Yes);
                 s.mark_all(if all_yes { Mark::No } else { Mark::Yes });
             }
-            KeyCode::Enter => self.commit(),
-            KeyCode::Char('u') | KeyCode::Backspace => match s.undo_page() {
-                Ok(Some(n)) => self.say(format!(
+            GridAction::SavePage => self.commit(),
+            GridAction::UndoPage => match s.undo_page() {
+                Ok(Some(n)) => self.base.say(format!(
                     "undone: the last page's {n} answer{}; its marks are back",
                     if n == 1 { "" } else { "s" }
                 )),
-                Ok(None) => self.say("no committed page to undo in this session"),
-                Err(e) => self.fail(e.to_string()),
+                Ok(None) => self.base.say("no committed page to undo in this session"),
+                Err(e) => self.base.fail(e.to_string()),
             },
-            KeyCode::Char('+') | KeyCode::Char('=') => {
-                self.size = (self.size + 1).min(CELL_SIZES.len() - 1);
+            GridAction::Larger => self.size = (self.size + 1).min(CELL_SIZES.len() - 1),
+            GridAction::Smaller => self.size = self.size.saturating_sub(1),
+            GridAction::Zoom => {
+                if !s.page().is_empty() {
+                    self.mode = GridMode::Zoom;
+                }
             }
-            KeyCode::Char('-') => self.size = self.size.saturating_sub(1),
-            KeyCode::Char('z') if !s.page().is_empty() => self.mode = GridMode::Zoom,
-            KeyCode::Char('?') => self.mode = GridMode::Help,
-            KeyCode::Char('q') => {
+            GridAction::Help => self.mode = GridMode::Help,
+            GridAction::Quit => {
                 if s.page().iter().any(|c| c.mark != Mark::No) {
                     self.mode = GridMode::ConfirmQuit;
                 } else {
-                    self.quit = true;
+                    self.base.quit = true;
                 }
             }
-            _ => {}
         }
+    }
+
+    fn unzoom(&mut self) {
+        self.mode = GridMode::Normal;
+        self.base.magnifier.reset();
     }
 
     fn commit(&mut self) {
         if self.session.is_finished() {
-            self.say(match self.session.left_open() {
+            self.base.say(match self.session.left_open() {
                 0 => "every image of this grid is answered; q quits".to_string(),
                 n => format!("every page is saved, {n} left open; q quits"),
             });
@@ -178,9 +165,9 @@ impl GridApp {
                 if c.finished {
                     text.push_str(" · that was the last page; u undoes it, q quits");
                 }
-                self.say(text);
+                self.base.say(text);
             }
-            Err(e) => self.fail(e.to_string()),
+            Err(e) => self.base.fail(e.to_string()),
         }
     }
 
@@ -193,14 +180,14 @@ impl GridApp {
         let rows = usize::from((inner.height / cell_h).max(1));
         self.columns = cols;
         if let Err(e) = self.session.set_page_size(cols * rows) {
-            self.fail(e.to_string());
+            self.base.fail(e.to_string());
         }
         if self.session.is_finished() {
             let (_, total) = self.session.images_position();
             let text = if total == 0 {
                 format!(
                     "No open image has {} as a candidate in your queue.",
-                    self.session.class().name
+                    safe(&self.session.class().name)
                 )
             } else {
                 match self.session.left_open() {
@@ -246,7 +233,7 @@ impl GridApp {
             if current {
                 style = style.add_modifier(Modifier::BOLD);
             }
-            let short = short_name(&key, 17);
+            let short = safe(&short_name(&key, 17));
             let mut b = Block::bordered()
                 .border_type(if current {
                     BorderType::Thick
@@ -272,14 +259,14 @@ impl GridApp {
             let thumb = b.inner(cell);
             frame.render_widget(b, cell);
             thumb_area.get_or_insert(thumb);
-            let req = self.request(id, thumb);
-            draw_picture(self.pictures.want(req), frame, thumb, None);
+            let path = self.path(id);
+            draw_picture(self.base.fit(id, path, thumb), frame, thumb, None);
         }
         // The next page, at the size of a cell, so that turning the page shows it at once.
         if let Some(area) = thumb_area {
             for id in self.session.next_page_ids() {
-                let req = self.request(id, area);
-                self.pictures.want(req);
+                let path = self.path(id);
+                self.base.fit(id, path, area);
             }
         }
     }
@@ -287,7 +274,7 @@ impl GridApp {
     fn draw_side(&self, frame: &mut Frame<'_>, area: Rect) {
         let class = self.session.class();
         let block = Block::bordered()
-            .title(Line::from(" Does the image contain a … ? ").bold())
+            .title(Line::from(" Does the image contain a ... ? ").bold())
             .border_style(theme::style(Role::Accent));
         let inner = block.inner(area);
         frame.render_widget(block, area);
@@ -296,7 +283,7 @@ impl GridApp {
         }
         let [band, details] =
             Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(inner);
-        name_band(frame, band, class.name.clone());
+        name_band(frame, band, safe(&class.name));
         let mut lines = class_lines(class);
         let page = self.session.page();
         let count = |m: Mark| page.iter().filter(|c| c.mark == m).count();
@@ -312,19 +299,31 @@ impl GridApp {
             Span::raw(format!("{} open", count(Mark::Skip))).muted(),
         ]));
         lines.push(Line::default());
-        for (k, what) in [
-            ("space", "contains / not"),
-            ("m", "maybe"),
-            ("x", "leave open"),
-            ("a", "mark all / none"),
-            ("+/-", "larger / smaller thumbnails"),
-            ("enter", "save the page: marked yes, others no"),
-            ("u", "undo the last saved page"),
-            ("z", "zoom · ? help · q quit"),
+        let k = self.keys();
+        let zoom_help_quit = format!(
+            "zoom · {} help · {} quit",
+            k.first(GridAction::Help),
+            k.first(GridAction::Quit)
+        );
+        for (keys, what) in [
+            (k.first(GridAction::Contains), "contains / not"),
+            (k.first(GridAction::Maybe), "maybe"),
+            (k.first(GridAction::LeaveOpen), "leave open"),
+            (k.first(GridAction::MarkAll), "mark all / none"),
+            (
+                k.joined(&[GridAction::Larger, GridAction::Smaller]),
+                "larger / smaller thumbnails",
+            ),
+            (
+                k.first(GridAction::SavePage),
+                "save the page: marked yes, others no",
+            ),
+            (k.first(GridAction::UndoPage), "undo the last saved page"),
+            (k.first(GridAction::Zoom), zoom_help_quit.as_str()),
         ] {
             lines.push(Line::from(vec![
-                Span::raw(format!("{k:>6} ")).bold().accent(),
-                Span::raw(what),
+                Span::raw(format!("{keys:>6} ")).bold().accent(),
+                Span::raw(what.to_string()),
             ]));
         }
         frame.render_widget(
@@ -335,19 +334,19 @@ impl GridApp {
 
     fn draw_header(&self, frame: &mut Frame<'_>, area: Rect) {
         let s = &self.session;
-        let sep = || Span::raw(" │ ").muted();
+        let sep = separator;
         let (page, pages) = s.page_position();
-        let mut spans = vec![
-            Span::raw(" labelvet ").bold().accent(),
-            sep(),
-            Span::raw(self.project_name.clone()),
-            sep(),
-            Span::raw("annotator "),
-            Span::raw(s.annotator().to_string()).bold(),
+        let mut spans = self.base.header(s.annotator());
+        spans.extend([
             sep(),
             Span::raw("grid: "),
-            Span::raw(format!("{} ({})", s.class().name, s.class().key)).bold(),
-        ];
+            Span::raw(format!(
+                "{} ({})",
+                safe(&s.class().name),
+                safe(&s.class().key)
+            ))
+            .bold(),
+        ]);
         if !s.filters().is_empty() {
             spans.extend([sep(), Span::raw(format!("queue: {}", s.filters()))]);
         }
@@ -372,73 +371,70 @@ impl GridApp {
     }
 
     fn draw_status(&self, frame: &mut Frame<'_>, area: Rect) {
+        let k = self.keys();
         let line = if self.mode == GridMode::ConfirmQuit {
-            Line::from(
-                " this page is not saved: enter saves it, q again quits without it, esc goes back",
-            )
+            Line::from(format!(
+                " this page is not saved: {} saves it, {} again quits without it, esc goes back",
+                k.first(GridAction::SavePage),
+                k.first(GridAction::Quit)
+            ))
             .warn()
             .bold()
         } else {
-            status_line(
-                self.message(),
-                "←↓↑→/hjkl move · space contains · m maybe · x open · enter save page · \
-                 u undo page · z zoom · ? help · q quit",
-            )
+            use GridAction::*;
+            let hints = [
+                (k.joined(&[Left, Down, Up, Right]), "move"),
+                (k.first(Contains), "contains"),
+                (k.first(Maybe), "maybe"),
+                (k.first(LeaveOpen), "open"),
+                (k.first(SavePage), "save page"),
+                (k.first(UndoPage), "undo page"),
+                (k.first(Zoom), "zoom"),
+                (k.first(Help), "help"),
+                (k.first(Quit), "quit"),
+            ]
+            .map(|(key, what)| format!("{key} {what}"))
+            .join(" · ");
+            status_line(self.base.status_message(), &hints)
         };
         frame.render_widget(Paragraph::new(line), area);
     }
 
-    fn draw_zoom(&mut self, frame: &mut Frame<'_>, area: Rect) {
-        let [image_area, hint_area] =
-            Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    fn draw_zoom(&mut self, frame: &mut Frame<'_>) {
         let Some(cell) = self.session.page().get(self.session.cursor()) else {
             self.mode = GridMode::Normal;
             return;
         };
         let (id, key) = (cell.image.id, cell.image.rec.key.clone());
-        let area_box = self.pictures.encoder().area_box(image_area);
-        let mut req = self.request(id, image_area);
-        req.view = self.magnifier.view_for(id, area_box);
-        draw_picture(
-            self.pictures.want(req),
+        let path = self.path(id);
+        let k = self.keys();
+        let (contains, maybe) = (k.first(GridAction::Contains), k.first(GridAction::Maybe));
+        self.base.zoom(
             frame,
-            image_area,
-            Some(String::new()),
-        );
-        self.magnifier.hint(
-            frame,
-            hint_area,
-            &key,
-            &[("space", "contains"), ("m", "maybe")],
+            Some((id, key, path)),
+            &[(&contains, "contains"), (&maybe, "maybe")],
         );
     }
 
     fn draw_help(&self, frame: &mut Frame<'_>, area: Rect) {
-        keys_popup(
-            frame,
-            area,
-            "grid keys",
-            &[
-                ("←↓↑→ hjkl", "move between images"),
-                (
-                    "space",
-                    "contains: the image shows the label (again: back to no)",
-                ),
-                ("m", "maybe: cannot tell"),
-                ("x", "leave the image open: no answer now"),
-                ("a", "mark every image of the page (again: none)"),
-                (
-                    "+ / -",
-                    "larger / smaller thumbnails (fewer / more on a page)",
-                ),
-                ("enter", "save the page: marked images yes, unmarked no"),
-                ("u", "undo the last saved page: its answers are retracted"),
-                ("z", "zoom: the image under the cursor, full screen"),
-                ("?", "this help"),
-                ("q", "quit (saved pages stay saved)"),
-            ],
-            &["A page is saved whole, in one step; nothing on it is saved before enter."],
+        use GridAction::*;
+        let k = self.keys();
+        // The four moves read as one row.
+        let mut rows = vec![(
+            k.joined(&[Left, Down, Up, Right]),
+            "move between images".to_string(),
+        )];
+        rows.extend(
+            k.help_rows()
+                .into_iter()
+                .skip_while(|(_, what)| what.starts_with("move ")),
         );
+        let note = format!(
+            "A page is saved whole, in one step; nothing on it is saved before {}.",
+            k.first(SavePage)
+        );
+        let closing = format!("{} or esc closes this help", k.first(Help));
+        keys_popup(frame, area, "grid keys", &rows, &[&note], &closing, 84);
     }
 }
 
@@ -450,8 +446,8 @@ impl Screen for GridApp {
             return;
         }
         if self.mode == GridMode::Zoom {
-            self.draw_zoom(frame, area);
-            self.pictures.send();
+            self.draw_zoom(frame);
+            self.base.pictures.send();
             return;
         }
         let [header, body, progress, status] = screen_rows(area);
@@ -466,55 +462,53 @@ impl Screen for GridApp {
         if self.mode == GridMode::Help {
             self.draw_help(frame, area);
         }
-        self.pictures.send();
+        self.base.pictures.send();
     }
 
     fn take_images(&mut self) -> bool {
-        self.pictures.take()
+        self.base.pictures.take()
     }
 
     fn handle_key(&mut self, key: KeyEvent) {
-        if !super::screen_key(&key, &mut self.quit) {
+        if !self.base.press(&key) {
             return;
         }
-        self.message = None;
+        let action = self.keys().action(&key);
         match self.mode {
-            GridMode::Normal => self.normal_key(key),
-            GridMode::Help => {
-                if !matches!(key.code, KeyCode::Char('?') | KeyCode::Esc) {
-                    self.mode = GridMode::Help;
-                    if key.code == KeyCode::Char('q') {
-                        self.quit = true;
-                    }
-                } else {
-                    self.mode = GridMode::Normal;
+            GridMode::Normal => {
+                if let Some(a) = action {
+                    self.act(a);
                 }
             }
+            GridMode::Help => match action {
+                Some(GridAction::Help) => self.mode = GridMode::Normal,
+                Some(GridAction::Quit) => self.base.quit = true,
+                _ if key.code == KeyCode::Esc => self.mode = GridMode::Normal,
+                _ => {}
+            },
             GridMode::Zoom => {
                 let dims = self
                     .session
                     .page()
                     .get(self.session.cursor())
                     .and_then(|c| Some((c.image.rec.width?, c.image.rec.height?)));
-                if self.magnifier.key(&key, dims) {
+                if self.base.magnifier.key(&key, dims) {
                     return;
                 }
-                match key.code {
-                    KeyCode::Char('z') | KeyCode::Esc => {
-                        self.mode = GridMode::Normal;
-                        self.magnifier.reset();
-                    }
-                    KeyCode::Char(' ') => self.session.toggle(),
-                    KeyCode::Char('m') => self.session.toggle_mark(Mark::Maybe),
-                    KeyCode::Char('x') => self.session.toggle_mark(Mark::Skip),
+                match action {
+                    Some(GridAction::Zoom) => self.unzoom(),
+                    Some(
+                        a @ (GridAction::Contains | GridAction::Maybe | GridAction::LeaveOpen),
+                    ) => self.act(a),
+                    _ if key.code == KeyCode::Esc => self.unzoom(),
                     _ => {}
                 }
             }
             GridMode::ConfirmQuit => {
                 self.mode = GridMode::Normal;
-                match key.code {
-                    KeyCode::Char('q') => self.quit = true,
-                    KeyCode::Enter => self.commit(),
+                match action {
+                    Some(GridAction::Quit) => self.base.quit = true,
+                    Some(GridAction::SavePage) => self.commit(),
                     _ => {}
                 }
             }
@@ -522,12 +516,17 @@ impl Screen for GridApp {
     }
 
     fn should_quit(&self) -> bool {
-        self.quit
+        self.base.quit
+    }
+
+    fn session_answers(&self) -> u64 {
+        self.session.answered()
     }
 }
 
 /// The end of an image's file name, which tells images of one folder apart
-/// (`…2012_val_00000001` for `val/ILSVRC2012_val_00000001.JPEG`).
+/// (`...2_val_00000001` for `val/ILSVRC2012_val_00000001.JPEG`). Three dots, not `…`: the
+/// fonts of some terminals (xterm's `fixed`) have no glyph for it.
 fn short_name(key: &str, width: usize) -> String {
     let name = key.rsplit('/').next().unwrap_or(key);
     let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
@@ -535,8 +534,8 @@ fn short_name(key: &str, width: usize) -> String {
     if n <= width {
         stem.to_string()
     } else {
-        let tail: String = stem.chars().skip(n - (width - 1)).collect();
-        format!("…{tail}")
+        let tail: String = stem.chars().skip(n - width.saturating_sub(3)).collect();
+        format!("...{tail}")
     }
 }
 
@@ -547,8 +546,8 @@ mod tests {
         assert_eq!(super::short_name("a/b/dog.jpg", 17), "dog");
         assert_eq!(
             super::short_name("val/ILSVRC2012_val_00000001.JPEG", 17),
-            "…012_val_00000001"
+            "...2_val_00000001"
         );
-        assert_eq!(super::short_name("noext", 3), "…xt");
+        assert_eq!(super::short_name("noext", 4), "...t");
     }
 }

@@ -29,7 +29,7 @@ use ratatui_image::protocol::sixel::Sixel;
 use super::detect::{Detection, Graphics};
 use super::kitty::KittyImage;
 
-use crate::imagefile::{self, MAX_DECODE_BYTES};
+use crate::imagefile;
 
 /// Decoded images the worker keeps for re-encoding at another size.
 const DECODED_KEPT: usize = 4;
@@ -262,10 +262,25 @@ impl Encoder {
         self.graphics
     }
 
-    /// Decodes and fits the file in one go (the cold path the benchmark measures).
+    /// Decodes and fits the file in one go (the cold path the benchmark measures), decoding
+    /// no more pixels than the picture needs.
     pub fn load(&self, path: &Path, area: Rect) -> Result<Picture, String> {
-        let img = decode(path)?;
+        let (img, _) = decode_to_fit(path, self.decode_box(area, View::FIT))?;
         self.fit(&img, area)
+    }
+
+    /// The pixel box the decode must cover for `view` of an image in `area`: the area's pixels,
+    /// times the zoom (the view shows 1/zoom of the image at the area's size), times the extra
+    /// detail libchafa is given.
+    pub fn decode_box(&self, area: Rect, view: View) -> (u32, u32) {
+        let (w, h) = self.area_box(area);
+        let detail = if self.graphics == Graphics::Chafa {
+            CHAFA_DETAIL
+        } else {
+            1
+        };
+        let k = u32::from(view.zoom.max(1)) * detail;
+        (w * k, h * k)
     }
 
     /// Resizes `img` to the largest size that fits `area` (keeping its proportions) and encodes
@@ -422,20 +437,28 @@ fn fit_size(iw: u32, ih: u32, box_w: u32, box_h: u32, h_step: u32) -> (u32, u32)
 /// Reads an image file with the limits that refuse decompression bombs (the ones `init` checks
 /// the header against), its format told by its content.
 pub fn decode(path: &Path) -> Result<DynamicImage, String> {
+    read_then(path, |opened| opened.decode())
+}
+
+/// Like [`decode`], for a picture that fits `fit_box` pixels: a JPEG much larger than that is
+/// decoded at 1/2, 1/4 or 1/8 of its size ([`imagefile::Opened::decode_to_fit`]). True with
+/// the image when it was decoded whole.
+pub fn decode_to_fit(path: &Path, fit_box: (u32, u32)) -> Result<(DynamicImage, bool), String> {
+    read_then(path, |opened| opened.decode_to_fit(fit_box))
+}
+
+/// Reads the file at `path` (within the size limit), opens its header and hands it to `decode`;
+/// every error names the file.
+pub(super) fn read_then<T>(
+    path: &Path,
+    decode: impl FnOnce(imagefile::Opened<'_>) -> Result<T, String>,
+) -> Result<T, String> {
     let fail = |what: &dyn std::fmt::Display| format!("{}: {what}", path.display());
     let cannot_read = |e: std::io::Error| fail(&format_args!("cannot read the file: {e}"));
-    let size = std::fs::metadata(path).map_err(cannot_read)?.len();
-    // No image within the allocation limit comes from a larger file; do not read it all.
-    if size > MAX_DECODE_BYTES {
-        return Err(fail(&format_args!(
-            "a file of {} MiB, over the {} MiB limit",
-            size.div_ceil(1024 * 1024),
-            MAX_DECODE_BYTES / (1024 * 1024)
-        )));
-    }
-    let data = std::fs::read(path).map_err(cannot_read)?;
+    // Only a regular file (a FIFO would hang, /dev/zero never end), within the size limit.
+    let data = imagefile::read_file(path).map_err(cannot_read)?;
     imagefile::open(&data)
-        .and_then(imagefile::Opened::decode)
+        .and_then(decode)
         .map_err(|e| fail(&e))
 }
 
@@ -572,9 +595,9 @@ pub fn image_path(
         return Err("the project has no image folder; pass --images DIR to show images".into());
     };
     match known {
-        Some(rec) => Ok(rec.path_under(root)),
+        Some(rec) => rec.file_under(root),
         None => match lookup(id) {
-            Ok(Some(row)) => Ok(row.rec.path_under(root)),
+            Ok(Some(row)) => row.rec.file_under(root),
             Ok(None) => Err(format!("image #{id} is no longer in the project")),
             Err(e) => Err(e.to_string()),
         },
@@ -687,8 +710,23 @@ impl Drop for Loader {
     }
 }
 
+/// A decoded image the worker keeps: whole, or reduced by the JPEG's scaled IDCT.
+struct Decoded {
+    path: PathBuf,
+    img: Arc<DynamicImage>,
+    whole: bool,
+}
+
+impl Decoded {
+    /// Whether this decode has the detail a picture fitted to `fit_box` needs: it is whole, or
+    /// at least as large as the fitted picture on its limiting side.
+    fn serves(&self, fit_box: (u32, u32)) -> bool {
+        self.whole || self.img.width() >= fit_box.0 || self.img.height() >= fit_box.1
+    }
+}
+
 fn work(shared: &Shared, encoder: &Encoder, tx: &Sender<Done>, wake: &(dyn Fn() + Send)) {
-    let mut decoded: VecDeque<(PathBuf, Arc<DynamicImage>)> = VecDeque::new();
+    let mut decoded: VecDeque<Decoded> = VecDeque::new();
     loop {
         let req = {
             let (lock, cv) = &**shared;
@@ -705,18 +743,30 @@ fn work(shared: &Shared, encoder: &Encoder, tx: &Sender<Done>, wake: &(dyn Fn() 
             }
         };
         let result = req.path.clone().and_then(|path| {
-            let img = match decoded.iter().position(|(p, _)| *p == path) {
-                Some(i) => {
+            let fit_box = encoder.decode_box(req.area, req.view);
+            let img = match decoded.iter().position(|d| d.path == path) {
+                Some(i) if decoded[i].serves(fit_box) => {
                     let hit = decoded.remove(i).expect("found above");
-                    decoded.push_back(hit.clone());
-                    hit.1
+                    let img = hit.img.clone();
+                    decoded.push_back(hit);
+                    img
                 }
-                None => {
-                    let img = Arc::new(decode(&path)?);
+                found => {
+                    // Not decoded yet, or too small for this view (a thumbnail's decode, now
+                    // zoomed): decode again at the scale this view needs.
+                    if let Some(i) = found {
+                        decoded.remove(i);
+                    }
+                    let (img, whole) = decode_to_fit(&path, fit_box)?;
+                    let img = Arc::new(img);
                     if decoded.len() == DECODED_KEPT {
                         decoded.pop_front();
                     }
-                    decoded.push_back((path, img.clone()));
+                    decoded.push_back(Decoded {
+                        path,
+                        img: img.clone(),
+                        whole,
+                    });
                     img
                 }
             };

@@ -1,21 +1,28 @@
-//! Keys as data: a table from key presses to actions, with defaults and an optional TOML file
-//! that remaps them, in the spirit of atuin's keybindings.
+//! Keys as data: for each of the three screens a table from key presses to actions, with
+//! defaults and an optional TOML file that remaps them, in the spirit of atuin's keybindings.
 //!
 //! Annotators spend hours on one hand position, so they must be able to move any action to any
-//! key; the help screen and the status line are drawn from the same table, so they never lie about
-//! a remapped key. A bad file is refused before the screen opens, naming its line.
+//! key, on every screen; the help screens and the status lines are drawn from the same tables, so
+//! they never lie about a remapped key. A bad file is refused before the screen opens, naming its
+//! line. The magnifier's keys in zoom (`+ - 0`, `hjkl`, arrows) are the same fixed set on every
+//! screen and are not in the tables.
 //!
 //! ```toml
 //! # ~/.config/labelvet/keys.toml
 //! defaults = true            # start from the default keys (false: from none)
-//! [keys]
+//! [keys]                     # the question screen
 //! "l" = "next-image"
 //! "h" = "prev-image"
 //! "x" = "none"               # unbind a default key
+//! [grid]                     # annotate --grid
+//! "y" = "contains"
+//! [classify]                 # annotate --classify
+//! "s" = "save"
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::hash::Hash;
 use std::path::{Path, PathBuf};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -45,9 +52,31 @@ pub enum Action {
     Quit,
 }
 
-impl Action {
+/// The actions of one screen: what a key file may name in that screen's table.
+pub trait Bindable: Copy + Eq + Hash + fmt::Debug + 'static {
+    /// The table of the key file that remaps them.
+    const TABLE: &'static str;
+    /// The action that leaves the screen: a table must keep a key for it.
+    const QUIT: Self;
     /// Every action, in the order the help screen lists them.
-    pub fn all() -> Vec<Action> {
+    fn all() -> Vec<Self>;
+    /// The name used in key files.
+    fn name(self) -> String;
+    /// What the action does, for the help screen.
+    fn describe(self) -> String;
+    /// The keys it has unless a file says otherwise.
+    fn defaults() -> Vec<(Key, Self)>;
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::all().into_iter().find(|a| a.name() == s.trim())
+    }
+}
+
+impl Bindable for Action {
+    const TABLE: &'static str = "keys";
+    const QUIT: Action = Action::Quit;
+
+    fn all() -> Vec<Action> {
         let mut v = vec![
             Action::Yes,
             Action::No,
@@ -71,8 +100,7 @@ impl Action {
         v
     }
 
-    /// The name used in key files.
-    pub fn name(self) -> String {
+    fn name(self) -> String {
         match self {
             Action::Yes => "yes".into(),
             Action::No => "no".into(),
@@ -93,12 +121,7 @@ impl Action {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Action> {
-        Action::all().into_iter().find(|a| a.name() == s.trim())
-    }
-
-    /// What the action does, for the help screen.
-    pub fn describe(self) -> String {
+    fn describe(self) -> String {
         match self {
             Action::Yes => "yes: the label is in the image".into(),
             Action::No => "no: the label is not in the image".into(),
@@ -119,6 +142,10 @@ impl Action {
             Action::Help => "this help".into(),
             Action::Quit => "quit (every answer is already saved)".into(),
         }
+    }
+
+    fn defaults() -> Vec<(Key, Action)> {
+        default_bindings()
     }
 }
 
@@ -270,30 +297,252 @@ pub fn default_bindings() -> Vec<(Key, Action)> {
     v
 }
 
-/// Key presses to actions.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Keymap {
-    map: HashMap<Key, Action>,
+/// What a key does on the grid screen (`annotate --grid`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GridAction {
+    Left,
+    Down,
+    Up,
+    Right,
+    Contains,
+    Maybe,
+    LeaveOpen,
+    MarkAll,
+    SavePage,
+    UndoPage,
+    Larger,
+    Smaller,
+    Zoom,
+    Help,
+    Quit,
 }
 
-impl Default for Keymap {
+impl Bindable for GridAction {
+    const TABLE: &'static str = "grid";
+    const QUIT: GridAction = GridAction::Quit;
+
+    fn all() -> Vec<GridAction> {
+        use GridAction::*;
+        vec![
+            Left, Down, Up, Right, Contains, Maybe, LeaveOpen, MarkAll, SavePage, UndoPage, Larger,
+            Smaller, Zoom, Help, Quit,
+        ]
+    }
+
+    fn name(self) -> String {
+        use GridAction::*;
+        match self {
+            Left => "move-left",
+            Down => "move-down",
+            Up => "move-up",
+            Right => "move-right",
+            Contains => "contains",
+            Maybe => "maybe",
+            LeaveOpen => "leave-open",
+            MarkAll => "mark-all",
+            SavePage => "save-page",
+            UndoPage => "undo-page",
+            Larger => "larger",
+            Smaller => "smaller",
+            Zoom => "zoom",
+            Help => "help",
+            Quit => "quit",
+        }
+        .into()
+    }
+
+    fn describe(self) -> String {
+        use GridAction::*;
+        match self {
+            Left => "move left",
+            Down => "move down",
+            Up => "move up",
+            Right => "move right",
+            Contains => "contains: the image shows the label (again: back to no)",
+            Maybe => "maybe: cannot tell",
+            LeaveOpen => "leave the image open: no answer now",
+            MarkAll => "mark every image of the page (again: none)",
+            SavePage => "save the page: marked images yes, unmarked no",
+            UndoPage => "undo the last saved page: its answers are retracted",
+            Larger => "larger thumbnails (fewer on a page)",
+            Smaller => "smaller thumbnails (more on a page)",
+            Zoom => "zoom: the image under the cursor, full screen",
+            Help => "this help",
+            Quit => "quit (saved pages stay saved)",
+        }
+        .into()
+    }
+
+    fn defaults() -> Vec<(Key, GridAction)> {
+        use GridAction::*;
+        vec![
+            (Key::char('h'), Left),
+            (Key::plain(KeyCode::Left), Left),
+            (Key::char('j'), Down),
+            (Key::plain(KeyCode::Down), Down),
+            (Key::char('k'), Up),
+            (Key::plain(KeyCode::Up), Up),
+            (Key::char('l'), Right),
+            (Key::plain(KeyCode::Right), Right),
+            (Key::char(' '), Contains),
+            (Key::char('m'), Maybe),
+            (Key::char('x'), LeaveOpen),
+            (Key::char('a'), MarkAll),
+            (Key::plain(KeyCode::Enter), SavePage),
+            (Key::char('u'), UndoPage),
+            (Key::plain(KeyCode::Backspace), UndoPage),
+            (Key::char('+'), Larger),
+            (Key::char('='), Larger),
+            (Key::char('-'), Smaller),
+            (Key::char('z'), Zoom),
+            (Key::char('?'), Help),
+            (Key::char('q'), Quit),
+        ]
+    }
+}
+
+/// What a key does on the classify screen (`annotate --classify`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClassifyAction {
+    NextLabel,
+    PrevLabel,
+    /// The label numbered 1..=9 on screen.
+    Label(u8),
+    Present,
+    Main,
+    MoreObjects,
+    FewerObjects,
+    /// The number of objects follows the labels present again.
+    ObjectsFromLabels,
+    Save,
+    Undo,
+    NextImage,
+    PrevImage,
+    Zoom,
+    Help,
+    Quit,
+}
+
+impl Bindable for ClassifyAction {
+    const TABLE: &'static str = "classify";
+    const QUIT: ClassifyAction = ClassifyAction::Quit;
+
+    fn all() -> Vec<ClassifyAction> {
+        use ClassifyAction::*;
+        let mut v = vec![NextLabel, PrevLabel];
+        v.extend((1..=9).map(Label));
+        v.extend([
+            Present,
+            Main,
+            MoreObjects,
+            FewerObjects,
+            ObjectsFromLabels,
+            Save,
+            Undo,
+            NextImage,
+            PrevImage,
+            Zoom,
+            Help,
+            Quit,
+        ]);
+        v
+    }
+
+    fn name(self) -> String {
+        use ClassifyAction::*;
+        match self {
+            NextLabel => "next-label".into(),
+            PrevLabel => "prev-label".into(),
+            Label(n) => format!("label-{n}"),
+            Present => "present".into(),
+            Main => "main".into(),
+            MoreObjects => "more-objects".into(),
+            FewerObjects => "fewer-objects".into(),
+            ObjectsFromLabels => "objects-from-labels".into(),
+            Save => "save".into(),
+            Undo => "undo".into(),
+            NextImage => "next-image".into(),
+            PrevImage => "prev-image".into(),
+            Zoom => "zoom".into(),
+            Help => "help".into(),
+            Quit => "quit".into(),
+        }
+    }
+
+    fn describe(self) -> String {
+        use ClassifyAction::*;
+        match self {
+            NextLabel => "next label".into(),
+            PrevLabel => "previous label".into(),
+            Label(n) => format!("label {n}"),
+            Present => "the label is / is not there as a separate object".into(),
+            Main => "the label under the cursor is the main object".into(),
+            MoreObjects => "more objects in the image".into(),
+            FewerObjects => "fewer objects in the image".into(),
+            ObjectsFromLabels => "the number of objects follows the labels present again".into(),
+            Save => "save the answer and go to the next image".into(),
+            Undo => "undo this session's last answer".into(),
+            NextImage => "next image without saving".into(),
+            PrevImage => "previous image without saving".into(),
+            Zoom => "zoom: the image alone, full screen".into(),
+            Help => "this help".into(),
+            Quit => "quit (saved answers stay saved)".into(),
+        }
+    }
+
+    fn defaults() -> Vec<(Key, ClassifyAction)> {
+        use ClassifyAction::*;
+        let mut v = vec![
+            (Key::char('j'), NextLabel),
+            (Key::plain(KeyCode::Down), NextLabel),
+            (Key::char('k'), PrevLabel),
+            (Key::plain(KeyCode::Up), PrevLabel),
+        ];
+        v.extend((1..=9u8).map(|n| (Key::char((b'0' + n) as char), Label(n))));
+        v.extend([
+            (Key::char(' '), Present),
+            (Key::char('m'), Main),
+            (Key::char('+'), MoreObjects),
+            (Key::char('='), MoreObjects),
+            (Key::char('-'), FewerObjects),
+            (Key::char('0'), ObjectsFromLabels),
+            (Key::plain(KeyCode::Enter), Save),
+            (Key::char('u'), Undo),
+            (Key::plain(KeyCode::Backspace), Undo),
+            (Key::char(']'), NextImage),
+            (Key::plain(KeyCode::Right), NextImage),
+            (Key::char('['), PrevImage),
+            (Key::plain(KeyCode::Left), PrevImage),
+            (Key::char('z'), Zoom),
+            (Key::char('?'), Help),
+            (Key::char('q'), Quit),
+        ]);
+        v
+    }
+}
+
+/// One screen's key presses to actions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Keys<A> {
+    map: HashMap<Key, A>,
+}
+
+impl<A: Bindable> Default for Keys<A> {
     fn default() -> Self {
-        Keymap {
-            map: default_bindings().into_iter().collect(),
+        Keys {
+            map: A::defaults().into_iter().collect(),
         }
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KeyFile {
-    defaults: Option<bool>,
-    #[serde(default)]
-    keys: BTreeMap<toml::Spanned<String>, toml::Spanned<String>>,
-}
+impl<A: Bindable> Keys<A> {
+    pub fn empty() -> Self {
+        Keys {
+            map: HashMap::new(),
+        }
+    }
 
-impl Keymap {
-    pub fn action(&self, key: &KeyEvent) -> Option<Action> {
+    pub fn action(&self, key: &KeyEvent) -> Option<A> {
         let k = Key::from_event(key);
         self.map.get(&k).copied().or_else(|| {
             // Some terminals report shift with an already upper-case character, others without;
@@ -313,7 +562,7 @@ impl Keymap {
     }
 
     /// The keys bound to `action`, in the order of their names.
-    pub fn keys_for(&self, action: Action) -> Vec<Key> {
+    pub fn keys_for(&self, action: A) -> Vec<Key> {
         let mut keys: Vec<Key> = self
             .map
             .iter()
@@ -325,7 +574,7 @@ impl Keymap {
     }
 
     /// The keys of `action` for the screen, e.g. `y/a`; `-` when unbound.
-    pub fn label(&self, action: Action) -> String {
+    pub fn label(&self, action: A) -> String {
         let keys = self.keys_for(action);
         if keys.is_empty() {
             return "-".into();
@@ -350,34 +599,87 @@ impl Keymap {
             .join("/")
     }
 
-    /// Reads a key file over the defaults (or over nothing with `defaults = false`).
-    pub fn from_toml(path: &Path, text: &str) -> Result<Keymap> {
-        let file: KeyFile = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
-            Error::input(path, line, e.message().to_string())
-        })?;
-        let mut km = if file.defaults.unwrap_or(true) {
-            Keymap::default()
-        } else {
-            Keymap {
-                map: HashMap::new(),
+    /// The first key of `action` as `label` orders them; `-` when unbound.
+    pub fn first(&self, action: A) -> String {
+        let label = self.label(action);
+        label.split('/').next().unwrap_or("-").to_string()
+    }
+
+    /// The keys of a row of actions taken together: `j/k` for a pair (each one's first key),
+    /// `hjkl/←↓↑→` for the four moves (each action's first keys run together, then its second
+    /// keys, when every action has one).
+    pub fn joined(&self, actions: &[A]) -> String {
+        if actions.len() <= 2 {
+            return actions
+                .iter()
+                .map(|a| self.first(*a))
+                .collect::<Vec<_>>()
+                .join("/");
+        }
+        let labels: Vec<Vec<String>> = actions
+            .iter()
+            .map(|a| self.label(*a).split('/').map(str::to_string).collect())
+            .collect();
+        let mut groups = Vec::new();
+        for i in 0..labels.iter().map(Vec::len).max().unwrap_or(0) {
+            let keys: Vec<&str> = labels
+                .iter()
+                .filter_map(|l| l.get(i).map(String::as_str))
+                .collect();
+            if keys.len() != actions.len() {
+                break;
             }
-        };
-        for (key, action) in &file.keys {
+            let sep = if keys.iter().all(|k| k.chars().count() == 1) {
+                ""
+            } else {
+                ","
+            };
+            groups.push(keys.join(sep));
+        }
+        groups.join("/")
+    }
+
+    /// The keys of the nine numbered actions `of(1)`..`of(9)`: `1-9` for the default digits,
+    /// else each one's keys.
+    pub fn numbered(&self, of: impl Fn(u8) -> A) -> String {
+        let labels: Vec<String> = (1..=9).map(|n| self.label(of(n))).collect();
+        if labels
+            .iter()
+            .enumerate()
+            .all(|(i, l)| *l == (i + 1).to_string())
+        {
+            "1-9".into()
+        } else {
+            labels.join(",")
+        }
+    }
+
+    /// The help screen's rows: every action with a key and what it does.
+    pub fn help_rows(&self) -> Vec<(String, String)> {
+        A::all()
+            .into_iter()
+            .map(|a| (self.label(a), a.describe()))
+            .collect()
+    }
+
+    /// Applies one table of a key file.
+    fn apply(&mut self, path: &Path, text: &str, table: &Table) -> Result<()> {
+        for (key, action) in table {
             let k = Key::parse(key.get_ref())
                 .map_err(|e| Error::input(path, line_of(text, key.span().start), e))?;
             let name = action.get_ref().trim();
             if name == "none" {
-                km.map.remove(&k);
+                self.map.remove(&k);
                 continue;
             }
-            let a = Action::parse(name).ok_or_else(|| {
+            let a = A::parse(name).ok_or_else(|| {
                 Error::input(
                     path,
                     line_of(text, action.span().start),
                     format!(
-                        "unknown action `{name}`; one of: {}, none",
-                        Action::all()
+                        "unknown action `{name}` in [{}]; one of: {}, none",
+                        A::TABLE,
+                        A::all()
                             .iter()
                             .map(|a| a.name())
                             .collect::<Vec<_>>()
@@ -385,15 +687,68 @@ impl Keymap {
                     ),
                 )
             })?;
-            km.map.insert(k, a);
+            self.map.insert(k, a);
         }
-        if km.keys_for(Action::Quit).is_empty() {
+        if self.keys_for(A::QUIT).is_empty() {
             return Err(Error::input(
                 path,
                 1,
-                "no key is bound to `quit`; bind one so the screen can be left",
+                format!(
+                    "no key is bound to `quit` in [{}]; bind one so the screen can be left",
+                    A::TABLE
+                ),
             ));
         }
+        Ok(())
+    }
+}
+
+/// The keys of the three screens: the question screen, the grid and classify.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Keymap {
+    pub questions: Keys<Action>,
+    pub grid: Keys<GridAction>,
+    pub classify: Keys<ClassifyAction>,
+}
+
+type Table = BTreeMap<toml::Spanned<String>, toml::Spanned<String>>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFile {
+    defaults: Option<bool>,
+    #[serde(default)]
+    keys: Table,
+    #[serde(default)]
+    grid: Table,
+    #[serde(default)]
+    classify: Table,
+}
+
+impl Keymap {
+    /// Reads a key file over the defaults (or over nothing with `defaults = false`).
+    pub fn from_toml(path: &Path, text: &str) -> Result<Keymap> {
+        let file: KeyFile = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
+            Error::input(path, line, e.message().to_string())
+        })?;
+        // `defaults = false` empties the tables the file has; a screen it does not mention keeps
+        // its default keys, so that remapping the question screen from scratch does not leave
+        // the grid without keys.
+        let from = |table: &Table| file.defaults.unwrap_or(true) || table.is_empty();
+        let mut km = Keymap::default();
+        if !from(&file.keys) {
+            km.questions = Keys::empty();
+        }
+        if !from(&file.grid) {
+            km.grid = Keys::empty();
+        }
+        if !from(&file.classify) {
+            km.classify = Keys::empty();
+        }
+        km.questions.apply(path, text, &file.keys)?;
+        km.grid.apply(path, text, &file.grid)?;
+        km.classify.apply(path, text, &file.classify)?;
         Ok(km)
     }
 
@@ -435,7 +790,10 @@ mod tests {
     #[test]
     fn defaults_cover_the_documented_keys() {
         let km = Keymap::default();
-        let a = |c: char| km.action(&press(KeyCode::Char(c), KeyModifiers::NONE));
+        let a = |c: char| {
+            km.questions
+                .action(&press(KeyCode::Char(c), KeyModifiers::NONE))
+        };
         assert_eq!(a('y'), Some(Action::Yes));
         assert_eq!(a('a'), Some(Action::Yes));
         assert_eq!(a('n'), Some(Action::No));
@@ -448,12 +806,12 @@ mod tests {
         assert_eq!(a('['), Some(Action::PrevImage));
         assert_eq!(a('?'), Some(Action::Help));
         assert_eq!(a('Y'), None);
-        let k = |c: KeyCode| km.action(&press(c, KeyModifiers::NONE));
+        let k = |c: KeyCode| km.questions.action(&press(c, KeyModifiers::NONE));
         assert_eq!(k(KeyCode::Backspace), Some(Action::Undo));
         assert_eq!(k(KeyCode::Down), Some(Action::NextCandidate));
         assert_eq!(k(KeyCode::Up), Some(Action::PrevCandidate));
-        assert_eq!(km.label(Action::Yes), "a/y");
-        assert_eq!(km.label(Action::NextCandidate), "j/↓");
+        assert_eq!(km.questions.label(Action::Yes), "a/y");
+        assert_eq!(km.questions.label(Action::NextCandidate), "j/↓");
     }
 
     #[test]
@@ -461,37 +819,43 @@ mod tests {
         let text = "[keys]\n\"h\" = \"prev-image\"\n\"ctrl-z\" = \"undo\"\n\"x\" = \"none\"\n\"Y\" = \"yes\"\n";
         let km = Keymap::from_toml(Path::new("keys.toml"), text).unwrap();
         assert_eq!(
-            km.action(&press(KeyCode::Char('h'), KeyModifiers::NONE)),
+            km.questions
+                .action(&press(KeyCode::Char('h'), KeyModifiers::NONE)),
             Some(Action::PrevImage)
         );
         assert_eq!(
-            km.action(&press(KeyCode::Char('z'), KeyModifiers::CONTROL)),
+            km.questions
+                .action(&press(KeyCode::Char('z'), KeyModifiers::CONTROL)),
             Some(Action::Undo)
         );
         assert_eq!(
-            km.action(&press(KeyCode::Char('z'), KeyModifiers::NONE)),
+            km.questions
+                .action(&press(KeyCode::Char('z'), KeyModifiers::NONE)),
             Some(Action::Zoom)
         );
         assert_eq!(
-            km.action(&press(KeyCode::Char('x'), KeyModifiers::NONE)),
+            km.questions
+                .action(&press(KeyCode::Char('x'), KeyModifiers::NONE)),
             None
         );
         // Shift reported with a lower-case or an upper-case letter is the same key.
         assert_eq!(
-            km.action(&press(KeyCode::Char('Y'), KeyModifiers::SHIFT)),
+            km.questions
+                .action(&press(KeyCode::Char('Y'), KeyModifiers::SHIFT)),
             Some(Action::Yes)
         );
         assert_eq!(
-            km.action(&press(KeyCode::Char('y'), KeyModifiers::SHIFT)),
+            km.questions
+                .action(&press(KeyCode::Char('y'), KeyModifiers::SHIFT)),
             Some(Action::Yes)
         );
-        assert_eq!(km.label(Action::Undo), "u/backspace/ctrl-z");
+        assert_eq!(km.questions.label(Action::Undo), "u/backspace/ctrl-z");
 
         let bare = "defaults = false\n[keys]\nq = \"quit\"\nspace = \"yes\"\n";
         let km = Keymap::from_toml(Path::new("k.toml"), bare).unwrap();
-        assert_eq!(km.keys_for(Action::Yes), vec![Key::char(' ')]);
-        assert!(km.keys_for(Action::No).is_empty());
-        assert_eq!(km.label(Action::No), "-");
+        assert_eq!(km.questions.keys_for(Action::Yes), vec![Key::char(' ')]);
+        assert!(km.questions.keys_for(Action::No).is_empty());
+        assert_eq!(km.questions.label(Action::No), "-");
     }
 
     #[test]
@@ -514,6 +878,63 @@ mod tests {
         assert!(e.starts_with("keys.toml:2:"), "{e}");
         let e = err("[keys]\nq = \"none\"\n");
         assert!(e.contains("no key is bound to `quit`"), "{e}");
+    }
+
+    #[test]
+    fn the_grid_and_classify_screens_have_their_own_tables() {
+        let km = Keymap::default();
+        let plain = |c: char| press(KeyCode::Char(c), KeyModifiers::NONE);
+        // The same letter means what the screen it is pressed on says.
+        assert_eq!(km.questions.action(&plain('m')), Some(Action::Maybe));
+        assert_eq!(km.grid.action(&plain('m')), Some(GridAction::Maybe));
+        assert_eq!(km.classify.action(&plain('m')), Some(ClassifyAction::Main));
+        assert_eq!(km.grid.action(&plain(' ')), Some(GridAction::Contains));
+        assert_eq!(
+            km.classify.action(&plain('3')),
+            Some(ClassifyAction::Label(3))
+        );
+        assert_eq!(
+            km.grid.joined(&[
+                GridAction::Left,
+                GridAction::Down,
+                GridAction::Up,
+                GridAction::Right
+            ]),
+            "hjkl/←↓↑→"
+        );
+        assert_eq!(
+            km.classify
+                .joined(&[ClassifyAction::MoreObjects, ClassifyAction::FewerObjects]),
+            "+/-"
+        );
+
+        let text = "[keys]\n\"y\" = \"yes\"\n[grid]\n\"y\" = \"contains\"\n\"space\" = \"none\"\n\
+                    [classify]\n\"s\" = \"save\"\n";
+        let km = Keymap::from_toml(Path::new("keys.toml"), text).unwrap();
+        assert_eq!(km.grid.action(&plain('y')), Some(GridAction::Contains));
+        assert_eq!(km.grid.action(&plain(' ')), None);
+        assert_eq!(km.grid.label(GridAction::Contains), "y");
+        assert_eq!(km.classify.action(&plain('s')), Some(ClassifyAction::Save));
+        assert_eq!(km.classify.label(ClassifyAction::Save), "s/enter");
+
+        // `defaults = false` empties only the tables the file has.
+        let bare = "defaults = false\n[grid]\nq = \"quit\"\n";
+        let km = Keymap::from_toml(Path::new("k.toml"), bare).unwrap();
+        assert_eq!(km.grid.label(GridAction::Contains), "-");
+        assert_eq!(km.questions, Keys::default());
+
+        let err = |text: &str| {
+            Keymap::from_toml(Path::new("keys.toml"), text)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("[grid]\n\"y\" = \"yes\"\n");
+        assert!(
+            e.starts_with("keys.toml:2: unknown action `yes` in [grid]; one of: move-left"),
+            "{e}"
+        );
+        let e = err("[classify]\nq = \"none\"\n");
+        assert!(e.contains("no key is bound to `quit` in [classify]"), "{e}");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! on every way out (return, error, panic, SIGTERM, SIGHUP); the graphics protocol query; and the
 //! event loop, which blocks on one channel fed by the key reader, the image worker and the signal
 //! handler, so a key is handled the moment it arrives and an image is drawn the moment it is
-//! ready. The screen's logic is in `app`, its drawing in `view`, image loading in `images`.
+//! ready. The question screen's logic is in `app`, its drawing in `view`; the grid and classify
+//! screens are `grid` and `classify`; what the three share is in `screen` (their common state)
+//! and `widgets` (their common drawing pieces); image loading is in `images`.
 
 pub mod app;
 pub mod classify;
@@ -14,9 +16,12 @@ pub mod images;
 pub mod keymap;
 pub mod kitty;
 pub mod magnifier;
+pub mod review;
+pub mod screen;
 mod show;
 pub mod theme;
 pub mod view;
+pub mod widgets;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -31,18 +36,21 @@ use crossterm::{cursor, execute, terminal};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
-pub use app::{App, AppOptions};
+pub use app::App;
 pub use classify::ClassifyApp;
 pub use detect::{Detection, Graphics};
 pub use grid::GridApp;
 pub use images::Encoder;
 pub use keymap::Keymap;
+pub use review::ReviewApp;
+pub use screen::{AppOptions, Screen};
 pub use show::show;
 pub use theme::{Theme, ThemeChoice};
 
 use crate::analysis::classify::ClassifyItem;
 use crate::annotate::{
-    ClassifySession, GridOptions, GridSession, Project, QueueSpec, Session, SessionOptions,
+    ClassifySession, GridOptions, GridSession, Project, QueueSpec, ReviewSession, Session,
+    SessionOptions,
 };
 use crate::error::{Error, Result};
 
@@ -79,48 +87,6 @@ impl FromStr for GraphicsMode {
     }
 }
 
-/// A full-screen task as the event loop drives it: keys in, frames out.
-pub trait Screen {
-    fn draw(&mut self, frame: &mut ratatui::Frame<'_>);
-    /// Takes the images the worker has finished. Returns true when any arrived.
-    fn take_images(&mut self) -> bool;
-    fn handle_key(&mut self, key: crossterm::event::KeyEvent);
-    fn should_quit(&self) -> bool;
-}
-
-impl Screen for App {
-    fn draw(&mut self, frame: &mut ratatui::Frame<'_>) {
-        App::draw(self, frame);
-    }
-
-    fn take_images(&mut self) -> bool {
-        App::take_images(self)
-    }
-
-    fn handle_key(&mut self, key: crossterm::event::KeyEvent) {
-        App::handle_key(self, key);
-    }
-
-    fn should_quit(&self) -> bool {
-        App::should_quit(self)
-    }
-}
-
-/// What every screen does first with a key: releases are ignored, and ctrl-c always leaves
-/// (raw mode turns it into a key), whatever the screen's keys say. True when the screen should
-/// handle the key.
-pub(crate) fn screen_key(key: &crossterm::event::KeyEvent, quit: &mut bool) -> bool {
-    use crossterm::event::{KeyCode, KeyEventKind, KeyModifiers};
-    if key.kind != KeyEventKind::Press {
-        return false;
-    }
-    if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
-        *quit = true;
-        return false;
-    }
-    true
-}
-
 /// What the annotation screen asks.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum Task {
@@ -135,6 +101,19 @@ pub enum Task {
         items: Vec<ClassifyItem>,
         describe: String,
     },
+    /// An expert's verdicts on the disputed questions, or those the queue filters choose
+    /// (`--review`); the annotators' names shown with `show_annotators`.
+    Review { show_annotators: bool },
+}
+
+/// Gold questions mixed into the question screen's queue (`--gold-rate`, `--gold-feedback`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct GoldMixing {
+    /// Share of the queue's images that carry a gold question; 0 mixes none.
+    pub rate: f64,
+    pub seed: u64,
+    /// Show the truth after a wrong answer to a gold question.
+    pub feedback: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -154,10 +133,20 @@ pub struct AnnotateOptions {
     /// Which questions to ask, in which order.
     pub queue: QueueSpec,
     pub task: Task,
+    pub gold: GoldMixing,
+}
+
+/// What a session did, for the message after the screen closes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub annotator: String,
+    /// Answers given this session that still stand (undone ones not counted); on the grid, the
+    /// images of the saved pages.
+    pub answers: u64,
 }
 
 /// Runs the annotation screen until the annotator quits.
-pub fn annotate(opts: AnnotateOptions) -> Result<()> {
+pub fn annotate(opts: AnnotateOptions) -> Result<Summary> {
     // Everything that can fail on bad input fails here, before the screen takes the terminal,
     // and before the terminal itself is checked, so that a wrong argument is never hidden
     // behind "needs a terminal".
@@ -188,14 +177,16 @@ pub fn annotate(opts: AnnotateOptions) -> Result<()> {
         Questions(Box<Session>),
         Grid(Box<GridSession>),
         Classify(Box<ClassifySession>),
+        Review(Box<ReviewSession>, bool),
     }
     let opened = match opts.task {
         Task::Questions => {
-            let session = project.questions(SessionOptions {
+            let mut session = project.questions(SessionOptions {
                 annotator,
                 show_sources: opts.show_sources,
                 queue: opts.queue,
             })?;
+            session.mix_gold(opts.gold.rate, opts.gold.seed, opts.gold.feedback)?;
             if let Some(why) = session.nothing_to_ask()? {
                 return Err(Error::msg(why));
             }
@@ -226,6 +217,22 @@ pub fn annotate(opts: AnnotateOptions) -> Result<()> {
         Task::Classify { items, describe } => {
             Opened::Classify(Box::new(project.classify(&annotator, items, &describe)?))
         }
+        Task::Review { show_annotators } => {
+            let review = project.review(&annotator, &opts.queue)?;
+            if review.questions().is_empty() {
+                return Err(Error::msg(if opts.queue.is_all() {
+                    "nothing to review: no question is disputed (a yes and a no among its \
+                     answers); choose others with --class, --subtree, --uncertain or --needs"
+                        .to_string()
+                } else {
+                    format!(
+                        "nothing to review: the queue {} selects no question",
+                        opts.queue
+                    )
+                }));
+            }
+            Opened::Review(Box::new(review), show_annotators)
+        }
     };
 
     busy.finish_and_clear();
@@ -252,28 +259,34 @@ pub fn annotate(opts: AnnotateOptions) -> Result<()> {
             let _ = tx.send(AppEvent::ImageReady);
         }
     });
+    let options = AppOptions {
+        project_name,
+        image_root,
+    };
+    let annotator = match &opened {
+        Opened::Questions(s) => s.annotator().to_string(),
+        Opened::Grid(s) => s.annotator().to_string(),
+        Opened::Classify(s) => s.annotator().to_string(),
+        Opened::Review(s, _) => s.expert().to_string(),
+    };
     let result = match opened {
         Opened::Questions(session) => run(
-            App::new(
-                *session,
-                keymap,
-                encoder(),
-                AppOptions {
-                    project_name,
-                    image_root,
-                },
-                wake,
-            ),
+            App::new(*session, keymap, encoder(), options, wake),
             &rx,
             theme,
         ),
         Opened::Grid(session) => run(
-            GridApp::new(*session, encoder(), project_name, image_root, wake),
+            GridApp::new(*session, keymap, encoder(), options, wake),
             &rx,
             theme,
         ),
         Opened::Classify(session) => run(
-            ClassifyApp::new(*session, encoder(), project_name, image_root, wake),
+            ClassifyApp::new(*session, keymap, encoder(), options, wake),
+            &rx,
+            theme,
+        ),
+        Opened::Review(session, names) => run(
+            ReviewApp::new(*session, names, keymap, encoder(), options, wake),
             &rx,
             theme,
         ),
@@ -281,7 +294,7 @@ pub fn annotate(opts: AnnotateOptions) -> Result<()> {
     signals.stop();
     input.stop();
     drop(guard);
-    result
+    result.map(|answers| Summary { annotator, answers })
 }
 
 enum AppEvent {
@@ -291,13 +304,14 @@ enum AppEvent {
     Signal(i32),
 }
 
-fn run(mut app: impl Screen, rx: &Receiver<AppEvent>, theme: Theme) -> Result<()> {
+/// Runs `app` until it quits; the answers it gave this session.
+fn run(mut app: impl Screen, rx: &Receiver<AppEvent>, theme: Theme) -> Result<u64> {
     let backend = CrosstermBackend::new(io::stdout());
     let mut terminal = Terminal::new(backend).map_err(|e| Error::msg(format!("terminal: {e}")))?;
     let mut placements = kitty::Placements::default();
     let result = run_loop(&mut app, rx, theme, &mut terminal, &mut placements);
     let _ = placements.clear(&mut io::stdout());
-    result
+    result.map(|()| app.session_answers())
 }
 
 fn run_loop(

@@ -1,27 +1,24 @@
-//! Drawing the annotation screen: the image as large as the layout allows, the current candidate
+//! Drawing the question screen: the image as large as the layout allows, the current candidate
 //! big with everything that says what the label means, the other candidates with their state,
 //! progress, and the keys. Every key name on screen comes from the keymap, so a remapped key is
 //! shown as it is.
 
 use ratatui::Frame;
-use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Stylize;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Padding, Paragraph, Wrap};
-use ratatui_image::Image;
-
-use super::images::Picture;
-use super::theme::{self, Role, Themed as _};
 
 use super::app::{App, Mode, Reference};
-use super::keymap::Action;
+use super::keymap::{Action, Bindable as _};
+use super::screen::separator;
+use super::theme::{self, Role, Themed as _};
+use super::widgets::{
+    MIN_HEIGHT, MIN_WIDTH, centered_text, class_lines, draw_picture, fit_words, keys_popup,
+    name_band, popup, progress_bar, safe, screen_rows, short_duration, too_small, wrapped_height,
+};
 use crate::annotate::{ImageItems, Item, Progress};
 use crate::store::{Answer, FlagKind};
-use crate::vocab::Class;
-
-/// Below this the layout cannot show an image and a readable label side by side.
-pub const MIN_WIDTH: u16 = 60;
-pub const MIN_HEIGHT: u16 = 16;
 
 pub fn draw(app: &mut App, frame: &mut Frame<'_>) {
     let area = frame.area();
@@ -56,40 +53,16 @@ pub fn draw(app: &mut App, frame: &mut Frame<'_>) {
     }
 }
 
-pub(super) fn too_small(frame: &mut Frame<'_>, area: Rect) {
-    let text = format!(
-        "labelvet needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {}×{}. \
-         Enlarge it to go on (q quits).",
-        area.width, area.height
-    );
-    let h = 4.min(area.height);
-    let y = area.y + area.height.saturating_sub(h) / 2;
-    frame.render_widget(
-        Paragraph::new(text)
-            .alignment(Alignment::Center)
-            .wrap(Wrap { trim: true })
-            .warn(),
-        Rect::new(area.x, y, area.width, h),
-    );
-}
-
 fn header(app: &App, frame: &mut Frame<'_>, area: Rect) {
     let s = &app.session;
-    let sep = || Span::raw(" │ ").muted();
-    let mut spans = vec![
-        Span::raw(" labelvet ").bold().accent(),
-        sep(),
-        Span::raw(app.project_name.clone()),
-        sep(),
-        Span::raw("annotator "),
-        Span::raw(s.annotator().to_string()).bold(),
-    ];
+    let sep = separator;
+    let mut spans = app.base.header(s.annotator());
     if let Some(img) = s.image() {
         let (pos, n) = s.position();
         spans.extend([
             sep(),
             Span::raw(format!("image {}/{n} ", pos + 1)),
-            Span::raw(img.key().to_string()).bold(),
+            Span::raw(safe(img.key())).bold(),
         ]);
         if s.show_sources() {
             let orig = img
@@ -117,7 +90,7 @@ fn image_panel(app: &mut App, frame: &mut Frame<'_>, area: Rect) {
             (Some(w), Some(h)) => format!(" · {w}×{h}"),
             _ => String::new(),
         };
-        block = block.title(Line::from(format!(" {}{dims} ", img.key())).muted());
+        block = block.title(Line::from(format!(" {}{dims} ", safe(img.key()))).muted());
     }
     if let Some(Some(line)) = flags_line {
         block = block.title_bottom(line);
@@ -141,9 +114,9 @@ fn flags_line(img: &ImageItems) -> Option<Line<'static>> {
                 k => k.as_str(),
             };
             if f.note.is_empty() {
-                format!("{kind} ({})", f.annotator)
+                format!("{kind} ({})", safe(&f.annotator))
             } else {
-                format!("{kind} ({}): {}", f.annotator, f.note)
+                format!("{kind} ({}): {}", safe(&f.annotator), safe(&f.note))
             }
         })
         .collect::<Vec<_>>()
@@ -165,27 +138,11 @@ fn draw_image(app: &mut App, frame: &mut Frame<'_>, area: Rect) {
     }
     let hint = format!(
         "{} flags it (then b: broken) · {} goes to the next image",
-        app.keymap.label(Action::Flag),
-        app.keymap.label(Action::NextImage)
+        app.keys().label(Action::Flag),
+        app.keys().label(Action::NextImage)
     );
     let picture = app.image_for(area);
     draw_picture(picture, frame, area, Some(hint));
-}
-
-pub(super) fn centered_text(frame: &mut Frame<'_>, area: Rect, lines: Vec<Line<'_>>) {
-    let inner_w = area.width.saturating_sub(4).max(1);
-    let h: u16 = lines
-        .iter()
-        .map(|l| (l.width() as u16).div_ceil(inner_w).max(1))
-        .sum::<u16>()
-        .min(area.height);
-    let y = area.y + (area.height - h) / 2;
-    frame.render_widget(
-        Paragraph::new(lines)
-            .alignment(Alignment::Center)
-            .wrap(Wrap { trim: false }),
-        Rect::new(area.x + 2, y, inner_w, h),
-    );
 }
 
 fn side_panel(app: &App, frame: &mut Frame<'_>, area: Rect) {
@@ -208,57 +165,6 @@ fn side_panel(app: &App, frame: &mut Frame<'_>, area: Rect) {
     candidates(app, img, frame, list_area);
 }
 
-/// Rows `lines` take when word-wrapped to `width` (an upper bound: words are not split).
-/// What a class means: synonyms, its place in the hierarchy, key, definition and guideline.
-pub(super) fn class_lines(c: &Class) -> Vec<Line<'static>> {
-    let mut lines = Vec::new();
-    if !c.synonyms.is_empty() {
-        lines.push(Line::from(vec![
-            Span::raw("also: ").muted(),
-            Span::raw(c.synonyms.join(", ")),
-        ]));
-    }
-    if !c.path.is_empty() {
-        lines.push(Line::from(c.short_path(4)).accent());
-    }
-    lines.push(Line::from(Span::raw(c.key.clone()).muted()));
-    if !c.definition.is_empty() {
-        lines.push(Line::default());
-        lines.push(Line::from(c.definition.clone()).italic());
-    }
-    if !c.guideline.is_empty() {
-        lines.push(Line::default());
-        lines.push(Line::from(vec![
-            Span::raw("Guideline: ").warn().bold(),
-            Span::raw(c.guideline.clone()),
-        ]));
-    }
-    lines
-}
-
-pub(super) fn wrapped_height(lines: &[Line<'_>], width: u16) -> u16 {
-    let width = usize::from(width.max(1));
-    lines
-        .iter()
-        .map(|l| {
-            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
-            let mut rows = 1;
-            let mut used = 0;
-            for word in text.split(' ') {
-                let w = word.chars().count();
-                let need = if used == 0 { w } else { used + 1 + w };
-                if need <= width {
-                    used = need;
-                } else {
-                    rows += 1 + w.saturating_sub(1) / width;
-                    used = w % width;
-                }
-            }
-            rows as u16
-        })
-        .sum()
-}
-
 /// What the current candidate means: synonyms, hierarchy, key, definition, guideline, the
 /// provenance when shown, and the answer keys.
 fn question_lines(app: &App) -> Vec<Line<'static>> {
@@ -269,8 +175,8 @@ fn question_lines(app: &App) -> Vec<Line<'static>> {
             Line::default(),
             Line::from(format!(
                 "{} goes to the next image · {} flags this one",
-                app.keymap.label(Action::NextImage),
-                app.keymap.label(Action::Flag)
+                app.keys().label(Action::NextImage),
+                app.keys().label(Action::Flag)
             ))
             .muted(),
         ];
@@ -280,7 +186,11 @@ fn question_lines(app: &App) -> Vec<Line<'static>> {
         Some(c) => lines.extend(class_lines(c)),
         None => {
             lines.push(
-                Line::from(format!("{} is not in the project's vocabulary", item.label)).error(),
+                Line::from(format!(
+                    "{} is not in the project's vocabulary",
+                    safe(&item.label)
+                ))
+                .error(),
             );
         }
     }
@@ -290,11 +200,11 @@ fn question_lines(app: &App) -> Vec<Line<'static>> {
     }
     lines.push(Line::default());
     let mut keys = vec![
-        Span::raw(app.keymap.label(Action::Yes)).yes().bold(),
+        Span::raw(app.keys().label(Action::Yes)).yes().bold(),
         Span::raw(" yes   "),
-        Span::raw(app.keymap.label(Action::No)).error().bold(),
+        Span::raw(app.keys().label(Action::No)).error().bold(),
         Span::raw(" no   "),
-        Span::raw(app.keymap.label(Action::Maybe)).warn().bold(),
+        Span::raw(app.keys().label(Action::Maybe)).warn().bold(),
         Span::raw(" maybe"),
     ];
     if let Some(a) = item.answer {
@@ -320,7 +230,7 @@ fn question(app: &App, lines: Vec<Line<'static>>, frame: &mut Frame<'_>, area: R
     };
     let name = app.display_name(&item.label);
     let block = Block::bordered()
-        .title(Line::from(" Is there a … in this image? ").bold())
+        .title(Line::from(" Is there a ... in this image? ").bold())
         .border_style(theme::style(Role::Accent));
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -345,7 +255,7 @@ fn reference_panel(app: &mut App, panel: &Reference, frame: &mut Frame<'_>, area
     } else {
         "original label, not judged yet"
     };
-    let key = app.keymap.label(Action::Reference);
+    let key = app.keys().label(Action::Reference);
     let block = Block::bordered()
         .title(Line::from(format!(" Reference: {name} ")).bold())
         .title_bottom(Line::from(format!(" {key}/esc closes · y/n/m answer ")).muted())
@@ -381,66 +291,12 @@ fn reference_panel(app: &mut App, panel: &Reference, frame: &mut Frame<'_>, area
             " not judged ".to_string()
         };
         let b = Block::bordered()
-            .title(Line::from(format!(" {} ", r.image.rec.key)).muted())
+            .title(Line::from(format!(" {} ", safe(&r.image.rec.key))).muted())
             .title_bottom(Line::from(votes).yes())
             .border_style(theme::style(Role::Muted));
         let thumb = b.inner(cell);
         frame.render_widget(b, cell);
         draw_picture(app.picture_for(r.image.id, thumb), frame, thumb, None);
-    }
-}
-
-/// A loaded picture centred in `area`; a placeholder while it loads or when it cannot be shown.
-/// A thumbnail (`hint` `None`) says why in two short lines; a full-size image says it in full,
-/// with `hint` on what to do.
-pub(super) fn draw_picture(
-    picture: Option<&Result<Picture, String>>,
-    frame: &mut Frame<'_>,
-    area: Rect,
-    hint: Option<String>,
-) {
-    if area.width == 0 || area.height == 0 {
-        return;
-    }
-    match picture {
-        None => centered_text(frame, area, vec![Line::from("loading…").muted()]),
-        Some(Ok(picture)) => {
-            let size = picture.size();
-            let w = size.width.min(area.width);
-            let h = size.height.min(area.height);
-            let at = Rect::new(
-                area.x + (area.width - w) / 2,
-                area.y + (area.height - h) / 2,
-                w,
-                h,
-            );
-            match picture {
-                Picture::Halfblocks(h) => h.render(at, frame.buffer_mut()),
-                Picture::Cells(p) => frame.render_widget(Image::new(p), at),
-                Picture::Kitty(k) => super::kitty::place(k, at, frame.buffer_mut()),
-            }
-        }
-        Some(Err(reason)) => match hint {
-            None => centered_text(
-                frame,
-                area,
-                vec![
-                    Line::from("⚠ cannot show").error().bold(),
-                    Line::from(reason.clone()).muted(),
-                ],
-            ),
-            Some(hint) => centered_text(
-                frame,
-                area,
-                vec![
-                    Line::from("⚠ cannot show this image").error().bold(),
-                    Line::default(),
-                    Line::from(reason.clone()),
-                    Line::default(),
-                    Line::from(hint).muted(),
-                ],
-            ),
-        },
     }
 }
 
@@ -454,7 +310,11 @@ fn sources_line(item: &Item) -> Line<'static> {
             spans.push(Span::raw(" · ").muted());
         }
         let score = src.score.map(|s| format!(" {s:.2}")).unwrap_or_default();
-        spans.push(Span::raw(format!("{} #{}{score}", src.model, src.rank)));
+        spans.push(Span::raw(format!(
+            "{} #{}{score}",
+            safe(&src.model),
+            src.rank
+        )));
     }
     if spans.is_empty() {
         spans.push(Span::raw("added by an earlier answer").muted());
@@ -511,7 +371,9 @@ fn candidates(app: &App, img: &ImageItems, frame: &mut Frame<'_>, area: Rect) {
             let state = answer_span(item.answer);
             let pad = " ".repeat(6 - state.content.chars().count());
             let mut spans = vec![
-                Span::raw(if current { "▶ " } else { "  " }).accent().bold(),
+                // An ASCII marker: `▶` is drawn two cells wide by some terminals (kitty), over the
+                // number, and is missing from some fonts.
+                Span::raw(if current { "> " } else { "  " }).accent().bold(),
                 Span::raw(format!("{number}  ")).muted(),
                 state,
                 Span::raw(pad),
@@ -525,7 +387,7 @@ fn candidates(app: &App, img: &ImageItems, frame: &mut Frame<'_>, area: Rect) {
                 src.extend(
                     item.sources
                         .iter()
-                        .map(|p| format!("{}#{}", p.model, p.rank)),
+                        .map(|p| format!("{}#{}", safe(&p.model), p.rank)),
                 );
                 // Whole sources only, and a count of those left out, never one cut mid-word.
                 let used: usize = spans.iter().map(|sp| sp.content.chars().count()).sum();
@@ -543,26 +405,6 @@ fn candidates(app: &App, img: &ImageItems, frame: &mut Frame<'_>, area: Rect) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-/// As many of `words` as fit in `width` columns, space-separated, then `+N` for the N left out
-/// (within the width too, dropping words to make room for it).
-pub(super) fn fit_words(words: &[String], width: usize) -> String {
-    let len = |ws: &[String]| ws.iter().map(|w| w.chars().count() + 1).sum::<usize>();
-    if len(words).saturating_sub(1) <= width {
-        return words.join(" ");
-    }
-    let mut n = words.len();
-    while n > 0 {
-        n -= 1;
-        let more = format!("+{}", words.len() - n);
-        if len(&words[..n]) + more.chars().count() <= width {
-            let mut out = words[..n].to_vec();
-            out.push(more);
-            return out.join(" ");
-        }
-    }
-    String::new()
-}
-
 fn progress(p: &Progress, frame: &mut Frame<'_>, area: Rect) {
     let pct = p.fraction() * 100.0;
     let mut label = format!(" {}/{} answered ({pct:.0}%)", p.answered, p.total);
@@ -576,137 +418,12 @@ fn progress(p: &Progress, frame: &mut Frame<'_>, area: Rect) {
     progress_bar(frame, area, label, p.fraction());
 }
 
-/// A progress line: `label`, then a bar over the rest of the width, `fraction` of it done.
-pub(super) fn progress_bar(frame: &mut Frame<'_>, area: Rect, label: String, fraction: f64) {
-    // Thick for done, thin for open: readable without colour too (tmux captures, screenshots).
-    let bar_w = usize::from(area.width).saturating_sub(label.chars().count() + 1);
-    let done = ((bar_w as f64) * fraction.clamp(0.0, 1.0)).round() as usize;
-    let line = Line::from(vec![
-        Span::raw(label),
-        Span::raw("━".repeat(done)).yes(),
-        Span::raw("─".repeat(bar_w - done)).muted(),
-    ]);
-    frame.render_widget(Paragraph::new(line), area);
-}
-
-/// The progress line of the grid and classify screens: `done` of `total` images, answers this
-/// session, and the pace once there is one.
-pub(super) fn images_progress(
-    frame: &mut Frame<'_>,
-    area: Rect,
-    (done, total): (usize, usize),
-    what: &str,
-    session_answers: u64,
-    per_hour: Option<f64>,
-) {
-    let fraction = if total == 0 {
-        1.0
-    } else {
-        done as f64 / total as f64
-    };
-    let mut label = format!(
-        " {done}/{total} images {what} ({:.0}%) · {session_answers} answer{} this session",
-        fraction * 100.0,
-        if session_answers == 1 { "" } else { "s" }
-    );
-    if let Some(rate) = per_hour {
-        let left = total.saturating_sub(done) as f64 / rate * 3600.0;
-        label.push_str(&format!(
-            " · {rate:.0}/h · {} left",
-            short_duration(std::time::Duration::from_secs_f64(left))
-        ));
-    }
-    label.push_str("  ");
-    progress_bar(frame, area, label, fraction);
-}
-
-/// The four rows of every annotation screen: header, body, progress, status.
-pub(super) fn screen_rows(area: Rect) -> [Rect; 4] {
-    Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(1),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(area)
-}
-
-/// The label's name, large on a band, as the one-question and grid screens ask about it.
-pub(super) fn name_band(frame: &mut Frame<'_>, area: Rect, name: String) {
-    frame.render_widget(
-        Paragraph::new(vec![
-            Line::default(),
-            Line::from(name).centered(),
-            Line::default(),
-        ])
-        .style(theme::current().band()),
-        area,
-    );
-}
-
-/// The status line of the grid and classify screens: the message, or the key hints.
-pub(super) fn status_line(message: Option<(&str, bool)>, hints: &str) -> Line<'static> {
-    match message {
-        Some((m, true)) => Line::from(format!(" {m}")).error().bold(),
-        Some((m, false)) => Line::from(format!(" {m}")).warn(),
-        None => Line::from(format!(" {hints}")).muted(),
-    }
-}
-
-/// A key list over the screen: `rows` of (keys, what they do), then `notes`.
-pub(super) fn keys_popup(
-    frame: &mut Frame<'_>,
-    area: Rect,
-    title: &str,
-    rows: &[(&str, &str)],
-    notes: &[&str],
-) {
-    let key_w = rows
-        .iter()
-        .map(|(k, _)| k.chars().count())
-        .max()
-        .unwrap_or(4);
-    let mut lines: Vec<Line<'_>> = rows
-        .iter()
-        .map(|(k, what)| {
-            Line::from(vec![
-                Span::raw(format!(" {k:>key_w$}  ")).bold().accent(),
-                Span::raw(*what),
-            ])
-        })
-        .collect();
-    lines.push(Line::default());
-    lines.extend(notes.iter().map(|n| Line::from(format!(" {n}"))));
-    lines.push(Line::from(" ? or esc closes this help").muted());
-    let rect = popup(area, 84, lines.len() as u16 + 2);
-    frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::bordered()
-                .title(Line::from(format!(" {title} ")).bold())
-                .border_style(theme::style(Role::Accent)),
-        ),
-        rect,
-    );
-}
-
-/// `2h 58m`, `14m`, `<1m`.
-pub fn short_duration(d: std::time::Duration) -> String {
-    let mins = d.as_secs() / 60;
-    match (mins / 60, mins % 60) {
-        (0, 0) => "<1m".into(),
-        (0, m) => format!("{m}m"),
-        (h, m) if h < 100 => format!("{h}h {m:02}m"),
-        (h, _) => format!("{h}h"),
-    }
-}
-
 fn status(app: &App, frame: &mut Frame<'_>, area: Rect) {
-    let line = match &app.message {
+    let line = match &app.base.message {
         Some(m) if m.error => Line::from(format!(" {}", m.text)).error().bold(),
         Some(m) => Line::from(format!(" {}", m.text)).warn(),
         None => {
-            let k = &app.keymap;
+            let k = app.keys();
             let pick = candidate_keys(app);
             let hints = [
                 (k.label(Action::Yes), "yes"),
@@ -749,28 +466,12 @@ fn status(app: &App, frame: &mut Frame<'_>, area: Rect) {
 }
 
 fn first_key(app: &App, action: Action) -> String {
-    app.keymap
-        .label(action)
-        .split('/')
-        .next()
-        .unwrap_or("-")
-        .to_string()
+    app.keys().first(action)
 }
 
 /// `1-9` for the default digits, else the keys of each candidate.
 fn candidate_keys(app: &App) -> String {
-    let labels: Vec<String> = (1..=9)
-        .map(|n| app.keymap.label(Action::Candidate(n)))
-        .collect();
-    if labels
-        .iter()
-        .enumerate()
-        .all(|(i, l)| *l == (i + 1).to_string())
-    {
-        "1-9".into()
-    } else {
-        labels.join(",")
-    }
+    app.keys().numbered(Action::Candidate)
 }
 
 fn zoom(app: &mut App, frame: &mut Frame<'_>, area: Rect) {
@@ -780,9 +481,9 @@ fn zoom(app: &mut App, frame: &mut Frame<'_>, area: Rect) {
     let key = app
         .session
         .image()
-        .map(|i| i.key().to_string())
+        .map(|i| safe(i.key()))
         .unwrap_or_default();
-    let k = &app.keymap;
+    let k = app.keys();
     let answers = [
         (k.label(Action::Yes), "yes"),
         (k.label(Action::No), "no"),
@@ -790,22 +491,11 @@ fn zoom(app: &mut App, frame: &mut Frame<'_>, area: Rect) {
         (k.label(Action::Undo), "undo"),
     ];
     let answers: Vec<(&str, &str)> = answers.iter().map(|(a, b)| (a.as_str(), *b)).collect();
-    app.magnifier.hint(frame, hint_area, &key, &answers);
-}
-
-pub(super) fn popup(area: Rect, w: u16, h: u16) -> Rect {
-    let w = w.min(area.width.saturating_sub(2));
-    let h = h.min(area.height.saturating_sub(2));
-    Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    )
+    app.base.magnifier.hint(frame, hint_area, &key, &answers);
 }
 
 fn help(app: &App, frame: &mut Frame<'_>, area: Rect) {
-    let k = &app.keymap;
+    let k = app.keys();
     let mut rows: Vec<(String, String)> = Vec::new();
     for action in Action::all() {
         match action {
@@ -817,48 +507,22 @@ fn help(app: &App, frame: &mut Frame<'_>, area: Rect) {
             a => rows.push((k.label(a), a.describe())),
         }
     }
-    let key_w = rows
-        .iter()
-        .map(|(k, _)| k.chars().count())
-        .max()
-        .unwrap_or(4);
-    let mut lines: Vec<Line<'_>> = rows
-        .into_iter()
-        .map(|(keys, what)| {
-            Line::from(vec![
-                Span::raw(format!(" {keys:>key_w$}  ")).bold().accent(),
-                Span::raw(what),
-            ])
-        })
-        .collect();
-    lines.push(Line::default());
-    lines.push(Line::from(
-        " In the flag prompt: b broken, a ambiguous, e needs an expert (then an optional note",
-    ));
-    lines.push(Line::from(
-        " and enter), or c to lift your flags on the image. Esc cancels a prompt.",
-    ));
-    lines.push(Line::from(
-        " Every answer is saved the moment it is given; candidates are in a blind order.",
-    ));
-    lines.push(Line::default());
-    lines.push(
-        Line::from(format!(
-            " {} or esc closes this help · keys can be remapped in keys.toml",
+    keys_popup(
+        frame,
+        area,
+        "keys",
+        &rows,
+        &[
+            "In the flag prompt: b broken, a ambiguous, e needs an expert (then an optional note",
+            "and enter), or c to lift your flags on the image. Esc cancels a prompt.",
+            "Every answer is saved the moment it is given; candidates are in a blind order.",
+            "",
+        ],
+        &format!(
+            "{} or esc closes this help · keys can be remapped in keys.toml",
             k.label(Action::Help)
-        ))
-        .muted(),
-    );
-    let h = lines.len() as u16 + 2;
-    let rect = popup(area, 92, h);
-    frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::bordered()
-                .title(Line::from(" keys ").bold())
-                .border_style(theme::style(Role::Accent)),
         ),
-        rect,
+        92,
     );
 }
 
@@ -866,7 +530,7 @@ fn prompt(app: &App, frame: &mut Frame<'_>, area: Rect) {
     let key = app
         .session
         .image()
-        .map(|i| i.key().to_string())
+        .map(|i| safe(i.key()))
         .unwrap_or_default();
     let (title, lines) = match &app.mode {
         Mode::FlagKind => (
@@ -924,21 +588,4 @@ fn prompt(app: &App, frame: &mut Frame<'_>, area: Rect) {
         ),
         rect,
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn durations_read_short() {
-        assert_eq!(short_duration(Duration::from_secs(30)), "<1m");
-        assert_eq!(short_duration(Duration::from_secs(14 * 60 + 5)), "14m");
-        assert_eq!(
-            short_duration(Duration::from_secs(2 * 3600 + 58 * 60)),
-            "2h 58m"
-        );
-        assert_eq!(short_duration(Duration::from_secs(250 * 3600)), "250h");
-    }
 }

@@ -51,6 +51,7 @@ fn write(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
 ///                        -> before undo: tie -> 230, objects tie -> 1
 ///                        -> after ana's latest is retracted: 231 (2 votes), 2 objects
 ///   img4 (original 809): cai main 923 objects 2                 -> main 923, 2 objects
+/// (ties as `--classify-ties original` breaks them; the default, first-given, is checked after)
 fn answers(db: &Path) -> Vec<String> {
     let k = |i| key(db, i);
     vec![
@@ -97,7 +98,7 @@ fn answers(db: &Path) -> Vec<String> {
 }
 
 fn classify_json(db: &Path) -> serde_json::Value {
-    let out = ok(&["report", s(db), "--json"]);
+    let out = ok(&["report", s(db), "--json", "--classify-ties", "original"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     v["classify"].clone()
 }
@@ -145,6 +146,20 @@ fn report_figures_match_the_hand_computed_ones_before_and_after_an_undo() {
         serde_json::json!([{"objects": 1, "images": 2}, {"objects": 2, "images": 2}])
     );
 
+    // The default breaks ties to the value given first (Tsipras et al.): on img2 ana's 979
+    // and 1 object (her line comes first); on img3 ben's 231 and 2 objects (his untimed line
+    // is dated before ana's answer at t=2000).
+    let first: serde_json::Value =
+        serde_json::from_str(&ok(&["report", s(&db), "--json"])).unwrap();
+    let f = &first["classify"];
+    assert_eq!(f["tie_rule"], "first-given");
+    assert_eq!(
+        (f["main_ties"].as_u64(), f["objects_ties"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(f["multi_object"], 3, "img1, img3 and img4");
+    assert_eq!(f["main_not_original"], 4);
+
     // Undo ana's latest answer on img3: her earlier one (main 231, 2 objects) is current again.
     {
         let store = Store::open(&db).unwrap();
@@ -186,7 +201,7 @@ fn report_figures_match_the_hand_computed_ones_before_and_after_an_undo() {
         ]
     );
 
-    let text = ok(&["report", s(&db)]);
+    let text = ok(&["report", s(&db), "--classify-ties", "original"]);
     assert!(
         text.contains(
             "Classify: main object and number of objects (4 images, 8 answers by 3 annotators)"
@@ -505,7 +520,9 @@ fn classify_events_merge_like_judgments_and_travel_with_checkouts() {
     );
     let log = Store::open(&ab).unwrap().merge_log().unwrap();
     assert_eq!(
-        log.iter().map(|e| e.new_classify).collect::<Vec<_>>(),
+        log.iter()
+            .map(|e| e.events.get("classify").new)
+            .collect::<Vec<_>>(),
         [4, 1]
     );
 
@@ -514,7 +531,10 @@ fn classify_events_merge_like_judgments_and_travel_with_checkouts() {
     ok(&["merge", s(&ab), s(&alice), s(&bob)]);
     assert_eq!(classify_state(&ab), before);
     let log = Store::open(&ab).unwrap().merge_log().unwrap();
-    assert_eq!(log[2].new_classify + log[3].new_classify, 0);
+    assert_eq!(
+        log[2].events.get("classify").new + log[3].events.get("classify").new,
+        0
+    );
 
     // A checkout carries its annotator's classify events, and everyone's with --with-answers.
     let own = d.join("own.db");
@@ -587,7 +607,8 @@ fn hostile_classify_rows_are_refused_and_leave_the_target_unchanged() {
             .unwrap()
             .execute_batch(sql)
             .unwrap();
-        let err = fails(&["merge", s(&db), s(&bad)]);
+        // Others' events allowed, so that each row's own check is what refuses it.
+        let err = fails(&["merge", s(&db), s(&bad), "--allow-other-annotators"]);
         assert!(err.contains(msg), "{msg}: {err}");
         assert_eq!(checksum(&db), before, "{msg}: the target changed");
     }
@@ -625,13 +646,14 @@ fn a_schema_2_source_merges_into_a_schema_3_target() {
             .unwrap();
     }
     {
-        // What labelvet's second schema wrote: no classify table, the merge log without the
-        // classify counts (made by migration 2's own statement).
+        // What labelvet's second schema wrote: no classify table nor later indexes, the merge
+        // log without the classify counts (made by migration 2's own statement).
         let m2 = labelvet::store::schema::MIGRATIONS[1];
         let merge_log = &m2[m2.find("CREATE TABLE merge_log").unwrap()..];
         let conn = rusqlite::Connection::open(&old).unwrap();
         conn.execute_batch(&format!(
-            "DROP TABLE classify; DROP TABLE merge_log; {merge_log}
+            "DROP TABLE classify; DROP TABLE gold; DROP TABLE verdicts;
+             DROP INDEX candidates_by_label; DROP TABLE merge_log; {merge_log}
              UPDATE meta SET value = '2' WHERE key = 'schema_version';
              PRAGMA user_version = 2;"
         ))

@@ -84,7 +84,11 @@ pub fn judgments(data: &[u8]) -> Result<(), String> {
     };
     let annotator = (sel & 4 != 0).then(|| "fuzz".to_string());
     let (_dir, mut store, input) = workspace(rest, "answers.txt");
-    let opts = JudgmentImportOptions { format, annotator };
+    let opts = JudgmentImportOptions {
+        format,
+        annotator,
+        ..Default::default()
+    };
     import_judgments(&mut store, &input, &opts)
         .map(drop)
         .map_err(|e| e.to_string())
@@ -151,6 +155,56 @@ pub fn merge_source(data: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// The display escaping of text from files (`labelvet::text::display`), on the bytes read as
+/// UTF-8 (lossily). Its promises are asserted, so a broken one is a crash: nothing a terminal
+/// would obey is left, escaping twice changes nothing, text without such characters comes out
+/// as it went in, and the door's check refuses exactly the text that needed escaping.
+pub fn display_text(data: &[u8]) -> Result<(), String> {
+    use labelvet::text::{check, display, display_lines, is_unsafe};
+    let text = String::from_utf8_lossy(data);
+    let shown = display(&text);
+    assert!(
+        !shown.chars().any(is_unsafe),
+        "unsafe character left in {shown:?}"
+    );
+    assert_eq!(display(&shown), shown, "escaping is not idempotent");
+    let needed = text.chars().any(is_unsafe);
+    assert_eq!(
+        needed,
+        shown != text,
+        "changed text that needed nothing, or the reverse"
+    );
+    assert_eq!(check(&text, false).is_err(), needed);
+    let lines = display_lines(&text);
+    assert!(
+        !lines
+            .chars()
+            .any(|c| is_unsafe(c) && c != '\n' && c != '\t'),
+        "unsafe character left in {lines:?}"
+    );
+    Ok(())
+}
+
+/// The check of a merge source's `-wal` (`labelvet::store::wal::check_wal`) on arbitrary bytes:
+/// never a panic, and what it says SQLite would read is whole frames inside the file.
+pub fn wal_check(data: &[u8]) -> Result<(), String> {
+    let c = labelvet::store::wal::check_wal(data, data.len() as u64)?;
+    let frame = 24 + u64::from(c.page_size);
+    assert!(c.committed_bytes <= data.len() as u64, "{c:?}");
+    assert_eq!((c.committed_bytes - 32) % frame, 0, "{c:?}");
+    assert_eq!(
+        (c.committed_bytes - 32) / frame,
+        c.committed_frames,
+        "{c:?}"
+    );
+    assert_eq!(
+        c.committed_bytes + c.ignored_bytes,
+        data.len() as u64,
+        "{c:?}"
+    );
+    Ok(())
+}
+
 /// One target: bytes in, Ok or the error a user would read.
 pub type Target = fn(&[u8]) -> Result<(), String>;
 
@@ -162,4 +216,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("vocab", vocab),
     ("manifest_or_labels", manifest_or_labels),
     ("merge_source", merge_source),
+    ("display_text", display_text),
+    ("wal_check", wal_check),
 ];

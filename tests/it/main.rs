@@ -36,9 +36,13 @@ mod predict_cli;
 #[cfg(feature = "predict")]
 mod predict_models;
 mod project_cli;
+mod quality;
+mod quality_real;
 mod real_terminals;
 mod results_cli;
 mod results_real;
+mod scaled_decode;
 mod tui_screen;
 mod tui_show;
 mod tui_tmux;
+mod untrusted_input;

@@ -385,7 +385,14 @@ fn a_source_cannot_rewrite_or_undo_the_targets_events() {
             first.created_at + 1
         ),
     );
-    refused(&f, &undo, &["mallory", "not an answer of theirs"]);
+    // (mallory is not the annotator alice's file was made for: allowed here, so that the
+    // retraction's own check is what refuses it.)
+    refused_with(
+        &f,
+        &undo,
+        &["--allow-other-annotators"],
+        &["mallory", "not an answer of theirs"],
+    );
 
     let dangling = variant(
         &f,
@@ -450,21 +457,8 @@ fn another_project_needs_leave_and_the_classes_it_uses() {
 #[test]
 fn answers_left_in_a_log_beside_the_source_come_in_without_touching_it() {
     let f = fixture();
-    let p = copy_db(&f.good, &f.dir.join("logged.db"));
-    {
-        // As a killed `labelvet annotate` leaves it: committed answers still in the -wal.
-        let store = Store::open(&p).unwrap();
-        store
-            .conn_for_tests()
-            .set_db_config(
-                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-                true,
-            )
-            .unwrap();
-        store
-            .append_answer("img4", "yak", Answer::No, "alice", "s2", None)
-            .unwrap();
-    }
+    // As a killed `labelvet annotate` leaves it: committed answers still in the -wal.
+    let p = merge_support::copy_with_answer_in_log(&f.good, &f.dir.join("logged.db"));
     let wal = with_suffix(&p, "-wal");
     assert!(std::fs::metadata(&wal).unwrap().len() > 0);
     let (main_before, wal_before) = (file_bytes(&p), file_bytes(&wal));

@@ -1,6 +1,6 @@
 //! The algebra that makes "work apart, merge later" safe, checked on random event sets: merging
 //! is commutative, idempotent and associative in the events of every kind (judgments, flags,
-//! classify answers), the candidates and every annotator's current answers. Events are drawn from one pool and each file holds a random part
+//! classify answers, expert verdicts), the candidates and every annotator's current answers. Events are drawn from one pool and each file holds a random part
 //! of it, so files overlap the way re-merged and re-shared files do; answers tie on time often
 //! (ties are broken by id), and retractions undo earlier answers.
 
@@ -9,7 +9,7 @@ use crate::merge_support;
 use std::path::{Path, PathBuf};
 
 use labelvet::store::merge::MergeOptions;
-use labelvet::store::{Answer, ClassifyAnswer, ClassifyEvent, JudgmentEvent, Store};
+use labelvet::store::{Answer, ClassifyAnswer, ClassifyEvent, JudgmentEvent, Store, VerdictEvent};
 use merge_support::{checkout_of, copy_db, small_project, state};
 use proptest::prelude::*;
 
@@ -28,6 +28,8 @@ struct Op {
     /// present as a bit mask of LABELS (the main one is `label`, always present) and the
     /// number of objects.
     classify: Option<(u8, u32)>,
+    /// Give (or, with `retract`, undo) an expert's verdict on the question instead.
+    verdict: bool,
     /// Which of the three files hold this event.
     in_files: [bool; 3],
 }
@@ -42,10 +44,11 @@ fn op() -> impl Strategy<Value = Op> {
         prop::bool::weighted(0.2),
         prop::option::weighted(0.15, 0..4usize),
         prop::option::weighted(0.2, (0..32u8, 1..4u32)),
+        prop::bool::weighted(0.2),
         [any::<bool>(), any::<bool>(), any::<bool>()],
     )
         .prop_map(
-            |(annotator, image, label, answer, time, retract, flag, classify, in_files)| Op {
+            |(
                 annotator,
                 image,
                 label,
@@ -54,7 +57,21 @@ fn op() -> impl Strategy<Value = Op> {
                 retract,
                 flag,
                 classify,
+                verdict,
                 in_files,
+            )| {
+                Op {
+                    annotator,
+                    image,
+                    label,
+                    answer,
+                    time,
+                    retract,
+                    flag,
+                    classify,
+                    verdict,
+                    in_files,
+                }
             },
         )
 }
@@ -64,6 +81,7 @@ const KINDS: [&str; 4] = ["broken", "ambiguous", "expert", "clear"];
 
 enum Item {
     Event(JudgmentEvent),
+    Verdict(VerdictEvent),
     Classify(ClassifyEvent),
     Flag {
         id: String,
@@ -101,7 +119,8 @@ fn build(ops: &[Op], seed: u64) -> Vec<(Item, [bool; 3])> {
             continue;
         }
         let label = LABELS[op.label].to_string();
-        let undo = undo_target(&mut out, op, (false, &annotator, &image, &label));
+        let kind = if op.verdict { VERDICT } else { JUDGMENT };
+        let undo = undo_target(&mut out, op, (kind, &annotator, &image, &label));
         let event = match undo {
             Some((target_id, target_time)) => JudgmentEvent {
                 id,
@@ -128,16 +147,25 @@ fn build(ops: &[Op], seed: u64) -> Vec<(Item, [bool; 3])> {
                 origin: "annotate".into(),
             },
         };
-        out.push((Item::Event(event), op.in_files));
+        let item = if op.verdict {
+            Item::Verdict(VerdictEvent(event))
+        } else {
+            Item::Event(event)
+        };
+        out.push((item, op.in_files));
     }
     out
 }
 
-/// An event's place in the undo rules: its id, its (classify?, annotator, image, label)
-/// question, whether it is an answer, what it retracts, and when.
+/// The kinds of question an undo looks within.
+const JUDGMENT: u8 = 0;
+const CLASSIFY: u8 = 1;
+const VERDICT: u8 = 2;
+
+/// An event's place in the undo rules: its id, its (kind, annotator, image, label) question, whether it is an answer, what it retracts, and when.
 struct View<'a> {
     id: &'a String,
-    question: (bool, &'a str, &'a str, &'a str),
+    question: (u8, &'a str, &'a str, &'a str),
     answer: bool,
     retracts: Option<&'a String>,
     created_at: i64,
@@ -145,16 +173,25 @@ struct View<'a> {
 
 fn view(it: &Item) -> Option<View<'_>> {
     match it {
-        Item::Event(e) => Some(View {
+        Item::Event(e) | Item::Verdict(VerdictEvent(e)) => Some(View {
             id: &e.id,
-            question: (false, &e.annotator, &e.image, &e.label),
+            question: (
+                if matches!(it, Item::Verdict(_)) {
+                    VERDICT
+                } else {
+                    JUDGMENT
+                },
+                &e.annotator,
+                &e.image,
+                &e.label,
+            ),
             answer: e.answer.is_some(),
             retracts: e.retracts.as_ref(),
             created_at: e.created_at,
         }),
         Item::Classify(e) => Some(View {
             id: &e.id,
-            question: (true, &e.annotator, &e.image, ""),
+            question: (CLASSIFY, &e.annotator, &e.image, ""),
             answer: e.answer.is_some(),
             retracts: e.retracts.as_ref(),
             created_at: e.created_at,
@@ -168,7 +205,7 @@ fn view(it: &Item) -> Option<View<'_>> {
 fn undo_target(
     out: &mut [(Item, [bool; 3])],
     op: &Op,
-    question: (bool, &str, &str, &str),
+    question: (u8, &str, &str, &str),
 ) -> Option<(String, i64)> {
     if !op.retract {
         return None;
@@ -200,7 +237,8 @@ fn classify_event(
     mask: u8,
     objects: u32,
 ) -> ClassifyEvent {
-    if let Some((target_id, target_time)) = undo_target(out, op, (true, &annotator, &image, "")) {
+    if let Some((target_id, target_time)) = undo_target(out, op, (CLASSIFY, &annotator, &image, ""))
+    {
         return ClassifyEvent {
             id,
             image,
@@ -251,6 +289,15 @@ fn fill(path: &Path, items: &[(Item, [bool; 3])], file: usize) {
         })
         .collect();
     store.insert_classify_events(classify).unwrap();
+    let verdicts: Vec<VerdictEvent> = items
+        .iter()
+        .filter(|(_, f)| f[file])
+        .filter_map(|(it, _)| match it {
+            Item::Verdict(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect();
+    store.insert_verdicts(&verdicts).unwrap();
     for (it, f) in items {
         if let (
             Item::Flag {
@@ -281,7 +328,16 @@ fn merge(target: &Path, sources: &[&Path]) -> u64 {
     let mut store = Store::open(target).unwrap();
     let sources: Vec<PathBuf> = sources.iter().map(|p| p.to_path_buf()).collect();
     store
-        .merge(&sources, &MergeOptions::default(), &mut |_| {})
+        // The generated files are checkouts whose events are anyone's: allowed, so that the
+        // property is about the union itself.
+        .merge(
+            &sources,
+            &MergeOptions {
+                allow_other_annotators: true,
+                ..MergeOptions::default()
+            },
+            &mut |_| {},
+        )
         .unwrap()
         .new_events()
 }
@@ -345,5 +401,9 @@ proptest! {
             matches!(it, Item::Classify(_)) && f.iter().any(|x| *x)
         }).count();
         prop_assert_eq!(s_left.classify.len(), held_classify);
+        let held_verdicts = items.iter().filter(|(it, f)| {
+            matches!(it, Item::Verdict(_)) && f.iter().any(|x| *x)
+        }).count();
+        prop_assert_eq!(s_left.verdicts.len(), held_verdicts);
     }
 }

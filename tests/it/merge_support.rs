@@ -101,6 +101,8 @@ pub struct State {
     pub classify: Vec<ClassifyEvent>,
     pub current_classify: Vec<CurrentClassify>,
     pub flags: Vec<String>,
+    pub verdicts: Vec<labelvet::store::VerdictEvent>,
+    pub current_verdicts: Vec<labelvet::store::CurrentAnswer>,
     pub candidates: Vec<String>,
     pub images: Vec<String>,
 }
@@ -127,6 +129,8 @@ pub fn state(path: &Path) -> State {
         classify: store.classify_events().unwrap(),
         current_classify: store.current_classify_answers().unwrap(),
         flags: rows("SELECT * FROM flags ORDER BY id"),
+        verdicts: store.verdict_events().unwrap(),
+        current_verdicts: store.current_verdicts().unwrap(),
         candidates: rows(
             "SELECT i.key, c.label, c.is_original FROM candidates c
              JOIN images i ON i.id = c.image_id ORDER BY 1, 2",
@@ -136,4 +140,29 @@ pub fn state(path: &Path) -> State {
              FROM images ORDER BY key",
         ),
     }
+}
+
+/// A copy of `source` at `dst` with one more answer of alice's (img4, yak, no) left in its
+/// `-wal`, as a killed `labelvet annotate` leaves it: committed, never checkpointed.
+pub fn copy_with_answer_in_log(source: &Path, dst: &Path) -> PathBuf {
+    let p = copy_db(source, dst);
+    let store = Store::open(&p).unwrap();
+    store
+        .conn_for_tests()
+        .set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .unwrap();
+    store
+        .append_answer(
+            "img4",
+            "yak",
+            labelvet::store::Answer::No,
+            "alice",
+            "s2",
+            None,
+        )
+        .unwrap();
+    p
 }

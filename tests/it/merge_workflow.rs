@@ -368,7 +368,8 @@ fn a_schema_1_source_merges_into_a_current_target() {
         // What a file of labelvet's first schema holds: migration 1 only.
         let conn = rusqlite::Connection::open(&file).unwrap();
         conn.execute_batch(
-            "DROP TABLE classify; DROP TABLE assignments; DROP TABLE merge_log;
+            "DROP TABLE classify; DROP TABLE gold; DROP TABLE verdicts;
+             DROP TABLE assignments; DROP TABLE merge_log; DROP INDEX candidates_by_label;
              UPDATE meta SET value = '1' WHERE key = 'schema_version';
              PRAGMA user_version = 1;",
         )

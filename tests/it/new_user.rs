@@ -304,9 +304,12 @@ fn a_grid_image_left_open_is_not_done() {
     g.toggle_mark(Mark::Skip);
     let mut app = GridApp::new(
         g,
+        Keymap::default(),
         Encoder::halfblocks(),
-        "project.db".into(),
-        None,
+        AppOptions {
+            project_name: "project.db".into(),
+            image_root: None,
+        },
         Box::new(|| {}),
     );
     let mut term = Terminal::new(TestBackend::new(120, 36)).unwrap();

@@ -189,6 +189,39 @@ fn unreadable_and_vanished_images_are_skipped_and_listed() {
 }
 
 #[test]
+fn a_key_leading_out_of_the_image_folder_is_never_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    std::fs::create_dir(&images).unwrap();
+    std::fs::copy(
+        Path::new(LABELLED).join("imagenet_00_243.jpg"),
+        images.join("a.jpg"),
+    )
+    .unwrap();
+    // A real photo outside the folder: were the key followed, it would be predicted.
+    std::fs::copy(
+        Path::new(LABELLED).join("imagenet_01_559.jpg"),
+        dir.path().join("outside.jpg"),
+    )
+    .unwrap();
+    let db = dir.path().join("p.db");
+    ok(&["init", s(&db), "--images", s(&images)]);
+    // As a project merged before keys were checked would hold it.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("INSERT INTO images(key, status) VALUES ('../outside.jpg', 'missing');")
+        .unwrap();
+    let out = ok(&["predict", s(&db), "--model", LITE0, "--scale-127"]);
+    assert!(out.contains("lite0: 1 image predicted"), "{out}");
+    assert!(out.contains("skipped: ../outside.jpg: "), "{out}");
+    assert!(
+        out.contains("must be a relative path inside the image folder"),
+        "{out}"
+    );
+    assert_eq!(predicted_images(&db), 1);
+}
+
+#[test]
 fn ctrl_c_keeps_finished_chunks_and_the_next_run_continues() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("p.db");

@@ -255,7 +255,7 @@ fn every_export_format_holds_the_same_label_sets() {
     let mut rows = csv.lines();
     assert_eq!(
         rows.next().unwrap(),
-        "image,label,label_index,name,yes,no,maybe,frequency,score,valid,original"
+        "image,label,label_index,name,yes,no,maybe,frequency,score,valid,original,adjudicated"
     );
     let rows: Vec<&str> = rows.collect();
     assert_eq!(rows.len(), p.answers.len());

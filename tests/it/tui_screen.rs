@@ -11,7 +11,7 @@ use std::time::Duration;
 use annotate_support::{Project, project, project_in, truncated_jpeg};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use labelvet::annotate::{
-    ClassifySession, GridOptions, GridSession, ManualClock, Session, SessionOptions,
+    ClassifySession, GridOptions, GridSession, ManualClock, Mark, Session, SessionOptions,
 };
 use labelvet::store::{Answer, FlagKind, Store};
 use labelvet::tui::app::Mode;
@@ -451,6 +451,10 @@ struct GridScreen {
 
 impl GridScreen {
     fn new(p: &Project, label: &str, w: u16, h: u16) -> GridScreen {
+        GridScreen::with_keys(p, label, w, h, Keymap::default())
+    }
+
+    fn with_keys(p: &Project, label: &str, w: u16, h: u16, keys: Keymap) -> GridScreen {
         let session = GridSession::open_with_clock(
             p.open(),
             GridOptions {
@@ -463,9 +467,12 @@ impl GridScreen {
         .unwrap();
         let app = GridApp::new(
             session,
+            keys,
             Encoder::halfblocks(),
-            "project.db".into(),
-            Some(p.root.clone()),
+            AppOptions {
+                project_name: "project.db".into(),
+                image_root: Some(p.root.clone()),
+            },
             Box::new(|| {}),
         );
         GridScreen {
@@ -541,6 +548,34 @@ fn a_grid_page_of_thumbnails_for_one_label() {
         "{text}"
     );
     assert!(p.open().current_answers().unwrap().is_empty());
+}
+
+#[test]
+fn the_grid_keys_come_from_the_keymap() {
+    let p = project(20);
+    let keys = Keymap::from_toml(
+        Path::new("keys.toml"),
+        "[grid]\n\"y\" = \"contains\"\n\"space\" = \"none\"\n\"s\" = \"save-page\"\n",
+    )
+    .unwrap();
+    let mut g = GridScreen::with_keys(&p, "patio", 120, 40, keys);
+    let text = g.text();
+    let status = text.lines().last().unwrap();
+    assert!(status.contains("y contains"), "{status}");
+    assert!(status.contains("s save page"), "{status}");
+    g.key(KeyCode::Char(' '));
+    assert!(
+        g.app.session().page().iter().all(|c| c.mark == Mark::No),
+        "space is unbound"
+    );
+    g.key(KeyCode::Char('y'));
+    assert_eq!(g.app.session().page()[0].mark, Mark::Yes);
+    g.key(KeyCode::Char('s'));
+    assert_eq!(
+        p.open().current_answers().unwrap().len(),
+        3,
+        "s saved the page"
+    );
 }
 
 #[test]
@@ -661,9 +696,12 @@ fn the_classify_screen_lists_the_valid_labels_with_the_main_object() {
     .unwrap();
     let mut app = ClassifyApp::new(
         session,
+        Keymap::default(),
         Encoder::halfblocks(),
-        "project.db".into(),
-        Some(root.clone()),
+        AppOptions {
+            project_name: "project.db".into(),
+            image_root: Some(root.clone()),
+        },
         Box::new(|| {}),
     );
     let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
@@ -684,7 +722,8 @@ fn the_classify_screen_lists_the_valid_labels_with_the_main_object() {
     insta::assert_snapshot!("classify", text);
 
     press(&mut app, KeyCode::Enter);
-    let (msg, error) = app.message().unwrap();
+    let m = app.message().unwrap();
+    let (msg, error) = (&m.text, m.error);
     assert!(!error, "{msg}");
     assert!(
         msg.contains("every image of the queue is answered"),
@@ -705,4 +744,75 @@ fn the_reference_panel_says_when_a_class_has_nothing_to_compare_with() {
     let msg = s.app.message().expect("a message").text.clone();
     assert!(msg.starts_with("no reference for "), "{msg}");
     assert!(s.text().contains("no reference for"));
+}
+
+#[test]
+fn the_review_screen_shows_the_counts_and_takes_a_verdict() {
+    use labelvet::annotate::{QueueSpec, ReviewSession};
+    use labelvet::tui::ReviewApp;
+    let root = fixed_root("review");
+    let p = project_in(2, &[], Some(&root));
+    let store = p.open();
+    let first = store.image(&p.keys[0]).unwrap().unwrap();
+    let label = store.candidates(first.id).unwrap()[0].label.clone();
+    for (who, a) in [
+        ("bob", Answer::Yes),
+        ("carol", Answer::No),
+        ("dan", Answer::Maybe),
+    ] {
+        store
+            .append_answer(&p.keys[0], &label, a, who, "s", None)
+            .unwrap();
+    }
+    let session = ReviewSession::open_with_clock(
+        store,
+        "expert",
+        &QueueSpec::default(),
+        Box::new(ManualClock::new()),
+    )
+    .unwrap();
+    let open = |session, names| {
+        ReviewApp::new(
+            session,
+            names,
+            Keymap::default(),
+            Encoder::halfblocks(),
+            AppOptions {
+                project_name: "project.db".into(),
+                image_root: Some(root.clone()),
+            },
+            Box::new(|| {}),
+        )
+    };
+    let mut app = open(session, false);
+    let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    term.draw(|f| app.draw(f)).unwrap();
+    assert!(app.settle(Duration::from_secs(20)));
+    term.draw(|f| app.draw(f)).unwrap();
+    let buf = term.backend().buffer();
+    assert!(picture_cells(buf) > 1000, "the photo is drawn");
+    let text = screen_text(buf);
+    assert!(
+        text.contains("annotators: 1 yes · 1 no · 1 maybe"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("carol"),
+        "names only with --show-annotators: {text}"
+    );
+    insta::assert_snapshot!("review", text);
+
+    app.handle_key(KeyEvent::new(KeyCode::Char('n'), KeyModifiers::NONE));
+    let m = app.message().unwrap();
+    assert!(
+        !m.error && m.text.starts_with("verdict no saved"),
+        "{}",
+        m.text
+    );
+    assert_eq!(app.session().decided(), 1);
+    let v = app.session().store().current_verdicts().unwrap();
+    assert_eq!(
+        (v[0].annotator.as_str(), v[0].answer),
+        ("expert", Answer::No)
+    );
 }

@@ -94,7 +94,12 @@ struct Tmux {
 
 impl Tmux {
     fn start(f: &Fixture, name: &str, script: &str) -> Tmux {
-        let socket = f.dir.path().join(format!("tmux-{name}"));
+        Tmux::start_in(f.dir.path(), name, script)
+    }
+
+    /// A server whose socket is in `dir`.
+    fn start_in(dir: &Path, name: &str, script: &str) -> Tmux {
+        let socket = dir.join(format!("tmux-{name}"));
         let t = Tmux {
             socket: socket.to_str().unwrap().to_string(),
         };
@@ -273,7 +278,7 @@ fn answer_undo_quit_reopen_resume() {
     assert!(screen.contains("image 2/20"), "{screen}");
     let cursor = screen
         .lines()
-        .find(|l| l.contains('▶'))
+        .find(|l| l.contains("│> "))
         .unwrap_or_else(|| panic!("no cursor on screen:\n{screen}"));
     assert!(cursor.contains("2  open"), "{cursor}");
     assert!(cursor.contains(&undone_name), "{cursor}");
@@ -572,4 +577,384 @@ fn a_classify_answer_lands_in_the_project_file() {
     let mut shown = [a, b];
     shown.sort_by_key(|k| vocab.get(k).and_then(|c| c.index));
     assert_eq!(answer.main, shown[1]);
+}
+
+#[test]
+fn quitting_the_demo_says_what_happened_and_what_comes_next() {
+    if !tmux_installed() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // $USER and $LOGNAME unset, as under some cron jobs and containers: the annotator is still
+    // the login name, never the placeholder `annotator`.
+    let script = format!(
+        "env -u USER -u LOGNAME LABELVET_DATA_DIR=\"{data}\" XDG_CONFIG_HOME=\"{config}\" \
+         \"{bin}\" demo --graphics halfblocks; echo EXIT=$?; sleep 600",
+        data = data.display(),
+        config = dir.path().join("config").display(),
+        bin = BIN,
+    );
+    let t = Tmux::start_in(dir.path(), "demo", &script);
+    let screen = t.wait_for("0 this session");
+    let login = labelvet::annotate::login_name();
+    assert_ne!(login, "annotator", "the test machine has a login name");
+    assert!(screen.contains(&format!("annotator {login}")), "{screen}");
+    assert!(!screen.contains("annotator annotator"), "{screen}");
+
+    t.send(&["y"]);
+    t.wait_for("1 this session");
+    t.send(&["n"]);
+    t.wait_for("2 this session");
+    t.send(&["u"]);
+    t.wait_for("1 this session");
+    t.send(&["q"]);
+    let screen = t.wait_for("EXIT=0");
+    let db = data.join("demo").join("demo.db");
+    let db_text = db.display().to_string();
+    assert!(
+        screen.contains(&format!(
+            "labelvet demo: 1 answer this session by {login}, saved in {db_text}"
+        )),
+        "{screen}"
+    );
+    for next in [
+        format!("labelvet report {db_text}"),
+        format!("labelvet checkout {db_text} --annotator bob -o bob.db"),
+        format!("labelvet merge {db_text} bob.db"),
+    ] {
+        assert!(screen.contains(&next), "{next} is not in:\n{screen}");
+    }
+    // The file named holds the answer that stands.
+    let answers = Store::open(&db).unwrap().current_answers().unwrap();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+}
+
+/// The screen on `db` as `annotator` with `args`, like [`annotate_script_args`] for another file.
+fn script_on(f: &Fixture, db: &Path, annotator: &str, args: &str) -> String {
+    format!(
+        "XDG_CONFIG_HOME=\"{config}\" \"{bin}\" annotate \"{db}\" --annotator {annotator} \
+         --graphics halfblocks {args}; echo EXIT=$?; sleep 600",
+        config = f.dir.path().join("config").display(),
+        bin = BIN,
+        db = db.display()
+    )
+}
+
+fn labelvet_ok(args: &[&str]) -> String {
+    let out = run(Command::new(BIN).args(args));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// The project's images in key order with their original labels.
+fn originals(db: &Path) -> Vec<(String, String)> {
+    Store::open(db)
+        .unwrap()
+        .images()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.rec.key, r.rec.original_label.unwrap()))
+        .collect()
+}
+
+#[test]
+fn gold_rate_mixes_gold_images_into_the_queue_and_report_counts_the_answers() {
+    if !tmux_installed() {
+        return;
+    }
+    let f = fixture();
+    let images = originals(&f.db);
+    // Gold on the original label of the last 6 images; alice's file holds the first 4.
+    let mut gold = String::from("image,label,answer,annotator\n");
+    for (key, label) in &images[14..] {
+        gold.push_str(&format!("{key},{label},yes,e1\n{key},{label},yes,e2\n"));
+    }
+    let gold_csv = f.dir.path().join("gold.csv");
+    std::fs::write(&gold_csv, gold).unwrap();
+    labelvet_ok(&["gold", "import", p(&f.db), p(&gold_csv)]);
+    let alice = f.dir.path().join("alice.db");
+    {
+        let project = Store::open(&f.db).unwrap();
+        let mine: Vec<String> = images[..4].iter().map(|(k, _)| k.clone()).collect();
+        let opts = labelvet::store::checkout::CheckoutOptions {
+            annotator: "alice",
+            with_answers: false,
+            assignment: Some(&mine),
+            assignment_note: None,
+        };
+        labelvet::store::checkout::checkout(&project, &alice, &opts).unwrap();
+    }
+
+    // --gold-rate outside 0..1 is refused before the screen opens, and nothing is written.
+    let out = Command::new(BIN)
+        .args(["annotate", p(&alice), "--gold-rate", "1.5"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--gold-rate 1.5 is not between 0 and 1")
+    );
+
+    let t = Tmux::start(
+        &f,
+        "gold",
+        &script_on(&f, &alice, "alice", "--gold-rate 0.5 --seed 1"),
+    );
+    // Rate 0.5: as many images with a gold question (from outside her 4) as without.
+    let screen = t.wait_for("image 1/8");
+    assert!(screen.contains("answered"), "{screen}");
+    // Answer every question yes, one key at a time as the screen takes them.
+    for _ in 0..200 {
+        if t.capture()
+            .contains("every question of your queue is answered")
+        {
+            break;
+        }
+        t.send(&["y"]);
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    t.wait_for("every question of your queue is answered");
+    t.send(&["q"]);
+    t.wait_for("EXIT=0");
+
+    let r: serde_json::Value =
+        serde_json::from_str(&labelvet_ok(&["report", p(&alice), "--json"])).unwrap();
+    let a = &r["annotators"][0];
+    assert_eq!(a["annotator"], "alice");
+    // One gold question on each of the 4 gold images mixed in, all answered yes: the truth.
+    assert_eq!(a["gold_answers"], 4);
+    assert_eq!(a["gold_accuracy"], 1.0);
+    // The screen timed every answer.
+    assert_eq!(a["untimed_answers"], 0);
+}
+
+#[test]
+fn review_verdicts_decide_exports_and_differing_merged_verdicts_are_a_conflict() {
+    if !tmux_installed() {
+        return;
+    }
+    let f = fixture();
+    let images = originals(&f.db);
+    let vocab = Vocab::imagenet1k();
+    // One disputed question: the first image's original label, yes from ann, no from bob.
+    let (key, label) = &images[0];
+    let answers = f.dir.path().join("answers.csv");
+    std::fs::write(
+        &answers,
+        format!("image,label,annotator,answer\n{key},{label},ann,yes\n{key},{label},bob,no\n"),
+    )
+    .unwrap();
+    labelvet_ok(&["judgments", "import", p(&f.db), p(&answers)]);
+    let file = |who: &str| {
+        let out = f.dir.path().join(format!("{who}.db"));
+        labelvet_ok(&[
+            "checkout",
+            p(&f.db),
+            "--annotator",
+            who,
+            "-o",
+            p(&out),
+            "--with-answers",
+        ]);
+        out
+    };
+    let (x1, x2) = (file("x1"), file("x2"));
+    let name = vocab.get(label).unwrap().name.clone();
+    let index = vocab.get(label).unwrap().index.unwrap();
+
+    // x1 says no, in the review screen of their file.
+    let t = Tmux::start(&f, "review1", &script_on(&f, &x1, "x1", "--review"));
+    let screen = t.wait_for("annotators: 1 yes · 1 no · 0 maybe");
+    assert!(
+        screen.contains(&format!("is there a {name} in this image?")),
+        "{screen}"
+    );
+    assert!(screen.contains("question 1/1"), "{screen}");
+    // Names only with --show-annotators.
+    assert!(!screen.contains("bob: no"), "{screen}");
+    t.send(&["n"]);
+    t.wait_for("verdict no saved");
+    t.send(&["q"]);
+    t.wait_for("EXIT=0");
+    labelvet_ok(&["merge", p(&f.db), p(&x1)]);
+
+    // The verdict decides the question in csv (score 0, adjudicated) and real-json.
+    let csv = labelvet_ok(&["export", p(&f.db), "--format", "csv"]);
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with(&format!("{key},{label},")))
+        .unwrap();
+    assert!(row.ends_with(",1,1,0,0.5,0,0,1,1"), "{row}");
+    let real: Vec<Vec<u32>> =
+        serde_json::from_str(&labelvet_ok(&["export", p(&f.db), "--format", "real-json"])).unwrap();
+    // (Without the verdict, 1 yes of 2 would be valid at 0.5.)
+    assert!(!real[0].contains(&index), "{:?}", real[0]);
+
+    // x2, with the names shown, says yes; merged, the two verdicts conflict and neither decides.
+    let t = Tmux::start(
+        &f,
+        "review2",
+        &script_on(&f, &x2, "x2", "--review --show-annotators"),
+    );
+    let screen = t.wait_for("bob: no");
+    assert!(screen.contains("ann: yes"), "{screen}");
+    t.send(&["y"]);
+    t.wait_for("verdict yes saved");
+    t.send(&["q"]);
+    t.wait_for("EXIT=0");
+    labelvet_ok(&["merge", p(&f.db), p(&x2)]);
+    let text = labelvet_ok(&["report", p(&f.db)]);
+    assert!(
+        text.contains("conflicting verdicts (none of them decides):"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{key}  {name} ({label}): x1 no, x2 yes")),
+        "{text}"
+    );
+    let real: Vec<Vec<u32>> =
+        serde_json::from_str(&labelvet_ok(&["export", p(&f.db), "--format", "real-json"])).unwrap();
+    assert!(real[0].contains(&index), "{:?}", real[0]);
+}
+
+#[test]
+fn speed_figures_of_a_session_driven_with_known_pauses() {
+    if !tmux_installed() {
+        return;
+    }
+    let f = fixture();
+    let total = total_questions(&f.db);
+    let t = Tmux::start(&f, "speed", &script_on(&f, &f.db, "alice", ""));
+    t.wait_for(&format!("0/{total} answered"));
+    // Each answer comes at least 1.2 s after the question showed: the time recorded is no less.
+    for i in 1..=3 {
+        std::thread::sleep(Duration::from_millis(1200));
+        t.send(&["y"]);
+        t.wait_for(&format!("{i}/{total} answered"));
+    }
+    t.send(&["q"]);
+    t.wait_for("EXIT=0");
+    let r: serde_json::Value =
+        serde_json::from_str(&labelvet_ok(&["report", p(&f.db), "--json"])).unwrap();
+    let a = &r["annotators"][0];
+    assert_eq!(
+        (a["timed_answers"].as_u64(), a["untimed_answers"].as_u64()),
+        (Some(3), Some(0))
+    );
+    assert!(a["median_seconds"].as_f64().unwrap() >= 1.2, "{a}");
+    assert_eq!(a["share_under_400ms"], 0.0);
+    let bins: u64 = r["speed"]["histogram"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["answers"].as_u64().unwrap())
+        .sum();
+    assert_eq!(bins, 3);
+    let text = labelvet_ok(&["report", p(&f.db)]);
+    assert!(
+        text.contains("Speed (3 timed answers; 0 without a time left out)"),
+        "{text}"
+    );
+}
+
+/// Issue 14: a project holding text that would command a terminal (as a file made before
+/// labelvet refused it at the door, or edited by hand): the vocabulary's guideline writing the
+/// clipboard (OSC 52), a definition clearing the screen, a model name retitling the window, a
+/// flag's note and annotator with colours and a line break. On the annotation screen every one
+/// is shown as a visible escape: `capture-pane -e` holds no escape sequence but the colours and
+/// attributes (SGR) of labelvet's own styling.
+#[test]
+fn hostile_text_in_the_project_reaches_the_screen_escaped() {
+    if !tmux_installed() {
+        return;
+    }
+    let f = fixture();
+    {
+        let conn = rusqlite::Connection::open(&f.db).unwrap();
+        conn.execute_batch(
+            "UPDATE classes SET
+                 guideline = 'look ' || char(27) || ']52;c;aGk=' || char(7) || ' here',
+                 definition = char(27) || '[2J' || char(27) || '[H wiped';
+             UPDATE models SET name = name || char(27) || ']0;title' || char(7);
+             INSERT INTO flags SELECT printf('0190aaaa-0000-7000-8000-%012d', id), key, 'broken',
+                 'see' || char(10) || char(27) || '[31mred', 'ev' || char(27) || '[5mil', 's', 1
+                 FROM images;",
+        )
+        .unwrap();
+    }
+    let pidfile = f.dir.path().join("pid");
+    let t = Tmux::start(
+        &f,
+        "hostile",
+        &annotate_script_args(&f, &pidfile, "--graphics halfblocks --show-sources"),
+    );
+    let screen = t.wait_for("Guideline");
+    for shown in [
+        "\\x1b]52;c;aGk=\\x07",
+        "\\x1b[2J\\x1b[H wiped",
+        "\\x1b]0;title",
+    ] {
+        assert!(screen.contains(shown), "{shown:?} not on screen:\n{screen}");
+    }
+    assert!(
+        screen.contains("see\\x0a\\x1b[31mred"),
+        "the note:\n{screen}"
+    );
+    let out =
+        run(Command::new("tmux").args(["-S", &t.socket, "capture-pane", "-e", "-p", "-t", "t"]));
+    let raw = String::from_utf8_lossy(&out.stdout);
+    let mut rest = raw.as_ref();
+    while let Some(i) = rest.find('\x1b') {
+        let seq = &rest[i + 1..];
+        let params = seq
+            .strip_prefix('[')
+            .map(|s| s.trim_start_matches(|c: char| c.is_ascii_digit() || c == ';' || c == ':'));
+        assert!(
+            params.is_some_and(|p| p.starts_with('m')),
+            "an escape sequence other than SGR on screen: {:?}",
+            &seq[..seq.len().min(20)]
+        );
+        rest = seq;
+    }
+    assert!(!raw.contains('\x07'), "a BEL on screen");
+    t.send(&["q"]);
+}
+
+/// With no `--annotator` and no `$USER` or `$LOGNAME` (cron, `env -i`, some SSH setups), the
+/// annotator is the account's login name from the user database, on the screen and in the
+/// events, never the fallback word `annotator`.
+#[test]
+fn the_login_name_is_the_annotator_when_user_is_unset() {
+    if !tmux_installed() {
+        return;
+    }
+    let f = fixture();
+    let total = total_questions(&f.db);
+    let login = String::from_utf8(run(Command::new("id").arg("-un")).stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(!login.is_empty() && login != "annotator", "{login}");
+    let script = format!(
+        "XDG_CONFIG_HOME=\"{config}\" env -u USER -u LOGNAME \"{bin}\" annotate \"{db}\" \
+         --graphics halfblocks; echo EXIT=$?; sleep 600",
+        config = f.dir.path().join("config").display(),
+        bin = BIN,
+        db = f.db.display()
+    );
+    let t = Tmux::start(&f, "login", &script);
+    let screen = t.wait_for(&format!("annotator {login}"));
+    assert!(!screen.contains("annotator annotator"), "{screen}");
+    t.wait_for(&format!("0/{total} answered"));
+    t.send(&["y"]);
+    t.wait_for(&format!("1/{total} answered"));
+    t.send(&["q"]);
+    t.wait_for("EXIT=0");
+    let events = Store::open(&f.db).unwrap().events().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].annotator, login);
 }

@@ -9,7 +9,10 @@ use rusqlite::{Transaction, params};
 
 use super::{ImageConflict, SourceReport, TargetState};
 use crate::error::Result;
-use crate::store::untrusted::{SourceFile, SourceRow, describe, refused};
+use crate::store::images::{check_image_key, check_raw_path};
+use crate::store::untrusted::{
+    MAX_NAME_BYTES, MAX_NOTE_BYTES, SourceFile, SourceRow, describe, door_str, refused,
+};
 
 /// A model of a source: (row id, name, source, imported_at).
 type SourceModel = (i64, String, Option<String>, String);
@@ -79,6 +82,7 @@ fn merge_images(
         let f = SourceRow::new(path, row, "images");
         let id = f.int(0)?;
         let key = f.text(1)?;
+        check_image_key(key).map_err(|why| refused(path, format!("images row {id}: {why}")))?;
         let sha = f.opt_text(4)?;
         if let Some((tid, tsha)) = state.images.get(key) {
             if let (Some(t), Some(s)) = (tsha.as_deref(), sha)
@@ -102,6 +106,12 @@ fn merge_images(
             ValueRef::Blob(b) => Some(b.to_vec()),
             _ => return Err(f.bad(2, "is neither empty nor bytes")),
         };
+        if let Some(raw) = &raw_path {
+            check_raw_path(raw).map_err(|why| refused(path, format!("image {key}: {why}")))?;
+        }
+        f.door_text(3, MAX_NAME_BYTES)?;
+        f.door_text(4, MAX_NAME_BYTES)?;
+        f.door_text(9, MAX_NOTE_BYTES)?;
         let label = f.opt_text(3)?;
         let class = match label {
             Some(l) => Some(state.class(l).ok_or_else(|| {
@@ -151,6 +161,14 @@ fn merge_predictions(
 ) -> Result<()> {
     let path = src.path.as_path();
     let sq = |e: rusqlite::Error| refused(path, describe(&e));
+    door_str(path, "model name", &name, MAX_NAME_BYTES)?;
+    door_str(
+        path,
+        "a model's source",
+        source.as_deref().unwrap_or(""),
+        MAX_NOTE_BYTES,
+    )?;
+    door_str(path, "a model's import time", &imported_at, MAX_NAME_BYTES)?;
     let tid = match state.models.get(&name) {
         Some((_, s, at)) if *s == source && *at == imported_at => return Ok(()),
         Some((tid, ..)) => {

@@ -12,10 +12,13 @@ use std::path::Path;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, Statement, Transaction};
 
-use super::{AnnotatorMerge, SourceReport, TargetState};
+use super::{AnnotatorMerge, Counts, SourceReport, TargetState};
 use crate::error::{Error, Result};
-use crate::store::events::{Kind, OnUndo, Role, Undo};
-use crate::store::untrusted::{SourceFile, SourceRow, describe, refused};
+use crate::store::events::{Kind, OnUndo, Role, Ty, Undo};
+use crate::store::images::check_image_key;
+use crate::store::untrusted::{
+    MAX_NAME_BYTES, MAX_NOTE_BYTES, SourceFile, SourceRow, describe, refused,
+};
 
 /// Where a kind's columns of note are, found once from its declaration.
 struct Shape {
@@ -93,6 +96,8 @@ pub(super) fn merge_kind(
         if let Some(row) = next {
             let v = SourceRow::new(path, row, k.noun);
             let checked = check_row(&v, k, &shape, state, target_path)?;
+            let annotator = v.text(shape.annotator)?;
+            state.names.admit(annotator).map_err(|why| v.refuse(why))?;
             batch.push(row, checked).map_err(sq)?;
             if !batch.is_full() {
                 continue;
@@ -111,6 +116,25 @@ pub(super) fn merge_kind(
                 continue;
             }
             counts.0 += 1;
+            // A checkout carries its annotator's new answers; anyone else's (the others' come
+            // with --with-answers, but are already in the target) is not theirs to bring.
+            if let Some(owner) = src.meta.get("checkout_annotator")
+                && owner != annotator
+                && !state.allow_other_annotators
+            {
+                return Err(refused(
+                    path,
+                    format!(
+                        "it was made for {}, but {} {} is by {}, which is new to {}; merge \
+                         with --allow-other-annotators if that is meant",
+                        crate::text::display(owner),
+                        k.noun,
+                        batch.str(i, 0),
+                        crate::text::display(annotator),
+                        target_path.display()
+                    ),
+                ));
+            }
             let image = batch.str(i, shape.image);
             let (image_id, class) = batch.checked[i];
             if let Some(t) = shape.retracts.and_then(|c| batch.opt_str(i, c)) {
@@ -137,22 +161,26 @@ pub(super) fn merge_kind(
         }
     }
     check_retractions(tx, k, &shape, path, &retractions)?;
-    let (new, duplicate) = (k.report)(r);
-    *new += per_annotator.values().map(|c| c.0).sum::<u64>();
-    *duplicate += per_annotator.values().map(|c| c.1).sum::<u64>();
-    if k.log.answers {
-        r.annotators = per_annotator
-            .into_iter()
-            .map(
-                |(annotator, (new_events, duplicate_events))| AnnotatorMerge {
+    let mut all = Counts::default();
+    for (annotator, (new, duplicate)) in per_annotator {
+        let c = Counts { new, duplicate };
+        all += c;
+        match r
+            .annotators
+            .binary_search_by(|a| a.annotator.cmp(&annotator))
+        {
+            Ok(i) => r.annotators[i].events.add(k, c),
+            Err(i) => {
+                let mut a = AnnotatorMerge {
                     annotator,
-                    new_events,
-                    duplicate_events,
-                },
-            )
-            .collect();
-        r.annotators.sort_by(|a, b| a.annotator.cmp(&b.annotator));
+                    ..AnnotatorMerge::default()
+                };
+                a.events.add(k, c);
+                r.annotators.insert(i, a);
+            }
+        }
     }
+    r.events.add(k, all);
     Ok(())
 }
 
@@ -169,9 +197,17 @@ fn check_row(
     let refuse = |why: String| Err(refused(v.path, why));
     for (i, c) in k.columns.iter().enumerate() {
         v.typed(i, c.ty)?;
+        if matches!(c.ty, Ty::Text | Ty::NonEmpty | Ty::OptText) {
+            let max = match c.role {
+                Role::Payload(_) => MAX_NOTE_BYTES,
+                _ => MAX_NAME_BYTES,
+            };
+            v.door_text(i, max)?;
+        }
     }
     let id = v.event_id(0)?;
     let image = v.text(shape.image)?;
+    check_image_key(image).map_err(|why| v.refuse(why))?;
     let retraction = match shape.retracts {
         Some(c) => v.opt_text(c)?.is_some(),
         None => false,

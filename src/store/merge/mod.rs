@@ -35,7 +35,7 @@ use rayon::prelude::*;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
-use super::events::KINDS;
+use super::events::{KINDS, Kind};
 use super::untrusted::{SourceFile, describe, refused};
 use super::{Store, locked_or, now_rfc3339};
 use crate::error::{Error, Result};
@@ -48,6 +48,8 @@ pub struct MergeOptions {
     pub keep_target: bool,
     /// Accept sources made from another project (a different project UUID).
     pub allow_other_project: bool,
+    /// Accept new events of annotators other than the one a checkout was made for.
+    pub allow_other_annotators: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,12 +59,68 @@ pub struct ImageConflict {
     pub source_sha256: String,
 }
 
+/// New and already present events of one kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub new: u64,
+    /// Events the target already had.
+    pub duplicate: u64,
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, o: Counts) {
+        self.new += o.new;
+        self.duplicate += o.duplicate;
+    }
+}
+
+/// Counts per event kind, keyed by the kind's table (`judgments`, `flags`, `classify`, ...):
+/// every kind of [`KINDS`] is counted from its declaration alone, so a new kind needs nothing
+/// here.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct KindCounts(BTreeMap<&'static str, Counts>);
+
+impl KindCounts {
+    /// The counts of `kind` (zero when none came).
+    pub fn of(&self, kind: &Kind) -> Counts {
+        self.get(kind.table)
+    }
+
+    /// The counts of the kind kept in `table` (zero when none came).
+    pub fn get(&self, table: &str) -> Counts {
+        self.0.get(table).copied().unwrap_or_default()
+    }
+
+    pub(crate) fn add(&mut self, kind: &Kind, c: Counts) {
+        *self.0.entry(kind.table).or_default() += c;
+    }
+
+    /// Every kind with its counts, in [`KINDS`] order, those with none included.
+    pub fn by_kind(&self) -> impl Iterator<Item = (&'static Kind, Counts)> + '_ {
+        KINDS.iter().map(|k| (*k, self.of(k)))
+    }
+
+    /// The answers' counts: the first kind of [`KINDS`], the judgments.
+    pub fn answers(&self) -> Counts {
+        self.of(KINDS[0])
+    }
+
+    /// All kinds together.
+    pub fn total(&self) -> Counts {
+        let mut t = Counts::default();
+        for c in self.0.values() {
+            t += *c;
+        }
+        t
+    }
+}
+
+/// One annotator's events in a source, of every kind.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AnnotatorMerge {
     pub annotator: String,
-    pub new_events: u64,
-    /// Events of theirs the target already had.
-    pub duplicate_events: u64,
+    pub events: KindCounts,
 }
 
 /// What one source brought (or, in a dry run, would bring).
@@ -75,24 +133,26 @@ pub struct SourceReport {
     pub vocab_differs: bool,
     /// A sidecar log recovered into a private copy, as a sentence.
     pub recovered: Option<String>,
-    /// Annotators with events in the source, by name.
+    /// Annotators with events of any kind in the source, by name.
     pub annotators: Vec<AnnotatorMerge>,
-    pub new_events: u64,
-    pub duplicate_events: u64,
-    pub new_flags: u64,
-    pub duplicate_flags: u64,
+    /// New and already present events of each kind.
+    pub events: KindCounts,
     pub new_images: u64,
     pub conflicts: Vec<ImageConflict>,
-    /// New events on images in conflict (brought in with the target's image record).
+    /// New events on images in conflict (brought in with the target's image record), of the
+    /// kinds whose log counts them (`Log::answers`).
     pub events_on_conflicts: u64,
     pub new_models: Vec<String>,
     /// Models both sides have from different imports: only predictions the target lacked came.
     pub differing_models: Vec<String>,
     pub new_predictions: u64,
-    /// Classify events (see `store::classify`) new to the target, and those it already had.
-    /// (Each event kind's pair of counts is named by its declaration's `report`.)
-    pub new_classify: u64,
-    pub duplicate_classify: u64,
+}
+
+impl SourceReport {
+    /// The answers' counts: the first kind of [`KINDS`], the judgments.
+    pub fn answers(&self) -> Counts {
+        self.events.answers()
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -104,12 +164,25 @@ pub struct MergeReport {
 }
 
 impl MergeReport {
-    pub fn new_events(&self) -> u64 {
-        self.sources.iter().map(|s| s.new_events).sum()
+    /// Every kind's counts, all sources together.
+    pub fn events(&self) -> KindCounts {
+        let mut all = KindCounts::default();
+        for s in &self.sources {
+            for (k, c) in s.events.by_kind() {
+                all.add(k, c);
+            }
+        }
+        all
     }
 
+    /// New judgment events, all sources together.
+    pub fn new_events(&self) -> u64 {
+        self.sources.iter().map(|s| s.answers().new).sum()
+    }
+
+    /// Judgment events the target already had, all sources together.
     pub fn duplicate_events(&self) -> u64 {
-        self.sources.iter().map(|s| s.duplicate_events).sum()
+        self.sources.iter().map(|s| s.answers().duplicate).sum()
     }
 
     pub fn conflicts(&self) -> usize {
@@ -129,17 +202,17 @@ pub struct MergeLogEntry {
     pub source_file: String,
     pub source_uuid: String,
     pub source_schema: i64,
-    /// Annotator and how many of their events this merge added.
+    /// Annotator and how many of their events this merge added (of every kind; judgments
+    /// only in entries written before the count covered every kind).
     pub annotators: Vec<(String, u64)>,
-    pub new_events: u64,
-    pub duplicate_events: u64,
-    pub new_flags: u64,
+    /// Each kind's counts, from the log columns its declaration names (`Log`): 0 where its
+    /// log keeps no count of events already present, and in entries written before the kind
+    /// was logged.
+    pub events: KindCounts,
     pub new_images: u64,
     pub new_models: u64,
     pub new_predictions: u64,
     pub conflicts_kept: u64,
-    /// Classify events this merge added (0 in entries written before schema 3).
-    pub new_classify: u64,
 }
 
 impl Store {
@@ -156,35 +229,51 @@ impl Store {
 
     /// The merge log, oldest first.
     pub fn merge_log(&self) -> Result<Vec<MergeLogEntry>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT merged_at, source_file, source_uuid, source_schema, annotators, new_events,
-                    duplicate_events, new_flags, new_images, new_models, new_predictions,
-                    conflicts_kept, new_classify
-             FROM merge_log ORDER BY id",
-        )?;
-        let rows = stmt
-            .query_map([], |r| {
-                let annotators: String = r.get(4)?;
-                Ok(MergeLogEntry {
-                    merged_at: r.get(0)?,
-                    source_file: r.get(1)?,
-                    source_uuid: r.get(2)?,
-                    source_schema: r.get(3)?,
-                    annotators: serde_json::from_str::<BTreeMap<String, u64>>(&annotators)
-                        .map(|m| m.into_iter().collect())
-                        .unwrap_or_default(),
-                    new_events: r.get(5)?,
-                    duplicate_events: r.get(6)?,
-                    new_flags: r.get(7)?,
-                    new_images: r.get(8)?,
-                    new_models: r.get(9)?,
-                    new_predictions: r.get(10)?,
-                    conflicts_kept: r.get(11)?,
-                    new_classify: r.get(12)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.named(|| {
+            let mut columns: Vec<&str> = Vec::new();
+            for k in KINDS {
+                columns.push(k.log.new);
+                columns.extend(k.log.duplicate);
+            }
+            let mut stmt = self.conn.prepare(&format!(
+                "SELECT merged_at, source_file, source_uuid, source_schema, annotators, new_images,
+                        new_models, new_predictions, conflicts_kept, {}
+                 FROM merge_log ORDER BY id",
+                columns.join(", ")
+            ))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    let annotators: String = r.get(4)?;
+                    let mut events = KindCounts::default();
+                    let mut i = 9;
+                    for k in KINDS {
+                        let new = r.get(i)?;
+                        i += 1;
+                        let mut duplicate = 0;
+                        if k.log.duplicate.is_some() {
+                            duplicate = r.get(i)?;
+                            i += 1;
+                        }
+                        events.add(k, Counts { new, duplicate });
+                    }
+                    Ok(MergeLogEntry {
+                        merged_at: r.get(0)?,
+                        source_file: r.get(1)?,
+                        source_uuid: r.get(2)?,
+                        source_schema: r.get(3)?,
+                        annotators: serde_json::from_str::<BTreeMap<String, u64>>(&annotators)
+                            .map(|m| m.into_iter().collect())
+                            .unwrap_or_default(),
+                        events,
+                        new_images: r.get(5)?,
+                        new_models: r.get(6)?,
+                        new_predictions: r.get(7)?,
+                        conflicts_kept: r.get(8)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
     }
 }
 
@@ -276,8 +365,12 @@ fn merge_files(
         .conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| locked_or(&target_path, e))?;
+    // The names before the indexes that find them fast are dropped.
+    let names = crate::store::events::annotator_names(&tx)?;
     let rebuild = drop_indexes(&tx, incoming)?;
     let mut state = TargetState::load(&tx, classes)?;
+    state.names = crate::text::NameSet::new(names.iter().map(String::as_str));
+    state.allow_other_annotators = opts.allow_other_annotators;
     let mut report = MergeReport {
         target: target_path.clone(),
         sources: Vec::new(),
@@ -463,6 +556,11 @@ struct TargetState {
     /// (image id, class) pairs this merge has made sure are candidates: most answers are to
     /// labels already asked about, so each pair costs one statement, not one per event.
     candidates: HashSet<(i64, u32)>,
+    /// Every annotator name of the target and of the sources merged so far: a new one must be
+    /// NFC and must not look like another ([`crate::text::NameSet`]).
+    names: crate::text::NameSet,
+    /// `MergeOptions::allow_other_annotators`.
+    allow_other_annotators: bool,
 }
 
 impl TargetState {
@@ -480,6 +578,8 @@ impl TargetState {
             images,
             models,
             candidates: HashSet::new(),
+            names: crate::text::NameSet::default(),
+            allow_other_annotators: false,
         })
     }
 
@@ -537,7 +637,7 @@ fn write_log(tx: &Transaction<'_>, r: &SourceReport) -> Result<()> {
     let annotators: BTreeMap<&str, u64> = r
         .annotators
         .iter()
-        .map(|a| (a.annotator.as_str(), a.new_events))
+        .map(|a| (a.annotator.as_str(), a.events.total().new))
         .collect();
     let file = r
         .path
@@ -568,14 +668,12 @@ fn write_log(tx: &Transaction<'_>, r: &SourceReport) -> Result<()> {
         (r.new_predictions as i64).into(),
         (r.conflicts.len() as i64).into(),
     ];
-    let mut counts = r.clone();
-    for kind in KINDS {
-        let (new, duplicate) = (kind.report)(&mut counts);
+    for (kind, c) in r.events.by_kind() {
         columns.push(kind.log.new);
-        values.push((*new as i64).into());
-        if let Some(c) = kind.log.duplicate {
-            columns.push(c);
-            values.push((*duplicate as i64).into());
+        values.push((c.new as i64).into());
+        if let Some(column) = kind.log.duplicate {
+            columns.push(column);
+            values.push((c.duplicate as i64).into());
         }
     }
     tx.execute(

@@ -1,0 +1,11 @@
+//! Fuzz target: see `display_text` in tests/it/fuzz_support.rs.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../../tests/it/fuzz_support.rs"]
+mod harness;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = harness::display_text(data);
+});
