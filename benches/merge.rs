@@ -91,6 +91,7 @@ fn fixture((name, files, events): Shape) -> (PathBuf, Vec<PathBuf>) {
                 with_answers: false,
                 assignment: None,
                 assignment_note: None,
+                leave_out: None,
             },
         )
         .unwrap();

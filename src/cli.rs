@@ -80,6 +80,20 @@ pub enum Command {
         labelvet export val.db --format csv --method dawid-skene -o labels.csv\n  \
         labelvet export val.db --format parquet -o results/")]
     Export(ExportArgs),
+    /// Replay a project's complete answers under a stopping rule: answers it would have needed,
+    /// and how often the label sets agree with all the answers
+    #[command(after_help = "Rules (--until):\n  \
+        margin:K      stop once |yes - no| >= K\n  \
+        posterior:P   stop once the posterior puts at least P on one side of the threshold\n                \
+        (priors and annotator reliabilities learned from the other fold of questions)\n  \
+        max:N         stop after N answers\n  \
+        margin:2,max:5   settled as soon as one part is\n  \
+        recommended   the rule the README recommends\n\n\
+        Examples:\n  \
+        labelvet simulate val.db --until margin:2 --repeats 5\n  \
+        labelvet simulate val.db --until recommended --threshold 0.8 --json\n  \
+        labelvet simulate val.db --sweep figures/")]
+    Simulate(SimulateArgs),
     /// Make an annotator's file from the project: everything but other annotators' answers
     #[command(after_help = "Example:\n  \
         labelvet checkout val.db --annotator alice -o alice.db\n  \
@@ -172,6 +186,10 @@ pub struct InfoArgs {
     /// List every annotator (default: the 20 with the most events, and how many more)
     #[arg(long)]
     pub all: bool,
+    /// Also count the questions this stopping rule settles and the answers it still expects
+    /// (margin:K, posterior:P, max:N, several comma-separated, or recommended)
+    #[arg(long, value_name = "RULE")]
+    pub until: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -213,6 +231,10 @@ pub struct ReportArgs {
     /// Print the report as JSON
     #[arg(long)]
     pub json: bool,
+    /// Also count the questions this stopping rule settles and the answers it still expects
+    /// (margin:K, posterior:P, max:N, several comma-separated, or recommended)
+    #[arg(long, value_name = "RULE")]
+    pub until: Option<String>,
     /// Also draw the figures (SVG and PNG) into this folder
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
@@ -239,6 +261,33 @@ pub struct ExportArgs {
     pub force: bool,
     #[command(flatten)]
     pub results: ResultsArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    pub project: PathBuf,
+    /// The stopping rule: margin:K, posterior:P, max:N, several comma-separated, or recommended
+    #[arg(long, value_name = "RULE", required_unless_present = "sweep")]
+    pub until: Option<String>,
+    /// Replay a range of rules (margin:K, max:N, posterior:P) and draw answers used against
+    /// validity agreement into DIR/sweep.svg and DIR/sweep.png
+    #[arg(long, value_name = "DIR", conflicts_with = "until")]
+    pub sweep: Option<PathBuf>,
+    /// Draw into a --sweep folder that already holds files
+    #[arg(long, requires = "sweep")]
+    pub force: bool,
+    /// Seed of the order in which each question's answers come in
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    pub seed: u64,
+    /// Replays with seeds S, S+1, ...; the figures are their medians
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeats: usize,
+    /// Dawid-Skene's validity threshold (the frequency figures use 0.5)
+    #[arg(long, default_value_t = 0.5, value_name = "T")]
+    pub threshold: f64,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -629,6 +678,10 @@ pub struct QueueFilterArgs {
     /// Only questions with fewer than K answers from all annotators
     #[arg(long, value_name = "K")]
     pub needs: Option<u32>,
+    /// Only questions a stopping rule does not yet settle, given every answer so far (margin:K,
+    /// posterior:P, max:N, several comma-separated, or recommended); nearest to settling first
+    #[arg(long, value_name = "RULE")]
+    pub until: Option<String>,
     /// A reproducible random sample of N images of the filtered queue (see --seed)
     #[arg(long, value_name = "N")]
     pub sample: Option<usize>,

@@ -40,6 +40,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verdicts(VerdictsCommand::Import(args)) => commands::gold::import_verdicts(args),
         Command::Report(args) => commands::report::run(args),
         Command::Export(args) => commands::export::run(args),
+        Command::Simulate(args) => commands::simulate::run(args),
         Command::Checkout(args) => commands::checkout::run(args),
         Command::Assign(args) => commands::assign::run(args),
         Command::Merge(args) => commands::merge::run(args),

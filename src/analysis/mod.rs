@@ -21,6 +21,8 @@
 //! the CLASSIFY task: which images it asks about, and the figures its answers give.
 //! [`reliability`](mod@reliability) says whose answers to trust: accuracy on gold questions,
 //! the Dawid-Skene confusion estimates, the flag, and answer speed.
+//! [`stopping`](mod@stopping) says when a question's answers so far settle it (`--until`), and
+//! [`simulate`](mod@simulate) replays a project's complete answers under such a rule.
 //!
 //! Conventions shared by the three statistics files:
 //!
@@ -42,6 +44,8 @@ pub mod dawid_skene;
 pub mod project;
 pub mod reliability;
 pub mod report;
+pub mod simulate;
+pub mod stopping;
 
 /// The answer type lives with the events that record it, below every layer that reads it.
 pub use crate::store::answer::{Answer, N_ANSWERS};

@@ -19,16 +19,16 @@ use crate::vocab::{Class, Vocab};
 /// Narrows a classify queue by the queue flags that make sense for it: `--class` and
 /// `--subtree` keep the images with such a label in their valid set, `--original-label` the
 /// images with that original label; `--sample`, `--seed` and `--order` work as for questions.
-/// The answer filters (`--disputed`, `--uncertain`, `--needs`) are about yes/no questions and
-/// are refused.
+/// The answer filters (`--disputed`, `--uncertain`, `--needs`, `--until`) are about yes/no
+/// questions and are refused.
 pub fn select(
     items: Vec<ClassifyItem>,
     spec: &QueueSpec,
     vocab: &Vocab,
 ) -> Result<Vec<ClassifyItem>> {
-    if spec.disputed || spec.uncertain.is_some() || spec.needs.is_some() {
+    if spec.disputed || spec.uncertain.is_some() || spec.needs.is_some() || spec.until.is_some() {
         return Err(Error::msg(
-            "--disputed, --uncertain and --needs select yes/no questions; with --classify use \
+            "--disputed, --uncertain, --needs and --until select yes/no questions; with --classify use \
              --class, --subtree, --original-label, --sample or --order",
         ));
     }

@@ -6,11 +6,13 @@
 //! through the vocabulary, so a typo fails before the screen opens, and the store selects the
 //! questions in SQL.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
 use super::order::stable_hash;
+use crate::analysis::project::ProjectData;
+use crate::analysis::stopping::{Rule, Settlement};
 use crate::error::{Error, Result};
 use crate::store::{QueueFilter, QueueImage, Store};
 use crate::vocab::Vocab;
@@ -73,6 +75,9 @@ pub struct QueueSpec {
     pub uncertain: Option<(f64, f64)>,
     /// Only questions with fewer than this many answers from all annotators together.
     pub needs: Option<u32>,
+    /// Only questions this stopping rule does not yet settle, given everyone's current answers;
+    /// images nearest to settling come first (see [`QueueSpec::ordered`]).
+    pub until: Option<Rule>,
     /// Keep this many images of the filtered queue, drawn by `seed`.
     pub sample: Option<usize>,
     /// Seeds `sample` and the random order.
@@ -143,14 +148,54 @@ impl QueueSpec {
             uncertain: self.uncertain,
             needs: self.needs,
             count_answers: self.order == QueueOrder::FewestAnswers,
+            settled: None,
         })
+    }
+
+    /// The store's filter, with the questions `until` settles worked out from the project's
+    /// current answers; and, per image key, how near its open questions are to settling.
+    fn store_filter(&self, store: &Store, vocab: &Vocab) -> Result<(QueueFilter, Nearness)> {
+        let mut filter = self.filter(vocab)?;
+        let Some(rule) = &self.until else {
+            return Ok((filter, Nearness::default()));
+        };
+        let data = ProjectData::load(store)?;
+        let settlement = Settlement::of(&data, rule);
+        let mut settled = Vec::new();
+        let mut near = Nearness {
+            unanswered: settlement.unanswered_to_settle(rule).unwrap_or(u32::MAX),
+            ..Nearness::default()
+        };
+        for q in &settlement.questions {
+            let image = &data.images[q.image as usize].key;
+            if q.settled {
+                settled.push((image.clone(), data.classes[q.class as usize].key.clone()));
+            } else {
+                let e = near.answered.entry(image.clone()).or_insert((u32::MAX, 0));
+                e.0 = e.0.min(q.to_settle.unwrap_or(u32::MAX));
+                e.1 += 1;
+            }
+        }
+        filter.settled = Some(settled);
+        Ok((filter, near))
+    }
+
+    /// The questions `until` settles, as (image key, class key), from every current answer of
+    /// the project; `None` without `until`. What `assign` and `checkout` leave out of the files
+    /// they make, so that their annotators are asked only the open questions.
+    pub fn settled_questions(&self, store: &Store) -> Result<Option<Vec<(String, String)>>> {
+        if self.until.is_none() {
+            return Ok(None);
+        }
+        let (filter, _) = self.store_filter(store, &store.vocab()?)?;
+        Ok(filter.settled)
     }
 
     /// The keys of the project's images the spec selects (an image with at least one question
     /// passing the filters, then the sample), in key order, whoever they are assigned to: the
     /// images `checkout` and `assign` hand out when given a selection.
     pub fn select_images(&self, store: &Store) -> Result<Vec<String>> {
-        let filter = self.filter(&store.vocab()?)?;
+        let (filter, _) = self.store_filter(store, &store.vocab()?)?;
         let images = store.select_images(&filter)?;
         Ok(self.sampled(images).into_iter().map(|im| im.key).collect())
     }
@@ -164,14 +209,20 @@ impl QueueSpec {
         annotator: &str,
         vocab: &Vocab,
     ) -> Result<Vec<QueueImage>> {
-        let selected = store.select_queue(annotator, &self.filter(vocab)?)?;
+        let (filter, near) = self.store_filter(store, vocab)?;
+        let selected = store.select_queue(annotator, &filter)?;
         let all = selected.len();
         let selected = self.sampled(selected);
         if selected.len() < all {
             let keep: Vec<i64> = selected.iter().map(|im| im.id).collect();
             store.restrict_selection(&keep)?;
         }
-        Ok(self.ordered(selected))
+        let selected = self.ordered(selected);
+        Ok(if self.until.is_some() {
+            near.ordered(selected)
+        } else {
+            selected
+        })
     }
 
     /// Why the spec selects nothing, filter by filter: how many images each filter keeps on
@@ -220,13 +271,19 @@ impl QueueSpec {
                 ..alone.clone()
             });
         }
+        if self.until.is_some() {
+            parts.push(QueueSpec {
+                until: self.until.clone(),
+                ..alone.clone()
+            });
+        }
         let whose = match annotator {
             Some(a) => format!("{a}'s queue in {}", store.path().display()),
             None => store.path().display().to_string(),
         };
         let mut counts = Vec::new();
         for part in &parts {
-            let f = part.filter(&vocab)?;
+            let (f, _) = part.store_filter(store, &vocab)?;
             let n = match annotator {
                 Some(a) => store.select_queue(a, &f)?.len(),
                 None => store.select_images(&f)?.len(),
@@ -288,6 +345,30 @@ impl QueueSpec {
     }
 }
 
+/// How near each image's open questions are to settling under `--until`.
+#[derive(Debug, Default)]
+struct Nearness {
+    /// Per image key with answered, unsettled questions: the fewest answers that settle one of
+    /// them, and how many there are.
+    answered: HashMap<String, (u32, u64)>,
+    /// What a question nobody has answered needs.
+    unanswered: u32,
+}
+
+impl Nearness {
+    /// Images whose nearest open question needs the fewest answers first (a question one answer
+    /// from settled is done with one more), keeping the order they come in among equals. An
+    /// image's unanswered selected questions count as [`Nearness::unanswered`] each.
+    fn ordered(&self, mut images: Vec<QueueImage>) -> Vec<QueueImage> {
+        images.sort_by_cached_key(|im| match self.answered.get(&im.key) {
+            Some(&(near, open)) if open >= im.questions => near,
+            Some(&(near, _)) => near.min(self.unanswered),
+            None => self.unanswered,
+        });
+        images
+    }
+}
+
 impl fmt::Display for QueueSpec {
     /// What the screen's header calls the queue, e.g. `subtree terrier, disputed`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -309,6 +390,9 @@ impl fmt::Display for QueueSpec {
         }
         if let Some(k) = self.needs {
             parts.push(format!("needs {k}"));
+        }
+        if let Some(r) = &self.until {
+            parts.push(format!("until {r}"));
         }
         if let Some(n) = self.sample {
             parts.push(format!("sample {n} (seed {})", self.seed));

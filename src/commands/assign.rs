@@ -24,6 +24,8 @@ pub fn run(args: AssignArgs) -> Result<()> {
     let store = Store::open(project)?;
     let selected = selected_images(&store, &select)?;
     let selection = selected.as_ref().map(|_| select.to_string());
+    // With --until, the files ask only the questions the rule leaves open.
+    let settled = select.settled_questions(&store)?;
     let reports = assign(
         &store,
         dir,
@@ -34,6 +36,7 @@ pub fn run(args: AssignArgs) -> Result<()> {
             with_answers,
             images: selected.as_deref(),
             selection: selection.as_deref(),
+            leave_out: settled.as_deref(),
         },
     )
     .with_context(|| format!("assigning the images of {}", project.display()))?;

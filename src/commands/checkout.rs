@@ -20,6 +20,8 @@ pub fn run(args: CheckoutArgs) -> Result<()> {
     let select = select_spec(select)?;
     let store = Store::open(project)?;
     let selected = selected_images(&store, &select)?;
+    // With --until, the file asks only the questions the rule leaves open.
+    let settled = select.settled_questions(&store)?;
     let note = selected
         .as_ref()
         .map(|keys| format!("{} images selected by {select}", keys.len()));
@@ -35,6 +37,7 @@ pub fn run(args: CheckoutArgs) -> Result<()> {
             with_answers,
             assignment: selected.as_deref(),
             assignment_note: note.as_deref(),
+            leave_out: settled.as_deref(),
         },
     )
     .with_context(|| format!("making {}", output.display()));

@@ -1,6 +1,8 @@
 //! `labelvet info`: what a project file holds, as text or JSON.
 
 use anyhow::Result;
+use labelvet::analysis::project::ProjectData;
+use labelvet::analysis::stopping::{Rule, Settlement};
 use labelvet::info::ProjectInfo;
 use labelvet::store::Store;
 
@@ -10,10 +12,25 @@ pub fn run(args: InfoArgs) -> Result<()> {
     let store = Store::open(&args.project)?;
     let mut info = ProjectInfo::gather(&store)?;
     info.all_annotators = args.all;
+    let until = match &args.until {
+        Some(rule) => {
+            let rule: Rule = rule.parse()?;
+            let data = ProjectData::load(&store)?;
+            Some(Settlement::of(&data, &rule).summary(&rule, data.candidate_questions))
+        }
+        None => None,
+    };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&info)?);
+        let mut v = serde_json::to_value(&info)?;
+        if let (Some(u), Some(o)) = (&until, v.as_object_mut()) {
+            o.insert("until".into(), serde_json::to_value(u)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{info}");
+        if let Some(u) = &until {
+            print!("{u}");
+        }
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ pub mod predict;
 pub mod predictions;
 pub mod report;
 pub mod show;
+pub mod simulate;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -198,6 +199,12 @@ pub fn queue_spec(args: QueueArgs, project: &Path) -> Result<QueueSpec> {
 
 /// The image-selecting flags as a spec in file order (shared with `checkout` and `assign`).
 pub fn select_spec(args: QueueFilterArgs) -> Result<QueueSpec> {
+    if let (Some(rule), Some(k)) = (&args.until, args.needs) {
+        bail!(
+            "--until {rule} and --needs {k} both say when a question has enough answers; give \
+             one of them (--until max:{k} is --needs {k} as a rule)"
+        );
+    }
     Ok(QueueSpec {
         class: args.class,
         subtree: args.subtree,
@@ -205,6 +212,7 @@ pub fn select_spec(args: QueueFilterArgs) -> Result<QueueSpec> {
         disputed: args.disputed,
         uncertain: args.uncertain.as_deref().map(parse_range).transpose()?,
         needs: args.needs,
+        until: args.until.as_deref().map(str::parse).transpose()?,
         sample: args.sample,
         seed: args.seed,
         order: QueueOrder::File,

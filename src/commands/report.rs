@@ -8,6 +8,7 @@ use super::aggregate_project;
 use crate::cli::{ClassifyTiesArg, ReportArgs};
 use labelvet::analysis::classify::{ClassifySummary, ClassifyTies};
 use labelvet::analysis::report::Report;
+use labelvet::analysis::stopping::{Rule, Settlement};
 use labelvet::export::html::report_html;
 use labelvet::export::plots::write_plots;
 use labelvet::export::{check_output_file, prepare_output_dir, write_file_atomically};
@@ -18,10 +19,13 @@ pub fn run(args: ReportArgs) -> Result<()> {
         project,
         results: args,
         json,
+        until,
         plots,
         html,
         force,
     } = &args;
+    // The rule first: a typo is reported before a large project is read.
+    let until: Option<Rule> = until.as_deref().map(str::parse).transpose()?;
     let (json, plots, html) = (*json, plots.as_deref(), html.as_deref());
     let store = Store::open(project)?;
     // Checked before the work: the outputs never replace an input, nor a file unasked.
@@ -35,6 +39,9 @@ pub fn run(args: ReportArgs) -> Result<()> {
     }
     let (data, res, quality) = aggregate_project(&store, args, true)?;
     let mut report = Report::build(&data, &res);
+    let until = until
+        .as_ref()
+        .map(|rule| Settlement::of(&data, rule).summary(rule, data.candidate_questions));
     if let Some(r) = quality.reliability {
         report.set_quality(r, quality.left_out);
     }
@@ -66,11 +73,18 @@ pub fn run(args: ReportArgs) -> Result<()> {
         for w in &report.warnings {
             eprintln!("warning: {}", labelvet::text::display(w));
         }
-        let mut json = serde_json::to_string_pretty(&report)?;
+        let mut v = serde_json::to_value(&report)?;
+        if let (Some(u), Some(o)) = (&until, v.as_object_mut()) {
+            o.insert("until".into(), serde_json::to_value(u)?);
+        }
+        let mut json = serde_json::to_string_pretty(&v)?;
         json.push('\n');
         out.write_all(json.as_bytes())?;
     } else {
         write!(out, "{report}")?;
+        if let Some(u) = &until {
+            write!(out, "\n{u}")?;
+        }
     }
     if let Some(file) = html {
         let say = format!("wrote the report as HTML to {}", file.display());

@@ -704,3 +704,108 @@ impl Figure for SpeedFigure<'_> {
         Ok(())
     }
 }
+
+/// One rule's point of a `simulate --sweep` figure.
+#[derive(Clone, Debug)]
+pub struct SweepPoint {
+    pub rule: String,
+    /// Share of all answers the rule used, 0..1.
+    pub share_used: f64,
+    /// Validity agreement with all the answers, 0..1.
+    pub agreement: f64,
+}
+
+/// A family of rules (`margin:K`, `posterior:P`, ...) drawn as one line.
+#[derive(Clone, Debug)]
+pub struct SweepSeries {
+    pub name: String,
+    pub points: Vec<SweepPoint>,
+}
+
+/// Draws `simulate --sweep`'s figure, answers used against validity agreement, into
+/// `dir/sweep.svg` and `dir/sweep.png`.
+pub fn write_sweep(title: &str, series: &[SweepSeries], dir: &Path) -> Result<Plots> {
+    register_font()?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut out = Plots::default();
+    let fig = SweepFigure { title, series };
+    save(&fig, "sweep", &mut Target::Files { dir, out: &mut out })?;
+    Ok(out)
+}
+
+struct SweepFigure<'a> {
+    title: &'a str,
+    series: &'a [SweepSeries],
+}
+
+impl Figure for SweepFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        (1000, 650)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        root.fill(&WHITE).map_err(err)?;
+        let points = self.series.iter().flat_map(|s| &s.points);
+        let low = points.clone().map(|p| p.agreement).fold(1.0f64, f64::min);
+        // Percent on both axes; the agreement axis from a little under the lowest point.
+        let y0 = ((low * 100.0 - 0.5).floor()).max(0.0);
+        let mut chart = ChartBuilder::on(root)
+            .caption(self.title, (FAMILY, 24))
+            .margin(20)
+            .x_label_area_size(60)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0f64..100f64, y0..100.2f64)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_labels(11)
+            .x_label_formatter(&|v| format!("{v:.0}%"))
+            .y_label_formatter(&|v| format!("{v:.1}%"))
+            .x_desc("answers used (share of all answers)")
+            .y_desc("validity agreement with all answers")
+            .label_style((FAMILY, 18))
+            .axis_desc_style((FAMILY, 20))
+            .draw()
+            .map_err(err)?;
+        for (i, s) in self.series.iter().enumerate() {
+            let color = GROUP_COLORS[i % GROUP_COLORS.len()];
+            let xy: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .map(|p| (100.0 * p.share_used, 100.0 * p.agreement))
+                .collect();
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    xy.clone(),
+                    color.stroke_width(2),
+                )))
+                .map_err(err)?
+                .label(s.name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+                });
+            chart
+                .draw_series(xy.iter().map(|&p| Circle::new(p, 5, color.filled())))
+                .map_err(err)?;
+            chart
+                .draw_series(s.points.iter().zip(&xy).map(|(p, &(x, y))| {
+                    Text::new(
+                        p.rule.clone(),
+                        (x, y),
+                        TextStyle::from((FAMILY, 14).into_font())
+                            .pos(Pos::new(HPos::Left, VPos::Bottom)),
+                    )
+                }))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .label_font((FAMILY, 18))
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}

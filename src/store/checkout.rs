@@ -28,6 +28,10 @@ pub struct CheckoutOptions<'a> {
     pub assignment: Option<&'a [String]>,
     /// How the assignment was made, kept in the file's meta as `assignment`.
     pub assignment_note: Option<&'a str>,
+    /// (image key, class key) questions left out of the file's candidates, so that its
+    /// annotator is not asked them: those `--until` settles from the answers merged so far.
+    /// Merging the file back leaves the project's candidates as they are.
+    pub leave_out: Option<&'a [(String, String)]>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -107,6 +111,15 @@ fn fill(
          INSERT INTO main.candidates(image_id, label, is_original)
            SELECT image_id, label, is_original FROM project.candidates;",
     )?;
+    if let Some(questions) = opts.leave_out {
+        let mut delete = tx.prepare(
+            "DELETE FROM main.candidates WHERE label = ?2
+               AND image_id = (SELECT id FROM main.images WHERE key = ?1)",
+        )?;
+        for (image, label) in questions {
+            delete.execute(params![image, label])?;
+        }
+    }
     let copied = super::events::copy_to_checkout(tx, opts.with_answers, annotator)?;
     let count = |table: &str| copied.iter().find(|c| c.0 == table).map_or(0, |c| c.1);
     let (events, flags) = (count("judgments"), count("flags"));
@@ -174,6 +187,8 @@ pub struct AssignOptions<'a> {
     pub images: Option<&'a [String]>,
     /// What the selection was, for the files' `assignment` note (e.g. `subtree terrier`).
     pub selection: Option<&'a str>,
+    /// Questions left out of every file's candidates ([`CheckoutOptions::leave_out`]).
+    pub leave_out: Option<&'a [(String, String)]>,
 }
 
 /// Makes `DIR/<annotator>.db` for every annotator, each image (of the selection, when given)
@@ -246,6 +261,7 @@ pub fn assign(
                 with_answers: opts.with_answers,
                 assignment: Some(keys),
                 assignment_note: Some(&note),
+                leave_out: opts.leave_out,
             },
         );
         match made {

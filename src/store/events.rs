@@ -698,6 +698,7 @@ mod tests {
             with_answers: true,
             assignment: None,
             assignment_note: None,
+            leave_out: None,
         };
         checkout(&s, &copy, &opts).unwrap();
         let r = s

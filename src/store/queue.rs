@@ -35,6 +35,9 @@ pub struct QueueFilter {
     /// Count each image's current answers (for ordering by fewest answers) even when no filter
     /// reads them.
     pub count_answers: bool,
+    /// Leave out these (image key, class key) questions: those a stopping rule (`--until`)
+    /// settles, decided above the store from everyone's answers.
+    pub settled: Option<Vec<(String, String)>>,
 }
 
 impl QueueFilter {
@@ -96,6 +99,21 @@ impl Store {
         fill_keys(self, "lv_labels", f.labels.as_deref())?;
         fill_keys(self, "lv_orig", f.original_labels.as_deref())?;
         self.conn.execute_batch(
+            "DROP TABLE IF EXISTS temp.lv_settled;
+             CREATE TEMP TABLE lv_settled(image TEXT, label TEXT,
+                                          PRIMARY KEY (image, label)) WITHOUT ROWID;",
+        )?;
+        if let Some(settled) = &f.settled {
+            let tx = self.conn.unchecked_transaction()?;
+            let mut stmt =
+                tx.prepare("INSERT OR IGNORE INTO temp.lv_settled(image, label) VALUES (?1, ?2)")?;
+            for (image, label) in settled {
+                stmt.execute([image, label])?;
+            }
+            drop(stmt);
+            tx.commit()?;
+        }
+        self.conn.execute_batch(
             "DROP TABLE IF EXISTS temp.lv_stats;
              CREATE TEMP TABLE lv_stats(image TEXT, label TEXT, yes INTEGER, no INTEGER,
                                         total INTEGER, PRIMARY KEY (image, label)) WITHOUT ROWID;
@@ -128,6 +146,12 @@ impl Store {
         }
         if f.needs.is_some() {
             conds.push("coalesce(s.total, 0) < ?4".into());
+        }
+        if f.settled.is_some() {
+            conds.push(
+                "NOT EXISTS (SELECT 1 FROM temp.lv_settled z WHERE z.image = i.key AND z.label = c.label)"
+                    .into(),
+            );
         }
         let (lo, hi) = f.uncertain.unwrap_or((0.0, 1.0));
         // Every parameter is named once whatever the filters, so that one binding fits them all.

@@ -483,6 +483,7 @@ fn a_checkout_with_an_assignment_queues_only_the_assigned_images() {
             with_answers: false,
             assignment: Some(&given),
             assignment_note: None,
+            leave_out: None,
         },
     )
     .unwrap();

@@ -42,6 +42,7 @@ mod real_terminals;
 mod results_cli;
 mod results_real;
 mod scaled_decode;
+mod simulate_real;
 mod tui_screen;
 mod tui_show;
 mod tui_tmux;

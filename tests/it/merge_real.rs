@@ -104,6 +104,7 @@ fn real_raters_merged_in_two_orders_give_the_same_answers() {
                     with_answers: false,
                     assignment: None,
                     assignment_note: None,
+                    leave_out: None,
                 },
             )
             .unwrap();

@@ -59,6 +59,7 @@ pub fn checkout_of(project: &Path, annotator: &str, out: &Path) -> PathBuf {
             with_answers: false,
             assignment: None,
             assignment_note: None,
+            leave_out: None,
         },
     )
     .unwrap();

@@ -305,6 +305,7 @@ fn verdicts_decide_their_question_and_conflicts_decide_nothing() {
             with_answers: false,
             assignment: None,
             assignment_note: None,
+            leave_out: None,
         };
         checkout(&project, &out, &opts).unwrap();
         out
@@ -533,6 +534,7 @@ fn gold_images_are_mixed_blind_into_a_checkout_at_the_rate() {
                 with_answers: false,
                 assignment: Some(&keys),
                 assignment_note: None,
+                leave_out: None,
             },
         )
         .unwrap();

@@ -685,6 +685,7 @@ fn gold_rate_mixes_gold_images_into_the_queue_and_report_counts_the_answers() {
             with_answers: false,
             assignment: Some(&mine),
             assignment_note: None,
+            leave_out: None,
         };
         labelvet::store::checkout::checkout(&project, &alice, &opts).unwrap();
     }
@@ -957,4 +958,99 @@ fn the_login_name_is_the_annotator_when_user_is_unset() {
     let events = Store::open(&f.db).unwrap().events().unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].annotator, login);
+}
+
+#[test]
+fn until_margin2_skips_a_question_two_merged_answers_settled_and_asks_one_they_left_open() {
+    if !tmux_installed() {
+        return;
+    }
+    let f = fixture();
+    let (key, labels) = order(&f.db, 0);
+    let settled = originals(&f.db)[0].1.clone();
+    let open = labels.iter().find(|l| **l != settled).unwrap().clone();
+    // bob and carol answer in their own files; both say yes to the original label (settled
+    // under margin:2), and split on another candidate (left open).
+    for (who, on_open) in [("bob", "yes"), ("carol", "no")] {
+        let file = f.dir.path().join(format!("{who}.db"));
+        labelvet_ok(&["checkout", p(&f.db), "--annotator", who, "-o", p(&file)]);
+        let csv = f.dir.path().join(format!("{who}.csv"));
+        std::fs::write(
+            &csv,
+            format!(
+                "image,label,annotator,answer\n{key},{settled},{who},yes\n{key},{open},{who},{on_open}\n"
+            ),
+        )
+        .unwrap();
+        labelvet_ok(&["judgments", "import", p(&file), p(&csv)]);
+        labelvet_ok(&["merge", p(&f.db), p(&file)]);
+    }
+    let info = labelvet_ok(&["info", p(&f.db), "--until", "margin:2"]);
+    assert!(info.contains("settled     1 of"), "{info}");
+    // --needs says when a question has enough answers too: one or the other.
+    let out = Command::new(BIN)
+        .args(["annotate", p(&f.db), "--until", "margin:2", "--needs", "3"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--until margin:2 and --needs 3"), "{err}");
+
+    let total = total_questions(&f.db) - 1;
+    let on_first = labels.len() - 1;
+    let t = Tmux::start(
+        &f,
+        "until",
+        &script_on(&f, &f.db, "alice", "--until margin:2"),
+    );
+    t.wait_for(&format!("0/{total} answered"));
+    t.wait_for(&key);
+    for i in 1..=on_first {
+        t.send(&["y"]);
+        t.wait_for(&format!("{i}/{total} answered"));
+    }
+    t.wait_for("image 2/");
+    t.send(&["q"]);
+    t.wait_for("EXIT=0");
+    let asked: Vec<String> = Store::open(&f.db)
+        .unwrap()
+        .events()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.annotator == "alice")
+        .map(|e| {
+            assert_eq!(e.image, key);
+            e.label
+        })
+        .collect();
+    assert_eq!(asked.len(), on_first, "{asked:?}");
+    assert!(asked.contains(&open), "{asked:?}");
+    assert!(!asked.contains(&settled), "{asked:?}");
+
+    // The next round's file asks only the open questions too.
+    let handout = f.dir.path().join("handout");
+    labelvet_ok(&[
+        "assign",
+        p(&f.db),
+        "--annotators",
+        "dave",
+        "--overlap",
+        "1",
+        "--until",
+        "margin:2",
+        "-o",
+        p(&handout),
+    ]);
+    let dave = Store::open(&handout.join("dave.db")).unwrap();
+    let has = |label: &str| -> i64 {
+        dave.conn_for_tests()
+            .query_row(
+                "SELECT count(*) FROM candidates c JOIN images i ON i.id = c.image_id
+                 WHERE i.key = ?1 AND c.label = ?2",
+                [&key, label],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!((has(&settled), has(&open)), (0, 1));
 }
