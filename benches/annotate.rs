@@ -11,7 +11,8 @@
 //!
 //! `grid_page`: a page of 24 grid thumbnails (20x9 cells of half-blocks, the smallest cell) read,
 //! decoded, resized and encoded one after another, as the image worker does, from the 20 shared
-//! ImageNet photos (progressive JPEGs) and 4 curated ones. Target: median under 25 ms.
+//! ImageNet photos (progressive JPEGs) and 4 curated ones; `_workers`: the same page through the
+//! screen's image loader, its workers decoding side by side. Target: median under 25 ms.
 //!
 //! Run: `cargo bench --bench annotate -- --warm-up-time 1 --measurement-time 3`
 
@@ -21,9 +22,10 @@ mod annotate_support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use labelvet::annotate::{Session, SessionOptions};
+use labelvet::tui::images::{Pictures, Request};
 use labelvet::tui::{App, AppOptions, Encoder, Graphics, Keymap};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -133,6 +135,23 @@ fn grid_page(c: &mut Criterion) {
                 halfblocks.load(f, thumb).unwrap();
             }
         })
+    });
+    // The same page as the grid screen loads it: all 24 asked for in one frame, the image
+    // workers (one a core) decoding side by side, until the last is ready. A fresh loader each
+    // time (made and dropped untimed), so that nothing is served from its decoded images.
+    c.bench_function("grid_page/24_thumbnails_20x9_halfblocks_workers", |b| {
+        b.iter_batched(
+            || Pictures::new(Encoder::halfblocks(), Box::new(|| {}), 24),
+            |mut pictures| {
+                for (id, f) in files.iter().enumerate() {
+                    pictures.want(Request::fit(id as i64, Ok(f.clone()), thumb));
+                }
+                pictures.send();
+                assert!(pictures.settle(Duration::from_secs(30)));
+                pictures
+            },
+            BatchSize::PerIteration,
+        )
     });
 }
 

@@ -199,6 +199,15 @@ fn scaled(len: u32, eighths: u32) -> u32 {
 /// give RGB or grey pixels for it.
 fn decode_jpeg_scaled(data: &[u8], eighths: u32) -> Option<DynamicImage> {
     use jpeg_decoder::{Decoder, PixelFormat};
+    // At 1/8 each 8x8 block becomes one pixel, its DC coefficient: a progressive JPEG's AC
+    // scans (most of its entropy-coded bytes and of its decode) change nothing, so they are
+    // left out before decoding. The pixels are the same (a test checks it).
+    let dc_only = if eighths == 1 {
+        progressive_dc_only(data)
+    } else {
+        None
+    };
+    let data = dc_only.as_deref().unwrap_or(data);
     let mut decoder = Decoder::new(Cursor::new(data));
     decoder.set_max_decoding_buffer_size(usize::try_from(MAX_DECODE_BYTES).ok()?);
     decoder.read_info().ok()?;
@@ -214,6 +223,84 @@ fn decode_jpeg_scaled(data: &[u8], eighths: u32) -> Option<DynamicImage> {
     match info.pixel_format {
         PixelFormat::L8 => image::GrayImage::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8),
         _ => image::RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8),
+    }
+}
+
+/// A progressive JPEG with only its DC scans (spectral selection starting at 0: the first DC
+/// scan and any DC refinement), every other segment kept as it is; `None` for any other JPEG
+/// (baseline, whose scans interleave DC and AC, or lossless, arithmetic, hierarchical) and for
+/// anything that does not parse as a whole file, which is then decoded as it is.
+///
+/// Scan data is skipped by looking for the next marker: inside it a `FF` byte is always
+/// followed by `00` (a stuffed byte) or a restart marker `D0`..`D7` (ISO/IEC 10918-1 B.1.1.5).
+pub fn progressive_dc_only(data: &[u8]) -> Option<Vec<u8>> {
+    if data.get(..2)? != [0xFF, 0xD8] {
+        return None;
+    }
+    let mut out = Vec::with_capacity(data.len() / 4);
+    out.extend_from_slice(&data[..2]);
+    let mut pos = 2;
+    let mut progressive = false;
+    loop {
+        // A marker, after any fill bytes (FF).
+        if *data.get(pos)? != 0xFF {
+            return None;
+        }
+        while *data.get(pos + 1)? == 0xFF {
+            pos += 1;
+        }
+        let marker = data[pos + 1];
+        match marker {
+            0xD9 => {
+                out.extend_from_slice(&[0xFF, 0xD9]);
+                return progressive.then_some(out);
+            }
+            // Standalone markers (TEM, RSTn) never come between segments.
+            0x01 | 0xD0..=0xD8 => return None,
+            _ => {}
+        }
+        let len = usize::from(u16::from_be_bytes([
+            *data.get(pos + 2)?,
+            *data.get(pos + 3)?,
+        ]));
+        let end = pos + 2 + len;
+        let segment = data.get(pos..end)?;
+        match marker {
+            // Progressive DCT, Huffman coding: the one this is for.
+            0xC2 => progressive = true,
+            // Every other frame type.
+            0xC0 | 0xC1 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return None,
+            _ => {}
+        }
+        if marker != 0xDA {
+            out.extend_from_slice(segment);
+            pos = end;
+            continue;
+        }
+        // A scan: its header (components, then Ss, Se, Ah/Al), then entropy-coded data up to
+        // the next marker.
+        if !progressive || len < 6 {
+            return None;
+        }
+        let components = usize::from(segment[4]);
+        let spectral_start = *segment.get(5 + 2 * components)?;
+        let mut next = end;
+        loop {
+            let at = next + data.get(next..)?.iter().position(|&b| b == 0xFF)?;
+            match *data.get(at + 1)? {
+                0x00 | 0xD0..=0xD7 => next = at + 2,
+                // Fill bytes before a marker.
+                0xFF => next = at + 1,
+                _ => {
+                    next = at;
+                    break;
+                }
+            }
+        }
+        if spectral_start == 0 {
+            out.extend_from_slice(&data[pos..next]);
+        }
+        pos = next;
     }
 }
 
@@ -483,6 +570,53 @@ mod tests {
             e.starts_with("truncated PNG: data ends after 40 bytes"),
             "{e}"
         );
+    }
+
+    /// jpeg-decoder at 1/8, without the DC-only shortcut.
+    fn eighth_in_full(data: &[u8]) -> Vec<u8> {
+        let mut d = jpeg_decoder::Decoder::new(Cursor::new(data));
+        d.read_info().unwrap();
+        let info = d.info().unwrap();
+        let side = |l: u16| u16::try_from(scaled(u32::from(l), 1)).unwrap();
+        d.scale(side(info.width), side(info.height)).unwrap();
+        d.decode().unwrap()
+    }
+
+    #[test]
+    fn a_progressive_jpeg_at_one_eighth_is_the_same_from_its_dc_scans_alone() {
+        let dir = std::path::Path::new(PHOTO).parent().unwrap();
+        let mut checked = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let data = std::fs::read(entry.unwrap().path()).unwrap();
+            let dc =
+                progressive_dc_only(&data).expect("the shared ImageNet photos are progressive");
+            assert!(
+                dc.len() * 3 < data.len(),
+                "{} of {} bytes",
+                dc.len(),
+                data.len()
+            );
+            let img = decode_jpeg_scaled(&data, 1).unwrap();
+            assert_eq!(img.as_bytes(), eighth_in_full(&data), "pixels differ");
+            checked += 1;
+        }
+        assert_eq!(checked, 20);
+        // Baseline JPEGs interleave DC and AC in one scan: nothing to leave out.
+        let baseline =
+            std::fs::read("../shared/data/photos/curated/opencv__butterfly.jpg").unwrap();
+        assert!(progressive_dc_only(&baseline).is_none());
+        let img = decode_jpeg_scaled(&baseline, 1).unwrap();
+        assert_eq!(img.as_bytes(), eighth_in_full(&baseline));
+        // Cut or damaged files are left to the decoder, which says what is wrong.
+        let progressive = std::fs::read(PHOTO).unwrap();
+        for cut in [3, 100, 1000, progressive.len() / 2, progressive.len() - 1] {
+            assert!(
+                progressive_dc_only(&progressive[..cut]).is_none(),
+                "cut at {cut}"
+            );
+        }
+        assert!(progressive_dc_only(b"").is_none());
+        assert!(progressive_dc_only(b"\xFF\xD8\xFF").is_none());
     }
 
     #[test]

@@ -33,8 +33,8 @@ pub enum Graphics {
     Iterm2,
     /// Text cells, two pixels each: `▀` with a foreground and a background colour.
     Halfblocks,
-    /// Text cells drawn by libchafa (builds with the `chafa` feature): sextants, quadrants,
-    /// wedges and more, chosen per cell.
+    /// Text cells drawn by libchafa (builds with the `chafa` feature): block elements (halves,
+    /// quadrants, eighths) and box drawing, chosen per cell.
     Chafa,
 }
 
@@ -46,7 +46,9 @@ impl Graphics {
             Graphics::Sixel => "sixel",
             Graphics::Iterm2 => "iTerm2 inline images",
             Graphics::Halfblocks => "unicode half-blocks (two pixels per cell)",
-            Graphics::Chafa => "text symbols drawn by libchafa (sextants, quadrants, wedges)",
+            Graphics::Chafa => {
+                "text symbols drawn by libchafa (block elements: halves, quadrants, eighths)"
+            }
         }
     }
 

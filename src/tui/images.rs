@@ -1,4 +1,5 @@
-//! Images for the screen: decode, resize and encode on a worker thread, ahead of the annotator.
+//! Images for the screen: decode, resize and encode on worker threads (one a core), ahead of the
+//! annotator.
 //!
 //! An annotator answers in well under a second per question, and a JPEG takes milliseconds to
 //! decode, so the screen must never decode on a key press. The worker takes requests in priority
@@ -21,7 +22,6 @@ use fast_image_resize as fr;
 use image::{DynamicImage, RgbImage};
 use ratatui::layout::{Rect, Size};
 use ratatui_image::protocol::Protocol;
-use ratatui_image::protocol::halfblocks::Halfblocks;
 use ratatui_image::protocol::iterm2::Iterm2;
 use ratatui_image::protocol::kitty::Kitty;
 use ratatui_image::protocol::sixel::Sixel;
@@ -163,6 +163,8 @@ pub enum Picture {
     Cells(Protocol),
     /// Kitty graphics placed directly, after the frame (see `kitty`).
     Kitty(Arc<KittyImage>),
+    /// Symbols chosen by libchafa, each with its colours (see `chafa`).
+    Symbols(SymbolImage),
 }
 
 impl Picture {
@@ -172,6 +174,7 @@ impl Picture {
             Picture::Halfblocks(h) => h.size,
             Picture::Cells(p) => p.size(),
             Picture::Kitty(k) => k.size,
+            Picture::Symbols(s) => s.size,
         }
     }
 }
@@ -215,6 +218,32 @@ impl HalfblockImage {
                 cell.set_char('▀')
                     .set_fg(Color::Rgb(up[0], up[1], up[2]))
                     .set_bg(Color::Rgb(down[0], down[1], down[2]));
+            }
+        }
+    }
+}
+
+/// Text cells of any symbol: (symbol, foreground, background), row by row.
+#[derive(Clone, Debug)]
+pub struct SymbolImage {
+    pub size: Size,
+    cells: Vec<super::chafa::SymbolCell>,
+}
+
+impl SymbolImage {
+    /// Draws into `area` (clipped to it).
+    pub fn render(&self, area: Rect, buf: &mut ratatui::buffer::Buffer) {
+        use ratatui::style::Color;
+        let w = usize::from(self.size.width);
+        for (i, (ch, fg, bg)) in self.cells.iter().enumerate() {
+            let (x, y) = ((i % w) as u16, (i / w) as u16);
+            if x >= area.width || y >= area.height {
+                continue;
+            }
+            if let Some(cell) = buf.cell_mut((area.x + x, area.y + y)) {
+                cell.set_char(*ch)
+                    .set_fg(Color::Rgb(fg[0], fg[1], fg[2]))
+                    .set_bg(Color::Rgb(bg[0], bg[1], bg[2]));
             }
         }
     }
@@ -274,13 +303,14 @@ impl Encoder {
     /// detail libchafa is given.
     pub fn decode_box(&self, area: Rect, view: View) -> (u32, u32) {
         let (w, h) = self.area_box(area);
-        let detail = if self.graphics == Graphics::Chafa {
-            CHAFA_DETAIL
+        let k = u32::from(view.zoom.max(1));
+        if self.graphics == Graphics::Chafa && cfg!(feature = "chafa") {
+            // libchafa's 8x8 pixels a cell, where a half-block cell has 1x2.
+            let px = super::chafa::CELL_PX;
+            (w * k * px, h * k * px / 2)
         } else {
-            1
-        };
-        let k = u32::from(view.zoom.max(1)) * detail;
-        (w * k, h * k)
+            (w * k, h * k)
+        }
     }
 
     /// Resizes `img` to the largest size that fits `area` (keeping its proportions) and encodes
@@ -340,12 +370,27 @@ impl Encoder {
                 Ok(Picture::Halfblocks(HalfblockImage::new(rgb, cells)))
             }
             Graphics::Chafa => {
-                // libchafa picks among many symbols per cell: it gets more pixels to choose from.
-                // (In a build without libchafa, ratatui-image draws half-blocks here.)
-                let small = crop_resize(img, (rx, ry, rw, rh), w * CHAFA_DETAIL, h * CHAFA_DETAIL)?;
-                Halfblocks::new(small, cells)
-                    .map(|p| Picture::Cells(Protocol::Halfblocks(p)))
-                    .map_err(|e| encode_err(&e))
+                // libchafa picks a symbol and two colours per cell from the cell's pixels.
+                let px = super::chafa::CELL_PX;
+                let small = crop_resize(
+                    img,
+                    (rx, ry, rw, rh),
+                    u32::from(cells.width) * px,
+                    u32::from(cells.height) * px,
+                )?;
+                let rgb = small.as_rgb8().expect("crop_resize makes RGB");
+                match super::chafa::encode(rgb, cells.width, cells.height) {
+                    Some(symbols) => Ok(Picture::Symbols(SymbolImage {
+                        size: cells,
+                        cells: symbols,
+                    })),
+                    // A build without libchafa: half-blocks (`doctor` says so).
+                    None => {
+                        let small = crop_resize(img, (rx, ry, rw, rh), w, h)?;
+                        let rgb = small.as_rgb8().expect("crop_resize makes RGB");
+                        Ok(Picture::Halfblocks(HalfblockImage::new(rgb, cells)))
+                    }
+                }
             }
             Graphics::KittyDirect => {
                 let small = crop_resize(img, (rx, ry, rw, rh), w, h)?;
@@ -375,9 +420,6 @@ impl Encoder {
         }
     }
 }
-
-/// Pixels a half-block pixel becomes for libchafa (4x8 a cell).
-const CHAFA_DETAIL: u32 = 4;
 
 /// An id for a kitty image with placeholders: its low 24 bits travel as the placeholder's
 /// foreground colour, so they must not be 0.
@@ -504,7 +546,8 @@ fn crop_resize(
 #[derive(Default)]
 struct Queue {
     wanted: VecDeque<Request>,
-    running: Option<Slot>,
+    /// What the workers are loading now.
+    running: Vec<Slot>,
     /// Sent back but not yet taken by the screen: not to be done again meanwhile.
     delivered: HashSet<Slot>,
     quit: bool,
@@ -512,30 +555,46 @@ struct Queue {
 
 type Shared = Arc<(Mutex<Queue>, Condvar)>;
 
-/// The worker thread and its queue.
+/// The worker threads and their queue.
 pub struct Loader {
     shared: Shared,
     results: Receiver<Done>,
-    worker: Option<JoinHandle<()>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+/// Images being loaded at once: one a core, up to 4. A grid page asks for 24 thumbnails in
+/// one frame, and decoding is most of their time; on the question screen the current image and
+/// the next ones load side by side.
+fn worker_count() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 impl Loader {
-    /// Starts the worker. `wake` is called after each result is sent, so an event loop blocked on
-    /// other input can come and take it.
+    /// Starts the workers. `wake` is called after each result is sent, so an event loop blocked
+    /// on other input can come and take it.
     pub fn new(encoder: Encoder, wake: Box<dyn Fn() + Send>) -> Loader {
         let shared: Shared = Arc::new((Mutex::new(Queue::default()), Condvar::new()));
         let (tx, results) = mpsc::channel();
-        let worker = {
-            let shared = shared.clone();
-            std::thread::Builder::new()
-                .name("labelvet-images".into())
-                .spawn(move || work(&shared, &encoder, &tx, wake.as_ref()))
-                .expect("spawning the image thread")
-        };
+        let wake = Arc::new(Mutex::new(wake));
+        // Decoded images, shared: a zoom served by another worker than the first view's.
+        let decoded = Arc::new(Mutex::new(VecDeque::new()));
+        let workers = (0..worker_count())
+            .map(|_| {
+                let (shared, encoder, tx) = (shared.clone(), encoder.clone(), tx.clone());
+                let (wake, decoded) = (wake.clone(), decoded.clone());
+                std::thread::Builder::new()
+                    .name("labelvet-images".into())
+                    .spawn(move || {
+                        let wake = || (wake.lock().unwrap_or_else(|e| e.into_inner()))();
+                        work(&shared, &encoder, &decoded, &tx, &wake)
+                    })
+                    .expect("spawning an image thread")
+            })
+            .collect();
         Loader {
             shared,
             results,
-            worker: Some(worker),
+            workers,
         }
     }
 
@@ -546,7 +605,7 @@ impl Loader {
         let mut q = lock.lock().unwrap_or_else(|e| e.into_inner());
         let keep: Vec<Request> = wanted
             .into_iter()
-            .filter(|r| q.running != Some(r.slot()) && !q.delivered.contains(&r.slot()))
+            .filter(|r| !q.running.contains(&r.slot()) && !q.delivered.contains(&r.slot()))
             .collect();
         let dropped = q
             .wanted
@@ -555,7 +614,7 @@ impl Loader {
             .filter(|s| !keep.iter().any(|r| r.slot() == *s))
             .collect();
         q.wanted = keep.into();
-        cv.notify_one();
+        cv.notify_all();
         dropped
     }
 
@@ -704,7 +763,7 @@ impl Drop for Loader {
         let (lock, cv) = &*self.shared;
         lock.lock().unwrap_or_else(|e| e.into_inner()).quit = true;
         cv.notify_all();
-        if let Some(w) = self.worker.take() {
+        for w in self.workers.drain(..) {
             let _ = w.join();
         }
     }
@@ -725,8 +784,13 @@ impl Decoded {
     }
 }
 
-fn work(shared: &Shared, encoder: &Encoder, tx: &Sender<Done>, wake: &(dyn Fn() + Send)) {
-    let mut decoded: VecDeque<Decoded> = VecDeque::new();
+fn work(
+    shared: &Shared,
+    encoder: &Encoder,
+    decoded: &Mutex<VecDeque<Decoded>>,
+    tx: &Sender<Done>,
+    wake: &dyn Fn(),
+) {
     loop {
         let req = {
             let (lock, cv) = &**shared;
@@ -736,7 +800,7 @@ fn work(shared: &Shared, encoder: &Encoder, tx: &Sender<Done>, wake: &(dyn Fn() 
                     return;
                 }
                 if let Some(r) = q.wanted.pop_front() {
-                    q.running = Some(r.slot());
+                    q.running.push(r.slot());
                     break r;
                 }
                 q = cv.wait(q).unwrap_or_else(|e| e.into_inner());
@@ -744,22 +808,32 @@ fn work(shared: &Shared, encoder: &Encoder, tx: &Sender<Done>, wake: &(dyn Fn() 
         };
         let result = req.path.clone().and_then(|path| {
             let fit_box = encoder.decode_box(req.area, req.view);
-            let img = match decoded.iter().position(|d| d.path == path) {
-                Some(i) if decoded[i].serves(fit_box) => {
-                    let hit = decoded.remove(i).expect("found above");
-                    let img = hit.img.clone();
-                    decoded.push_back(hit);
-                    img
-                }
-                found => {
-                    // Not decoded yet, or too small for this view (a thumbnail's decode, now
-                    // zoomed): decode again at the scale this view needs.
-                    if let Some(i) = found {
-                        decoded.remove(i);
+            let kept = {
+                let mut decoded = decoded.lock().unwrap_or_else(|e| e.into_inner());
+                match decoded.iter().position(|d| d.path == path) {
+                    Some(i) if decoded[i].serves(fit_box) => {
+                        let hit = decoded.remove(i).expect("found above");
+                        let img = hit.img.clone();
+                        decoded.push_back(hit);
+                        Some(img)
                     }
+                    found => {
+                        // Not decoded yet, or too small for this view (a thumbnail's decode,
+                        // now zoomed): decoded again below at the scale this view needs.
+                        if let Some(i) = found {
+                            decoded.remove(i);
+                        }
+                        None
+                    }
+                }
+            };
+            let img = match kept {
+                Some(img) => img,
+                None => {
                     let (img, whole) = decode_to_fit(&path, fit_box)?;
                     let img = Arc::new(img);
-                    if decoded.len() == DECODED_KEPT {
+                    let mut decoded = decoded.lock().unwrap_or_else(|e| e.into_inner());
+                    if decoded.len() >= DECODED_KEPT {
                         decoded.pop_front();
                     }
                     decoded.push_back(Decoded {
@@ -775,7 +849,7 @@ fn work(shared: &Shared, encoder: &Encoder, tx: &Sender<Done>, wake: &(dyn Fn() 
         {
             let (lock, _) = &**shared;
             let mut q = lock.lock().unwrap_or_else(|e| e.into_inner());
-            q.running = None;
+            q.running.retain(|s| *s != req.slot());
             q.delivered.insert(req.slot());
         }
         if tx
@@ -880,6 +954,8 @@ mod tests {
             }
         }
         assert_eq!(got.len(), 3);
+        // The workers finish in any order.
+        got.sort_by_key(|g| g.0);
         // 512x512 into 40 cells x 40 pixel rows: 40 columns x 20 rows.
         assert_eq!(got[0], (1, Ok(Size::new(40, 20))));
         assert_eq!(got[1].0, 2);

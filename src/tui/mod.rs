@@ -9,6 +9,7 @@
 //! and `widgets` (their common drawing pieces); image loading is in `images`.
 
 pub mod app;
+pub mod chafa;
 pub mod classify;
 pub mod detect;
 pub mod grid;

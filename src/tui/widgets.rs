@@ -135,6 +135,7 @@ pub fn draw_picture(
             );
             match picture {
                 Picture::Halfblocks(h) => h.render(at, frame.buffer_mut()),
+                Picture::Symbols(s) => s.render(at, frame.buffer_mut()),
                 Picture::Cells(p) => frame.render_widget(Image::new(p), at),
                 Picture::Kitty(k) => super::kitty::place(k, at, frame.buffer_mut()),
             }
