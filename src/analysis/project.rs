@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use super::reliability::{GoldQuestion, gold_truth};
 use super::{Answer, Counts, DsOptions, Rating, dawid_skene};
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{CurrentAnswerTable, Store};
 
 /// Per-pair scores computed elsewhere (e.g. ReaL's Dawid-Skene posteriors), to aggregate with
 /// instead of the project's own estimate (`--scores`; read by `ingest::scores`).
@@ -126,6 +126,19 @@ pub struct ProjectData {
 
 impl ProjectData {
     pub fn load(store: &Store) -> Result<ProjectData> {
+        Ok(Self::read(store, false)?.0)
+    }
+
+    /// [`ProjectData::load`], and the current answers it was made from with their events' times
+    /// and origins (what `answers.parquet` holds), so that an export reads them once.
+    pub fn load_with_answers(store: &Store) -> Result<(ProjectData, CurrentAnswerTable)> {
+        let (data, table) = Self::read(store, true)?;
+        Ok((data, table.expect("kept")))
+    }
+
+    /// The project; and its current answers' table when `keep` (else dropped as soon as the
+    /// dense answers are made, before the models' top-1 are read).
+    fn read(store: &Store, keep: bool) -> Result<(ProjectData, Option<CurrentAnswerTable>)> {
         let vocab = store.vocab()?;
         let classes: Vec<ClassInfo> = vocab
             .classes()
@@ -162,48 +175,12 @@ impl ProjectData {
             .map(|(i, im)| (im.key.as_str(), i as u32))
             .collect();
 
-        let mut annotator_of: HashMap<String, u32> = HashMap::new();
-        let mut answers = Vec::new();
-        let mut foreign_answers = 0;
-        // Straight into dense ids: a `String` copy of millions of answers would be most of the
-        // memory the report needs.
-        store.for_each_current_event(|a| {
-            let (Some(&image), Some(&class), Some(answer)) = (
-                image_of.get(a.image.as_str()),
-                class_of.get(a.label.as_str()),
-                a.answer,
-            ) else {
-                foreign_answers += 1;
-                return Ok(());
-            };
-            let annotator = match annotator_of.get(a.annotator.as_str()) {
-                Some(&id) => id,
-                None => {
-                    let id = annotator_of.len() as u32;
-                    annotator_of.insert(a.annotator.clone(), id);
-                    id
-                }
-            };
-            answers.push(Answered {
-                image,
-                class,
-                annotator,
-                answer,
-                elapsed_ms: a.elapsed_ms.and_then(|ms| u32::try_from(ms).ok()),
-            });
-            Ok(())
-        })?;
-        // Dense annotator ids in name order, so that every listing is sorted by name.
-        let mut annotators: Vec<(String, u32)> = annotator_of.into_iter().collect();
-        annotators.sort();
-        let mut remap = vec![0u32; annotators.len()];
-        for (new, (_, old)) in annotators.iter().enumerate() {
-            remap[*old as usize] = new as u32;
-        }
-        for a in &mut answers {
-            a.annotator = remap[a.annotator as usize];
-        }
-        answers.sort_unstable_by_key(|a| (a.image, a.class, a.annotator));
+        // Straight into dense ids, from the store's fold of the current answers (texts once
+        // each): a `String` copy of millions of answers would be most of the memory the report
+        // needs.
+        let table = store.current_answer_table()?;
+        let (annotators, answers, foreign_answers) = dense_answers(&table, &image_of, &class_of);
+        let table = keep.then_some(table);
 
         // Every model's top-1 in one pass, by row ids: model by model and through image keys
         // took a minute on 1.28 M images and 10 models.
@@ -286,11 +263,11 @@ impl ProjectData {
         let (mean, _, _) = store.candidate_stats()?;
         let candidate_questions = (mean * images.len() as f64).round() as u64;
 
-        Ok(ProjectData {
+        let data = ProjectData {
             path: store.path().display().to_string(),
             classes,
             images,
-            annotators: annotators.into_iter().map(|(n, _)| n).collect(),
+            annotators,
             answers,
             gold,
             verdicts,
@@ -299,7 +276,8 @@ impl ProjectData {
             foreign_answers,
             models,
             candidate_questions,
-        })
+        };
+        Ok((data, table))
     }
 
     /// The same project without the answers of `annotators` (dense ids), for
@@ -330,6 +308,63 @@ impl ProjectData {
             .position(|c| c.key == key)
             .map(|i| i as u32)
     }
+}
+
+/// The current answers of `table` in dense ids (images and classes as `image_of` and `class_of`
+/// number them), sorted by (image, class, annotator); the annotators who gave them, by name
+/// (their dense ids); and how many answers name an image or class the project does not hold.
+fn dense_answers(
+    table: &CurrentAnswerTable,
+    image_of: &HashMap<&str, u32>,
+    class_of: &HashMap<&str, u32>,
+) -> (Vec<String>, Vec<Answered>, u64) {
+    let images: Vec<Option<u32>> = table
+        .images
+        .iter()
+        .map(|k| image_of.get(k.as_str()).copied())
+        .collect();
+    let classes: Vec<Option<u32>> = table
+        .labels
+        .iter()
+        .map(|k| class_of.get(k.as_str()).copied())
+        .collect();
+    const NONE: u32 = u32::MAX;
+    let mut annotator = vec![NONE; table.annotators.len()];
+    let mut answers = Vec::with_capacity(table.rows.len());
+    let mut foreign = 0u64;
+    for r in &table.rows {
+        let (Some(image), Some(class), Some(answer)) = (
+            images[r.image as usize],
+            classes[r.label as usize],
+            r.answer,
+        ) else {
+            foreign += 1;
+            continue;
+        };
+        // Marked as used for now; numbered below.
+        annotator[r.annotator as usize] = 0;
+        answers.push(Answered {
+            image,
+            class,
+            annotator: r.annotator,
+            answer,
+            elapsed_ms: r.elapsed_ms().and_then(|ms| u32::try_from(ms).ok()),
+        });
+    }
+    // Dense annotator ids in name order (the table's names are sorted), so that every listing
+    // is sorted by name; an annotator whose every answer is foreign is not one of the project's.
+    let mut names = Vec::new();
+    for (i, id) in annotator.iter_mut().enumerate() {
+        if *id != NONE {
+            *id = names.len() as u32;
+            names.push(table.annotators[i].clone());
+        }
+    }
+    for a in &mut answers {
+        a.annotator = annotator[a.annotator as usize];
+    }
+    answers.sort_unstable_by_key(|a| (a.image, a.class, a.annotator));
+    (names, answers, foreign)
 }
 
 #[derive(Clone, Debug)]

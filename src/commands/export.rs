@@ -4,11 +4,12 @@ use std::io::Write;
 
 use anyhow::{Context, Result, bail};
 
-use super::{StdoutPipe, aggregate_project};
+use super::{StdoutPipe, aggregate_loaded, aggregate_project};
 use crate::cli::{ExportArgs, ExportFormatArg, MethodArg};
+use labelvet::analysis::project::ProjectData;
 use labelvet::export::fiftyone::write_fiftyone;
 use labelvet::export::npz::real_npz;
-use labelvet::export::parquet::write_parquet;
+use labelvet::export::parquet::write_parquet_with;
 use labelvet::export::{
     ExportFormat, check_output_file, export, prepare_output_dir, write_file_atomically,
 };
@@ -47,7 +48,17 @@ pub fn run(args: ExportArgs) -> Result<()> {
         }
         (_, None) => {}
     }
-    let (data, res, quality) = aggregate_project(&store, &results, false)?;
+    // Parquet's answers.parquet holds every current answer: read once, for the results and it.
+    let mut table = None;
+    let (data, res, quality) = if matches!(format, ExportFormatArg::Parquet) {
+        aggregate_loaded(&store, &results, false, |s| {
+            let (data, t) = ProjectData::load_with_answers(s)?;
+            table = Some(t);
+            Ok(data)
+        })?
+    } else {
+        aggregate_project(&store, &results, false)?
+    };
     super::say_left_out(&quality);
     if let Some(ds) = res.ds
         && !ds.converged
@@ -72,7 +83,8 @@ pub fn run(args: ExportArgs) -> Result<()> {
         ExportFormatArg::Cleanlab => ExportFormat::Cleanlab,
         ExportFormatArg::Parquet => {
             let dir = output.expect("checked above");
-            let s = write_parquet(&store, &data, &res, dir)
+            let table = table.take().expect("read with the data");
+            let s = write_parquet_with(&table, &data, &res, dir)
                 .with_context(|| format!("exporting to {}", dir.display()))?;
             eprintln!(
                 "wrote {} answers, {} questions and {} images (parquet) to {}",

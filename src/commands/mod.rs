@@ -75,6 +75,17 @@ pub fn aggregate_project(
     args: &ResultsArgs,
     figures: bool,
 ) -> Result<(ProjectData, Results, Quality)> {
+    aggregate_loaded(store, args, figures, ProjectData::load)
+}
+
+/// [`aggregate_project`] with the project read by `load` (`export --format parquet` keeps the
+/// current answers it reads, to write them without reading them again).
+pub fn aggregate_loaded(
+    store: &Store,
+    args: &ResultsArgs,
+    figures: bool,
+    load: impl FnOnce(&Store) -> labelvet::Result<ProjectData>,
+) -> Result<(ProjectData, Results, Quality)> {
     if !(0.0..=1.0).contains(&args.min_gold_accuracy) {
         bail!(
             "--min-gold-accuracy {} is not between 0 and 1",
@@ -90,8 +101,7 @@ pub fn aggregate_project(
         (None, MethodArg::Frequency) => Method::Frequency,
         (None, MethodArg::DawidSkene) => Method::DawidSkene,
     };
-    let data =
-        ProjectData::load(store).with_context(|| format!("reading {}", store.path().display()))?;
+    let data = load(store).with_context(|| format!("reading {}", store.path().display()))?;
     let mut drop: Vec<(u32, String)> = Vec::new();
     for name in &args.exclude_annotators {
         let Some(id) = data.annotator_id(name) else {

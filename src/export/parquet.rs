@@ -5,8 +5,9 @@
 //! Three files, with native types rather than text: strings that repeat (image keys within an
 //! image's rows, labels, annotators, answers) dictionary-encoded, times as `timestamp[ms, UTC]`,
 //! label sets as list columns; Snappy-compressed. Rows go out in batches of [`BATCH`] and row
-//! groups of [`ROW_GROUP`], and the current answers are streamed from the store, so memory holds
-//! one batch and one row group's encoded pages, not the project's answers as text.
+//! groups of [`ROW_GROUP`], and the current answers come from the store's compact fold (texts
+//! once each, 40 bytes per answer), so memory holds that fold, one batch and one row group's
+//! encoded pages, not the project's answers as text.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -27,7 +28,7 @@ use parquet::file::properties::WriterProperties;
 use super::write_file_atomically;
 use crate::analysis::project::{ProjectData, Results};
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{CurrentAnswerTable, Store};
 
 /// Rows per Arrow batch handed to the writer.
 pub const BATCH: usize = 64 * 1024;
@@ -64,16 +65,28 @@ fn properties() -> WriterProperties {
 }
 
 /// Writes `answers.parquet`, `labels.parquet` and `images.parquet` into `dir` (which must
-/// exist), each through a temporary file renamed when complete.
+/// exist), each through a temporary file renamed when complete. Reads the current answers from
+/// `store` again; [`write_parquet_with`] takes those [`ProjectData::load_with_answers`] read.
 pub fn write_parquet(
     store: &Store,
     data: &ProjectData,
     res: &Results,
     dir: &Path,
 ) -> Result<ParquetSummary> {
+    write_parquet_with(&store.current_answer_table()?, data, res, dir)
+}
+
+/// [`write_parquet`] from the current answers `data` was made from (the same project's
+/// [`CurrentAnswerTable`]), without reading the store again.
+pub fn write_parquet_with(
+    table: &CurrentAnswerTable,
+    data: &ProjectData,
+    res: &Results,
+    dir: &Path,
+) -> Result<ParquetSummary> {
     let mut out = ParquetSummary::default();
     let path = dir.join("answers.parquet");
-    out.answers = write_file_atomically(&path, |w| answers(store, data, w))?;
+    out.answers = write_file_atomically(&path, |w| answers(table, data, w))?;
     out.files.push(path);
     let path = dir.join("labels.parquet");
     out.labels = write_file_atomically(&path, |w| labels(data, res, w))?;
@@ -146,50 +159,67 @@ impl AnswerColumns {
 }
 
 /// One row per current answer (an annotator's latest to a question, undo applied), in (image,
-/// label, annotator) order.
-fn answers(store: &Store, data: &ProjectData, w: &mut (dyn Write + Send)) -> Result<u64> {
+/// label, annotator) order, from the table the project's data was made from.
+fn answers(
+    table: &CurrentAnswerTable,
+    data: &ProjectData,
+    w: &mut (dyn Write + Send),
+) -> Result<u64> {
     const FILE: &str = "answers.parquet";
     let index: HashMap<&str, Option<u32>> = data
         .classes
         .iter()
         .map(|c| (c.key.as_str(), c.index))
         .collect();
+    // Per text of the table, once: the label's index, and whether the annotator is left out.
+    let label_index: Vec<Option<i32>> = table
+        .labels
+        .iter()
+        .map(|l| index.get(l.as_str()).copied().flatten().map(|i| i as i32))
+        .collect();
+    let left_out: Vec<bool> = table
+        .annotators
+        .iter()
+        .map(|a| data.left_out.contains(a))
+        .collect();
     let schema = AnswerColumns::schema();
     let mut writer =
         ArrowWriter::try_new(w, schema.clone(), Some(properties())).map_err(err(FILE))?;
     let mut cols = AnswerColumns::new();
     let mut n = 0u64;
-    store.for_each_current_event(|e| {
-        let Some(answer) = e.answer else {
-            return Ok(());
+    let a = arrow_err(FILE);
+    for r in &table.rows {
+        let Some(answer) = r.answer else {
+            continue;
         };
-        if data.left_out.contains(&e.annotator) {
-            return Ok(());
+        if left_out[r.annotator as usize] {
+            continue;
         }
-        let a = arrow_err(FILE);
-        cols.image.append(&e.image).map_err(&a)?;
-        cols.label.append(&e.label).map_err(&a)?;
-        cols.label_index.append_option(
-            index
-                .get(e.label.as_str())
-                .copied()
-                .flatten()
-                .map(|i| i as i32),
-        );
-        cols.annotator.append(&e.annotator).map_err(&a)?;
+        cols.image
+            .append(&table.images[r.image as usize])
+            .map_err(&a)?;
+        cols.label
+            .append(&table.labels[r.label as usize])
+            .map_err(&a)?;
+        cols.label_index
+            .append_option(label_index[r.label as usize]);
+        cols.annotator
+            .append(&table.annotators[r.annotator as usize])
+            .map_err(&a)?;
         cols.answer.append(answer.as_str()).map_err(&a)?;
-        cols.time.append_value(e.created_at);
+        cols.time.append_value(r.created_at);
         cols.seconds
-            .append_option(e.elapsed_ms.map(|ms| ms as f64 / 1000.0));
-        cols.origin.append(&e.origin).map_err(&a)?;
+            .append_option(r.elapsed_ms().map(|ms| ms as f64 / 1000.0));
+        cols.origin
+            .append(&table.origins[r.origin as usize])
+            .map_err(&a)?;
         cols.rows += 1;
         n += 1;
         if cols.rows == BATCH {
             let batch = cols.finish(&schema).map_err(Error::msg)?;
             writer.write(&batch).map_err(err(FILE))?;
         }
-        Ok(())
-    })?;
+    }
     if cols.rows > 0 {
         let batch = cols.finish(&schema).map_err(Error::msg)?;
         writer.write(&batch).map_err(err(FILE))?;

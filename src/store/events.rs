@@ -452,7 +452,7 @@ pub(crate) fn for_each_current<T>(
 }
 
 /// The ids a kind's retractions name.
-fn retracted_ids(conn: &Connection, k: &Kind) -> Result<HashSet<String>> {
+pub(crate) fn retracted_ids(conn: &Connection, k: &Kind) -> Result<HashSet<String>> {
     debug_assert_eq!(k.undo, Undo::Retracts);
     let retracts = k.named(Role::Retracts);
     Ok(conn

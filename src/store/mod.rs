@@ -34,7 +34,10 @@ pub use answer::Answer;
 pub use classify::{ClassifyAnswer, ClassifyCounts, ClassifyEvent, CurrentClassify};
 pub use flags::{Flag, FlagKind};
 pub use images::{ImageRecord, ImageRow, ImageStatus};
-pub use judgments::{AnnotatorCounts, CurrentAnswer, JudgmentEvent, new_event_id, now_ms};
+pub use judgments::{
+    AnnotatorCounts, CurrentAnswer, CurrentAnswerTable, CurrentRow, JudgmentEvent, new_event_id,
+    now_ms,
+};
 pub use partial::PartialFile;
 pub use predictions::{Candidate, ModelInfo, PredictionSource};
 pub use quality::{GoldEvent, VerdictEvent};
