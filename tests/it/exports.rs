@@ -1,12 +1,13 @@
 //! The exports other tools read, read back by those tools: the Parquet files by pyarrow and
-//! DuckDB, ReaL's `raters.npz` by NumPy (as ReaL's own code loads it), the HTML report by
+//! DuckDB, ReaL's `raters.npz` by NumPy (as ReaL's own code loads it), the cleanlab export by
+//! cleanlab (the README's call), the FiftyOne dataset by FiftyOne's importer, the HTML report by
 //! Chromium; and Parquet predictions, which must give the same candidates as the same
 //! predictions in CSV.
 //!
 //! The Python tools live in a virtual environment that `.ci/run` makes (pinned pyarrow, duckdb,
-//! numpy) and names in `LABELVET_PYTHON`; Chromium is Debian's `chromium`. Without them these
-//! tests say they are skipped, except under `CI=true`, where a missing tool is a failure
-//! (`tools::available`).
+//! numpy, cleanlab, fiftyone) and names in `LABELVET_PYTHON`; Chromium is Debian's `chromium`.
+//! Without them these tests say they are skipped, except under `CI=true`, where a missing tool
+//! is a failure (`tools::available`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -739,6 +740,103 @@ fn cleanlab_export_is_one_binary_task_per_question() {
     assert_eq!(tasks.len(), task_of.len(), "one task, one question");
 }
 
+/// The first ```python block of the README after `marker`, as written.
+fn readme_python(marker: &str) -> String {
+    let readme =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let rest = &readme[readme.find(marker).expect(marker)..];
+    let open = rest.find("```python\n").unwrap() + "```python\n".len();
+    let close = rest[open..].find("```").unwrap();
+    rest[open..open + close].to_string()
+}
+
+/// Whether `python` imports `module` (a package only some tests need); `available`'s rule
+/// when it does not.
+fn has_module(python: &Path, module: &str) -> bool {
+    let found = Command::new(python)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    available(
+        &format!("{module} in LABELVET_PYTHON (.ci/run installs it)"),
+        found,
+    )
+}
+
+/// The README's cleanlab snippet, run as written in a folder holding the two exports it reads,
+/// then its results checked: one row per task with as many annotations as the question has yes
+/// and no answers, every annotator scored, consensus labels 0 or 1.
+#[test]
+fn cleanlab_reads_the_cleanlab_export_with_the_readmes_call() {
+    let p = photos();
+    let dir = tmp("cleanlab");
+    ok(&[
+        "export",
+        s(&p.db),
+        "--format",
+        "cleanlab",
+        "-o",
+        s(&dir.join("cleanlab.csv")),
+    ]);
+    ok(&[
+        "export",
+        s(&p.db),
+        "--format",
+        "parquet",
+        "--method",
+        "dawid-skene",
+        "-o",
+        s(&dir.join("results")),
+    ]);
+    let Some(py) = python() else { return };
+    if !has_module(&py, "cleanlab") {
+        return;
+    }
+    let snippet = readme_python("**cleanlab**");
+    assert!(snippet.contains("get_label_quality_multiannotator(wide, pred_probs)"));
+    let check = r#"
+import json
+lq = res["label_quality"]
+q = pd.read_parquet("results/labels.parquet").set_index(["image", "label"])
+counts = (q.yes + q.no).reindex(list(zip(tasks.image, tasks["class"])))
+valid = q.valid.reindex(list(zip(tasks.image, tasks["class"])))
+print(json.dumps({
+    "tasks": len(lq), "task_ids": int(long.task.nunique()), "last_task": int(long.task.max()),
+    "wide": list(wide.shape), "annotators": sorted(res["annotator_stats"].index),
+    "counts_agree": bool((lq.num_annotations.to_numpy() == counts.to_numpy()).all()),
+    "consensus": sorted({int(x) for x in lq.consensus_label}),
+    "agrees_with_valid": float((lq.consensus_label.to_numpy() == valid.to_numpy()).mean()),
+}))
+"#;
+    let out = Command::new(&py)
+        .arg("-c")
+        .arg(format!("{snippet}\n{check}"))
+        .current_dir(&dir)
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the README's cleanlab snippet failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let tasks = got["task_ids"].as_u64().unwrap();
+    assert!(tasks > 100, "{got}");
+    assert_eq!(got["tasks"], tasks, "{got}");
+    assert_eq!(got["last_task"], tasks - 1, "tasks numbered from 0: {got}");
+    assert_eq!(got["wide"], serde_json::json!([tasks, 4]), "{got}");
+    assert_eq!(
+        got["annotators"],
+        serde_json::json!(["ann", "bob", "r12", "zoe"])
+    );
+    assert_eq!(got["counts_agree"], true, "{got}");
+    assert_eq!(got["consensus"], serde_json::json!([0, 1]), "{got}");
+    // cleanlab's consensus weighs the answers with the model's probabilities (here our own
+    // Dawid-Skene scores), so it mostly gives the label sets back.
+    assert!(got["agrees_with_valid"].as_f64().unwrap() > 0.8, "{got}");
+}
+
 #[test]
 fn fiftyone_labels_are_the_label_sets_and_point_at_the_photos() {
     let p = photos();
@@ -803,6 +901,83 @@ fn fiftyone_labels_are_the_label_sets_and_point_at_the_photos() {
             }
         }
     }
+    assert_eq!(n, 81, "every photo was answered");
+}
+
+/// FiftyOne's own importer of a `FiftyOneImageClassificationDataset`, the one
+/// `fo.Dataset.from_dir` runs before it stores the samples in MongoDB (the database server is
+/// not needed to parse the export, and FiftyOne fetches its own at install time from outside
+/// the package registries): every photo found at its path, each label set back as the class
+/// names, an image never reviewed without a label.
+#[test]
+fn fiftyone_importer_reads_the_fiftyone_export() {
+    let p = photos();
+    let dir = tmp("fiftyone_importer");
+    let out = dir.join("ds");
+    ok(&["export", s(&p.db), "--format", "fiftyone", "-o", s(&out)]);
+    let Some(py) = python() else { return };
+    if !has_module(&py, "fiftyone") {
+        return;
+    }
+    let script = r#"
+import json, os, sys
+import fiftyone as fo
+import fiftyone.utils.data as foud
+importer = foud.FiftyOneImageClassificationDatasetImporter(dataset_dir=sys.argv[1])
+samples = {}
+with importer:
+    classes = importer.get_dataset_info()["classes"]
+    for path, meta, label in importer:
+        if label is None:
+            samples[path] = None
+        elif isinstance(label, fo.Classifications):
+            samples[path] = sorted(c.label for c in label.classifications)
+        else:
+            samples[path] = [label.label]
+print(json.dumps({"classes": len(classes), "samples": samples,
+                  "files": all(os.path.isfile(p) for p in samples)}))
+"#;
+    let got: serde_json::Value =
+        serde_json::from_str(&run_python(&py, script, &[s(&out)])).unwrap();
+    assert_eq!(got["classes"], 1000);
+    assert_eq!(got["files"], true);
+    let root = fs::canonicalize(PHOTOS).unwrap();
+    let samples = got["samples"].as_object().unwrap();
+    let jsonl = ok(&["export", s(&p.db), "--format", "jsonl"]);
+    let mut n = 0;
+    for line in jsonl.lines() {
+        let rec: serde_json::Value = serde_json::from_str(line).unwrap();
+        let key = rec["image"].as_str().unwrap();
+        let path = root.join(key);
+        let label = &samples[path.to_str().unwrap()];
+        let Some(set) = rec["labels"].as_array() else {
+            assert!(label.is_null(), "{key}: {label}");
+            continue;
+        };
+        let name = |k: &serde_json::Value| {
+            let c = rec["candidates"].as_array().unwrap().iter();
+            c.clone().find(|c| &c["label"] == k).unwrap()["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let mut want: Vec<String> = set.iter().map(name).collect();
+        want.sort();
+        // A name two classes share carries its key: "crane (n02012849)".
+        let mut got: Vec<String> = label
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                let l = l.as_str().unwrap();
+                l.split_once(" (n").map_or(l, |(n, _)| n).to_string()
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "{key}");
+        n += 1;
+    }
+    assert_eq!(samples.len(), 81);
     assert_eq!(n, 81, "every photo was answered");
 }
 
