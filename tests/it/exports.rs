@@ -923,7 +923,9 @@ fn fiftyone_importer_reads_the_fiftyone_export() {
 import json, os, sys
 import fiftyone as fo
 import fiftyone.utils.data as foud
-importer = foud.FiftyOneImageClassificationDatasetImporter(dataset_dir=sys.argv[1])
+# As the README's `fo.Dataset.from_dir` call: data.json named (the default is a data/ folder).
+importer = foud.FiftyOneImageClassificationDatasetImporter(dataset_dir=sys.argv[1],
+                                                           data_path="data.json")
 samples = {}
 with importer:
     classes = importer.get_dataset_info()["classes"]
