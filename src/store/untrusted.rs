@@ -175,14 +175,43 @@ pub struct SourceRow<'a, 'r> {
     pub row: &'a Row<'r>,
     /// What a row is called in messages: its table, or an event kind's noun.
     pub noun: &'a str,
+    /// The first `cached` columns' values, read from SQLite once: the checks look at a value
+    /// several times (its type, its length and characters, then its meaning), and each read of
+    /// a column is three calls into SQLite (a merge reads a million rows).
+    values: [ValueRef<'a>; CACHED_COLUMNS],
+    cached: usize,
 }
+
+/// More than any table a merge reads has columns.
+const CACHED_COLUMNS: usize = 16;
 
 impl<'a, 'r> SourceRow<'a, 'r> {
     pub fn new(path: &'a Path, row: &'a Row<'r>, noun: &'a str) -> Self {
-        SourceRow { path, row, noun }
+        let mut values = [ValueRef::Null; CACHED_COLUMNS];
+        let mut cached = 0;
+        for (i, slot) in values
+            .iter_mut()
+            .enumerate()
+            .take(row.as_ref().column_count())
+        {
+            // A column that cannot be read is left to `get`, which reports it.
+            let Ok(v) = row.get_ref(i) else { break };
+            *slot = v;
+            cached = i + 1;
+        }
+        SourceRow {
+            path,
+            row,
+            noun,
+            values,
+            cached,
+        }
     }
 
     pub fn get(&self, i: usize) -> Result<ValueRef<'a>> {
+        if i < self.cached {
+            return Ok(self.values[i]);
+        }
         self.row
             .get_ref(i)
             .map_err(|e| refused(self.path, describe(&e)))

@@ -15,7 +15,6 @@ use rusqlite::{Connection, OptionalExtension, Row, Statement, Transaction};
 use super::{AnnotatorMerge, Counts, SourceReport, TargetState};
 use crate::error::{Error, Result};
 use crate::store::events::{Kind, OnUndo, Role, Ty, Undo};
-use crate::store::images::check_image_key;
 use crate::store::untrusted::{
     MAX_NAME_BYTES, MAX_NOTE_BYTES, SourceFile, SourceRow, describe, refused,
 };
@@ -91,13 +90,19 @@ pub(super) fn merge_kind(
     let mut per_annotator: HashMap<String, (u64, u64)> = HashMap::new();
     let mut retractions: Vec<Retraction> = Vec::new();
     let mut batch = EventBatch::new(k);
+    // A file's events are nearly all one annotator's: admitting the same name again is a hash
+    // of it per event for nothing.
+    let mut admitted: Option<String> = None;
     loop {
         let next = rows.next().map_err(sq)?;
         if let Some(row) = next {
             let v = SourceRow::new(path, row, k.noun);
             let checked = check_row(&v, k, &shape, state, target_path)?;
             let annotator = v.text(shape.annotator)?;
-            state.names.admit(annotator).map_err(|why| v.refuse(why))?;
+            if admitted.as_deref() != Some(annotator) {
+                state.names.admit(annotator).map_err(|why| v.refuse(why))?;
+                admitted = Some(annotator.to_owned());
+            }
             batch.push(row, checked).map_err(sq)?;
             if !batch.is_full() {
                 continue;
@@ -196,18 +201,31 @@ fn check_row(
 ) -> Result<(i64, Option<u32>)> {
     let refuse = |why: String| Err(refused(v.path, why));
     for (i, c) in k.columns.iter().enumerate() {
-        v.typed(i, c.ty)?;
-        if matches!(c.ty, Ty::Text | Ty::NonEmpty | Ty::OptText) {
-            let max = match c.role {
-                Role::Payload(_) => MAX_NOTE_BYTES,
-                _ => MAX_NAME_BYTES,
-            };
-            v.door_text(i, max)?;
+        let max = match c.role {
+            Role::Payload(_) => MAX_NOTE_BYTES,
+            _ => MAX_NAME_BYTES,
+        };
+        // Text is read once: the door's checks (UTF-8, length, characters), then its type's.
+        match c.ty {
+            Ty::Int | Ty::OptInt => {
+                v.typed(i, c.ty)?;
+            }
+            Ty::OptText => {
+                v.door_text(i, max)?;
+            }
+            Ty::Text | Ty::NonEmpty => match v.door_text(i, max)? {
+                None => return Err(v.bad(i, "is not text")),
+                Some(t) if c.ty == Ty::NonEmpty && t.trim().is_empty() => {
+                    return Err(v.bad(i, "is empty"));
+                }
+                Some(_) => {}
+            },
         }
     }
     let id = v.event_id(0)?;
+    // The image key is not checked here: it must name an image of the target's map below,
+    // whose keys were all checked on their way in (the source's in `assets::merge_images`).
     let image = v.text(shape.image)?;
-    check_image_key(image).map_err(|why| v.refuse(why))?;
     let retraction = match shape.retracts {
         Some(c) => v.opt_text(c)?.is_some(),
         None => false,
@@ -233,8 +251,9 @@ fn check_row(
     }
     let Some(&(image_id, _)) = state.images.get(image) else {
         return refuse(format!(
-            "{} {id} names image `{image}`, which is neither in {} nor in the source's images",
+            "{} {id} names image `{}`, which is neither in {} nor in the source's images",
             k.noun,
+            crate::text::display(&crate::text::clip(image, 80)),
             target_path.display()
         ));
     };
