@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -16,7 +17,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // The one place every error reaches the terminal; the variants escape their own text too.
-            eprintln!(
+            // writeln!, not eprintln!: a closed terminal (an SSH link gone) must not turn the
+            // error into a panic.
+            let _ = writeln!(
+                std::io::stderr(),
                 "error: {}",
                 labelvet::text::display_lines(&format!("{e:#}"))
             );

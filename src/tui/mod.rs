@@ -254,6 +254,7 @@ pub fn annotate(opts: AnnotateOptions) -> Result<Summary> {
     let (tx, rx) = mpsc::channel::<AppEvent>();
     let signals = SignalThread::start(tx.clone())?;
     let input = InputThread::start(tx.clone());
+    let hangup = HangupWatch::start(tx.clone());
     let wake_tx = Mutex::new(tx);
     let wake: Box<dyn Fn() + Send> = Box::new(move || {
         if let Ok(tx) = wake_tx.lock() {
@@ -293,6 +294,7 @@ pub fn annotate(opts: AnnotateOptions) -> Result<Summary> {
         ),
     };
     signals.stop();
+    hangup.stop();
     input.stop();
     drop(guard);
     result.map(|answers| Summary { annotator, answers })
@@ -388,14 +390,23 @@ fn detect_terminal(mode: GraphicsMode) -> Detection {
     let answers = if mode == GraphicsMode::Halfblocks {
         detect::Answers::default()
     } else {
-        detect::ask(env.tmux, QUERY_TIMEOUT).unwrap_or_default()
+        detect::ask(env.tmux, query_timeout()).unwrap_or_default()
     };
     detect::decide(&env, &answers, forced)
 }
 
 /// How long to wait for the terminal's answers: long enough for a slow SSH link, short enough
-/// that a terminal that answers nothing does not hold the screen up.
-const QUERY_TIMEOUT: Duration = Duration::from_millis(1000);
+/// that a terminal that answers nothing does not hold the screen up. A link slower still (or a
+/// terminal starting on a busy machine) can be given more with `LABELVET_QUERY_TIMEOUT_MS`.
+fn query_timeout() -> Duration {
+    const DEFAULT_MS: u64 = 1000;
+    let ms = std::env::var("LABELVET_QUERY_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(DEFAULT_MS)
+        .clamp(50, 30_000);
+    Duration::from_millis(ms)
+}
 
 /// `labelvet doctor`: what the terminal answered, what labelvet draws there and why.
 pub fn doctor(mode: GraphicsMode) -> Result<String> {
@@ -493,10 +504,84 @@ impl InputThread {
 
     fn stop(mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        if let Some(h) = self.handle.take() {
+        // After a hang-up the thread is stuck in crossterm's read of the closed terminal.
+        if let Some(h) = self.handle.take()
+            && !HUNG_UP.load(Ordering::SeqCst)
+        {
             let _ = h.join();
         }
     }
+}
+
+/// Set once the terminal is gone; the input thread is then left behind, not joined.
+static HUNG_UP: AtomicBool = AtomicBool::new(false);
+
+/// Watches the terminal for a hang-up. When its other end goes (an SSH link drops, the tmux
+/// server is killed) and the signal goes to the shell that started labelvet rather than to
+/// labelvet, crossterm reads the end of input again and again inside `event::poll`, never
+/// returning: the process would spin for ever holding the project file. Every answer shown is
+/// already saved, so the session ends through the loop and, if the loop cannot finish (the
+/// input thread cannot be joined), the process exits.
+struct HangupWatch {
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl HangupWatch {
+    fn start(tx: Sender<AppEvent>) -> HangupWatch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::fs::File::open("/dev/tty").ok().and_then(|tty| {
+            std::thread::Builder::new()
+                .name("labelvet-hangup".into())
+                .spawn(move || {
+                    while !flag.load(Ordering::SeqCst) {
+                        if !hung_up(&tty, 200) {
+                            continue;
+                        }
+                        HUNG_UP.store(true, Ordering::SeqCst);
+                        let _ = tx.send(AppEvent::InputFailed(io::Error::new(
+                            io::ErrorKind::BrokenPipe,
+                            "the terminal was closed",
+                        )));
+                        std::thread::sleep(Duration::from_secs(2));
+                        std::process::exit(1);
+                    }
+                })
+                .ok()
+        });
+        HangupWatch { stop, handle }
+    }
+
+    fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take()
+            && !HUNG_UP.load(Ordering::SeqCst)
+        {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Waits up to `ms` for `tty` to hang up.
+#[cfg(unix)]
+fn hung_up(tty: &std::fs::File, ms: i32) -> bool {
+    use std::os::fd::AsRawFd;
+    // No events asked for: a hang-up (and an invalid descriptor) is reported regardless.
+    let mut p = libc::pollfd {
+        fd: tty.as_raw_fd(),
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one pollfd.
+    let n = unsafe { libc::poll(&mut p, 1, ms) };
+    n > 0 && p.revents & (libc::POLLHUP | libc::POLLNVAL) != 0
+}
+
+#[cfg(not(unix))]
+fn hung_up(_tty: &std::fs::File, ms: i32) -> bool {
+    std::thread::sleep(Duration::from_millis(ms as u64));
+    false
 }
 
 /// SIGTERM, SIGHUP (the terminal closed), SIGINT and SIGQUIT end the session through the loop,
@@ -519,7 +604,10 @@ impl SignalThread {
                     let _ = tx.send(AppEvent::Signal(sig));
                     std::thread::sleep(Duration::from_secs(2));
                     restore_terminal();
-                    eprintln!(
+                    // Not eprintln!: with the terminal gone it would panic this thread before
+                    // the exit below, and leave the process running.
+                    let _ = writeln!(
+                        io::stderr(),
                         "labelvet: stopped by signal {}; every answer shown as taken is saved",
                         signal_name(sig)
                     );

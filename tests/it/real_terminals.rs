@@ -170,6 +170,8 @@ fn xterm_with(display: &Display, options: &[&str], run: &[String], dir: &Path) -
             .args(run)
             .current_dir(dir)
             .env("COLORTERM", "truecolor")
+            // A terminal starting on a busy machine (CI, a parallel build) may answer late.
+            .env("LABELVET_QUERY_TIMEOUT_MS", "8000")
             .env_remove("TMUX")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -200,6 +202,7 @@ fn kitty(display: &Display, run: &[String], dir: &Path, socket: Option<&Path>) -
             .env("DISPLAY", &display.name)
             // No GPU under Xvfb: Mesa's software OpenGL.
             .env("LIBGL_ALWAYS_SOFTWARE", "1")
+            .env("LABELVET_QUERY_TIMEOUT_MS", "8000")
             .env_remove("TMUX")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -405,6 +405,41 @@ fn sigterm_and_sighup_give_the_terminal_back() {
     assert_eq!(Store::open(&f.db).unwrap().events().unwrap().len(), 2);
 }
 
+/// The tmux server killed under a running screen (as when an SSH link drops): the hang-up
+/// signal goes to the shell that started labelvet, not to labelvet, which must see the closed
+/// terminal itself and end, rather than poll it forever holding the project file.
+#[test]
+fn a_closed_terminal_ends_the_screen_and_keeps_the_answers() {
+    if !tmux_installed() {
+        return;
+    }
+    let f = fixture();
+    let total = total_questions(&f.db);
+    let pidfile = f.dir.path().join("pid");
+    let t = Tmux::start(&f, "hangup", &annotate_script(&f, &pidfile));
+    t.wait_for(&format!("0/{total} answered"));
+    t.send(&["y"]);
+    t.wait_for(&format!("1/{total} answered"));
+    let pid = pid_of(&pidfile);
+    drop(t);
+    let alive = || {
+        Command::new("kill")
+            .args(["-0", &pid])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let end = Instant::now() + Duration::from_secs(20);
+    while alive() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if alive() {
+        let _ = Command::new("kill").args(["-9", &pid]).status();
+        panic!("labelvet (pid {pid}) still runs 20 s after its terminal was closed");
+    }
+    assert_eq!(Store::open(&f.db).unwrap().events().unwrap().len(), 1);
+}
+
 #[test]
 fn a_small_window_says_so_and_recovers() {
     if !tmux_installed() {
