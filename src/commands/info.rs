@@ -1,11 +1,14 @@
 //! `labelvet info`: what a project file holds, as text or JSON.
 
+use std::io::Write;
+
 use anyhow::Result;
 use labelvet::analysis::project::ProjectData;
 use labelvet::analysis::stopping::{Rule, Settlement};
 use labelvet::info::ProjectInfo;
 use labelvet::store::Store;
 
+use super::StdoutPipe;
 use crate::cli::InfoArgs;
 
 pub fn run(args: InfoArgs) -> Result<()> {
@@ -20,17 +23,20 @@ pub fn run(args: InfoArgs) -> Result<()> {
         }
         None => None,
     };
+    // `labelvet info | head` is a reader who has seen enough, not an error.
+    let mut out = StdoutPipe::default();
     if args.json {
         let mut v = serde_json::to_value(&info)?;
         if let (Some(u), Some(o)) = (&until, v.as_object_mut()) {
             o.insert("until".into(), serde_json::to_value(u)?);
         }
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
-        print!("{info}");
+        write!(out, "{info}")?;
         if let Some(u) = &until {
-            print!("{u}");
+            write!(out, "{u}")?;
         }
     }
+    out.flush()?;
     Ok(())
 }

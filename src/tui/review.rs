@@ -190,7 +190,17 @@ impl ReviewApp {
         lines.push(Line::default());
         lines.push(match q.verdict {
             Some(v) => Line::from(format!("your verdict: {}", v.as_str())).yes(),
-            None => Line::from("your verdict: none yet (y yes, n no, m maybe)").muted(),
+            None => {
+                // The keys as the key bar names them: the user's keymap may differ from y/n/m.
+                let k = self.keys();
+                Line::from(format!(
+                    "your verdict: none yet ({} yes, {} no, {} maybe)",
+                    k.first(Action::Yes),
+                    k.first(Action::No),
+                    k.first(Action::Maybe)
+                ))
+                .muted()
+            }
         });
         frame.render_widget(
             Paragraph::new(lines).wrap(Wrap { trim: true }).block(
