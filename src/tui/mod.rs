@@ -28,7 +28,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -472,6 +472,8 @@ impl Drop for TerminalGuard {
 /// Reads terminal events into the loop's channel; polls so that it can be told to stop.
 struct InputThread {
     stop: Arc<AtomicBool>,
+    /// Disconnected when the thread ends.
+    done: Receiver<()>,
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -479,9 +481,11 @@ impl InputThread {
     fn start(tx: Sender<AppEvent>) -> InputThread {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let (done_tx, done) = mpsc::channel::<()>();
         let handle = std::thread::Builder::new()
             .name("labelvet-input".into())
             .spawn(move || {
+                let _done = done_tx;
                 while !flag.load(Ordering::SeqCst) {
                     let ev = match event::poll(Duration::from_millis(50)) {
                         Ok(false) => continue,
@@ -499,15 +503,20 @@ impl InputThread {
                 }
             })
             .ok();
-        InputThread { stop, handle }
+        InputThread { stop, done, handle }
     }
 
     fn stop(mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // After a hang-up the thread is stuck in crossterm's read of the closed terminal.
-        if let Some(h) = self.handle.take()
-            && !HUNG_UP.load(Ordering::SeqCst)
+        // A terminal that hangs up while the session ends (q pressed as the link drops) leaves
+        // the thread in crossterm's endless read of the closed terminal, which no flag reaches:
+        // it is waited for a moment, then left to end with the process.
+        if HUNG_UP.load(Ordering::SeqCst)
+            || self.done.recv_timeout(Duration::from_secs(1)) == Err(RecvTimeoutError::Timeout)
         {
+            return;
+        }
+        if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
     }

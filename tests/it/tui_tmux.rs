@@ -959,6 +959,7 @@ fn hostile_text_in_the_project_reaches_the_screen_escaped() {
     }
     assert!(!raw.contains('\x07'), "a BEL on screen");
     t.send(&["q"]);
+    t.wait_for("EXIT=0");
 }
 
 /// With no `--annotator` and no `$USER` or `$LOGNAME` (cron, `env -i`, some SSH setups), the
