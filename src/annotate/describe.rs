@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use crate::error::{Error, Result};
 use crate::store::{FlagKind, Store};
 use crate::text::{display, display_lines};
+use crate::vocab::Class;
 
 /// The text part of `show`: the image's record, each candidate with its meaning, provenance and
 /// every annotator's standing answer, and the flags standing on the image.
@@ -15,8 +16,22 @@ pub fn describe(store: &Store, image: &str, annotator: Option<&str>) -> Result<S
     let row = store
         .image(key)?
         .ok_or_else(|| Error::msg(format!("no image `{key}` in {}", store.path().display())))?;
-    let vocab = store.vocab()?;
     let rec = &row.rec;
+    let candidates = store.candidates(row.id)?;
+    // The classes this text names, read one by one: a vocabulary holds a thousand or more,
+    // and reading it whole was most of `show`'s time.
+    let mut vocab = std::collections::HashMap::new();
+    for label in rec
+        .original_label
+        .iter()
+        .chain(candidates.iter().map(|c| &c.label))
+    {
+        if !vocab.contains_key(label.as_str())
+            && let Some(class) = store.class(label)?
+        {
+            vocab.insert(label.as_str(), class);
+        }
+    }
     let mut s = String::new();
     let _ = write!(s, "{}", display(&rec.key));
     if let (Some(w), Some(h)) = (rec.width, rec.height) {
@@ -31,7 +46,7 @@ pub fn describe(store: &Store, image: &str, annotator: Option<&str>) -> Result<S
     }
     s.push('\n');
     let name = |label: &str| {
-        let name = vocab.get(label).map_or(label, |c| c.name.as_str());
+        let name = vocab.get(label).map_or(label, |c: &Class| c.name.as_str());
         display(name).into_owned()
     };
     match &rec.original_label {
@@ -61,7 +76,6 @@ pub fn describe(store: &Store, image: &str, annotator: Option<&str>) -> Result<S
         }
     }
 
-    let candidates = store.candidates(row.id)?;
     let _ = writeln!(s, "\ncandidates ({}):", candidates.len());
     let name_w = candidates
         .iter()
@@ -100,7 +114,7 @@ pub fn describe(store: &Store, image: &str, annotator: Option<&str>) -> Result<S
             name(&c.label),
             prov.join(", ")
         );
-        if let Some(cl) = vocab.get(&c.label)
+        if let Some(cl) = vocab.get(c.label.as_str())
             && !cl.path.is_empty()
         {
             let _ = writeln!(s, "      {}", display(&cl.short_path(4)));

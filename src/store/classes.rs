@@ -33,34 +33,51 @@ pub(super) fn load_vocab(conn: &Connection, name: &str) -> Result<Vocab> {
          FROM classes ORDER BY idx IS NULL, idx, key",
     )?;
     let classes = stmt
-        .query_map([], |r| {
-            let synonyms: String = r.get(3)?;
-            let path: String = r.get(6)?;
-            Ok(Class {
-                key: r.get(0)?,
-                index: r.get(1)?,
-                name: r.get(2)?,
-                synonyms: synonyms
-                    .split(';')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect(),
-                definition: r.get(4)?,
-                parent: r.get(5)?,
-                path: path
-                    .split(PATH_SEP)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect(),
-                guideline: r.get(7)?,
-            })
-        })?
+        .query_map([], class_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Vocab::from_classes(name, classes)
 }
 
+/// A class from a row of `key, idx, name, synonyms, definition, parent, path, guideline`.
+fn class_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Class> {
+    let synonyms: String = r.get(3)?;
+    let path: String = r.get(6)?;
+    Ok(Class {
+        key: r.get(0)?,
+        index: r.get(1)?,
+        name: r.get(2)?,
+        synonyms: synonyms
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        definition: r.get(4)?,
+        parent: r.get(5)?,
+        path: path
+            .split(PATH_SEP)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        guideline: r.get(7)?,
+    })
+}
+
 impl super::Store {
+    /// One class of the project's vocabulary, without loading the rest (`show` names a few).
+    pub fn class(&self, key: &str) -> Result<Option<Class>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT key, idx, name, synonyms, definition, parent, path, guideline
+                 FROM classes WHERE key = ?1",
+                [key],
+                class_from_row,
+            )
+            .optional()?)
+    }
+
     /// How many classes the project's vocabulary holds, without loading it.
     pub fn class_count(&self) -> Result<usize> {
         Ok(self
