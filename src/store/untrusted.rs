@@ -179,6 +179,8 @@ pub struct SourceRow<'a, 'r> {
     /// several times (its type, its length and characters, then its meaning), and each read of
     /// a column is three calls into SQLite (a merge reads a million rows).
     values: [ValueRef<'a>; CACHED_COLUMNS],
+    /// Each cached text value as `str`, checked as UTF-8 once (`None`: not text, or not UTF-8).
+    strs: [Option<&'a str>; CACHED_COLUMNS],
     cached: usize,
 }
 
@@ -188,15 +190,15 @@ const CACHED_COLUMNS: usize = 16;
 impl<'a, 'r> SourceRow<'a, 'r> {
     pub fn new(path: &'a Path, row: &'a Row<'r>, noun: &'a str) -> Self {
         let mut values = [ValueRef::Null; CACHED_COLUMNS];
+        let mut strs = [None; CACHED_COLUMNS];
         let mut cached = 0;
-        for (i, slot) in values
-            .iter_mut()
-            .enumerate()
-            .take(row.as_ref().column_count())
-        {
+        for i in 0..row.as_ref().column_count().min(CACHED_COLUMNS) {
             // A column that cannot be read is left to `get`, which reports it.
             let Ok(v) = row.get_ref(i) else { break };
-            *slot = v;
+            values[i] = v;
+            if let ValueRef::Text(t) = v {
+                strs[i] = std::str::from_utf8(t).ok();
+            }
             cached = i + 1;
         }
         SourceRow {
@@ -204,6 +206,7 @@ impl<'a, 'r> SourceRow<'a, 'r> {
             row,
             noun,
             values,
+            strs,
             cached,
         }
     }
@@ -240,6 +243,9 @@ impl<'a, 'r> SourceRow<'a, 'r> {
     }
 
     pub fn text(&self, i: usize) -> Result<&'a str> {
+        if let Some(t) = self.strs.get(i).copied().flatten() {
+            return Ok(t);
+        }
         match self.get(i)? {
             ValueRef::Text(t) => {
                 std::str::from_utf8(t).map_err(|_| self.bad(i, "is not valid UTF-8"))
@@ -316,11 +322,7 @@ impl<'a, 'r> SourceRow<'a, 'r> {
     /// come in twice under two spellings of its id.
     pub fn event_id(&self, i: usize) -> Result<&'a str> {
         let id = self.text(i)?;
-        let canonical = uuid::Uuid::try_parse(id).is_ok_and(|u| {
-            let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-            u.hyphenated().encode_lower(&mut buf) == id
-        });
-        if !canonical {
+        if !is_canonical_uuid(id) {
             return Err(self.bad(i, "is not a lowercase hyphenated UUID"));
         }
         Ok(id)
@@ -338,6 +340,17 @@ impl<'a, 'r> SourceRow<'a, 'r> {
         }?;
         self.get(i)
     }
+}
+
+/// Whether `id` is a UUID written as `Uuid::hyphenated().encode_lower` writes it: 36 bytes,
+/// hyphens at 8, 13, 18 and 23, lowercase hex digits elsewhere. Checked byte by byte, because a
+/// merge checks a million ids and parsing each to print it again cost a few percent of it.
+pub(crate) fn is_canonical_uuid(id: &str) -> bool {
+    id.len() == uuid::fmt::Hyphenated::LENGTH
+        && id.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+        })
 }
 
 /// The longest name a merged row may hold (annotator, session, model, origin, class key), in
@@ -762,5 +775,52 @@ mod tests {
             let c = expected_connection(v).unwrap();
             assert!(!schema_objects(&c).unwrap().is_empty());
         }
+    }
+
+    /// The byte check accepts exactly what parsing and printing again accepted.
+    #[test]
+    fn canonical_uuids_are_what_uuid_prints() {
+        let by_uuid = |id: &str| {
+            uuid::Uuid::try_parse(id).is_ok_and(|u| {
+                let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                u.hyphenated().encode_lower(&mut buf) == id
+            })
+        };
+        let mut ids: Vec<String> = Vec::new();
+        let mut x: u128 = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210;
+        for _ in 0..200 {
+            x = x
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+                .wrapping_add(1);
+            let u = uuid::Uuid::from_u128(x);
+            ids.push(u.hyphenated().to_string());
+            ids.push(u.hyphenated().to_string().to_uppercase());
+            ids.push(u.simple().to_string());
+            ids.push(u.braced().to_string());
+            ids.push(u.urn().to_string());
+        }
+        let good = ids[0].clone();
+        for i in 0..good.len() {
+            for b in [b'-', b'0', b'9', b'a', b'f', b'g', b'A', b'F', b' ', b'{'] {
+                let mut v = good.clone().into_bytes();
+                v[i] = b;
+                ids.push(String::from_utf8(v).unwrap());
+            }
+        }
+        ids.extend(
+            [
+                "",
+                "-",
+                &good[..35],
+                &format!("{good}0"),
+                &format!(" {good}"),
+            ]
+            .map(String::from),
+        );
+        ids.push(good.replacen('-', "\u{e9}", 1));
+        for id in &ids {
+            assert_eq!(is_canonical_uuid(id), by_uuid(id), "{id}");
+        }
+        assert!(is_canonical_uuid(&good));
     }
 }

@@ -10,7 +10,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{Connection, OptionalExtension, Row, Statement, Transaction};
+use rusqlite::{Connection, OptionalExtension, Statement, Transaction};
 
 use super::{AnnotatorMerge, Counts, SourceReport, TargetState};
 use crate::error::{Error, Result};
@@ -103,7 +103,7 @@ pub(super) fn merge_kind(
                 state.names.admit(annotator).map_err(|why| v.refuse(why))?;
                 admitted = Some(annotator.to_owned());
             }
-            batch.push(row, checked).map_err(sq)?;
+            batch.push(&v, checked)?;
             if !batch.is_full() {
                 continue;
             }
@@ -411,16 +411,15 @@ impl<'c> EventBatch<'c> {
         }
     }
 
-    /// Copies a checked row's values into the batch.
-    fn push(&mut self, row: &Row<'_>, checked: (i64, Option<u32>)) -> rusqlite::Result<()> {
+    /// Copies a checked row's values into the batch, as the row's checks read them.
+    fn push(&mut self, row: &SourceRow<'_, '_>, checked: (i64, Option<u32>)) -> Result<()> {
         for c in 0..self.width {
-            let cell = match row.get_ref(c)? {
+            let cell = match row.get(c)? {
                 ValueRef::Integer(n) => Cell::Int(n),
-                ValueRef::Text(t) => {
+                ValueRef::Text(_) => {
                     let start = self.text.len();
                     // Checked as UTF-8 text by the row's column types.
-                    self.text
-                        .push_str(std::str::from_utf8(t).unwrap_or_default());
+                    self.text.push_str(row.text(c)?);
                     Cell::Text(start..self.text.len())
                 }
                 _ => Cell::Null,
