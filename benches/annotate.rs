@@ -48,6 +48,7 @@ fn open_app(p: &annotate_support::Project, annotator: &str) -> App {
         AppOptions {
             project_name: "project.db".into(),
             image_root: Some(p.root.clone()),
+            carried: None,
         },
         Box::new(|| {}),
     )
@@ -144,7 +145,7 @@ fn grid_page(c: &mut Criterion) {
             || Pictures::new(Encoder::halfblocks(), Box::new(|| {}), 24),
             |mut pictures| {
                 for (id, f) in files.iter().enumerate() {
-                    pictures.want(Request::fit(id as i64, Ok(f.clone()), thumb));
+                    pictures.want(Request::fit(id as i64, Ok(f.clone().into()), thumb));
                 }
                 pictures.send();
                 assert!(pictures.settle(Duration::from_secs(30)));

@@ -99,7 +99,10 @@ pub enum Command {
         labelvet checkout val.db --annotator alice -o alice.db\n  \
         # alice annotates alice.db, then:\n  \
         labelvet merge val.db alice.db\n  \
-        labelvet checkout val.db --annotator dave -o dave.db --subtree terrier   # only terriers")]
+        labelvet checkout val.db --annotator dave -o dave.db --subtree terrier   # only terriers\n  \
+        labelvet checkout val.db --annotator erin -o erin.db --with-images --max-side 1024\n  \
+        # erin.db carries its images: erin annotates it with no image folder, then\n  \
+        labelvet pack erin.db -o erin.lvpack   # the small file to send back")]
     Checkout(CheckoutArgs),
     /// Split the images among annotators, K annotators per image, and make each one's file
     #[command(after_help = "Example:\n  \
@@ -108,6 +111,17 @@ pub enum Command {
         # of them and each file holds the same number of images, give or take one\n  \
         labelvet assign val.db --annotators alice,bob --overlap 2 -o dogs --subtree dog --disputed")]
     Assign(AssignArgs),
+    /// Write the small file an annotator sends back: their answers, without the images
+    #[command(
+        after_help = "A pack holds the project's identity, the annotator's events of every \
+        kind (answers, flags, classify answers, gold answers, verdicts) and the keys and content \
+        hashes of the images and classes they name; `merge` takes it like the full file.\n\n\
+        Example:\n  \
+        labelvet pack alice.db -o alice.lvpack\n  \
+        # send alice.lvpack back; the coordinator runs:\n  \
+        labelvet merge val.db alice.lvpack"
+    )]
+    Pack(PackArgs),
     /// Merge annotators' files into a project: the union of their answers, in any order
     #[command(
         after_help = "Sources are opened read-only and checked (integrity, exact schema, no \
@@ -302,6 +316,18 @@ pub struct CheckoutArgs {
     /// Copy every annotator's answers too (by default only NAME's own)
     #[arg(long)]
     pub with_answers: bool,
+    /// Carry the annotator's images inside the file, so that it is all they need (no image
+    /// folder on their machine); each file's SHA-256 is checked against the project's record
+    #[arg(long)]
+    pub with_images: bool,
+    /// With --with-images: re-encode images larger than N pixels on the long side down to N
+    /// (default: carried as they are)
+    #[arg(long, value_name = "N", requires = "with_images",
+          value_parser = clap::value_parser!(u32).range(16..))]
+    pub max_side: Option<u32>,
+    /// With --with-images: where the image files are, if not where the project was made
+    #[arg(long, value_name = "DIR", requires = "with_images")]
+    pub images: Option<PathBuf>,
     // NAME is assigned only the images these filters select.
     #[command(flatten)]
     pub select: QueueFilterArgs,
@@ -322,16 +348,40 @@ pub struct AssignArgs {
     /// Copy every annotator's answers into each file too
     #[arg(long)]
     pub with_answers: bool,
+    /// Carry the annotator's images inside the file, so that it is all they need (no image
+    /// folder on their machine); each file's SHA-256 is checked against the project's record
+    #[arg(long)]
+    pub with_images: bool,
+    /// With --with-images: re-encode images larger than N pixels on the long side down to N
+    /// (default: carried as they are)
+    #[arg(long, value_name = "N", requires = "with_images",
+          value_parser = clap::value_parser!(u32).range(16..))]
+    pub max_side: Option<u32>,
+    /// With --with-images: where the image files are, if not where the project was made
+    #[arg(long, value_name = "DIR", requires = "with_images")]
+    pub images: Option<PathBuf>,
     // Only the images these filters select are distributed; --seed also draws the split.
     #[command(flatten)]
     pub select: QueueFilterArgs,
 }
 
 #[derive(Args, Debug)]
+pub struct PackArgs {
+    /// The annotator's file (made by checkout or assign)
+    pub file: PathBuf,
+    /// The pack to write
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Replace an existing pack (never any other file)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct MergeArgs {
     /// The project to merge into
     pub target: PathBuf,
-    /// Annotators' files (checkouts of the same project)
+    /// Annotators' files (checkouts of the same project) or their packs
     #[arg(required = true)]
     pub sources: Vec<PathBuf>,
     /// Print what would change and write nothing

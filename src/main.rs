@@ -48,6 +48,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Checkout(args) => commands::checkout::run(args),
         Command::Assign(args) => commands::assign::run(args),
         Command::Merge(args) => commands::merge::run(args),
+        Command::Pack(args) => commands::pack::run(args),
         Command::Predict(args) => commands::predict::run(args),
         Command::Completions(args) => commands::completions::run(args),
     }

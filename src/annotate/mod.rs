@@ -22,6 +22,9 @@ pub mod review;
 
 use std::time::Duration;
 
+/// Images carried inside an annotator's file, read and checked for the screens (which hold no
+/// store).
+pub use crate::store::carried::read_carried;
 pub use classify::{Choice, ClassifyImage, ClassifySession, select as select_classify};
 pub use describe::describe;
 pub use gold::{GoldFeedback, GoldMix};

@@ -54,6 +54,18 @@ impl Project {
             .or_else(|| self.store.meta().ok()?.image_root.map(PathBuf::from))
     }
 
+    /// The file itself, when it carries its images (`checkout --with-images`) and no folder is
+    /// `given`: the screens and `show` then read the images from it.
+    pub fn carried_images(&self, given: Option<&Path>) -> Result<Option<PathBuf>> {
+        if given.is_some() {
+            return Ok(None);
+        }
+        Ok(self
+            .store
+            .holds_images()?
+            .then(|| self.store.path().to_path_buf()))
+    }
+
     pub fn image(&self, key: &str) -> Result<Option<ImageRow>> {
         self.store.image(key)
     }

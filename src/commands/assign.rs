@@ -16,12 +16,17 @@ pub fn run(args: AssignArgs) -> Result<()> {
         overlap,
         output,
         with_answers,
+        with_images,
+        max_side,
+        images,
         select,
     } = args;
     let (project, dir, annotators) = (project.as_path(), output.as_path(), &annotators[..]);
     let seed = select.seed;
     let select = select_spec(select)?;
     let store = Store::open(project)?;
+    let reader = super::image_reader(&store, with_images, max_side, images)?;
+    let read = |rec: &labelvet::store::ImageRecord| reader.as_ref().expect("with images").read(rec);
     let selected = selected_images(&store, &select)?;
     let selection = selected.as_ref().map(|_| select.to_string());
     // With --until, the files ask only the questions the rule leaves open.
@@ -37,6 +42,9 @@ pub fn run(args: AssignArgs) -> Result<()> {
             images: selected.as_deref(),
             selection: selection.as_deref(),
             leave_out: settled.as_deref(),
+            with_images: reader
+                .as_ref()
+                .map(|_| labelvet::store::carried::Carrier(&read)),
         },
     )
     .with_context(|| format!("assigning the images of {}", project.display()))?;
@@ -60,15 +68,19 @@ pub fn run(args: AssignArgs) -> Result<()> {
             r.path.display().to_string(),
             r.assigned.unwrap_or(0)
         );
+        if let Some(c) = &r.carried {
+            println!("    {}", super::carried_line(c));
+        }
     }
-    let files: Vec<String> = reports
+    let packs: Vec<String> = reports
         .iter()
-        .map(|r| r.path.display().to_string())
+        .map(|r| r.path.with_extension("lvpack").display().to_string())
         .collect();
     println!(
-        "next: hand out the files; once they come back: labelvet merge {} {}",
+        "next: hand out the files; each annotator, when done, runs `labelvet pack FILE.db -o \
+         FILE.lvpack` and sends the pack back; then: labelvet merge {} {}",
         project.display(),
-        files.join(" ")
+        packs.join(" ")
     );
     Ok(())
 }

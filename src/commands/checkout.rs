@@ -14,11 +14,16 @@ pub fn run(args: CheckoutArgs) -> Result<()> {
         annotator,
         output,
         with_answers,
+        with_images,
+        max_side,
+        images,
         select,
     } = args;
     let (project, output, annotator) = (project.as_path(), output.as_path(), annotator.as_str());
     let select = select_spec(select)?;
     let store = Store::open(project)?;
+    let reader = super::image_reader(&store, with_images, max_side, images)?;
+    let read = |rec: &labelvet::store::ImageRecord| reader.as_ref().expect("with images").read(rec);
     let selected = selected_images(&store, &select)?;
     // With --until, the file asks only the questions the rule leaves open.
     let settled = select.settled_questions(&store)?;
@@ -38,6 +43,9 @@ pub fn run(args: CheckoutArgs) -> Result<()> {
             assignment: selected.as_deref(),
             assignment_note: note.as_deref(),
             leave_out: settled.as_deref(),
+            with_images: reader
+                .as_ref()
+                .map(|_| labelvet::store::carried::Carrier(&read)),
         },
     )
     .with_context(|| format!("making {}", output.display()));
@@ -58,11 +66,18 @@ pub fn run(args: CheckoutArgs) -> Result<()> {
             "of theirs"
         }
     );
+    if let Some(c) = &r.carried {
+        println!("  {}", super::carried_line(c));
+    }
+    let pack = output.with_extension("lvpack");
     println!(
-        "next: {annotator} annotates {}; then `labelvet merge {} {}`",
+        "next: {annotator} annotates {}; when done, `labelvet pack {} -o {}` makes the small \
+         file to send back; then `labelvet merge {} {}`",
         output.display(),
+        output.display(),
+        pack.display(),
         project.display(),
-        output.display()
+        pack.display()
     );
     Ok(())
 }

@@ -16,6 +16,7 @@ pub mod info;
 pub mod init;
 pub mod judgments;
 pub mod merge;
+pub mod pack;
 pub mod predict;
 pub mod predictions;
 pub mod report;
@@ -54,6 +55,55 @@ pub fn exit_code(e: &anyhow::Error) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The reader of image files for `--with-images` (`None` without it): from `images`, else the
+/// folder the project was made from.
+pub fn image_reader(
+    store: &Store,
+    with_images: bool,
+    max_side: Option<u32>,
+    images: Option<std::path::PathBuf>,
+) -> Result<Option<labelvet::ingest::carry::Reader>> {
+    if !with_images {
+        return Ok(None);
+    }
+    let root = match images {
+        Some(dir) => dir,
+        None => match store.meta()?.image_root {
+            Some(root) => root.into(),
+            None => bail!(
+                "{}: the project has no image folder to carry images from; pass --images DIR",
+                store.path().display()
+            ),
+        },
+    };
+    if !root.is_dir() {
+        bail!(
+            "{}: no such image folder (--with-images reads the files from it)",
+            root.display()
+        );
+    }
+    Ok(Some(labelvet::ingest::carry::Reader { root, max_side }))
+}
+
+/// What `--with-images` carried into a file, as a line of `checkout` and `assign`.
+pub fn carried_line(c: &labelvet::store::carried::Carried) -> String {
+    let mut line = format!(
+        "carries {} ({:.1} MB) inside the file: no image folder needed to annotate it",
+        labelvet::words::count(c.images, "image"),
+        c.bytes as f64 / 1e6
+    );
+    if c.resized > 0 {
+        line.push_str(&format!("; {} re-encoded smaller", c.resized));
+    }
+    if c.skipped > 0 {
+        line.push_str(&format!(
+            "; {} missing or unreadable at init, not carried",
+            labelvet::words::count(c.skipped, "image")
+        ));
+    }
+    line
 }
 
 /// Progress bars only where a person watches them.

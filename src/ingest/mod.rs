@@ -2,6 +2,7 @@
 //! with their original labels, and model predictions. Answers made elsewhere come in through
 //! `judgments`.
 
+pub mod carry;
 pub mod classify;
 pub mod images;
 pub mod judgments;

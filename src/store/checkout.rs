@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{OptionalExtension, params};
 
+use super::carried::{Carried, Carrier};
 use super::{PartialFile, Store};
 use crate::error::{Error, Result};
 
@@ -32,6 +33,8 @@ pub struct CheckoutOptions<'a> {
     /// annotator is not asked them: those `--until` settles from the answers merged so far.
     /// Merging the file back leaves the project's candidates as they are.
     pub leave_out: Option<&'a [(String, String)]>,
+    /// Carry the annotator's images inside the file (`--with-images`; `store::carried`).
+    pub with_images: Option<Carrier<'a>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +46,8 @@ pub struct CheckoutReport {
     pub assigned: Option<u64>,
     pub events: u64,
     pub flags: u64,
+    /// The images carried in the file, when asked for.
+    pub carried: Option<Carried>,
 }
 
 /// Makes the annotator's file `out` from `project`. The file is built beside `out` and moved into
@@ -140,6 +145,23 @@ fn fill(
             )?;
         }
     }
+    let carried = match &opts.with_images {
+        Some(carrier) => {
+            // The images given to the annotator, or every image when none are.
+            let records: Vec<super::ImageRecord> = tx
+                .prepare(&format!(
+                    "SELECT {} FROM main.images
+                     WHERE NOT EXISTS (SELECT 1 FROM main.assignments WHERE annotator = ?1)
+                        OR key IN (SELECT image FROM main.assignments WHERE annotator = ?1)
+                     ORDER BY key",
+                    super::images::COLUMNS
+                ))?
+                .query_map([annotator], |r| super::images::from_row(r).map(|r| r.rec))?
+                .collect::<rusqlite::Result<_>>()?;
+            Some(super::carried::carry(tx, &records, carrier)?)
+        }
+        None => None,
+    };
     let project_name = project
         .path()
         .file_name()
@@ -172,6 +194,7 @@ fn fill(
         assigned: (assigned > 0).then_some(assigned),
         events,
         flags,
+        carried,
     })
 }
 
@@ -189,6 +212,8 @@ pub struct AssignOptions<'a> {
     pub selection: Option<&'a str>,
     /// Questions left out of every file's candidates ([`CheckoutOptions::leave_out`]).
     pub leave_out: Option<&'a [(String, String)]>,
+    /// Carry each annotator's images inside their file ([`CheckoutOptions::with_images`]).
+    pub with_images: Option<Carrier<'a>>,
 }
 
 /// Makes `DIR/<annotator>.db` for every annotator, each image (of the selection, when given)
@@ -262,6 +287,7 @@ pub fn assign(
                 assignment: Some(keys),
                 assignment_note: Some(&note),
                 leave_out: opts.leave_out,
+                with_images: opts.with_images,
             },
         );
         match made {

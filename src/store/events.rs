@@ -699,6 +699,7 @@ mod tests {
             assignment: None,
             assignment_note: None,
             leave_out: None,
+            with_images: None,
         };
         checkout(&s, &copy, &opts).unwrap();
         let r = s

@@ -144,10 +144,10 @@ pub struct ImageRow {
     pub rec: ImageRecord,
 }
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "id, key, raw_path, original_label, sha256, bytes, width, height, status, error";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<ImageRow> {
+pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<ImageRow> {
     let status: String = r.get(8)?;
     Ok(ImageRow {
         id: r.get(0)?,

@@ -8,6 +8,7 @@
 //! one file wait for each other instead of failing at once.
 
 pub mod answer;
+pub mod carried;
 pub mod checkout;
 mod classes;
 pub mod classify;
@@ -16,6 +17,7 @@ pub mod flags;
 pub mod images;
 pub mod judgments;
 pub mod merge;
+pub mod pack;
 mod partial;
 pub mod predictions;
 pub mod quality;
@@ -152,6 +154,13 @@ impl Store {
             .conn
             .pragma_query_value(None, "application_id", |r| r.get(0))
             .map_err(|e| not_project(describe_open_error(&e)))?;
+        if app_id == pack::PACK_APPLICATION_ID {
+            return Err(not_project(
+                "a pack of an annotator's answers; merge it into the project with `labelvet \
+                 merge PROJECT FILE`"
+                    .into(),
+            ));
+        }
         if app_id != APPLICATION_ID {
             return Err(not_project(
                 "an SQLite database, but not one made by labelvet".into(),

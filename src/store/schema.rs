@@ -208,6 +208,21 @@ ALTER TABLE merge_log ADD COLUMN duplicate_verdicts INTEGER NOT NULL DEFAULT 0;
     r#"
 CREATE INDEX candidates_by_label ON candidates(label);
 "#,
+    // 6: images carried inside an annotator's file (`checkout --with-images`), so that the file
+    // is all an annotator needs. Never merged: the project has the files; these are a copy for
+    // the trip out (see `store::carried`).
+    r#"
+-- `sha256` is the SHA-256 of `data`. `resized_from` is NULL when `data` is the image file as the
+-- project recorded it (then `sha256` equals the image's `images.sha256`), else the recorded
+-- SHA-256 of the file it was re-encoded from, down to `max_side` pixels on the long side.
+CREATE TABLE image_blobs (
+    image        TEXT PRIMARY KEY,
+    sha256       TEXT NOT NULL,
+    resized_from TEXT,
+    max_side     INTEGER,
+    data         BLOB NOT NULL
+);
+"#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

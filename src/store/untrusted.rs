@@ -31,6 +31,9 @@
 //! Only then are rows read, through this connection only: the target is written through its own
 //! connection, so no SQL of the source's ever runs with the target's trust. A source of an older
 //! schema is copied into an in-memory database and migrated there, so it reads like a current one.
+//! A pack (`store::pack`, application id `LVPK`) goes through steps 1 to 3 like any file, then its
+//! exact pack schema and `quick_check` of every table, and is rebuilt in memory as the current
+//! project file it stands for, whose rows the merge then reads through every check of a full file.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -58,6 +61,9 @@ pub struct SourceFile {
     _copy: Option<tempfile::TempDir>,
     /// Tables checked by [`SourceFile::check_table`] so far.
     checked: std::cell::RefCell<Vec<String>>,
+    /// For a pack (`store::pack`), the SHA-256 of each class its events name, as the
+    /// annotator's file held it; `None` for a project file.
+    pub pack_classes: Option<Vec<(String, [u8; 32])>>,
 }
 
 /// The tables besides the event log's that a merge reads from every source, checked when the
@@ -92,6 +98,9 @@ impl SourceFile {
         let app_id: i32 = conn
             .pragma_query_value(None, "application_id", |r| r.get(0))
             .map_err(|e| refuse(describe(&e)))?;
+        if app_id == super::pack::PACK_APPLICATION_ID {
+            return open_pack(path, conn, copy, recovered);
+        }
         if app_id != APPLICATION_ID {
             return Err(refuse(
                 "an SQLite database, but not a labelvet project (no labelvet application_id)"
@@ -139,6 +148,7 @@ impl SourceFile {
             recovered,
             _copy: copy,
             checked: std::cell::RefCell::new(Vec::new()),
+            pack_classes: None,
         })
     }
 
@@ -507,7 +517,8 @@ fn check_header(path: &Path) -> std::result::Result<(), String> {
             pages * page_size
         ));
     }
-    if be32(68) as i32 != APPLICATION_ID {
+    let app_id = be32(68) as i32;
+    if app_id != APPLICATION_ID && app_id != super::pack::PACK_APPLICATION_ID {
         return Err(
             "an SQLite database, but not a labelvet project (no labelvet application_id)".into(),
         );
@@ -540,7 +551,7 @@ fn file_uri(path: &Path) -> String {
 }
 
 /// Switches off everything through which a file's schema could run SQL on this connection.
-fn harden(conn: &Connection) -> rusqlite::Result<()> {
+pub(crate) fn harden(conn: &Connection) -> rusqlite::Result<()> {
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, false)?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_VIEW, false)?;
@@ -606,10 +617,23 @@ fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<ColumnInfo>> 
 /// Compares the file's schema with labelvet's, object by object; the error lists every
 /// difference by name.
 fn check_schema(conn: &Connection, version: i64) -> std::result::Result<(), String> {
+    let reference = expected_connection(version).map_err(|e| e.to_string())?;
+    check_schema_against(
+        conn,
+        &reference,
+        &format!("its schema is not labelvet's schema {version}"),
+    )
+}
+
+/// Compares the file's schema with `reference`'s; `what` starts the error.
+fn check_schema_against(
+    conn: &Connection,
+    reference: &Connection,
+    what: &str,
+) -> std::result::Result<(), String> {
     let actual =
         schema_objects(conn).map_err(|e| format!("cannot read its schema: {}", describe(&e)))?;
-    let reference = expected_connection(version).map_err(|e| e.to_string())?;
-    let expected = schema_objects(&reference).map_err(|e| e.to_string())?;
+    let expected = schema_objects(reference).map_err(|e| e.to_string())?;
     if actual == expected {
         return Ok(());
     }
@@ -635,7 +659,7 @@ fn check_schema(conn: &Connection, version: i64) -> std::result::Result<(), Stri
             )),
             Some(e) if e == a => {}
             Some(e) if a.kind == "table" => {
-                let (have, want) = match (columns(conn, &a.name), columns(&reference, &e.name)) {
+                let (have, want) = match (columns(conn, &a.name), columns(reference, &e.name)) {
                     (Ok(h), Ok(w)) => (h, w),
                     (Err(err), _) | (_, Err(err)) => {
                         problems.push(format!("table `{}`: {}", a.name, describe(&err)));
@@ -684,10 +708,52 @@ fn check_schema(conn: &Connection, version: i64) -> std::result::Result<(), Stri
             problems.push(format!("it lacks the {} `{}`", e.kind, e.name));
         }
     }
-    Err(format!(
-        "its schema is not labelvet's schema {version}: {}",
-        problems.join("; ")
-    ))
+    Err(format!("{what}: {}", problems.join("; ")))
+}
+
+/// The rest of [`SourceFile::open`] for a pack: its version, its exact schema, `quick_check`
+/// of every table, then its content rebuilt in memory as a current project file
+/// ([`super::pack::open_expanded`], which also checks the pack's content sum).
+fn open_pack(
+    path: &Path,
+    conn: Connection,
+    copy: Option<tempfile::TempDir>,
+    recovered: Option<String>,
+) -> Result<SourceFile> {
+    let refuse = |why: String| refused(path, why);
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| refuse(describe(&e)))?;
+    if version != super::pack::PACK_VERSION {
+        return Err(refuse(format!(
+            "a pack of version {version}, and this labelvet reads packs of version {}; pack \
+             the annotator's file again with this labelvet",
+            super::pack::PACK_VERSION
+        )));
+    }
+    let reference = super::pack::expected_connection().map_err(|e| refuse(e.to_string()))?;
+    check_schema_against(&conn, &reference, "its schema is not a labelvet pack's")
+        .map_err(refuse)?;
+    for table in super::pack::tables() {
+        quick_check(&conn, &table).map_err(refuse)?;
+    }
+    let expanded = super::pack::open_expanded(&conn).map_err(refuse)?;
+    let meta = read_meta(&expanded.conn).map_err(refuse)?;
+    for key in ["project_uuid", "vocab_digest"] {
+        if !meta.contains_key(key) {
+            return Err(refuse(format!("its meta table has no {key}")));
+        }
+    }
+    Ok(SourceFile {
+        path: path.to_path_buf(),
+        conn: expanded.conn,
+        schema_version: SCHEMA_VERSION,
+        meta,
+        recovered,
+        _copy: copy,
+        checked: std::cell::RefCell::new(Vec::new()),
+        pack_classes: Some(expanded.classes),
+    })
 }
 
 fn has_table(conn: &Connection, table: &str) -> rusqlite::Result<bool> {

@@ -2,13 +2,13 @@
 //! terminal (`mod.rs`), so that tests and benchmarks drive it on a test backend exactly as a
 //! person does. What it shares with the grid and classify screens is in [`ScreenBase`].
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
+use super::images::Source;
 use super::images::{Encoder, Picture, Request, View};
 use super::keymap::{Action, Keymap, Keys};
 pub use super::screen::{AppOptions, Message};
@@ -146,7 +146,7 @@ impl App {
         self.base.fit(id, path, area)
     }
 
-    fn path_of(&self, id: i64) -> Result<PathBuf, String> {
+    fn path_of(&self, id: i64) -> Result<Source, String> {
         let known = self
             .session
             .image()

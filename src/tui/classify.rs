@@ -3,7 +3,6 @@
 //! says how many objects there are. The logic is in [`ClassifySession`]; this draws it and maps
 //! keys, the keymap's `[classify]` table ([`ClassifyAction`]).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent};
@@ -14,6 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::images::Encoder;
+use super::images::Source;
 use super::keymap::{Bindable as _, ClassifyAction, Keymap, Keys};
 use super::screen::{AppOptions, Message, Screen, ScreenBase, separator};
 use super::theme::{self, Role, Themed as _};
@@ -76,7 +76,7 @@ impl ClassifyApp {
         &self.base.keys.classify
     }
 
-    fn path(&self, id: i64) -> Result<PathBuf, String> {
+    fn path(&self, id: i64) -> Result<Source, String> {
         let known = self
             .session
             .image()

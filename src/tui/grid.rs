@@ -3,7 +3,6 @@
 //! [`GridSession`], so tests drive it without a terminal. The keys are the keymap's `[grid]`
 //! table ([`GridAction`]), so a remapped key is what the side panel, status line and help show.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent};
@@ -14,6 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
 
 use super::images::Encoder;
+use super::images::Source;
 use super::keymap::{GridAction, Keymap, Keys};
 use super::screen::{AppOptions, Message, Screen, ScreenBase, separator};
 use super::theme::{self, Role, Themed as _};
@@ -88,7 +88,7 @@ impl GridApp {
         &self.base.keys.grid
     }
 
-    fn path(&self, id: i64) -> Result<PathBuf, String> {
+    fn path(&self, id: i64) -> Result<Source, String> {
         let known = self
             .session
             .page()

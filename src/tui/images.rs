@@ -34,19 +34,55 @@ use crate::imagefile;
 /// Decoded images the worker keeps for re-encoding at another size.
 const DECODED_KEPT: usize = 4;
 
+/// Where an image's bytes are: a file below the image folder, or carried inside the
+/// annotator's file (`checkout --with-images`), read and checked by `store::carried`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    File(PathBuf),
+    Carried { file: PathBuf, key: String },
+}
+
+impl Source {
+    /// The bytes, within the size limit; the error is a sentence naming the image.
+    pub fn read(&self) -> Result<Vec<u8>, String> {
+        match self {
+            Source::File(path) => imagefile::read_file(path)
+                .map_err(|e| format!("{}: cannot read the file: {e}", path.display())),
+            Source::Carried { file, key } => crate::annotate::read_carried(file, key),
+        }
+    }
+
+    /// What a decoding error names.
+    pub fn name(&self) -> String {
+        match self {
+            Source::File(path) => path.display().to_string(),
+            Source::Carried { file, key } => format!(
+                "{key} (carried in {})",
+                file.file_name().unwrap_or_default().to_string_lossy()
+            ),
+        }
+    }
+}
+
+impl From<PathBuf> for Source {
+    fn from(path: PathBuf) -> Source {
+        Source::File(path)
+    }
+}
+
 /// An image to load, the cell area to fit it in, and the part of it to show.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Request {
     pub id: i64,
-    /// The file, or why there is none to read (no image folder known).
-    pub path: Result<PathBuf, String>,
+    /// Where the image is, or why there is none to read (no image folder known).
+    pub path: Result<Source, String>,
     pub area: Rect,
     pub view: View,
 }
 
 impl Request {
     /// The whole image, fitted to `area`.
-    pub fn fit(id: i64, path: Result<PathBuf, String>, area: Rect) -> Request {
+    pub fn fit(id: i64, path: Result<Source, String>, area: Rect) -> Request {
         Request {
             id,
             path,
@@ -479,29 +515,35 @@ fn fit_size(iw: u32, ih: u32, box_w: u32, box_h: u32, h_step: u32) -> (u32, u32)
 /// Reads an image file with the limits that refuse decompression bombs (the ones `init` checks
 /// the header against), its format told by its content.
 pub fn decode(path: &Path) -> Result<DynamicImage, String> {
-    read_then(path, |opened| opened.decode())
+    read_then(&Source::File(path.to_path_buf()), |opened| opened.decode())
 }
 
 /// Like [`decode`], for a picture that fits `fit_box` pixels: a JPEG much larger than that is
 /// decoded at 1/2, 1/4 or 1/8 of its size ([`imagefile::Opened::decode_to_fit`]). True with
 /// the image when it was decoded whole.
 pub fn decode_to_fit(path: &Path, fit_box: (u32, u32)) -> Result<(DynamicImage, bool), String> {
-    read_then(path, |opened| opened.decode_to_fit(fit_box))
+    decode_source_to_fit(&Source::File(path.to_path_buf()), fit_box)
 }
 
-/// Reads the file at `path` (within the size limit), opens its header and hands it to `decode`;
-/// every error names the file.
+/// [`decode_to_fit`] of an image wherever it is (a file, or carried in the annotator's file).
+pub fn decode_source_to_fit(
+    source: &Source,
+    fit_box: (u32, u32),
+) -> Result<(DynamicImage, bool), String> {
+    read_then(source, |opened| opened.decode_to_fit(fit_box))
+}
+
+/// Reads the image at `source` (within the size limit; a carried one only when its bytes pass
+/// their checks), opens its header and hands it to `decode`; every error names the image.
 pub(super) fn read_then<T>(
-    path: &Path,
+    source: &Source,
     decode: impl FnOnce(imagefile::Opened<'_>) -> Result<T, String>,
 ) -> Result<T, String> {
-    let fail = |what: &dyn std::fmt::Display| format!("{}: {what}", path.display());
-    let cannot_read = |e: std::io::Error| fail(&format_args!("cannot read the file: {e}"));
     // Only a regular file (a FIFO would hang, /dev/zero never end), within the size limit.
-    let data = imagefile::read_file(path).map_err(cannot_read)?;
+    let data = source.read()?;
     imagefile::open(&data)
         .and_then(decode)
-        .map_err(|e| fail(&e))
+        .map_err(|e| format!("{}: {e}", source.name()))
 }
 
 /// Cuts `region` (x, y, w, h) out of `img` and resizes it to exactly (w, h) RGB with
@@ -644,19 +686,35 @@ impl Loader {
 /// The file of image `id` below the image folder `root`: from `known` when it is the record at
 /// hand (the current image, a page's cell), else read from the project. The error is what the
 /// screen shows in the image's place.
+///
+/// With `carried` (the annotator's file, when it carries its images and no folder was given),
+/// the image is read from that file instead.
 pub fn image_path(
     root: Option<&Path>,
+    carried: Option<&Path>,
     id: i64,
     known: Option<&crate::store::ImageRecord>,
     lookup: impl FnOnce(i64) -> crate::error::Result<Option<crate::store::ImageRow>>,
-) -> Result<PathBuf, String> {
-    let Some(root) = root else {
-        return Err("the project has no image folder; pass --images DIR to show images".into());
+) -> Result<Source, String> {
+    let at = |rec: &crate::store::ImageRecord| -> Result<Source, String> {
+        match (carried, root) {
+            (Some(file), _) => Ok(Source::Carried {
+                file: file.to_path_buf(),
+                key: rec.key.clone(),
+            }),
+            (None, Some(root)) => rec.file_under(root).map(Source::File),
+            (None, None) => {
+                Err("the project has no image folder; pass --images DIR to show images".into())
+            }
+        }
     };
+    if carried.is_none() && root.is_none() {
+        return Err("the project has no image folder; pass --images DIR to show images".into());
+    }
     match known {
-        Some(rec) => rec.file_under(root),
+        Some(rec) => at(rec),
         None => match lookup(id) {
-            Ok(Some(row)) => row.rec.file_under(root),
+            Ok(Some(row)) => at(&row.rec),
             Ok(None) => Err(format!("image #{id} is no longer in the project")),
             Err(e) => Err(e.to_string()),
         },
@@ -771,7 +829,7 @@ impl Drop for Loader {
 
 /// A decoded image the worker keeps: whole, or reduced by the JPEG's scaled IDCT.
 struct Decoded {
-    path: PathBuf,
+    path: Source,
     img: Arc<DynamicImage>,
     whole: bool,
 }
@@ -830,7 +888,7 @@ fn work(
             let img = match kept {
                 Some(img) => img,
                 None => {
-                    let (img, whole) = decode_to_fit(&path, fit_box)?;
+                    let (img, whole) = decode_source_to_fit(&path, fit_box)?;
                     let img = Arc::new(img);
                     let mut decoded = decoded.lock().unwrap_or_else(|e| e.into_inner());
                     if decoded.len() >= DECODED_KEPT {
@@ -941,7 +999,7 @@ mod tests {
     fn the_worker_serves_requests_once_each() {
         let loader = Loader::new(Encoder::halfblocks(), Box::new(|| {}));
         let area = Rect::new(0, 0, 40, 20);
-        let req = |id| Request::fit(id, Ok(PathBuf::from(PHOTO)), area);
+        let req = |id| Request::fit(id, Ok(Source::File(PathBuf::from(PHOTO))), area);
         let none = Request::fit(9, Err("no image folder".into()), area);
         assert!(loader.want(vec![req(1), req(2), none.clone()]).is_empty());
         // Asking again while they run or wait does not queue them twice.

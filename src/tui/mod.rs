@@ -155,6 +155,7 @@ pub fn annotate(opts: AnnotateOptions) -> Result<Summary> {
     let project = Project::open(&opts.project)?;
     let annotator = project.annotator(opts.annotator)?;
     let image_root = project.image_root(opts.images.as_deref());
+    let carried = project.carried_images(opts.images.as_deref())?;
     if let Some(root) = &opts.images
         && !root.is_dir()
     {
@@ -264,6 +265,7 @@ pub fn annotate(opts: AnnotateOptions) -> Result<Summary> {
     let options = AppOptions {
         project_name,
         image_root,
+        carried,
     };
     let annotator = match &opened {
         Opened::Questions(s) => s.annotator().to_string(),

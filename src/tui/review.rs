@@ -5,8 +5,6 @@
 //! the verdict, undo takes the last one back, the candidate and image keys move between
 //! questions.
 
-use std::path::PathBuf;
-
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -15,6 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::images::Encoder;
+use super::images::Source;
 use super::keymap::{Action, Keymap, Keys};
 use super::screen::{AppOptions, Message, Screen, ScreenBase, separator};
 use super::theme::{self, Role, Themed as _};
@@ -68,7 +67,7 @@ impl ReviewApp {
         &self.base.keys.questions
     }
 
-    fn path(&self, id: i64) -> Result<PathBuf, String> {
+    fn path(&self, id: i64) -> Result<Source, String> {
         self.base.path(id, None, |id| self.session.image_by_id(id))
     }
 

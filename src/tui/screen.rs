@@ -13,7 +13,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Stylize as _;
 use ratatui::text::Span;
 
-use super::images::{Encoder, Picture, Pictures, Request, image_path};
+use super::images::{Encoder, Picture, Pictures, Request, Source, image_path};
 use super::keymap::Keymap;
 use super::magnifier::Magnifier;
 use super::theme::Themed as _;
@@ -43,6 +43,9 @@ pub struct AppOptions {
     pub project_name: String,
     /// Where image keys resolve to files; `None` when the project has no image folder.
     pub image_root: Option<PathBuf>,
+    /// The annotator's file, when it carries its images (`checkout --with-images`) and no
+    /// folder was given: images are read from it instead.
+    pub carried: Option<PathBuf>,
 }
 
 /// The state every screen holds.
@@ -50,6 +53,7 @@ pub struct ScreenBase {
     pub keys: Keymap,
     pub project_name: String,
     pub image_root: Option<PathBuf>,
+    pub carried: Option<PathBuf>,
     pub pictures: Pictures,
     pub magnifier: Magnifier,
     pub message: Option<Message>,
@@ -70,6 +74,7 @@ impl ScreenBase {
             keys,
             project_name: opts.project_name,
             image_root: opts.image_root,
+            carried: opts.carried,
             pictures: Pictures::new(encoder, wake, keep),
             magnifier: Magnifier::default(),
             message: None,
@@ -118,8 +123,14 @@ impl ScreenBase {
         id: i64,
         known: Option<&ImageRecord>,
         lookup: impl FnOnce(i64) -> crate::Result<Option<ImageRow>>,
-    ) -> Result<PathBuf, String> {
-        image_path(self.image_root.as_deref(), id, known, lookup)
+    ) -> Result<Source, String> {
+        image_path(
+            self.image_root.as_deref(),
+            self.carried.as_deref(),
+            id,
+            known,
+            lookup,
+        )
     }
 
     /// Waits until every requested picture is loaded (or `timeout`). False on timeout.
@@ -144,7 +155,7 @@ impl ScreenBase {
     pub fn zoom(
         &mut self,
         frame: &mut Frame<'_>,
-        image: Option<(i64, String, Result<PathBuf, String>)>,
+        image: Option<(i64, String, Result<Source, String>)>,
         answers: &[(&str, &str)],
     ) {
         let [image_area, hint] =
@@ -171,7 +182,7 @@ impl ScreenBase {
     pub fn fit(
         &mut self,
         id: i64,
-        path: Result<PathBuf, String>,
+        path: Result<Source, String>,
         area: Rect,
     ) -> Option<&Result<Picture, String>> {
         self.pictures.want(Request::fit(id, path, area))

@@ -7,6 +7,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
+use super::images::Source;
 use crate::annotate::Project;
 use crate::error::{Error, Result};
 
@@ -20,15 +21,19 @@ pub fn show(
     let project = Project::open(project)?;
     let text = project.describe(image, annotator)?;
     let row = project.image(image.trim())?.expect("describe found it");
-    let drawn = match project.image_root(images) {
-        None => Err(Some(
+    let drawn = match (project.carried_images(images)?, project.image_root(images)) {
+        (Some(file), _) => draw(&Source::Carried {
+            file,
+            key: row.rec.key.clone(),
+        }),
+        (None, None) => Err(Some(
             "the project has no image folder; pass --images DIR".to_string(),
         )),
-        Some(root) => row
+        (None, Some(root)) => row
             .rec
             .file_under(&root)
             .map_err(Some)
-            .and_then(|path| draw(&path)),
+            .and_then(|path| draw(&Source::File(path))),
     };
     let mut out = std::io::stdout().lock();
     let written = match drawn {
@@ -48,7 +53,7 @@ pub fn show(
 }
 
 /// Prints the picture. The error is why it could not be, or `None` when stdout's reader is gone.
-fn draw(path: &Path) -> Result<(), Option<String>> {
+fn draw(source: &Source) -> Result<(), Option<String>> {
     let tty = std::io::stdout().is_terminal();
     let (cols, rows) = if tty {
         crossterm::terminal::size().unwrap_or((80, 24))
@@ -60,7 +65,7 @@ fn draw(path: &Path) -> Result<(), Option<String>> {
     let graphics = tty
         && (viuer::get_kitty_support() != viuer::KittySupport::None || viuer::is_iterm_supported());
     let mut cells = (0, 0);
-    let img = super::images::read_then(path, |opened| {
+    let img = super::images::read_then(source, |opened| {
         cells = cells_for(opened.width, opened.height, cols, rows);
         if graphics {
             opened.decode()
@@ -84,7 +89,7 @@ fn draw(path: &Path) -> Result<(), Option<String>> {
     match viuer::print(&img, &config) {
         Ok(_) => Ok(()),
         Err(viuer::ViuError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(None),
-        Err(e) => Err(Some(format!("{}: {e}", path.display()))),
+        Err(e) => Err(Some(format!("{}: {e}", source.name()))),
     }
 }
 

@@ -561,6 +561,7 @@ fn the_header_names_the_queue_and_its_size() {
         AppOptions {
             project_name: "project.db".into(),
             image_root: Some(p.root.clone()),
+            carried: None,
         },
         Box::new(|| {}),
     );

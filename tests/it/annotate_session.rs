@@ -484,6 +484,7 @@ fn a_checkout_with_an_assignment_queues_only_the_assigned_images() {
             assignment: Some(&given),
             assignment_note: None,
             leave_out: None,
+            with_images: None,
         },
     )
     .unwrap();

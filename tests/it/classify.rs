@@ -653,7 +653,8 @@ fn a_schema_2_source_merges_into_a_schema_3_target() {
         let conn = rusqlite::Connection::open(&old).unwrap();
         conn.execute_batch(&format!(
             "DROP TABLE classify; DROP TABLE gold; DROP TABLE verdicts;
-             DROP INDEX candidates_by_label; DROP TABLE merge_log; {merge_log}
+             DROP INDEX candidates_by_label; DROP TABLE image_blobs; DROP TABLE merge_log;
+             {merge_log}
              UPDATE meta SET value = '2' WHERE key = 'schema_version';
              PRAGMA user_version = 2;"
         ))

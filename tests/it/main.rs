@@ -20,6 +20,7 @@ mod annotate_queue;
 mod annotate_scale;
 mod annotate_session;
 mod bad_images;
+mod carried_images;
 mod checkout_select;
 mod classify;
 mod exit_codes;
@@ -31,6 +32,7 @@ mod merge_properties;
 mod merge_real;
 mod merge_workflow;
 mod new_user;
+mod pack;
 #[cfg(feature = "predict")]
 mod predict_cli;
 #[cfg(feature = "predict")]

@@ -2,7 +2,8 @@
 //! is commutative, idempotent and associative in the events of every kind (judgments, flags,
 //! classify answers, expert verdicts), the candidates and every annotator's current answers. Events are drawn from one pool and each file holds a random part
 //! of it, so files overlap the way re-merged and re-shared files do; answers tie on time often
-//! (ties are broken by id), and retractions undo earlier answers.
+//! (ties are broken by id), and retractions undo earlier answers. Packs (`labelvet pack`) are
+//! the same files made small: mixed with full files, in any order, they give the same project.
 
 use crate::merge_support;
 
@@ -405,5 +406,81 @@ proptest! {
             matches!(it, Item::Verdict(_)) && f.iter().any(|x| *x)
         }).count();
         prop_assert_eq!(s_left.verdicts.len(), held_verdicts);
+    }
+}
+
+/// A pack of `file` (made to carry every annotator's events: its checkout annotator is
+/// forgotten, as in a file that is not a checkout), or `None` when it holds no event to pack.
+fn pack_of(file: &Path, out: &Path) -> Option<PathBuf> {
+    let store = Store::open(file).unwrap();
+    store
+        .conn_for_tests()
+        .execute("DELETE FROM meta WHERE key = 'checkout_annotator'", [])
+        .unwrap();
+    match labelvet::store::pack::pack(&store, out, false) {
+        Ok(_) => Some(out.to_path_buf()),
+        Err(e) if e.to_string().contains("holds no answers") => None,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn packs_and_full_files_mixed_in_any_order_give_the_same_project(
+        ops in prop::collection::vec(op(), 1..40),
+        seed in any::<u64>(),
+        packed in [any::<bool>(), any::<bool>(), any::<bool>()],
+        order in Just(vec![0usize, 1, 2]).prop_shuffle(),
+        one_go in any::<bool>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let base = small_project(&d.join("base.db"), 4);
+        let items = build(&ops, seed);
+        let files: Vec<PathBuf> = (0..3)
+            .map(|f| {
+                let p = checkout_of(&base, &format!("ann{f}"), &d.join(format!("f{f}.db")));
+                fill(&p, &items, f);
+                p
+            })
+            .collect();
+        let packs: Vec<Option<PathBuf>> = files
+            .iter()
+            .enumerate()
+            .map(|(f, p)| pack_of(p, &d.join(format!("f{f}.lvpack"))))
+            .collect();
+
+        // The full files, in file order, in one merge.
+        let full = copy_db(&base, &d.join("full.db"));
+        let all: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        merge(&full, &all);
+        let expected = state(&full);
+
+        // Each file as its pack or itself, in a shuffled order, in one merge or one at a time.
+        let chosen: Vec<&Path> = order
+            .iter()
+            .map(|&f| match (&packs[f], packed[f]) {
+                (Some(pack), true) => pack.as_path(),
+                _ => files[f].as_path(),
+            })
+            .collect();
+        let mixed = copy_db(&base, &d.join("mixed.db"));
+        if one_go {
+            merge(&mixed, &chosen);
+        } else {
+            for src in &chosen {
+                merge(&mixed, &[*src]);
+            }
+        }
+        prop_assert_eq!(&expected, &state(&mixed));
+        // A pack after its own full file brings nothing new, and the other way round.
+        for f in 0..3 {
+            if let Some(pack) = &packs[f] {
+                prop_assert_eq!(merge(&mixed, &[pack.as_path(), files[f].as_path()]), 0);
+            }
+        }
+        prop_assert_eq!(&expected, &state(&mixed));
     }
 }

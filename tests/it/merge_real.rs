@@ -105,6 +105,7 @@ fn real_raters_merged_in_two_orders_give_the_same_answers() {
                     assignment: None,
                     assignment_note: None,
                     leave_out: None,
+                    with_images: None,
                 },
             )
             .unwrap();

@@ -60,6 +60,7 @@ pub fn checkout_of(project: &Path, annotator: &str, out: &Path) -> PathBuf {
             assignment: None,
             assignment_note: None,
             leave_out: None,
+            with_images: None,
         },
     )
     .unwrap();

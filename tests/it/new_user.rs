@@ -79,6 +79,7 @@ fn screen(p: &Project, session: Session) -> App {
         AppOptions {
             project_name: "project.db".into(),
             image_root: Some(p.root.clone()),
+            carried: None,
         },
         Box::new(|| {}),
     )
@@ -309,6 +310,7 @@ fn a_grid_image_left_open_is_not_done() {
         AppOptions {
             project_name: "project.db".into(),
             image_root: None,
+            carried: None,
         },
         Box::new(|| {}),
     );

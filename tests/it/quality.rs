@@ -306,6 +306,7 @@ fn verdicts_decide_their_question_and_conflicts_decide_nothing() {
             assignment: None,
             assignment_note: None,
             leave_out: None,
+            with_images: None,
         };
         checkout(&project, &out, &opts).unwrap();
         out
@@ -535,6 +536,7 @@ fn gold_images_are_mixed_blind_into_a_checkout_at_the_rate() {
                 assignment: Some(&keys),
                 assignment_note: None,
                 leave_out: None,
+                with_images: None,
             },
         )
         .unwrap();

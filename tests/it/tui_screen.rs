@@ -60,6 +60,7 @@ impl Screen {
             AppOptions {
                 project_name: "project.db".into(),
                 image_root,
+                carried: None,
             },
             Box::new(|| {}),
         );
@@ -472,6 +473,7 @@ impl GridScreen {
             AppOptions {
                 project_name: "project.db".into(),
                 image_root: Some(p.root.clone()),
+                carried: None,
             },
             Box::new(|| {}),
         );
@@ -701,6 +703,7 @@ fn the_classify_screen_lists_the_valid_labels_with_the_main_object() {
         AppOptions {
             project_name: "project.db".into(),
             image_root: Some(root.clone()),
+            carried: None,
         },
         Box::new(|| {}),
     );
@@ -780,6 +783,7 @@ fn the_review_screen_shows_the_counts_and_takes_a_verdict() {
             AppOptions {
                 project_name: "project.db".into(),
                 image_root: Some(root.clone()),
+                carried: None,
             },
             Box::new(|| {}),
         )

@@ -721,6 +721,7 @@ fn gold_rate_mixes_gold_images_into_the_queue_and_report_counts_the_answers() {
             assignment: Some(&mine),
             assignment_note: None,
             leave_out: None,
+            with_images: None,
         };
         labelvet::store::checkout::checkout(&project, &alice, &opts).unwrap();
     }
@@ -1090,4 +1091,81 @@ fn until_margin2_skips_a_question_two_merged_answers_settled_and_asks_one_they_l
             .unwrap()
     };
     assert_eq!((has(&settled), has(&open)), (0, 1));
+}
+
+/// The screen of an annotator's file made with `--with-images`, with no image folder on the
+/// machine: the pictures come from the file, and one whose bytes were altered in the file is
+/// shown as broken, with the reason, and never decoded.
+#[test]
+fn a_file_carrying_its_images_annotates_with_no_image_folder() {
+    if !tmux_installed() {
+        return;
+    }
+    let f = fixture();
+    let alice = f.dir.path().join("alice.db");
+    let out = labelvet_ok(&[
+        "checkout",
+        p(&f.db),
+        "--annotator",
+        "alice",
+        "-o",
+        p(&alice),
+        "--with-images",
+        "--max-side",
+        "300",
+    ]);
+    assert!(out.contains("carries 20 images"), "{out}");
+    assert!(out.contains("re-encoded smaller"), "{out}");
+    assert!(out.contains("labelvet pack"), "{out}");
+    // No image folder on this machine any more: the project's is gone.
+    std::fs::rename(f.dir.path().join("images"), f.dir.path().join("elsewhere")).unwrap();
+    let (img0, _) = order(&alice, 0);
+    let (img1, _) = order(&alice, 1);
+    // The second image's carried bytes replaced by another photo's: a valid JPEG, which a
+    // decoder would draw without a word.
+    let other = std::fs::read(f.dir.path().join("elsewhere").join(&img0)).unwrap();
+    rusqlite::Connection::open(&alice)
+        .unwrap()
+        .execute(
+            "UPDATE image_blobs SET data = ?1 WHERE image = ?2",
+            rusqlite::params![other, img1],
+        )
+        .unwrap();
+    let total = total_questions(&alice);
+    let t = Tmux::start(&f, "carried", &script_on(&f, &alice, "alice", ""));
+    t.wait_for(&format!("0/{total} answered"));
+    t.wait_for(&img0);
+    // The first picture is drawn (half-blocks), from the file.
+    let screen = t.wait_for("▀");
+    assert!(!screen.contains("cannot show"), "{screen}");
+    assert!(!screen.contains("--images"), "{screen}");
+    t.send(&["y"]);
+    t.wait_for(&format!("1/{total} answered"));
+    t.send(&["]"]);
+    t.wait_for(&img1);
+    let screen = t.wait_for("cannot show");
+    let flat: String = screen
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '│')
+        .collect();
+    assert!(
+        flat.contains("broken:thecarriedbytesdonotmatchtheirSHA-256"),
+        "{screen}"
+    );
+    assert!(flat.contains("notdecoded"), "{screen}");
+    // Flagged broken, then quit: the file holds the answer and the flag.
+    t.send(&["f"]);
+    t.send(&["b"]);
+    t.send(&["Enter"]);
+    t.wait_for("flagged");
+    t.send(&["q"]);
+    let screen = t.wait_for("EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    let store = Store::open(&alice).unwrap();
+    let events = store.events().unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].image, img0);
+    assert_eq!(events[0].answer, Some(Answer::Yes));
+    let flags = store.flags_for_image(&img1).unwrap();
+    assert_eq!(flags.len(), 1, "{flags:?}");
 }

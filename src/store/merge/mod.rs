@@ -21,6 +21,9 @@
 //! - all sources go in one transaction, so an error or a killed process leaves the target as it
 //!   was. A dry run is the same transaction rolled back: it reports exactly what a merge would do.
 //!
+//! A source may be a pack (`store::pack`): it is read as the project file it expands to, with the
+//! same checks, and the classes it names must be the target's as the pack records them.
+//!
 //! Integer row ids never cross files: source images and models are mapped to the target's by key
 //! and name. Candidates are derived data, never copied: each new original label, prediction and
 //! answered label adds its candidate, which equals a rebuild since a merge only adds inputs.
@@ -318,6 +321,24 @@ fn merge(
                     meta.project_uuid
                 ),
             ));
+        }
+        // A pack names the classes its events use with their content hashes: under the same
+        // vocabulary they are the target's, or the pack was altered.
+        if let Some(sums) = &src.pack_classes
+            && src.vocab_digest() == meta.vocab_digest
+        {
+            for (key, sum) in sums {
+                if super::pack::class_sha256(&target.conn, key)?.as_ref() != Some(sum) {
+                    return Err(refused(
+                        path,
+                        format!(
+                            "class `{}` is not the target's as the pack records it (its content \
+                             hash differs, under the same vocabulary): the pack was altered",
+                            crate::text::display(key)
+                        ),
+                    ));
+                }
+            }
         }
         // Every row's label is checked against the target's classes as it is read; a source
         // that says its vocabulary differs is first checked whole, to name all it lacks at once.
