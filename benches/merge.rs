@@ -10,7 +10,12 @@
 //! are kept in target/bench-data/merge (merge-100) so that repeated runs measure the merge, not
 //! the generator; they are made again when labelvet's schema version changes, so that the
 //! sources are never migrated on the fly (a cost of old handouts, not of merging).
-//! Run: `cargo bench --bench merge`, or one group: `cargo bench --bench merge -- "100 files"`.
+//!
+//! The same 100 files as packs (`labelvet pack`: the events and the keys and hashes of the
+//! images and classes they name, nothing else) merge in their own group, `100 packs`; the packs
+//! are made from the 100 files once, in target/bench-data/merge-100-packs.
+//! Run: `cargo bench --bench merge`, or one group: `cargo bench --bench merge -- "100 files"`,
+//! `cargo bench --bench merge -- "100 packs"`.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -92,6 +97,7 @@ fn fixture((name, files, events): Shape) -> (PathBuf, Vec<PathBuf>) {
                 assignment: None,
                 assignment_note: None,
                 leave_out: None,
+                with_images: None,
             },
         )
         .unwrap();
@@ -197,6 +203,56 @@ fn bench_shape(c: &mut Criterion, shape: Shape) {
     g.finish();
 }
 
+/// The packs of the 100 files, made once per schema version. The files' events are ReaL's
+/// raters', not their checkout annotator's, so each file is first made a plain project file
+/// (its `checkout_annotator` forgotten), whose pack carries every event.
+fn packs(sources: &[PathBuf]) -> Vec<PathBuf> {
+    let dir = data_dir("merge-100-packs");
+    let packs: Vec<PathBuf> = (0..sources.len())
+        .map(|f| dir.join(format!("annotator{f:02}.lvpack")))
+        .collect();
+    let done = dir.join(format!(".complete-schema{SCHEMA_VERSION}"));
+    if done.exists() {
+        return packs;
+    }
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    for (source, pack) in sources.iter().zip(&packs) {
+        let store = Store::open(source).unwrap();
+        store
+            .conn_for_tests()
+            .execute("DELETE FROM meta WHERE key = 'checkout_annotator'", [])
+            .unwrap();
+        let r = labelvet::store::pack::pack(&store, pack, false).unwrap();
+        assert!(r.bytes < 1 << 20, "{}: {} bytes", pack.display(), r.bytes);
+    }
+    std::fs::write(done, "").unwrap();
+    packs
+}
+
+fn bench_packs(c: &mut Criterion) {
+    let (project, sources) = fixture(HUNDRED);
+    let packs = packs(&sources);
+    let (_, files, events) = HUNDRED;
+    let expected = (files * events) as u64;
+    let mut g = c.benchmark_group(format!(
+        "merge {files} packs x {} events",
+        thousands(events)
+    ));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(40))
+        .warm_up_time(Duration::from_secs(1));
+    g.bench_function("labelvet merge", |b| {
+        b.iter_batched(
+            || fresh(&project),
+            |t| assert_eq!(labelvet_merge(&t, &packs), expected),
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
 fn thousands(n: usize) -> String {
     format!("{},{:03}", n / 1000, n % 1000)
 }
@@ -204,6 +260,7 @@ fn thousands(n: usize) -> String {
 fn bench(c: &mut Criterion) {
     bench_shape(c, TWENTY);
     bench_shape(c, HUNDRED);
+    bench_packs(c);
 }
 
 criterion_group! {
