@@ -501,7 +501,8 @@ mod tests {
             let conn = Connection::open(&path).unwrap();
             conn.execute_batch(&format!(
                 "DROP TABLE classify; DROP TABLE gold; DROP TABLE verdicts;
-                 DROP INDEX candidates_by_label; DROP TABLE merge_log; {merge_log}
+                 DROP INDEX candidates_by_label; DROP TABLE image_blobs;
+                 DROP TABLE merge_log; {merge_log}
                  INSERT INTO merge_log(merged_at, source_file, source_uuid, source_schema,
                      annotators, new_events, duplicate_events, new_flags, new_images, new_models,
                      new_predictions, conflicts_kept)
