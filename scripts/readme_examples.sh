@@ -10,7 +10,8 @@
 # importing ReaL's answers next: the spot-check examples of "Annotating" are about a project
 # with answers. `cargo` lines are CI's own steps and are left out. `labelvet annotate` and
 # `labelvet demo` need a terminal: they run in tmux, the screen must come up, `q` must quit it
-# with status 0.
+# with status 0 (an annotator's file of the team workflow, under `handout/`, gets one answer
+# first, for the `pack` that follows).
 #
 # Usage: scripts/readme_examples.sh [LABELVET_BINARY]
 #   default binary: $CARGO_TARGET_DIR/release/labelvet (else target/release/labelvet), built with
@@ -87,6 +88,15 @@ annotate_in_tmux() {
     echo "the screen did not come up within 60 s" >&2
     tmux -L "$tmux_socket" kill-server 2>/dev/null || true
     return 1
+  fi
+  # The team workflow's annotators answer one question, so that the `pack` after it has an
+  # answer to send back (a file with none has nothing to pack, and `pack` fails saying so).
+  if [[ " $* " == *" handout/"* ]]; then
+    tmux -L "$tmux_socket" send-keys -t readme y
+    for i in $(seq 1 50); do
+      grep -q " 1/[0-9,]* answered" <<<"$(tmux -L "$tmux_socket" capture-pane -p -t readme 2>/dev/null || true)" && break
+      sleep 0.1
+    done
   fi
   tmux -L "$tmux_socket" send-keys -t readme q
   for i in $(seq 1 100); do
