@@ -1,7 +1,9 @@
 //! The results path on ImageNet-ReaL's 924,810 real answers (85 raters, 184,962 questions over a
 //! 50,000-image project): `report` end to end from the project file, with Dawid-Skene (open,
-//! read every current answer, aggregate, every figure, text and JSON), and
-//! `judgments import` of `raters.csv.gz` into a fresh copy of the project.
+//! read every current answer, aggregate, every figure, text and JSON), the queues that read
+//! everyone's answers (`annotate --disputed`, `--uncertain`, `--needs` without a class: the
+//! selection an annotator's session starts from), and `judgments import` of `raters.csv.gz`
+//! into a fresh copy of the project.
 //!
 //! The projects are kept in target/bench-data so that repeated runs measure the work, not the
 //! set-up. Run: `cargo bench --bench report`.
@@ -13,7 +15,7 @@ use labelvet::analysis::project::{Method, Options, ProjectData, aggregate};
 use labelvet::analysis::report::Report;
 use labelvet::ingest::judgments::{JudgmentImportOptions, import_judgments};
 use labelvet::ingest::{InitOptions, init_project};
-use labelvet::store::Store;
+use labelvet::store::{QueueFilter, Store};
 
 const RATERS: &str = "../shared/data/real/raters.csv.gz";
 const ROWS: u64 = 924_810;
@@ -88,6 +90,47 @@ fn report(c: &mut Criterion) {
     g.finish();
 }
 
+fn queue(c: &mut Criterion) {
+    let db = answered_project();
+    let mut g = c.benchmark_group("queue_real_924810_answers");
+    g.sample_size(10);
+    let filters = [
+        (
+            "uncertain_0.2..0.8",
+            QueueFilter {
+                uncertain: Some((0.2, 0.8)),
+                ..QueueFilter::default()
+            },
+        ),
+        (
+            "disputed",
+            QueueFilter {
+                disputed: true,
+                ..QueueFilter::default()
+            },
+        ),
+        (
+            "needs_3",
+            QueueFilter {
+                needs: Some(3),
+                ..QueueFilter::default()
+            },
+        ),
+    ];
+    for (name, filter) in filters {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                // As `annotate` opens it: the project, then the annotator's selection.
+                let store = Store::open(&db).unwrap();
+                let images = store.select_queue("zed", &filter).unwrap();
+                assert!(!images.is_empty());
+                images.len()
+            })
+        });
+    }
+    g.finish();
+}
+
 fn import(c: &mut Criterion) {
     let base = base_project();
     let mut g = c.benchmark_group("judgments_import_real");
@@ -117,5 +160,5 @@ fn import(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, report, import);
+criterion_group!(benches, report, queue, import);
 criterion_main!(benches);

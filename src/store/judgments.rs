@@ -100,16 +100,29 @@ impl CurrentRow {
 struct Texts {
     ids: HashMap<String, u32>,
     names: Vec<String>,
+    /// The id given last: rows in stored order come in runs of one annotator, origin and
+    /// (imported or answered on one screen) image, so most texts are the last one again, and
+    /// comparing with it costs less than hashing.
+    last: Option<u32>,
 }
 
 impl Texts {
     fn id(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.ids.get(s) {
-            return id;
+        if let Some(last) = self.last
+            && self.names[last as usize] == s
+        {
+            return last;
         }
-        let id = self.names.len() as u32;
-        self.names.push(s.to_string());
-        self.ids.insert(s.to_string(), id);
+        let id = match self.ids.get(s) {
+            Some(&id) => id,
+            None => {
+                let id = self.names.len() as u32;
+                self.names.push(s.to_string());
+                self.ids.insert(s.to_string(), id);
+                id
+            }
+        };
+        self.last = Some(id);
         id
     }
 
@@ -383,74 +396,85 @@ impl Store {
     /// ReaL's 924,810 answers that read is most of an export's time. Memory: the texts once
     /// each, and 40 bytes per answer (37 MB for ReaL), not a `String` copy of every answer.
     pub fn current_answer_table(&self) -> Result<CurrentAnswerTable> {
-        self.named(|| {
-            let k = &JUDGMENTS;
-            let retracted = events::retracted_ids(&self.conn, k)?;
-            // The table's own order (its primary key): a later row of two made in the same
-            // millisecond has the greater id and replaces the other, as (created_at, id) says.
-            let mut stmt = self.conn.prepare(&format!(
-                "SELECT id, image, label, answer, annotator, created_at, elapsed_ms, origin
-                 FROM {} NOT INDEXED WHERE {} ORDER BY id",
-                k.table,
-                k.is_answer_sql(),
-            ))?;
-            let mut rows = stmt.query([])?;
-            let (mut images, mut labels, mut annotators, mut origins) = (
-                Texts::default(),
-                Texts::default(),
-                Texts::default(),
-                Texts::default(),
-            );
-            let mut out: Vec<CurrentRow> = Vec::new();
-            while let Some(r) = rows.next()? {
-                if !retracted.is_empty() && retracted.contains(str_at(r, 0)?) {
-                    continue;
-                }
-                let elapsed: Option<i64> = r.get(6)?;
-                out.push(CurrentRow {
-                    created_at: r.get(5)?,
-                    elapsed_ms: elapsed.unwrap_or(0),
-                    image: images.id(str_at(r, 1)?),
-                    label: labels.id(str_at(r, 2)?),
-                    annotator: annotators.id(str_at(r, 4)?),
-                    origin: origins.id(str_at(r, 7)?),
-                    seq: u32::try_from(out.len())
-                        .map_err(|_| Error::msg("more than 4 billion answers"))?,
-                    answer: Answer::parse(str_at(r, 3)?),
-                    has_elapsed: elapsed.is_some(),
-                });
+        self.named(|| self.answer_table(None))
+    }
+
+    /// [`Store::current_answer_table`] of the answers whose label is one of `labels` (all when
+    /// `None`): the queue's answer filters read only the classes they select.
+    pub(super) fn answer_table(
+        &self,
+        labels: Option<&std::collections::HashSet<&str>>,
+    ) -> Result<CurrentAnswerTable> {
+        let k = &JUDGMENTS;
+        let retracted = events::retracted_ids(&self.conn, k)?;
+        // The table's own order (its primary key): a later row of two made in the same
+        // millisecond has the greater id and replaces the other, as (created_at, id) says.
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT id, image, label, answer, annotator, created_at, elapsed_ms, origin
+             FROM {} NOT INDEXED WHERE {} ORDER BY id",
+            k.table,
+            k.is_answer_sql(),
+        ))?;
+        let mut rows = stmt.query([])?;
+        let (mut images, mut label_ids, mut annotators, mut origins) = (
+            Texts::default(),
+            Texts::default(),
+            Texts::default(),
+            Texts::default(),
+        );
+        let mut out: Vec<CurrentRow> = Vec::new();
+        while let Some(r) = rows.next()? {
+            if !retracted.is_empty() && retracted.contains(str_at(r, 0)?) {
+                continue;
             }
-            let (images, image_rank) = images.sorted();
-            let (labels, label_rank) = labels.sorted();
-            let (annotators, annotator_rank) = annotators.sorted();
-            let (origins, origin_rank) = origins.sorted();
-            for row in &mut out {
-                row.image = image_rank[row.image as usize];
-                row.label = label_rank[row.label as usize];
-                row.annotator = annotator_rank[row.annotator as usize];
-                row.origin = origin_rank[row.origin as usize];
+            let label = str_at(r, 2)?;
+            if labels.is_some_and(|only| !only.contains(label)) {
+                continue;
             }
-            // Oldest first within a question and annotator; the last of each run is current.
-            out.sort_unstable_by_key(|r| (r.image, r.label, r.annotator, r.created_at, r.seq));
-            let key = |r: &CurrentRow| (r.image, r.label, r.annotator);
-            let mut kept = 0usize;
-            for i in 0..out.len() {
-                let row = out[i];
-                if kept > 0 && key(&out[kept - 1]) == key(&row) {
-                    out[kept - 1] = row;
-                } else {
-                    out[kept] = row;
-                    kept += 1;
-                }
+            let elapsed: Option<i64> = r.get(6)?;
+            out.push(CurrentRow {
+                created_at: r.get(5)?,
+                elapsed_ms: elapsed.unwrap_or(0),
+                image: images.id(str_at(r, 1)?),
+                label: label_ids.id(label),
+                annotator: annotators.id(str_at(r, 4)?),
+                origin: origins.id(str_at(r, 7)?),
+                seq: u32::try_from(out.len())
+                    .map_err(|_| Error::msg("more than 4 billion answers"))?,
+                answer: Answer::parse(str_at(r, 3)?),
+                has_elapsed: elapsed.is_some(),
+            });
+        }
+        let (images, image_rank) = images.sorted();
+        let (labels, label_rank) = label_ids.sorted();
+        let (annotators, annotator_rank) = annotators.sorted();
+        let (origins, origin_rank) = origins.sorted();
+        for row in &mut out {
+            row.image = image_rank[row.image as usize];
+            row.label = label_rank[row.label as usize];
+            row.annotator = annotator_rank[row.annotator as usize];
+            row.origin = origin_rank[row.origin as usize];
+        }
+        // Oldest first within a question and annotator; the last of each run is current.
+        out.sort_unstable_by_key(|r| (r.image, r.label, r.annotator, r.created_at, r.seq));
+        let key = |r: &CurrentRow| (r.image, r.label, r.annotator);
+        let mut kept = 0usize;
+        for i in 0..out.len() {
+            let row = out[i];
+            if kept > 0 && key(&out[kept - 1]) == key(&row) {
+                out[kept - 1] = row;
+            } else {
+                out[kept] = row;
+                kept += 1;
             }
-            out.truncate(kept);
-            Ok(CurrentAnswerTable {
-                images,
-                labels,
-                annotators,
-                origins,
-                rows: out,
-            })
+        }
+        out.truncate(kept);
+        Ok(CurrentAnswerTable {
+            images,
+            labels,
+            annotators,
+            origins,
+            rows: out,
         })
     }
 

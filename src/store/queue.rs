@@ -8,13 +8,12 @@
 //! across annotators, which are computed from the judgments alone (their number grows with the
 //! work done, not with the project), folded in memory by the event log's rule.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use rusqlite::params;
 
-use super::events::{self, Interner, str_at};
 use super::flags::FLAGGED_BY;
-use super::judgments::{IN_QUEUE, JUDGMENTS};
+use super::judgments::IN_QUEUE;
 use super::{Answer, Store};
 use crate::error::Result;
 
@@ -43,6 +42,22 @@ pub struct QueueFilter {
 impl QueueFilter {
     fn reads_answers(&self) -> bool {
         self.disputed || self.uncertain.is_some() || self.needs.is_some() || self.count_answers
+    }
+
+    /// Whether a question with these current answers (yes, no, and all) passes the answer
+    /// filters: `--disputed` wants a yes and a no, `--uncertain LO..HI` a yes or a no and
+    /// yes / (yes + no) within [LO, HI], `--needs K` fewer than K answers.
+    fn passes(&self, yes: i64, no: i64, total: i64) -> bool {
+        (!self.disputed || yes > 0 && no > 0)
+            && self.uncertain.is_none_or(|(lo, hi)| {
+                yes + no > 0 && (lo..=hi).contains(&(yes as f64 / (yes + no) as f64))
+            })
+            && self.needs.is_none_or(|k| total < i64::from(k))
+    }
+
+    /// Whether a question nobody has answered passes the answer filters.
+    fn unanswered_pass(&self) -> bool {
+        self.passes(0, 0, 0)
     }
 }
 
@@ -115,14 +130,15 @@ impl Store {
         }
         self.conn.execute_batch(
             "DROP TABLE IF EXISTS temp.lv_stats;
-             CREATE TEMP TABLE lv_stats(image TEXT, label TEXT, yes INTEGER, no INTEGER,
-                                        total INTEGER, PRIMARY KEY (image, label)) WITHOUT ROWID;
+             CREATE TEMP TABLE lv_stats(image TEXT, label TEXT, pass INTEGER, total INTEGER,
+                                        PRIMARY KEY (image, label)) WITHOUT ROWID;
              DROP TABLE IF EXISTS temp.lv_queue;
              CREATE TEMP TABLE lv_queue(image_id INTEGER, label TEXT,
                                         PRIMARY KEY (image_id, label)) WITHOUT ROWID;",
         )?;
+        let unanswered = f.unanswered_pass();
         if f.reads_answers() {
-            self.fill_answer_stats(f.labels.as_deref())?;
+            self.fill_answer_stats(f, unanswered)?;
         }
         let mut conds = vec!["1".to_string()];
         if annotator.is_some() {
@@ -134,43 +150,32 @@ impl Store {
         if f.original_labels.is_some() {
             conds.push("i.original_label IN (SELECT key FROM temp.lv_orig)".into());
         }
-        if f.disputed {
-            conds.push("coalesce(s.yes, 0) > 0 AND coalesce(s.no, 0) > 0".into());
-        }
-        if f.uncertain.is_some() {
-            conds.push(
-                "coalesce(s.yes, 0) + coalesce(s.no, 0) > 0
-                 AND CAST(s.yes AS REAL) / (s.yes + s.no) BETWEEN ?2 AND ?3"
-                    .into(),
-            );
-        }
-        if f.needs.is_some() {
-            conds.push("coalesce(s.total, 0) < ?4".into());
-        }
         if f.settled.is_some() {
             conds.push(
                 "NOT EXISTS (SELECT 1 FROM temp.lv_settled z WHERE z.image = i.key AND z.label = c.label)"
                     .into(),
             );
         }
-        let (lo, hi) = f.uncertain.unwrap_or((0.0, 1.0));
-        // Every parameter is named once whatever the filters, so that one binding fits them all.
+        // The answer filters were applied in `fill_answer_stats`: a question passes when its
+        // row says so, or, unanswered, when `unanswered` says an unanswered question does.
+        conds.push("coalesce(s.pass, ?2)".into());
+        // When no unanswered question passes, only the questions `lv_stats` holds can: it
+        // then holds the passing ones only, and the selection starts from them (a few
+        // thousand rows) instead of from every candidate of the project.
+        let from = if f.reads_answers() && !unanswered {
+            "temp.lv_stats s CROSS JOIN images i ON i.key = s.image
+             CROSS JOIN candidates c ON c.image_id = i.id AND c.label = s.label"
+        } else {
+            "candidates c JOIN images i ON i.id = c.image_id
+             LEFT JOIN temp.lv_stats s ON s.image = i.key AND s.label = c.label"
+        };
         let sql = format!(
             "INSERT INTO temp.lv_queue(image_id, label)
-             SELECT c.image_id, c.label FROM candidates c JOIN images i ON i.id = c.image_id
-             LEFT JOIN temp.lv_stats s ON s.image = i.key AND s.label = c.label
-             WHERE {} AND ?2 IS NOT NULL AND ?3 IS NOT NULL AND ?4 IS NOT NULL",
+             SELECT c.image_id, c.label FROM {from} WHERE {}",
             conds.join(" AND ")
         );
-        self.conn.execute(
-            &sql,
-            params![
-                annotator.unwrap_or_default(),
-                lo,
-                hi,
-                i64::from(f.needs.unwrap_or(0))
-            ],
-        )?;
+        self.conn
+            .execute(&sql, params![annotator.unwrap_or_default(), unanswered])?;
         let mut stmt = self.conn.prepare(
             "SELECT q.image_id, i.key, count(*), coalesce(sum(s.total), 0)
              FROM temp.lv_queue q JOIN images i ON i.id = q.image_id
@@ -190,58 +195,42 @@ impl Store {
         Ok(rows)
     }
 
-    /// Fills `temp.lv_stats` with each answered question's current answers, all annotators
-    /// together (yes, no, and all), by the event log's one rule (`events::latest_by_key`).
-    /// Folding the judgments in memory in their stored order takes about a second on ReaL's
-    /// 924,810 answers; ranking every event in SQL (a window over (image, label, annotator))
-    /// sorted them all, 8.5 s. `labels` narrows the questions counted.
-    fn fill_answer_stats(&self, labels: Option<&[String]>) -> Result<()> {
-        let only: Option<HashSet<&str>> = labels.map(|l| l.iter().map(String::as_str).collect());
-        // Each string once: (image, label, annotator) keys as numbers.
-        let mut names: [Interner; 3] = Default::default();
-        let latest = events::latest_by_key(
-            &self.conn,
-            &JUDGMENTS,
-            "image, label, annotator, answer",
-            |r| {
-                let label = str_at(r, 3)?;
-                if only.as_ref().is_some_and(|o| !o.contains(label)) {
-                    return Ok(None);
-                }
-                let key = (
-                    names[0].id(str_at(r, 2)?),
-                    names[1].id(label),
-                    names[2].id(str_at(r, 4)?),
-                );
-                let answer = match str_at(r, 5)? {
-                    "yes" => Some(Answer::Yes),
-                    "no" => Some(Answer::No),
-                    _ => None,
-                };
-                Ok(Some((key, answer)))
-            },
-        )?;
-        let mut stats: HashMap<(u32, u32), [i64; 3]> = HashMap::new();
-        for ((image, label, _), (_, answer)) in latest {
-            let s = stats.entry((image, label)).or_default();
-            s[0] += i64::from(answer == Some(Answer::Yes));
-            s[1] += i64::from(answer == Some(Answer::No));
-            s[2] += 1;
-        }
+    /// Fills `temp.lv_stats` with the answered questions that decide the selection, each with
+    /// whether it passes the answer filters and its number of current answers (all annotators
+    /// together), from the event log's one fold of the current answers
+    /// ([`Store::current_answer_table`], narrowed to `f.labels`). When an unanswered question
+    /// does not pass (`unanswered` false: `--disputed`, `--uncertain`), only the passing
+    /// questions are written; else every answered one, so that a failing one is left out.
+    /// Rows are written in key order, one transaction for all.
+    fn fill_answer_stats(&self, f: &QueueFilter, unanswered: bool) -> Result<()> {
+        let only: Option<HashSet<&str>> = f
+            .labels
+            .as_ref()
+            .map(|l| l.iter().map(String::as_str).collect());
+        let table = self.answer_table(only.as_ref())?;
         // One transaction for all the rows: on its own, each insert would be a transaction
         // of its own, most of the time of the queue's build.
         let tx = self.conn.unchecked_transaction()?;
         let mut insert = tx.prepare(
-            "INSERT INTO temp.lv_stats(image, label, yes, no, total) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO temp.lv_stats(image, label, pass, total) VALUES (?1, ?2, ?3, ?4)",
         )?;
-        for ((image, label), [yes, no, total]) in stats {
-            insert.execute(params![
-                names[0].name(image),
-                names[1].name(label),
-                yes,
-                no,
-                total
-            ])?;
+        // The table's rows are sorted by (image, label, annotator): a question's answers are
+        // one run, and the runs come in the stats table's key order.
+        for run in table
+            .rows
+            .chunk_by(|a, b| (a.image, a.label) == (b.image, b.label))
+        {
+            let count = |x: Answer| run.iter().filter(|r| r.answer == Some(x)).count() as i64;
+            let (yes, no, total) = (count(Answer::Yes), count(Answer::No), run.len() as i64);
+            let pass = f.passes(yes, no, total);
+            if pass || unanswered {
+                insert.execute(params![
+                    table.images[run[0].image as usize],
+                    table.labels[run[0].label as usize],
+                    pass,
+                    total
+                ])?;
+            }
         }
         drop(insert);
         tx.commit()?;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use annotate_support::{Project, photos_dir, project};
 use labelvet::annotate::{QueueOrder, QueueSpec, Session, SessionOptions};
 use labelvet::store::predictions::PredictionWriter;
-use labelvet::store::{Answer, ImageRecord, ImageStatus, Store};
+use labelvet::store::{Answer, ImageRecord, ImageStatus, JudgmentEvent, QueueFilter, Store};
 
 const CHICKY: &str = "curated/opencv__chicky_512.png";
 const CHELSEA: &str = "curated/skimage__chelsea.png";
@@ -577,4 +577,150 @@ fn the_header_names_the_queue_and_its_size() {
     );
     assert!(top.contains(&want), "{top}");
     assert!(info.images >= 3 && info.questions >= info.images as u64);
+}
+
+/// A store with images `img0`..`img3` (original labels a, b, none, a) and the judgment events
+/// `events` (image, label, annotator, answer, time, id byte), then retractions of the events
+/// `undo` names; candidates rebuilt from both.
+fn store_with_answers(
+    dir: &std::path::Path,
+    events: &[(u8, u8, u8, u8, i64, u8)],
+    undo: &[usize],
+) -> Store {
+    let vocab = labelvet::vocab::Vocab::from_reader(
+        "t",
+        std::path::Path::new("t.csv"),
+        "key,name\na,A\nb,B\nc,C\n".as_bytes(),
+    )
+    .unwrap();
+    let store = Store::create(&dir.join("p.db"), &vocab).unwrap();
+    let originals = [Some("a"), Some("b"), None, Some("a")];
+    let records: Vec<ImageRecord> = originals
+        .iter()
+        .enumerate()
+        .map(|(i, o)| ImageRecord::missing(format!("img{i}"), o.map(str::to_string)))
+        .collect();
+    store.insert_images(&records).unwrap();
+    let mut made: Vec<JudgmentEvent> = Vec::new();
+    for (i, &(image, label, who, answer, t, id)) in events.iter().enumerate() {
+        made.push(JudgmentEvent {
+            // Ids in another order than the times (several in one millisecond).
+            id: format!("{id:03}-{i:03}"),
+            image: format!("img{image}"),
+            label: ["a", "b", "c"][label as usize].into(),
+            answer: Some(Answer::ALL[answer as usize]),
+            retracts: None,
+            annotator: ["ann", "bob", "cy"][who as usize].into(),
+            session: "s".into(),
+            created_at: 1000 + t,
+            elapsed_ms: None,
+            origin: "import".into(),
+        });
+    }
+    for (n, &u) in undo.iter().enumerate() {
+        if let Some(target) = made[..events.len()].get(u).cloned() {
+            made.push(JudgmentEvent {
+                id: format!("u{n:03}"),
+                answer: None,
+                retracts: Some(target.id.clone()),
+                created_at: 2000,
+                ..target
+            });
+        }
+    }
+    store.insert_events(&made).unwrap();
+    store.rebuild_candidates().unwrap();
+    store
+}
+
+/// The selection the filter's words describe, computed the slow way from the walk of the
+/// current answers (`Store::current_answers`) and every image's candidates: per image with a
+/// selected question, in key order, its key, its selected labels and their current answers
+/// (counted when a filter or the order reads answers, else 0).
+fn selection_by_hand(store: &Store, f: &QueueFilter) -> Vec<(String, Vec<String>, u64)> {
+    let counted = f.disputed || f.uncertain.is_some() || f.needs.is_some() || f.count_answers;
+    let mut counts: BTreeMap<(String, String), (i64, i64, i64)> = BTreeMap::new();
+    for a in store.current_answers().unwrap() {
+        let c = counts.entry((a.image, a.label)).or_default();
+        c.0 += i64::from(a.answer == Answer::Yes);
+        c.1 += i64::from(a.answer == Answer::No);
+        c.2 += 1;
+    }
+    let mut out = Vec::new();
+    for row in store.images().unwrap() {
+        let mut labels = Vec::new();
+        let mut answers = 0;
+        for c in store.candidates(row.id).unwrap() {
+            let (yes, no, total) = counts
+                .get(&(row.rec.key.clone(), c.label.clone()))
+                .copied()
+                .unwrap_or_default();
+            let keep = f.labels.as_ref().is_none_or(|l| l.contains(&c.label))
+                && (!f.disputed || yes > 0 && no > 0)
+                && f.uncertain.is_none_or(|(lo, hi)| {
+                    let freq = yes as f64 / (yes + no) as f64;
+                    yes + no > 0 && lo <= freq && freq <= hi
+                })
+                && f.needs.is_none_or(|k| total < i64::from(k));
+            if keep {
+                labels.push(c.label);
+                answers += total as u64;
+            }
+        }
+        if !labels.is_empty() {
+            labels.sort();
+            out.push((row.rec.key, labels, if counted { answers } else { 0 }));
+        }
+    }
+    out
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// The answer filters (`--disputed`, `--uncertain`, `--needs`, with or without a class,
+    /// and the counts `--order fewest-answers` reads) select what the current answers say:
+    /// answers changed (several in one millisecond, where the greater id wins), undone, and
+    /// none at all.
+    #[test]
+    fn answer_filters_select_what_the_current_answers_say(
+        events in proptest::collection::vec(
+            (0u8..4, 0u8..3, 0u8..3, 0u8..3, 0i64..3, 0u8..255),
+            0..40,
+        ),
+        undo in proptest::collection::vec(0usize..40, 0..6),
+        disputed in proptest::bool::ANY,
+        uncertain in proptest::option::of((0u8..=4, 0u8..=4)),
+        needs in proptest::option::of(0u32..4),
+        count_answers in proptest::bool::ANY,
+        class in proptest::option::of(0u8..3),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_answers(dir.path(), &events, &undo);
+        let f = QueueFilter {
+            labels: class.map(|c| vec![["a", "b", "c"][c as usize].to_string()]),
+            disputed,
+            uncertain: uncertain.map(|(a, b)| {
+                (f64::from(a.min(b)) / 4.0, f64::from(a.max(b)) / 4.0)
+            }),
+            needs,
+            count_answers,
+            ..QueueFilter::default()
+        };
+        let got: Vec<(String, Vec<String>, u64)> = store
+            .select_images(&f)
+            .unwrap()
+            .into_iter()
+            .map(|im| {
+                let labels = store.selection_labels(im.id).unwrap();
+                proptest::prop_assert_eq!(im.questions, labels.len() as u64);
+                Ok((im.key, labels, im.answers))
+            })
+            .collect::<Result<_, _>>()?;
+        proptest::prop_assert_eq!(got, selection_by_hand(&store, &f));
+        // An annotator's queue of an unassigning project is the same selection.
+        let theirs: Vec<String> =
+            store.select_queue("dan", &f).unwrap().into_iter().map(|im| im.key).collect();
+        let all: Vec<String> = selection_by_hand(&store, &f).into_iter().map(|s| s.0).collect();
+        proptest::prop_assert_eq!(theirs, all);
+    }
 }
