@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use super::reliability::{GoldQuestion, gold_truth};
 use super::{Answer, Counts, DsOptions, Rating, dawid_skene};
 use crate::error::{Error, Result};
-use crate::store::{CurrentAnswerTable, Store};
+use crate::store::{CurrentAnswerTable, CurrentRow, Store};
 
 /// Per-pair scores computed elsewhere (e.g. ReaL's Dawid-Skene posteriors), to aggregate with
 /// instead of the project's own estimate (`--scores`; read by `ingest::scores`).
@@ -154,54 +154,61 @@ impl ProjectData {
             .enumerate()
             .map(|(i, c)| (c.key.as_str(), i as u32))
             .collect();
-        let mut images: Vec<ImageInfo> = store
-            .images()?
-            .into_iter()
-            .map(|r| ImageInfo {
-                original: r
-                    .rec
-                    .original_label
-                    .as_deref()
-                    .and_then(|l| class_of.get(l).copied()),
-                key: r.rec.key,
-                id: r.id,
+        let mut images: Vec<ImageInfo> = Vec::new();
+        store.for_each_image_label(|id, key, original| {
+            images.push(ImageInfo {
+                original: original.and_then(|l| class_of.get(l).copied()),
+                key: key.to_string(),
+                id,
             })
-            .collect();
+        })?;
         // The store sorts by SQLite's byte order; sorting here makes the order ours to promise.
-        images.sort_by(|a, b| a.key.cmp(&b.key));
-        let image_of: HashMap<&str, u32> = images
-            .iter()
-            .enumerate()
-            .map(|(i, im)| (im.key.as_str(), i as u32))
-            .collect();
+        // Keys are unique, so an unstable sort (no scratch memory) gives the one order.
+        images.sort_unstable_by(|a, b| a.key.cmp(&b.key));
 
         // Straight into dense ids, from the store's fold of the current answers (texts once
         // each): a `String` copy of millions of answers would be most of the memory the report
         // needs.
-        let table = store.current_answer_table()?;
-        let (annotators, answers, foreign_answers) = dense_answers(&table, &image_of, &class_of);
+        let mut table = store.current_answer_table()?;
+        let (annotators, answers, foreign_answers) = if keep {
+            dense_answers(&table, table.rows.iter().copied(), &images, &class_of)
+        } else {
+            // Each row's memory is given back as its answer is made (see `FromBack`), so that
+            // the two are not held whole at once: 5 M answers take 200 MB as rows, 120 MB as
+            // answers.
+            let rows = FromBack(std::mem::take(&mut table.rows));
+            dense_answers(&table, rows, &images, &class_of)
+        };
         let table = keep.then_some(table);
 
         // Every model's top-1 in one pass, by row ids: model by model and through image keys
-        // took a minute on 1.28 M images and 10 models.
+        // took a minute on 1.28 M images and 10 models. The pass comes in image id order, so
+        // the images sorted by id are walked alongside it.
         let names = store.model_names()?;
         let slot_of: HashMap<i64, usize> = names
             .iter()
             .enumerate()
             .map(|(s, (id, _))| (*id, s))
             .collect();
-        let image_at: HashMap<i64, u32> = images
+        let mut by_id: Vec<(i64, u32)> = images
             .iter()
             .enumerate()
             .map(|(i, im)| (im.id, i as u32))
             .collect();
+        by_id.sort_unstable();
+        let mut at = 0usize;
         let mut tops: Vec<Vec<Option<u32>>> = vec![vec![None; images.len()]; names.len()];
         store.for_each_top1(|image_id, model_id, label| {
-            if let (Some(&s), Some(&i)) = (slot_of.get(&model_id), image_at.get(&image_id)) {
+            while at < by_id.len() && by_id[at].0 < image_id {
+                at += 1;
+            }
+            if let (Some(&s), Some(&(id, i))) = (slot_of.get(&model_id), by_id.get(at))
+                && id == image_id
+            {
                 tops[s][i as usize] = class_of.get(label).copied();
             }
         })?;
-        drop(image_at);
+        drop(by_id);
         let models: Vec<ModelTop1> = names
             .into_iter()
             .zip(tops)
@@ -210,8 +217,8 @@ impl ProjectData {
 
         let mut gold: Vec<GoldQuestion> = Vec::new();
         for g in store.current_gold()? {
-            let (Some(&image), Some(&class)) = (
-                image_of.get(g.image.as_str()),
+            let (Some(image), Some(&class)) = (
+                image_index(&images, &g.image),
                 class_of.get(g.label.as_str()),
             ) else {
                 continue;
@@ -237,8 +244,8 @@ impl ProjectData {
         let mut experts: Vec<String> = Vec::new();
         let mut verdicts = Vec::new();
         for v in store.current_verdicts()? {
-            let (Some(&image), Some(&class)) = (
-                image_of.get(v.image.as_str()),
+            let (Some(image), Some(&class)) = (
+                image_index(&images, &v.image),
                 class_of.get(v.label.as_str()),
             ) else {
                 continue;
@@ -310,18 +317,59 @@ impl ProjectData {
     }
 }
 
-/// The current answers of `table` in dense ids (images and classes as `image_of` and `class_of`
-/// number them), sorted by (image, class, annotator); the annotators who gave them, by name
-/// (their dense ids); and how many answers name an image or class the project does not hold.
+/// The dense id of an image key: its place among `images` (sorted by key).
+fn image_index(images: &[ImageInfo], key: &str) -> Option<u32> {
+    images
+        .binary_search_by(|im| im.key.as_str().cmp(key))
+        .ok()
+        .map(|i| i as u32)
+}
+
+/// A table's rows handed out from the last, the vector's unused end given back to the
+/// allocator as it goes (a shrink in place), so that rows read and answers made are never
+/// both held whole.
+struct FromBack(Vec<CurrentRow>);
+
+impl Iterator for FromBack {
+    type Item = CurrentRow;
+
+    fn next(&mut self) -> Option<CurrentRow> {
+        let row = self.0.pop()?;
+        if self.0.capacity() - self.0.len() >= FROM_BACK_SLACK {
+            self.0.shrink_to_fit();
+        }
+        Some(row)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.0.len(), Some(self.0.len()))
+    }
+}
+
+/// Rows popped between shrinks: 1 M rows, 40 MB.
+const FROM_BACK_SLACK: usize = 1 << 20;
+
+/// The current answers of `rows` (rows of `table`, in any order) in dense ids (images by
+/// their place in `images`, sorted by key; classes as `class_of` numbers them), sorted by
+/// (image, class, annotator); the annotators who gave them, by name (their dense ids); and how
+/// many answers name an image or class the project does not hold.
 fn dense_answers(
     table: &CurrentAnswerTable,
-    image_of: &HashMap<&str, u32>,
+    rows: impl Iterator<Item = CurrentRow>,
+    images: &[ImageInfo],
     class_of: &HashMap<&str, u32>,
 ) -> (Vec<String>, Vec<Answered>, u64) {
-    let images: Vec<Option<u32>> = table
+    // Both key lists are sorted by bytes: one walk pairs them.
+    let mut at = 0usize;
+    let image_ids: Vec<Option<u32>> = table
         .images
         .iter()
-        .map(|k| image_of.get(k.as_str()).copied())
+        .map(|k| {
+            while at < images.len() && images[at].key.as_str() < k.as_str() {
+                at += 1;
+            }
+            (at < images.len() && images[at].key == *k).then_some(at as u32)
+        })
         .collect();
     let classes: Vec<Option<u32>> = table
         .labels
@@ -330,11 +378,11 @@ fn dense_answers(
         .collect();
     const NONE: u32 = u32::MAX;
     let mut annotator = vec![NONE; table.annotators.len()];
-    let mut answers = Vec::with_capacity(table.rows.len());
+    let mut answers = Vec::with_capacity(rows.size_hint().0);
     let mut foreign = 0u64;
-    for r in &table.rows {
+    for r in rows {
         let (Some(image), Some(class), Some(answer)) = (
-            images[r.image as usize],
+            image_ids[r.image as usize],
             classes[r.label as usize],
             r.answer,
         ) else {
@@ -475,8 +523,15 @@ pub fn aggregate(data: &ProjectData, opts: &Options, scores: Option<&Scores>) ->
         _ => None,
     };
 
-    // Questions: every answered pair, plus every scored pair when scores are given.
-    let mut keys: Vec<(u32, u32)> = data.answers.iter().map(|a| (a.image, a.class)).collect();
+    // Questions: every answered pair, plus every scored pair when scores are given. The
+    // answers are sorted by (image, class): a question's answers are one run, kept once (5 M
+    // answers are 1 M questions).
+    let mut keys: Vec<(u32, u32)> = Vec::new();
+    for a in &data.answers {
+        if keys.last() != Some(&(a.image, a.class)) {
+            keys.push((a.image, a.class));
+        }
+    }
     if let Some(g) = &given {
         keys.extend(g.keys().copied());
     }
