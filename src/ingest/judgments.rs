@@ -40,6 +40,8 @@ use sha2::{Digest, Sha256};
 
 use super::table::{self, Format, IMAGE_COLS, LABEL_COLS};
 use crate::error::{Error, Result};
+use crate::store::events::with_indexes_rebuilt;
+use crate::store::judgments::JUDGMENTS;
 use crate::store::predictions::rebuild_candidates;
 use crate::store::{
     Answer, GoldEvent, JudgmentEvent, Store, VerdictEvent, judgments::insert_events,
@@ -110,18 +112,33 @@ const ANNOTATOR_COLS: &[&str] = &[
 ];
 const TIME_COLS: &[&str] = &["time", "timestamp", "created_at"];
 
-/// One answer as read, with strings interned to small ids.
+/// One answer as read, with strings interned to small ids: 32 bytes, so that five million
+/// answers take 160 MB.
 #[derive(Clone, Copy)]
 struct Row {
+    /// The time the line gives, in ms (0 when `timed` is false).
+    time: i64,
     image: u32,
     label: u32,
     annotator: u32,
+    /// Index into [`Reader::given`] when the line carries its event's own id, else [`NOT_GIVEN`].
+    given: u32,
+    /// The row's place in the file (lines read in order).
+    seq: u32,
     answer: Answer,
-    time: Option<i64>,
-    /// Index into [`Reader::given`] when the line carries its event's own id.
-    given: Option<u32>,
-    /// The file's line (CSV record or JSON line) it was read from.
-    line: u64,
+    timed: bool,
+}
+
+const NOT_GIVEN: u32 = u32::MAX;
+
+impl Row {
+    fn time(&self) -> Option<i64> {
+        self.timed.then_some(self.time)
+    }
+
+    fn given(&self) -> Option<u32> {
+        (self.given != NOT_GIVEN).then_some(self.given)
+    }
 }
 
 /// An answer exported by labelvet (`export --format prodigy`) carries its event's id, session,
@@ -157,7 +174,8 @@ impl Interner {
 struct Reader<'a> {
     file: &'a Path,
     vocab: &'a Vocab,
-    project_images: &'a HashMap<String, i64>,
+    /// Whether the project holds an image key (asked once per key the file names).
+    has_image: &'a dyn Fn(&str) -> Result<bool>,
     fallback_annotator: Option<&'a str>,
     /// The project's annotator names and the file's so far.
     names: crate::text::NameSet,
@@ -168,14 +186,26 @@ struct Reader<'a> {
     annotators: Interner,
     rows: Vec<Row>,
     given: Vec<GivenEvent>,
+    /// Each row's line, kept where an error after the reading names lines (gold answers and
+    /// verdicts: two lines that disagree).
+    lines: Option<Vec<u64>>,
 }
 
 impl<'a> Reader<'a> {
+    /// Whether the key names a project image: one the file named before, or one the project
+    /// holds.
+    fn is_image(&self, key: &str) -> Result<bool> {
+        Ok(self.images.ids.contains_key(key) || (self.has_image)(key)?)
+    }
+
     fn image(&mut self, line: u64, key: &str) -> Result<u32> {
         if key.is_empty() {
             return Err(Error::input(self.file, line, "empty image name"));
         }
-        if !self.project_images.contains_key(key) {
+        if let Some(&id) = self.images.ids.get(key) {
+            return Ok(id);
+        }
+        if !(self.has_image)(key)? {
             return Err(Error::input(
                 self.file,
                 line,
@@ -234,18 +264,26 @@ impl<'a> Reader<'a> {
         given: Option<GivenEvent>,
     ) -> Result<()> {
         let row = Row {
+            time: time.unwrap_or(0),
             image: self.image(line, image)?,
             label: self.label(line, label)?,
             annotator: self.annotator(line, annotator)?,
+            given: match given {
+                Some(g) => {
+                    self.given.push(g);
+                    self.given.len() as u32 - 1
+                }
+                None => NOT_GIVEN,
+            },
+            seq: u32::try_from(self.rows.len())
+                .map_err(|_| Error::input(self.file, line, "more than 4 billion answers"))?,
             answer,
-            time,
-            given: given.map(|g| {
-                self.given.push(g);
-                self.given.len() as u32 - 1
-            }),
-            line,
+            timed: time.is_some(),
         };
         self.rows.push(row);
+        if let Some(lines) = &mut self.lines {
+            lines.push(line);
+        }
         Ok(())
     }
 }
@@ -257,21 +295,7 @@ pub fn import_judgments(
     opts: &JudgmentImportOptions,
 ) -> Result<JudgmentImport> {
     let vocab = store.vocab()?;
-    let project_images = store.image_ids()?;
     let (reader, detected) = table::open_detect(file)?;
-    let mut r = Reader {
-        file,
-        vocab: &vocab,
-        project_images: &project_images,
-        fallback_annotator: opts.annotator.as_deref(),
-        names: crate::text::NameSet::new(store.annotator_names()?.iter().map(String::as_str)),
-        labels: HashMap::new(),
-        images: Interner::default(),
-        classes: Interner::default(),
-        annotators: Interner::default(),
-        rows: Vec::new(),
-        given: Vec::new(),
-    };
     let format = match (opts.format, detected) {
         (Some(JudgmentFormat::Csv), Format::Jsonl) => {
             return Err(Error::input(
@@ -291,6 +315,23 @@ pub fn import_judgments(
         (None, Format::Csv) => JudgmentFormat::Csv,
         (None, Format::Jsonl) => JudgmentFormat::Jsonl,
     };
+    // Image keys are looked up in the project as the file names them, once each, rather than
+    // every key of the project held in memory (1.28 M of them in an ImageNet-train project).
+    let has_image = |key: &str| store.has_image(key);
+    let mut r = Reader {
+        file,
+        vocab: &vocab,
+        has_image: &has_image,
+        fallback_annotator: opts.annotator.as_deref(),
+        names: crate::text::NameSet::new(store.annotator_names()?.iter().map(String::as_str)),
+        labels: HashMap::new(),
+        images: Interner::default(),
+        classes: Interner::default(),
+        annotators: Interner::default(),
+        rows: Vec::new(),
+        given: Vec::new(),
+        lines: (opts.into != ImportInto::Judgments).then(Vec::new),
+    };
     let format = match format {
         JudgmentFormat::Csv => {
             read_csv(&mut r, reader)?;
@@ -298,66 +339,112 @@ pub fn import_judgments(
         }
         JudgmentFormat::Jsonl | JudgmentFormat::Prodigy => read_jsonl(&mut r, reader, opts.format)?,
     };
-
     if opts.into != ImportInto::Judgments {
         one_answer_per_question(&mut r)?;
     }
-    let keyed = stable_keys(&r, opts.into);
-    let questions = {
-        let mut q: Vec<(u32, u32)> = r.rows.iter().map(|x| (x.image, x.label)).collect();
-        q.sort_unstable();
-        q.dedup();
-        q.len()
+    let Reader {
+        images,
+        classes,
+        annotators,
+        mut rows,
+        given,
+        ..
+    } = r;
+    let read = Parsed {
+        images: images.names,
+        classes: classes.names,
+        annotators: annotators.names,
+        given,
     };
+    let n_rows = rows.len() as u64;
+    // The first 32 bits of each image's ids (see [`stable_id`]), hashed once per image.
+    let prefix: Vec<u32> = read.images.iter().map(|k| id_prefix(k)).collect();
+    let questions = in_question_order(&mut rows, &prefix);
     let origin = format!("import:{}", file_name(file));
-    // About 400 bytes of table and index pages per answer, within 64 MiB .. 1 GiB.
-    let cache_mib = (r.rows.len() * 400 / (1 << 20)).clamp(64, 1024) as u32;
-    store.set_cache_mib(cache_mib)?;
     let added = match opts.into {
-        ImportInto::Judgments => store.transaction(|tx| {
-            let mut added = 0;
-            let mut events = Vec::with_capacity(CHUNK);
-            for chunk in keyed.chunks(CHUNK) {
-                events.clear();
-                events.extend(chunk.iter().map(|k| event(&r, k, &origin)));
-                added += insert_events(tx, &events)?;
-            }
-            rebuild_candidates(tx)?;
-            Ok(added)
-        })?,
+        ImportInto::Judgments => {
+            // Many answers into few: the judgments' indexes are dropped and built again from
+            // sorted rows at the end, which costs less than inserting each answer into them at
+            // a random place, and needs only a small page cache. Few answers into many: the
+            // indexes stay, and the cache holds the pages the inserts touch (about 400 bytes
+            // of table and index pages per answer, within 64 MiB .. 1 GiB).
+            let rebuild = n_rows > store.judgment_count()?;
+            let cache_mib = if rebuild {
+                32
+            } else {
+                (rows.len() * 400 / (1 << 20)).clamp(64, 1024) as u32
+            };
+            store.set_cache_mib(cache_mib)?;
+            store.transaction(|tx| {
+                let added = with_indexes_rebuilt(tx, &JUDGMENTS, rebuild, || {
+                    let mut added = 0;
+                    let mut events = Vec::with_capacity(CHUNK);
+                    let mut keyed = stable_keys(&rows, &read, &prefix, ImportInto::Judgments);
+                    loop {
+                        events.clear();
+                        events.extend(
+                            keyed
+                                .by_ref()
+                                .take(CHUNK)
+                                .map(|k| event(&read, &k, &origin)),
+                        );
+                        if events.is_empty() {
+                            break;
+                        }
+                        added += insert_events(tx, &events)?;
+                    }
+                    // Written: their memory is given back before the indexes are built.
+                    drop(keyed);
+                    drop(rows);
+                    Ok(added)
+                })?;
+                rebuild_candidates(tx)?;
+                Ok(added)
+            })?
+        }
         ImportInto::Gold => {
-            let gold: Vec<GoldEvent> = keyed
-                .iter()
-                .map(|k| GoldEvent(event(&r, k, &origin)))
+            let gold: Vec<GoldEvent> = stable_keys(&rows, &read, &prefix, opts.into)
+                .map(|k| GoldEvent(event(&read, &k, &origin)))
                 .collect();
             store.insert_with_candidates(&gold)?
         }
         ImportInto::Verdicts => {
-            let verdicts: Vec<VerdictEvent> = keyed
-                .iter()
-                .map(|k| VerdictEvent(event(&r, k, &origin)))
+            let verdicts: Vec<VerdictEvent> = stable_keys(&rows, &read, &prefix, opts.into)
+                .map(|k| VerdictEvent(event(&read, &k, &origin)))
                 .collect();
             store.insert_with_candidates(&verdicts)?
         }
     };
     Ok(JudgmentImport {
         format,
-        rows: r.rows.len() as u64,
+        rows: n_rows,
         added,
-        already: r.rows.len() as u64 - added,
-        annotators: r.annotators.names.len(),
-        images: r.images.names.len(),
+        already: n_rows - added,
+        annotators: read.annotators.len(),
+        images: read.images.len(),
         questions,
     })
+}
+
+/// What the reading gave, once the lines are read: the interned names and the given events.
+struct Parsed {
+    images: Vec<String>,
+    classes: Vec<String>,
+    annotators: Vec<String>,
+    given: Vec<GivenEvent>,
 }
 
 /// Gold answers and verdicts: an expert has one answer to a question. Lines repeating it are
 /// read once; a line that contradicts an earlier one is refused, naming both lines.
 fn one_answer_per_question(r: &mut Reader<'_>) -> Result<()> {
+    let lines = r
+        .lines
+        .as_ref()
+        .expect("kept for gold answers and verdicts");
     let mut order: Vec<u32> = (0..r.rows.len() as u32).collect();
     order.sort_unstable_by_key(|&i| {
         let x = &r.rows[i as usize];
-        (x.image, x.label, x.annotator, x.line)
+        (x.image, x.label, x.annotator, x.seq)
     });
     let mut keep = vec![true; r.rows.len()];
     for pair in order.windows(2) {
@@ -368,7 +455,7 @@ fn one_answer_per_question(r: &mut Reader<'_>) -> Result<()> {
         if a.answer != b.answer {
             return Err(Error::input(
                 r.file,
-                b.line,
+                lines[pair[1] as usize],
                 format!(
                     "{} answers `{}` to image {} and label {} here but `{}` on line {}; \
                      a gold or verdicts file gives each expert one answer per question",
@@ -377,7 +464,7 @@ fn one_answer_per_question(r: &mut Reader<'_>) -> Result<()> {
                     r.images.names[b.image as usize],
                     r.classes.names[b.label as usize],
                     a.answer.as_str(),
-                    a.line
+                    lines[pair[0] as usize]
                 ),
             ));
         }
@@ -415,6 +502,7 @@ pub fn stable_event_id(
 ) -> uuid::Uuid {
     stable_id(
         b"labelvet judgment v1\0",
+        None,
         image,
         label_key,
         annotator,
@@ -425,9 +513,11 @@ pub fn stable_event_id(
 }
 
 /// [`stable_event_id`] within a domain, so that a gold answer and a judgment of the same
-/// content have different ids.
+/// content have different ids; `prefix` is the image's [`id_prefix`] when already known.
+#[allow(clippy::too_many_arguments)]
 fn stable_id(
     domain: &[u8],
+    prefix: Option<u32>,
     image: &str,
     label_key: &str,
     annotator: &str,
@@ -447,49 +537,72 @@ fn stable_id(
     let digest = h.finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
-    bytes[..4].copy_from_slice(&Sha256::digest(image.as_bytes())[..4]);
+    bytes[..4].copy_from_slice(&prefix.unwrap_or_else(|| id_prefix(image)).to_be_bytes());
     uuid::Uuid::new_v8(bytes)
 }
 
 /// A row's stable id and its time in the store.
 struct Keyed {
     id: uuid::Uuid,
-    row: u32,
+    row: Row,
     created_at: i64,
 }
 
-/// Gives every row its stable id and time, sorted by id so that the inserts walk the primary
-/// key in order. Rows are grouped by (image, label, annotator) in line order to count repeats
-/// (for the occurrence in the id) and untimed answers (for their time).
-fn stable_keys(r: &Reader<'_>, into: ImportInto) -> Vec<Keyed> {
-    let domain: &[u8] = match into {
+/// Sorts the rows in place by (their image's id prefix, as `prefix` gives it by image, image,
+/// label, annotator, line) and returns how many (image, label) questions they answer. One order
+/// serves twice: a question's answers by one annotator come together in line order, as the
+/// stable ids count them (see [`stable_keys`]); and an image's answers come together, in the
+/// order of their ids' first 32 bits, so that the inserts walk the table's primary key image
+/// by image.
+fn in_question_order(rows: &mut [Row], prefix: &[u32]) -> usize {
+    rows.sort_unstable_by_key(|x| {
+        (
+            prefix[x.image as usize],
+            x.image,
+            x.label,
+            x.annotator,
+            x.seq,
+        )
+    });
+    rows.chunk_by(|a, b| (a.image, a.label) == (b.image, b.label))
+        .count()
+}
+
+/// The first 32 bits of the stable ids of an image's answers (see [`stable_id`]).
+fn id_prefix(image: &str) -> u32 {
+    let h = Sha256::digest(image.as_bytes());
+    u32::from_be_bytes([h[0], h[1], h[2], h[3]])
+}
+
+/// Every row's stable id and time, in the rows' order (sorted by [`in_question_order`]):
+/// within a question and annotator, the earlier rows with the same (answer, time) give the
+/// occurrence in the id, and the earlier untimed rows the time of an untimed one.
+fn stable_keys<'r>(
+    rows: &'r [Row],
+    read: &'r Parsed,
+    prefix: &'r [u32],
+    into: ImportInto,
+) -> impl Iterator<Item = Keyed> + 'r {
+    let domain: &'static [u8] = match into {
         ImportInto::Judgments => b"labelvet judgment v1\0",
         ImportInto::Gold => b"labelvet gold v1\0",
         ImportInto::Verdicts => b"labelvet verdict v1\0",
     };
-    let rows = &r.rows;
-    let mut order: Vec<u32> = (0..rows.len() as u32).collect();
-    order.sort_unstable_by_key(|&i| {
-        let x = &rows[i as usize];
-        (x.image, x.label, x.annotator, i)
-    });
-    let mut keyed = Vec::with_capacity(rows.len());
     // Earlier rows of the group per (answer, time): a count looked up, not a scan of the group,
     // so that a file repeating one line 300,000 times imports in linear time.
     let mut seen: HashMap<(Answer, Option<i64>), u32> = HashMap::new();
     let mut untimed = 0i64;
     let mut group = None;
-    for &i in &order {
-        let x = &rows[i as usize];
+    rows.iter().map(move |x| {
         if group != Some((x.image, x.label, x.annotator)) {
             group = Some((x.image, x.label, x.annotator));
             seen.clear();
             untimed = 0;
         }
-        let seen_before = seen.entry((x.answer, x.time)).or_insert(0);
+        let seen_before = seen.entry((x.answer, x.time())).or_insert(0);
         let occurrence = *seen_before;
         *seen_before += 1;
-        let created_at = match x.time {
+        let created_at = match x.time() {
             Some(t) => t,
             None => {
                 untimed += 1;
@@ -497,39 +610,38 @@ fn stable_keys(r: &Reader<'_>, into: ImportInto) -> Vec<Keyed> {
             }
         };
         // A gold answer's id is always its own: an id given on the line is a judgment's.
-        let given = x.given.filter(|_| into == ImportInto::Judgments);
+        let given = x.given().filter(|_| into == ImportInto::Judgments);
         let id = match given {
-            Some(g) => r.given[g as usize].id,
+            Some(g) => read.given[g as usize].id,
             None => stable_id(
                 domain,
-                &r.images.names[x.image as usize],
-                &r.classes.names[x.label as usize],
-                &r.annotators.names[x.annotator as usize],
+                Some(prefix[x.image as usize]),
+                &read.images[x.image as usize],
+                &read.classes[x.label as usize],
+                &read.annotators[x.annotator as usize],
                 x.answer,
-                x.time,
+                x.time(),
                 occurrence,
             ),
         };
-        keyed.push(Keyed {
+        Keyed {
             id,
-            row: i,
+            row: *x,
             created_at,
-        });
-    }
-    keyed.sort_unstable_by_key(|k| k.id);
-    keyed
+        }
+    })
 }
 
-fn event(r: &Reader<'_>, k: &Keyed, origin: &str) -> JudgmentEvent {
-    let x = &r.rows[k.row as usize];
-    let given = x.given.map(|g| &r.given[g as usize]);
+fn event(read: &Parsed, k: &Keyed, origin: &str) -> JudgmentEvent {
+    let x = &k.row;
+    let given = x.given().map(|g| &read.given[g as usize]);
     JudgmentEvent {
         id: k.id.to_string(),
-        image: r.images.names[x.image as usize].clone(),
-        label: r.classes.names[x.label as usize].clone(),
+        image: read.images[x.image as usize].clone(),
+        label: read.classes[x.label as usize].clone(),
         answer: Some(x.answer),
         retracts: None,
-        annotator: r.annotators.names[x.annotator as usize].clone(),
+        annotator: read.annotators[x.annotator as usize].clone(),
         session: given
             .and_then(|g| g.session.clone())
             .unwrap_or_else(|| origin.to_string()),
@@ -707,7 +819,11 @@ fn read_jsonl(
         .collect();
         let image = names
             .iter()
-            .find(|k| r.project_images.contains_key(k.as_str()))
+            .map(|k| Ok((k, r.is_image(k)?)))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .find(|(_, known)| *known)
+            .map(|(k, _)| k)
             .or(names.first())
             .cloned()
             .ok_or_else(|| Error::input(file, n, "no `image` field"))?;

@@ -282,18 +282,45 @@ pub(crate) fn opt<'a, T: Into<ToSqlOutput<'a>>>(v: Option<T>) -> ToSqlOutput<'a>
     v.map_or(ToSqlOutput::Owned(rusqlite::types::Value::Null), Into::into)
 }
 
-/// Inserts events that are not there yet (by id). Returns how many were new.
+/// Inserts events that are not there yet (by id). Returns how many were new. Events go
+/// [`INSERT_BATCH`] to a statement: one statement per event spent as much time running the
+/// statement as inserting the row (a million-answer import).
 pub fn insert<'a, E: Event + 'a>(
     conn: &Connection,
     events: impl IntoIterator<Item = &'a E>,
 ) -> Result<u64> {
-    let mut stmt = conn.prepare_cached(&E::KIND.insert_sql(1))?;
     let mut added = 0;
+    let mut batch: Vec<&E> = Vec::with_capacity(INSERT_BATCH);
+    let mut full = None;
     for e in events {
-        added += stmt.execute(params_from_iter(e.values()))? as u64;
+        batch.push(e);
+        if batch.len() == INSERT_BATCH {
+            let stmt = match &mut full {
+                Some(stmt) => stmt,
+                None => full.insert(conn.prepare_cached(&E::KIND.insert_sql(INSERT_BATCH))?),
+            };
+            let mut i = 0;
+            for e in &batch {
+                for v in e.values() {
+                    i += 1;
+                    stmt.raw_bind_parameter(i, v)?;
+                }
+            }
+            added += stmt.raw_execute()? as u64;
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        let mut stmt = conn.prepare_cached(&E::KIND.insert_sql(1))?;
+        for e in batch {
+            added += stmt.execute(params_from_iter(e.values()))? as u64;
+        }
     }
     Ok(added)
 }
+
+/// Events written by one `INSERT` statement in [`insert`].
+const INSERT_BATCH: usize = 50;
 
 /// Appends `events` in one transaction and commits them before returning.
 pub(crate) fn append<E: Event>(store: &Store, events: &[E]) -> Result<()> {
@@ -521,6 +548,48 @@ pub(crate) fn copy_to_checkout(
             Ok((k.table, copied as u64))
         })
         .collect()
+}
+
+/// Runs `f` (which inserts events of kind `k`) with the kind's secondary indexes dropped when
+/// `drop` is set, then builds them again from their own statements in the schema, so that
+/// they stay statement for statement what they were. When many events come in against few
+/// (a first import, a team's first merge), building an index once from sorted rows costs less
+/// than inserting each event into it at a random place, and needs only a small page cache.
+/// Only lookups by id (the primary key) may run meanwhile.
+pub(crate) fn with_indexes_rebuilt<T>(
+    tx: &Transaction<'_>,
+    k: &Kind,
+    drop: bool,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let dropped = if drop {
+        drop_secondary_indexes(tx, k)?
+    } else {
+        Vec::new()
+    };
+    let out = f()?;
+    for (_, sql) in &dropped {
+        tx.execute_batch(sql)?;
+    }
+    Ok(out)
+}
+
+/// Drops the kind's secondary indexes; returns their names and statements.
+pub(crate) fn drop_secondary_indexes(
+    tx: &Transaction<'_>,
+    k: &Kind,
+) -> Result<Vec<(String, String)>> {
+    let indexes: Vec<(String, String)> = tx
+        .prepare(
+            "SELECT name, sql FROM sqlite_schema
+             WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL",
+        )?
+        .query_map([k.table], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (name, _) in &indexes {
+        tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+    }
+    Ok(indexes)
 }
 
 /// How many events of the kind a connection's file holds.

@@ -273,6 +273,16 @@ impl Store {
         })
     }
 
+    /// Whether the project holds an image under `key`.
+    pub fn has_image(&self, key: &str) -> Result<bool> {
+        self.named(|| {
+            Ok(self
+                .conn
+                .prepare_cached("SELECT 1 FROM images WHERE key = ?1")?
+                .exists([key])?)
+        })
+    }
+
     pub fn image_ids(&self) -> Result<HashMap<String, i64>> {
         self.named(|| image_ids(&self.conn))
     }

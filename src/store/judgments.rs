@@ -495,6 +495,11 @@ impl Store {
         })
     }
 
+    /// How many judgment events (answers and retractions) the project holds.
+    pub fn judgment_count(&self) -> Result<u64> {
+        self.named(|| Ok(events::count(&self.conn, &JUDGMENTS)?))
+    }
+
     pub fn counts_by_annotator(&self) -> Result<Vec<AnnotatorCounts>> {
         self.named(|| {
             let mut per: Vec<AnnotatorCounts> = self

@@ -442,17 +442,7 @@ fn drop_indexes(tx: &Transaction<'_>, incoming: &[u64]) -> Result<Vec<(String, S
         if n <= crate::store::events::count(tx, kind)? {
             continue;
         }
-        let indexes: Vec<(String, String)> = tx
-            .prepare(
-                "SELECT name, sql FROM sqlite_schema
-                 WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL",
-            )?
-            .query_map([kind.table], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        for (name, _) in &indexes {
-            tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
-        }
-        dropped.extend(indexes);
+        dropped.extend(crate::store::events::drop_secondary_indexes(tx, kind)?);
     }
     Ok(dropped)
 }
