@@ -89,13 +89,14 @@ fn summary(events: &KindCounts) -> String {
 
 fn print_source(r: &SourceReport, kept: bool) {
     println!(
-        "{}: {}, schema {}{}",
+        "{}: {}, {} {}{}",
         display_path(&r.path),
         if r.same_project {
             "same project".to_string()
         } else {
             format!("another project ({})", display(&r.project_uuid))
         },
+        if r.pack { "a pack of schema" } else { "schema" },
         r.schema_version,
         if r.vocab_differs {
             ", a different vocabulary (every class it uses is in the target)"

@@ -114,10 +114,14 @@ fn a_pack_merges_to_exactly_what_its_full_file_merges_to() {
     }
 
     let from_full = copy_db(&project, &d.join("from_full.db"));
-    ok(&["merge", s(&from_full), s(&alice)]);
+    let merged = ok(&["merge", s(&from_full), s(&alice)]);
+    assert!(!merged.contains("a pack"), "{merged}");
     let from_pack = copy_db(&project, &d.join("from_pack.db"));
     let merged = ok(&["merge", s(&from_pack), s(&pack)]);
-    assert!(merged.contains("same project"), "{merged}");
+    assert!(
+        merged.contains("same project, a pack of schema"),
+        "{merged}"
+    );
 
     let events = all_events(&from_full);
     assert_eq!(events.len(), 4 + 3 + 3 + 1 + 3);

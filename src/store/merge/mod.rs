@@ -133,6 +133,8 @@ pub struct SourceReport {
     pub project_uuid: String,
     pub same_project: bool,
     pub schema_version: i64,
+    /// The source is a pack (`labelvet pack`), not an annotator's or project's full file.
+    pub pack: bool,
     pub vocab_differs: bool,
     /// A sidecar log recovered into a private copy, as a sentence.
     pub recovered: Option<String>,
@@ -404,6 +406,7 @@ fn merge_files(
             project_uuid: src.project_uuid().to_string(),
             same_project: src.project_uuid() == meta.project_uuid,
             schema_version: src.schema_version,
+            pack: src.pack_classes.is_some(),
             vocab_differs: src.vocab_digest() != meta.vocab_digest,
             recovered: src.recovered.clone(),
             ..SourceReport::default()
