@@ -12,51 +12,15 @@
 //! Uses target/bench-data/real-answers.db (made by the report bench, or here the same way) and
 //! a copy of it with classify answers. Run: `cargo bench --bench classify`.
 
-use std::path::{Path, PathBuf};
+#[path = "common/real.rs"]
+mod real;
+use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use labelvet::analysis::classify::{ClassifySummary, classify_queue, load_classify_queue};
 use labelvet::analysis::project::{Options, ProjectData, aggregate};
-use labelvet::ingest::judgments::{JudgmentImportOptions, import_judgments};
-use labelvet::ingest::{InitOptions, init_project};
 use labelvet::store::{ClassifyAnswer, ClassifyEvent, Store};
-
-const RATERS: &str = "../shared/data/real/raters.csv.gz";
-
-fn bench_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The 50,000-image validation project holding every ReaL answer (shared with the report
-/// bench, which makes it the same way).
-fn answered_project() -> PathBuf {
-    let db = bench_dir().join("real-answers.db");
-    if !db.exists() {
-        let tmp = bench_dir().join("real-answers.classify-partial.db");
-        let _ = std::fs::remove_file(&tmp);
-        init_project(
-            &tmp,
-            &InitOptions {
-                manifest: Some("../shared/data/imagenet_val/original_labels.csv".into()),
-                vocab: "imagenet1k".into(),
-                ..InitOptions::default()
-            },
-        )
-        .unwrap();
-        let mut store = Store::open(&tmp).unwrap();
-        import_judgments(
-            &mut store,
-            Path::new(RATERS),
-            &JudgmentImportOptions::default(),
-        )
-        .unwrap();
-        drop(store);
-        std::fs::rename(tmp, &db).unwrap();
-    }
-    db
-}
+use real::*;
 
 /// A copy with classify answers from three annotators on every queued image: each ticks every
 /// valid label, the main object rotating among them, 1 to 3 objects.

@@ -8,53 +8,14 @@
 //! Uses target/bench-data/real-answers.db (made by the report bench, or here the same way), so
 //! that repeated runs measure the export, not the set-up. Run: `cargo bench --bench export`.
 
-use std::path::{Path, PathBuf};
+#[path = "common/real.rs"]
+mod real;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use labelvet::analysis::project::{Options, ProjectData, aggregate};
 use labelvet::export::parquet::write_parquet_with;
-use labelvet::ingest::judgments::{JudgmentImportOptions, import_judgments};
-use labelvet::ingest::{InitOptions, init_project};
 use labelvet::store::Store;
-
-const RATERS: &str = "../shared/data/real/raters.csv.gz";
-const ROWS: u64 = 924_810;
-
-fn bench_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The 50,000-image validation project holding every ReaL answer (shared with the report and
-/// classify benches, which make it the same way).
-fn answered_project() -> PathBuf {
-    let db = bench_dir().join("real-answers.db");
-    if !db.exists() {
-        let tmp = bench_dir().join("real-answers.export-partial.db");
-        let _ = std::fs::remove_file(&tmp);
-        init_project(
-            &tmp,
-            &InitOptions {
-                manifest: Some("../shared/data/imagenet_val/original_labels.csv".into()),
-                vocab: "imagenet1k".into(),
-                ..InitOptions::default()
-            },
-        )
-        .unwrap();
-        let mut store = Store::open(&tmp).unwrap();
-        let r = import_judgments(
-            &mut store,
-            Path::new(RATERS),
-            &JudgmentImportOptions::default(),
-        )
-        .unwrap();
-        assert_eq!(r.added, ROWS);
-        drop(store);
-        std::fs::rename(tmp, &db).unwrap();
-    }
-    db
-}
+use real::*;
 
 fn parquet(c: &mut Criterion) {
     let db = answered_project();

@@ -8,63 +8,16 @@
 //! The projects are kept in target/bench-data so that repeated runs measure the work, not the
 //! set-up. Run: `cargo bench --bench report`.
 
-use std::path::{Path, PathBuf};
+#[path = "common/real.rs"]
+mod real;
+use std::path::Path;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use labelvet::analysis::project::{Method, Options, ProjectData, aggregate};
 use labelvet::analysis::report::Report;
 use labelvet::ingest::judgments::{JudgmentImportOptions, import_judgments};
-use labelvet::ingest::{InitOptions, init_project};
 use labelvet::store::{QueueFilter, Store};
-
-const RATERS: &str = "../shared/data/real/raters.csv.gz";
-const ROWS: u64 = 924_810;
-
-fn bench_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The 50,000-image validation project, without answers.
-fn base_project() -> PathBuf {
-    let base = bench_dir().join("real-base.db");
-    if !base.exists() {
-        let tmp = bench_dir().join("real-base.partial.db");
-        let _ = std::fs::remove_file(&tmp);
-        init_project(
-            &tmp,
-            &InitOptions {
-                manifest: Some("../shared/data/imagenet_val/original_labels.csv".into()),
-                vocab: "imagenet1k".into(),
-                ..InitOptions::default()
-            },
-        )
-        .unwrap();
-        std::fs::rename(tmp, &base).unwrap();
-    }
-    base
-}
-
-/// The same project holding every ReaL answer.
-fn answered_project() -> PathBuf {
-    let db = bench_dir().join("real-answers.db");
-    if !db.exists() {
-        let tmp = bench_dir().join("real-answers.partial.db");
-        std::fs::copy(base_project(), &tmp).unwrap();
-        let mut store = Store::open(&tmp).unwrap();
-        let r = import_judgments(
-            &mut store,
-            Path::new(RATERS),
-            &JudgmentImportOptions::default(),
-        )
-        .unwrap();
-        assert_eq!(r.added, ROWS);
-        drop(store);
-        std::fs::rename(tmp, &db).unwrap();
-    }
-    db
-}
+use real::*;
 
 fn report(c: &mut Criterion) {
     let db = answered_project();

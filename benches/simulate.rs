@@ -6,46 +6,14 @@
 //! The project is kept in target/bench-data (shared with the report bench) so that repeated runs
 //! measure the work, not the set-up. Run: `cargo bench --bench simulate`.
 
-use std::path::{Path, PathBuf};
+#[path = "common/real.rs"]
+mod real;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use labelvet::analysis::project::ProjectData;
 use labelvet::analysis::simulate::{SimOptions, simulate};
-use labelvet::ingest::judgments::{JudgmentImportOptions, import_judgments};
-use labelvet::ingest::{InitOptions, init_project};
 use labelvet::store::Store;
-
-const RATERS: &str = "../shared/data/real/raters.csv.gz";
-
-/// The 50,000-image validation project holding every ReaL answer (made once).
-fn answered_project() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("real-simulate.db");
-    if !db.exists() {
-        let tmp = dir.join("real-simulate.partial.db");
-        let _ = std::fs::remove_file(&tmp);
-        init_project(
-            &tmp,
-            &InitOptions {
-                manifest: Some("../shared/data/imagenet_val/original_labels.csv".into()),
-                vocab: "imagenet1k".into(),
-                ..InitOptions::default()
-            },
-        )
-        .unwrap();
-        let mut store = Store::open(&tmp).unwrap();
-        import_judgments(
-            &mut store,
-            Path::new(RATERS),
-            &JudgmentImportOptions::default(),
-        )
-        .unwrap();
-        drop(store);
-        std::fs::rename(tmp, &db).unwrap();
-    }
-    db
-}
+use real::*;
 
 fn bench(c: &mut Criterion) {
     let db = answered_project();
