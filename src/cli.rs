@@ -316,18 +316,8 @@ pub struct CheckoutArgs {
     /// Copy every annotator's answers too (by default only NAME's own)
     #[arg(long)]
     pub with_answers: bool,
-    /// Carry the annotator's images inside the file, so that it is all they need (no image
-    /// folder on their machine); each file's SHA-256 is checked against the project's record
-    #[arg(long)]
-    pub with_images: bool,
-    /// With --with-images: re-encode images larger than N pixels on the long side down to N
-    /// (default: carried as they are)
-    #[arg(long, value_name = "N", requires = "with_images",
-          value_parser = clap::value_parser!(u32).range(16..))]
-    pub max_side: Option<u32>,
-    /// With --with-images: where the image files are, if not where the project was made
-    #[arg(long, value_name = "DIR", requires = "with_images")]
-    pub images: Option<PathBuf>,
+    #[command(flatten)]
+    pub carry: CarryArgs,
     // NAME is assigned only the images these filters select.
     #[command(flatten)]
     pub select: QueueFilterArgs,
@@ -348,6 +338,16 @@ pub struct AssignArgs {
     /// Copy every annotator's answers into each file too
     #[arg(long)]
     pub with_answers: bool,
+    #[command(flatten)]
+    pub carry: CarryArgs,
+    // Only the images these filters select are distributed; --seed also draws the split.
+    #[command(flatten)]
+    pub select: QueueFilterArgs,
+}
+
+/// The images `checkout` and `assign` put inside the annotator's file.
+#[derive(Args, Debug)]
+pub struct CarryArgs {
     /// Carry the annotator's images inside the file, so that it is all they need (no image
     /// folder on their machine); each file's SHA-256 is checked against the project's record
     #[arg(long)]
@@ -360,9 +360,6 @@ pub struct AssignArgs {
     /// With --with-images: where the image files are, if not where the project was made
     #[arg(long, value_name = "DIR", requires = "with_images")]
     pub images: Option<PathBuf>,
-    // Only the images these filters select are distributed; --seed also draws the split.
-    #[command(flatten)]
-    pub select: QueueFilterArgs,
 }
 
 #[derive(Args, Debug)]

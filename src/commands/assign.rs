@@ -16,16 +16,14 @@ pub fn run(args: AssignArgs) -> Result<()> {
         overlap,
         output,
         with_answers,
-        with_images,
-        max_side,
-        images,
+        carry,
         select,
     } = args;
     let (project, dir, annotators) = (project.as_path(), output.as_path(), &annotators[..]);
     let seed = select.seed;
     let select = select_spec(select)?;
     let store = Store::open(project)?;
-    let reader = super::image_reader(&store, with_images, max_side, images)?;
+    let reader = super::image_reader(&store, carry)?;
     let read = |rec: &labelvet::store::ImageRecord| reader.as_ref().expect("with images").read(rec);
     let selected = selected_images(&store, &select)?;
     let selection = selected.as_ref().map(|_| select.to_string());

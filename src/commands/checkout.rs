@@ -14,15 +14,13 @@ pub fn run(args: CheckoutArgs) -> Result<()> {
         annotator,
         output,
         with_answers,
-        with_images,
-        max_side,
-        images,
+        carry,
         select,
     } = args;
     let (project, output, annotator) = (project.as_path(), output.as_path(), annotator.as_str());
     let select = select_spec(select)?;
     let store = Store::open(project)?;
-    let reader = super::image_reader(&store, with_images, max_side, images)?;
+    let reader = super::image_reader(&store, carry)?;
     let read = |rec: &labelvet::store::ImageRecord| reader.as_ref().expect("with images").read(rec);
     let selected = selected_images(&store, &select)?;
     // With --until, the file asks only the questions the rule leaves open.

@@ -61,10 +61,13 @@ pub fn exit_code(e: &anyhow::Error) -> ExitCode {
 /// folder the project was made from.
 pub fn image_reader(
     store: &Store,
-    with_images: bool,
-    max_side: Option<u32>,
-    images: Option<std::path::PathBuf>,
+    carry: crate::cli::CarryArgs,
 ) -> Result<Option<labelvet::ingest::carry::Reader>> {
+    let crate::cli::CarryArgs {
+        with_images,
+        max_side,
+        images,
+    } = carry;
     if !with_images {
         return Ok(None);
     }
