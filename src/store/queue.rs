@@ -1,7 +1,7 @@
 //! The questions a filtered annotation queue asks (`labelvet annotate --class`, `--subtree`,
 //! `--disputed`, ...).
 //!
-//! A selection is computed once, in SQL, into a temporary table of (image id, label) on the
+//! A selection is computed once into a temporary table of (image id, label) on the
 //! session's own connection: nothing is written to the project file, the annotator's progress,
 //! resume point and open counts are read against it with index probes, and only the selected
 //! image ids come back to the session. Answer-based filters need every question's current answers
@@ -12,7 +12,9 @@ use std::collections::HashSet;
 
 use rusqlite::params;
 
+use super::events::str_at;
 use super::flags::FLAGGED_BY;
+use super::judgments::CurrentAnswerTable;
 use super::judgments::IN_QUEUE;
 use super::{Answer, Store};
 use crate::error::Result;
@@ -70,6 +72,15 @@ pub struct QueueImage {
     pub questions: u64,
     /// Current answers, all annotators together, to those questions (0 unless counted).
     pub answers: u64,
+}
+
+/// One answered question of the fold of the current answers: its positions in the table's
+/// image and label lists, whether it passes the answer filters, and its current answers.
+struct QuestionStat {
+    image: u32,
+    label: u32,
+    pass: bool,
+    answers: u64,
 }
 
 /// The annotator has a standing answer to question (`i.key`, `q.label`).
@@ -130,16 +141,13 @@ impl Store {
         }
         self.conn.execute_batch(
             "DROP TABLE IF EXISTS temp.lv_stats;
-             CREATE TEMP TABLE lv_stats(image TEXT, label TEXT, pass INTEGER, total INTEGER,
+             CREATE TEMP TABLE lv_stats(image TEXT, label TEXT, total INTEGER,
                                         PRIMARY KEY (image, label)) WITHOUT ROWID;
              DROP TABLE IF EXISTS temp.lv_queue;
              CREATE TEMP TABLE lv_queue(image_id INTEGER, label TEXT,
                                         PRIMARY KEY (image_id, label)) WITHOUT ROWID;",
         )?;
         let unanswered = f.unanswered_pass();
-        if f.reads_answers() {
-            self.fill_answer_stats(f, unanswered)?;
-        }
         let mut conds = vec!["1".to_string()];
         if annotator.is_some() {
             conds.push(IN_QUEUE.to_string());
@@ -156,26 +164,29 @@ impl Store {
                     .into(),
             );
         }
-        // The answer filters were applied in `fill_answer_stats`: a question passes when its
-        // row says so, or, unanswered, when `unanswered` says an unanswered question does.
-        conds.push("coalesce(s.pass, ?2)".into());
-        // When no unanswered question passes, only the questions `lv_stats` holds can: it
-        // then holds the passing ones only, and the selection starts from them (a few
-        // thousand rows) instead of from every candidate of the project.
-        let from = if f.reads_answers() && !unanswered {
+        if f.reads_answers() && unanswered {
+            return self.select_walking_candidates(annotator, f, &conds);
+        }
+        // Otherwise, when an answer filter is given, an unanswered question cannot pass it
+        // (`--disputed`, `--uncertain`): only the passing answered questions, which
+        // `fill_answer_stats` writes (a few thousand rows), can be selected, and the selection
+        // starts from them instead of from every candidate of the project.
+        let from = if f.reads_answers() {
+            self.fill_answer_stats(f)?;
             "temp.lv_stats s CROSS JOIN images i ON i.key = s.image
              CROSS JOIN candidates c ON c.image_id = i.id AND c.label = s.label"
         } else {
-            "candidates c JOIN images i ON i.id = c.image_id
-             LEFT JOIN temp.lv_stats s ON s.image = i.key AND s.label = c.label"
+            "candidates c JOIN images i ON i.id = c.image_id"
         };
         let sql = format!(
             "INSERT INTO temp.lv_queue(image_id, label)
              SELECT c.image_id, c.label FROM {from} WHERE {}",
             conds.join(" AND ")
         );
-        self.conn
-            .execute(&sql, params![annotator.unwrap_or_default(), unanswered])?;
+        match annotator {
+            Some(a) => self.conn.execute(&sql, [a])?,
+            None => self.conn.execute(&sql, [])?,
+        };
         let mut stmt = self.conn.prepare(
             "SELECT q.image_id, i.key, count(*), coalesce(sum(s.total), 0)
              FROM temp.lv_queue q JOIN images i ON i.id = q.image_id
@@ -195,42 +206,121 @@ impl Store {
         Ok(rows)
     }
 
-    /// Fills `temp.lv_stats` with the answered questions that decide the selection, each with
-    /// whether it passes the answer filters and its number of current answers (all annotators
-    /// together), from the event log's one fold of the current answers
-    /// ([`Store::current_answer_table`], narrowed to `f.labels`). When an unanswered question
-    /// does not pass (`unanswered` false: `--disputed`, `--uncertain`), only the passing
-    /// questions are written; else every answered one, so that a failing one is left out.
-    /// Rows are written in key order, one transaction for all.
-    fn fill_answer_stats(&self, f: &QueueFilter, unanswered: bool) -> Result<()> {
+    /// The selection when a question nobody has answered passes the answer filters (`--needs`,
+    /// or only counting answers for `--order fewest-answers`): most candidates then pass, and
+    /// a failing answered question must be left out. The candidates that meet `conds` are read
+    /// once in (image key, label) order, the order of the current answers' table, and the two
+    /// are walked together: each candidate meets its question's answers, if any, by a
+    /// comparison with the table's next run instead of a look-up, and only the passing
+    /// questions are written to `temp.lv_queue`. Writing every answered question to a
+    /// temporary table and joining it with the candidates, as the other filters do, took most
+    /// of a `--needs` selection's time.
+    fn select_walking_candidates(
+        &self,
+        annotator: Option<&str>,
+        f: &QueueFilter,
+        conds: &[String],
+    ) -> Result<Vec<QueueImage>> {
+        let (table, stats) = self.question_stats(f)?;
+        let question = |s: &QuestionStat| {
+            (
+                table.images[s.image as usize].as_str(),
+                table.labels[s.label as usize].as_str(),
+            )
+        };
+        let tx = self.conn.unchecked_transaction()?;
+        let mut insert =
+            tx.prepare("INSERT INTO temp.lv_queue(image_id, label) VALUES (?1, ?2)")?;
+        let mut stmt = tx.prepare(&format!(
+            "SELECT i.id, i.key, c.label FROM images i JOIN candidates c ON c.image_id = i.id
+             WHERE {} ORDER BY i.key, c.label",
+            conds.join(" AND ")
+        ))?;
+        let mut rows = if annotator.is_some() {
+            stmt.query([annotator.unwrap_or_default()])?
+        } else {
+            stmt.query([])?
+        };
+        let mut out: Vec<QueueImage> = Vec::new();
+        let mut next = 0usize;
+        while let Some(r) = rows.next()? {
+            let (id, key, label): (i64, &str, &str) = (r.get(0)?, str_at(r, 1)?, str_at(r, 2)?);
+            while next < stats.len() && question(&stats[next]) < (key, label) {
+                next += 1;
+            }
+            let (pass, answers) = match stats.get(next) {
+                Some(s) if question(s) == (key, label) => (s.pass, s.answers),
+                _ => (true, 0),
+            };
+            if !pass {
+                continue;
+            }
+            insert.execute(params![id, label])?;
+            match out.last_mut() {
+                Some(last) if last.id == id => {
+                    last.questions += 1;
+                    last.answers += answers;
+                }
+                _ => out.push(QueueImage {
+                    id,
+                    key: key.to_string(),
+                    questions: 1,
+                    answers,
+                }),
+            }
+        }
+        drop(rows);
+        drop(stmt);
+        drop(insert);
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Each answered question's answers, from the event log's one fold of the current answers
+    /// ([`Store::current_answer_table`], narrowed to `f.labels`), in (image key, label) order.
+    fn question_stats(&self, f: &QueueFilter) -> Result<(CurrentAnswerTable, Vec<QuestionStat>)> {
         let only: Option<HashSet<&str>> = f
             .labels
             .as_ref()
             .map(|l| l.iter().map(String::as_str).collect());
-        let table = self.answer_table(only.as_ref())?;
+        let mut table = self.answer_table(only.as_ref())?;
+        // The table's rows are sorted by (image, label, annotator): a question's answers are
+        // one run, and the runs come in key order.
+        let stats = table
+            .rows
+            .chunk_by(|a, b| (a.image, a.label) == (b.image, b.label))
+            .map(|run| {
+                let count = |x: Answer| run.iter().filter(|r| r.answer == Some(x)).count() as i64;
+                let total = run.len() as i64;
+                QuestionStat {
+                    image: run[0].image,
+                    label: run[0].label,
+                    pass: f.passes(count(Answer::Yes), count(Answer::No), total),
+                    answers: total as u64,
+                }
+            })
+            .collect();
+        // Only the lists of texts are read from here on; the rows (40 bytes an answer) go.
+        table.rows = Vec::new();
+        Ok((table, stats))
+    }
+
+    /// Fills `temp.lv_stats` with the answered questions that pass the answer filters, each
+    /// with its number of current answers (all annotators together), in key order, one
+    /// transaction for all. For filters an unanswered question cannot pass.
+    fn fill_answer_stats(&self, f: &QueueFilter) -> Result<()> {
+        let (table, stats) = self.question_stats(f)?;
         // One transaction for all the rows: on its own, each insert would be a transaction
         // of its own, most of the time of the queue's build.
         let tx = self.conn.unchecked_transaction()?;
-        let mut insert = tx.prepare(
-            "INSERT INTO temp.lv_stats(image, label, pass, total) VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        // The table's rows are sorted by (image, label, annotator): a question's answers are
-        // one run, and the runs come in the stats table's key order.
-        for run in table
-            .rows
-            .chunk_by(|a, b| (a.image, a.label) == (b.image, b.label))
-        {
-            let count = |x: Answer| run.iter().filter(|r| r.answer == Some(x)).count() as i64;
-            let (yes, no, total) = (count(Answer::Yes), count(Answer::No), run.len() as i64);
-            let pass = f.passes(yes, no, total);
-            if pass || unanswered {
-                insert.execute(params![
-                    table.images[run[0].image as usize],
-                    table.labels[run[0].label as usize],
-                    pass,
-                    total
-                ])?;
-            }
+        let mut insert =
+            tx.prepare("INSERT INTO temp.lv_stats(image, label, total) VALUES (?1, ?2, ?3)")?;
+        for s in stats.iter().filter(|s| s.pass) {
+            insert.execute(params![
+                table.images[s.image as usize],
+                table.labels[s.label as usize],
+                s.answers
+            ])?;
         }
         drop(insert);
         tx.commit()?;
