@@ -377,16 +377,28 @@ impl Store {
         })
     }
 
-    /// Selected questions, and how many of them the annotator has a standing answer to.
+    /// Selected questions, and how many of them the annotator has a standing answer to. The
+    /// second count starts from the annotator's own answers (`judgments_by_annotator`) and
+    /// looks each up in the selection, so that it costs what they have answered, not a probe of
+    /// the judgments for every selected question (most of the selection's time on 2.6 M answers
+    /// when the annotator has answered a few).
     pub fn selection_counts(&self, annotator: &str) -> Result<(u64, u64)> {
         self.named(|| {
-            let sql = format!(
-                "SELECT count(*), coalesce(sum({ANSWERED}), 0)
-                 FROM temp.lv_queue q JOIN images i ON i.id = q.image_id"
-            );
-            Ok(self
-                .conn
-                .query_row(&sql, [annotator], |r| Ok((r.get(0)?, r.get(1)?)))?)
+            let total: u64 =
+                self.conn
+                    .query_row("SELECT count(*) FROM temp.lv_queue", [], |r| r.get(0))?;
+            let answered: u64 = self.conn.query_row(
+                "SELECT count(*) FROM (
+                   SELECT DISTINCT j.image, j.label
+                   FROM judgments j INDEXED BY judgments_by_annotator
+                   WHERE j.annotator = ?1 AND j.answer <> 'retract'
+                     AND NOT EXISTS (SELECT 1 FROM judgments r WHERE r.retracts = j.id)) a
+                 JOIN images i ON i.key = a.image
+                 JOIN temp.lv_queue q ON q.image_id = i.id AND q.label = a.label",
+                [annotator],
+                |r| r.get(0),
+            )?;
+            Ok((total, answered))
         })
     }
 }

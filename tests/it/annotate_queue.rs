@@ -310,7 +310,7 @@ fn answer_filters_read_every_annotators_current_answers() {
         uncertain: Some((0.6, 1.0)),
         ..QueueSpec::default()
     };
-    assert_eq!(spec_queue(&p, "dave", high), pick(&[1, 2, 3, 4]));
+    assert_eq!(spec_queue(&p, "dave", high.clone()), pick(&[1, 2, 3, 4]));
 
     let all = all_questions(&p.open());
     let needs2 = QueueSpec {
@@ -324,7 +324,7 @@ fn answer_filters_read_every_annotators_current_answers() {
         ..QueueSpec::default()
     };
     let expected: BTreeSet<_> = all.difference(&pick(&[1])).cloned().collect();
-    assert_eq!(spec_queue(&p, "dave", needs3), expected);
+    assert_eq!(spec_queue(&p, "dave", needs3.clone()), expected);
 
     // Filters combine: disputed and within 0.6..1 leaves q2.
     let both = QueueSpec {
@@ -351,6 +351,15 @@ fn answer_filters_read_every_annotators_current_answers() {
     let s = open(&p, "alice", disputed).unwrap();
     assert!(s.is_finished());
     assert_eq!((s.progress().answered, s.progress().total), (2, 2));
+    // Bob's no on q5 was retracted: of q2..q5 he stands on three.
+    let s = open(&p, "bob", high).unwrap();
+    assert_eq!((s.progress().answered, s.progress().total), (3, 4));
+    // Alice answered q4 twice (counted once) and q2, which --needs 3 leaves out.
+    let s = open(&p, "alice", needs3).unwrap();
+    assert_eq!(
+        (s.progress().answered, s.progress().total),
+        (4, all.len() as u64 - 1)
+    );
 }
 
 #[test]
