@@ -7,6 +7,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::store::carried::CarriedSummary;
 use crate::store::merge::KindCounts;
 use crate::store::{ImageStatus, Store};
 use crate::text::display;
@@ -22,6 +23,10 @@ pub struct ProjectInfo {
     pub vocabulary: VocabularyInfo,
     /// Where the image files were when the project was made (absolute), if from a folder.
     pub image_root: Option<String>,
+    /// The annotator whose file this is, when `checkout` or `assign` made it.
+    pub checkout_annotator: Option<String>,
+    /// The images the file carries inside it (`--with-images`).
+    pub carried: CarriedSummary,
     pub images: ImageCounts,
     /// Groups of image keys whose files have the same bytes.
     pub duplicate_content_groups: usize,
@@ -155,6 +160,8 @@ impl ProjectInfo {
                 classes: store.class_count()?,
             },
             image_root: meta.image_root,
+            checkout_annotator: store.checkout_annotator()?,
+            carried: store.carried_summary()?,
             images,
             duplicate_content_groups: store.duplicate_content()?.len(),
             models: store
@@ -226,7 +233,27 @@ impl fmt::Display for ProjectInfo {
             v.classes,
             display(v.digest.get(..12).unwrap_or(&v.digest))
         )?;
-        if let Some(root) = &self.image_root {
+        if let Some(who) = &self.checkout_annotator {
+            writeln!(
+                f,
+                "checkout    {}'s file: annotate it, then `labelvet pack` it to send the answers back",
+                display(who)
+            )?;
+        }
+        let c = &self.carried;
+        if c.images > 0 {
+            let resized = if c.resized > 0 {
+                format!(", {} re-encoded smaller", c.resized)
+            } else {
+                String::new()
+            };
+            writeln!(
+                f,
+                "carries     {} inside the file ({:.1} MB{resized}): no image folder needed",
+                count(c.images, "image"),
+                c.bytes as f64 / 1e6
+            )?;
+        } else if let Some(root) = &self.image_root {
             writeln!(f, "image root  {}", display(root))?;
         }
         writeln!(

@@ -101,7 +101,34 @@ pub(crate) fn carry(
     Ok(out)
 }
 
+/// What a file made with `--with-images` carries: how many images, their bytes, and how many
+/// were re-encoded smaller (`--max-side`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CarriedSummary {
+    pub images: u64,
+    pub bytes: u64,
+    pub resized: u64,
+}
+
 impl Store {
+    /// The images this file carries; all zero for a project that reads its image folder.
+    pub fn carried_summary(&self) -> Result<CarriedSummary> {
+        self.named(|| {
+            Ok(self.conn.query_row(
+                "SELECT count(*), coalesce(sum(length(data)), 0), count(resized_from)
+                 FROM image_blobs",
+                [],
+                |r| {
+                    Ok(CarriedSummary {
+                        images: r.get(0)?,
+                        bytes: r.get(1)?,
+                        resized: r.get(2)?,
+                    })
+                },
+            )?)
+        })
+    }
+
     /// Whether this file carries images (made with `--with-images`).
     pub fn holds_images(&self) -> Result<bool> {
         self.named(|| {

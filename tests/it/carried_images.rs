@@ -223,6 +223,37 @@ fn max_side_reencodes_larger_images_down_to_it() {
     }
     assert!(resized > 0);
     assert!(std::fs::metadata(&small).unwrap().len() < std::fs::metadata(&full).unwrap().len() / 2);
+
+    // `info` says whose file it is and what it carries, instead of the coordinator's folder.
+    let carried = blobs(&small);
+    let info = ok(&["info", s(&small)]);
+    assert!(info.contains("checkout    alice's file"), "{info}");
+    assert!(
+        info.contains(&format!(
+            "carries     {} images inside the file",
+            carried.len()
+        )),
+        "{info}"
+    );
+    assert!(
+        info.contains(&format!("{resized} re-encoded smaller")),
+        "{info}"
+    );
+    assert!(!info.contains("image root"), "{info}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["info", s(&small), "--json"])).unwrap();
+    assert_eq!(json["checkout_annotator"], "alice");
+    assert_eq!(json["carried"]["images"], carried.len() as u64);
+    assert_eq!(json["carried"]["resized"], resized);
+    let bytes: usize = carried.iter().map(|c| c.3.len()).sum();
+    assert_eq!(json["carried"]["bytes"], bytes as u64);
+    // The project itself carries nothing and names its folder.
+    let info = ok(&["info", s(&db)]);
+    assert!(
+        info.contains("image root") && !info.contains("carries"),
+        "{info}"
+    );
+    assert!(!info.contains("checkout "), "{info}");
 }
 
 #[test]
