@@ -229,8 +229,16 @@ fn question(app: &App, lines: Vec<Line<'static>>, frame: &mut Frame<'_>, area: R
         return;
     };
     let name = app.display_name(&item.label);
+    // The question as ReaL's raters read it, with the class in it; when the panel is too
+    // narrow for that, the class stands alone in the band below.
+    let asked = format!(" Is there {} {name} in this image? ", article(&name));
+    let title = if asked.chars().count() + 2 <= usize::from(area.width) {
+        asked
+    } else {
+        " Is there a ... in this image? ".to_string()
+    };
     let block = Block::bordered()
-        .title(Line::from(" Is there a ... in this image? ").bold())
+        .title(Line::from(title).bold())
         .border_style(theme::style(Role::Accent));
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -244,6 +252,25 @@ fn question(app: &App, lines: Vec<Line<'static>>, frame: &mut Frame<'_>, area: R
         Paragraph::new(lines).wrap(Wrap { trim: true }),
         details.inner(ratatui::layout::Margin::new(1, 1)),
     );
+}
+
+/// "a" or "an" before a class name, by how it is said: a vowel letter makes "an", but not
+/// a "u" or "eu" said "you" (unicycle, European) or an "o" said "w" (one-armed bandit), and a
+/// silent "h" (hourglass) makes "an" too. Checked against ImageNet-1k's names.
+fn article(name: &str) -> &'static str {
+    let n = name.to_lowercase();
+    let you = ["uni", "use", "usu", "ute", "u-", "eu", "ewe", "one", "once"];
+    if you.iter().any(|p| n.starts_with(p)) {
+        "a"
+    } else if n.starts_with(['a', 'e', 'i', 'o', 'u'])
+        || ["hour", "honest", "honor", "honour", "heir"]
+            .iter()
+            .any(|p| n.starts_with(p))
+    {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 /// Other images of the candidate's class, two to a row, each with the answers that confirm it:
@@ -588,4 +615,30 @@ fn prompt(app: &App, frame: &mut Frame<'_>, area: Rect) {
         ),
         rect,
     );
+}
+
+#[cfg(test)]
+mod article_tests {
+    use super::article;
+
+    #[test]
+    fn a_or_an_as_the_class_name_is_said() {
+        for (name, want) in [
+            ("suit", "a"),
+            ("academic gown", "an"),
+            ("iPod", "an"),
+            ("oil filter", "an"),
+            ("umbrella", "an"),
+            ("upright", "an"),
+            ("unicycle", "a"),
+            ("European fire salamander", "a"),
+            ("one-armed bandit", "a"),
+            ("hourglass", "an"),
+            ("honeycomb", "a"),
+            ("U-boat", "a"),
+            ("Eskimo dog", "an"),
+        ] {
+            assert_eq!(article(name), want, "{name}");
+        }
+    }
 }
