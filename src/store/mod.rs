@@ -18,6 +18,7 @@ pub mod images;
 pub mod judgments;
 pub mod merge;
 pub mod pack;
+mod pack_read;
 mod partial;
 pub mod predictions;
 pub mod quality;

@@ -15,8 +15,9 @@
 //!
 //! Why merging one is as safe as merging a full file: `store::untrusted` opens a pack with the
 //! checks any source gets (read-only and immutable, triggers and views off, the exact schema this
-//! module makes, `quick_check` of every table), then [`expand`] rebuilds it in memory as a project
-//! file of the current schema, and the merge reads that through every row check a full file gets.
+//! module makes, `quick_check` of every table), then `store::pack_read` reads its rows as the
+//! project rows they stand for (what [`expand`] makes of them) and the merge puts them through
+//! every row check a full file gets.
 //! A pack also records the SHA-256 of its content (`content_sha256`, over the expanded rows): a
 //! pack altered after it was written (an event, a hash or the project's UUID edited) no longer
 //! matches it and is refused. That guards against damage and casual edits, not against forgery:
@@ -43,7 +44,7 @@ pub const PACK_APPLICATION_ID: i32 = 0x4C56_504B;
 pub const PACK_VERSION: i64 = SCHEMA_VERSION;
 
 /// The meta key of the content's SHA-256 (hex), the one meta row not part of the sum.
-const CONTENT_KEY: &str = "content_sha256";
+pub(crate) const CONTENT_KEY: &str = "content_sha256";
 
 /// The pack's schema: made from [`KINDS`], so it changes only with the project schema.
 pub fn schema_sql() -> String {
@@ -85,7 +86,7 @@ pub fn tables() -> Vec<String> {
 }
 
 /// Columns holding a number of `pack_strings` (table, column, may be NULL).
-fn string_columns() -> Vec<(String, &'static str, bool)> {
+pub(crate) fn string_columns() -> Vec<(String, &'static str, bool)> {
     let mut out = vec![
         ("pack_classes".to_string(), "key", false),
         ("pack_images".to_string(), "key", false),
@@ -410,7 +411,7 @@ pub(crate) fn class_sha256(conn: &Connection, key: &str) -> rusqlite::Result<Opt
 }
 
 /// One value into a hash, with its type and length, so that no two rows hash alike.
-fn feed(h: &mut Sha256, v: ValueRef<'_>) {
+pub(crate) fn feed(h: &mut Sha256, v: ValueRef<'_>) {
     match v {
         ValueRef::Null => h.update([0u8]),
         ValueRef::Integer(i) => {
@@ -475,42 +476,6 @@ pub(crate) fn content_sha256(mem: &Connection, classes: &[(String, [u8; 32])]) -
 
 /// Each class a pack names, with the SHA-256 of its row in the annotator's file.
 type ClassSums = Vec<(String, [u8; 32])>;
-
-/// A checked pack's content, as the merge reads it: a project file of the current schema in
-/// memory, its meta, and the classes' sums.
-pub(crate) struct Expanded {
-    pub conn: Connection,
-    pub classes: ClassSums,
-}
-
-/// Checks a pack whose schema is already known to be [`schema_sql`]'s and rebuilds it in
-/// memory as a project file of the current schema, verifying its content sum. `pack` is the
-/// hardened read-only connection `store::untrusted` opened. The error says what is wrong.
-pub(crate) fn open_expanded(pack: &Connection) -> std::result::Result<Expanded, String> {
-    let (conn, classes) = expand(pack)?;
-    let recorded: Option<String> = pack
-        .query_row(
-            &format!("SELECT value FROM pack_meta WHERE key = '{CONTENT_KEY}'"),
-            [],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(|e| super::untrusted::describe(&e))?;
-    let Some(recorded) = recorded else {
-        return Err("it records no content_sha256 (not written by `labelvet pack`)".into());
-    };
-    let actual = content_sha256(&conn, &classes).map_err(|e| e.to_string())?;
-    if actual != recorded {
-        return Err(format!(
-            "its content does not match the SHA-256 it was written with (recorded {}, found \
-             {}): the pack was altered or damaged after `labelvet pack` wrote it; pack the \
-             annotator's file again",
-            &recorded[..recorded.len().min(12)],
-            &actual[..12]
-        ));
-    }
-    Ok(Expanded { conn, classes })
-}
 
 /// The first row (rowid) of `sql`, if any: for the shape checks below.
 fn first(conn: &Connection, sql: &str) -> std::result::Result<Option<i64>, String> {

@@ -32,8 +32,8 @@
 //! connection, so no SQL of the source's ever runs with the target's trust. A source of an older
 //! schema is copied into an in-memory database and migrated there, so it reads like a current one.
 //! A pack (`store::pack`, application id `LVPK`) goes through steps 1 to 3 like any file, then its
-//! exact pack schema and `quick_check` of every table, and is rebuilt in memory as the current
-//! project file it stands for, whose rows the merge then reads through every check of a full file.
+//! exact pack schema and `quick_check` of every table; its rows are then read as the project rows
+//! they stand for (`store::pack_read`), which the merge checks as it checks a full file's.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -64,6 +64,9 @@ pub struct SourceFile {
     /// For a pack (`store::pack`), the SHA-256 of each class its events name, as the
     /// annotator's file held it; `None` for a project file.
     pub pack_classes: Option<Vec<(String, [u8; 32])>>,
+    /// For a pack, its content as the merge reads it (`conn` is then the pack's own file, whose
+    /// tables are not the project's).
+    pub(crate) pack: Option<super::pack_read::PackContent>,
 }
 
 /// The tables besides the event log's that a merge reads from every source, checked when the
@@ -149,6 +152,7 @@ impl SourceFile {
             _copy: copy,
             checked: std::cell::RefCell::new(Vec::new()),
             pack_classes: None,
+            pack: None,
         })
     }
 
@@ -173,6 +177,13 @@ impl SourceFile {
 
     /// How many events of the kind the file holds.
     pub fn count(&self, kind: &super::events::Kind) -> Result<u64> {
+        if let Some(pack) = &self.pack {
+            let i = super::events::KINDS
+                .iter()
+                .position(|k| k.table == kind.table)
+                .expect("a kind of KINDS");
+            return Ok(pack.events[i].len() as u64);
+        }
         super::events::count(&self.conn, kind).map_err(|e| refused(&self.path, describe(&e)))
     }
 }
@@ -182,7 +193,10 @@ impl SourceFile {
 /// refused naming the file, the row and the column.
 pub struct SourceRow<'a, 'r> {
     pub path: &'a Path,
-    pub row: &'a Row<'r>,
+    /// The SQLite row read, or `None` for a row whose values were read already (a pack's).
+    row: Option<&'a Row<'r>>,
+    /// The columns' names, for a row without `row`.
+    names: &'a [&'a str],
     /// What a row is called in messages: its table, or an event kind's noun.
     pub noun: &'a str,
     /// The first `cached` columns' values, read from SQLite once: the checks look at a value
@@ -213,9 +227,36 @@ impl<'a, 'r> SourceRow<'a, 'r> {
         }
         SourceRow {
             path,
-            row,
+            row: Some(row),
+            names: &[],
             noun,
             values,
+            strs,
+            cached,
+        }
+    }
+
+    /// A row whose values were read already: `values` in column order (at most
+    /// [`CACHED_COLUMNS`]), each text's `str` when it is UTF-8, and the columns' `names`.
+    pub fn from_values(
+        path: &'a Path,
+        noun: &'a str,
+        names: &'a [&'a str],
+        values: &[(ValueRef<'a>, Option<&'a str>)],
+    ) -> Self {
+        let mut vs = [ValueRef::Null; CACHED_COLUMNS];
+        let mut strs = [None; CACHED_COLUMNS];
+        let cached = values.len().min(CACHED_COLUMNS);
+        for (i, &(v, s)) in values.iter().take(cached).enumerate() {
+            vs[i] = v;
+            strs[i] = s;
+        }
+        SourceRow {
+            path,
+            row: None,
+            names,
+            noun,
+            values: vs,
             strs,
             cached,
         }
@@ -225,13 +266,22 @@ impl<'a, 'r> SourceRow<'a, 'r> {
         if i < self.cached {
             return Ok(self.values[i]);
         }
-        self.row
-            .get_ref(i)
-            .map_err(|e| refused(self.path, describe(&e)))
+        match self.row {
+            Some(row) => row.get_ref(i).map_err(|e| refused(self.path, describe(&e))),
+            None => Err(refused(
+                self.path,
+                format!("{} row {}: it has no column {i}", self.noun, self.id()),
+            )),
+        }
     }
 
     fn id(&self) -> String {
-        match self.row.get_ref(0) {
+        let first = match self.row {
+            Some(row) => row.get_ref(0),
+            None if self.cached > 0 => Ok(self.values[0]),
+            None => Ok(ValueRef::Null),
+        };
+        match first {
             Ok(ValueRef::Text(t)) => String::from_utf8_lossy(t).into_owned(),
             Ok(ValueRef::Integer(n)) => n.to_string(),
             _ => "?".into(),
@@ -240,7 +290,11 @@ impl<'a, 'r> SourceRow<'a, 'r> {
 
     /// A refusal of column `i`'s value: `what` is wrong with it.
     pub fn bad(&self, i: usize, what: &str) -> Error {
-        let column = self.row.as_ref().column_name(i).unwrap_or("?").to_string();
+        let column = match self.row {
+            Some(row) => row.as_ref().column_name(i).unwrap_or("?"),
+            None => self.names.get(i).copied().unwrap_or("?"),
+        }
+        .to_string();
         refused(
             self.path,
             format!("{} row {}: column {column} {what}", self.noun, self.id()),
@@ -712,8 +766,8 @@ fn check_schema_against(
 }
 
 /// The rest of [`SourceFile::open`] for a pack: its version, its exact schema, `quick_check`
-/// of every table, then its content rebuilt in memory as a current project file
-/// ([`super::pack::open_expanded`], which also checks the pack's content sum).
+/// of every table, then its content read and checked as the project rows it stands for
+/// ([`super::pack_read::read`], which also checks the pack's content sum).
 fn open_pack(
     path: &Path,
     conn: Connection,
@@ -737,8 +791,8 @@ fn open_pack(
     for table in super::pack::tables() {
         quick_check(&conn, &table).map_err(refuse)?;
     }
-    let expanded = super::pack::open_expanded(&conn).map_err(refuse)?;
-    let meta = read_meta(&expanded.conn).map_err(refuse)?;
+    let content = super::pack_read::read(&conn).map_err(refuse)?;
+    let meta = content.meta.clone();
     for key in ["project_uuid", "vocab_digest"] {
         if !meta.contains_key(key) {
             return Err(refuse(format!("its meta table has no {key}")));
@@ -746,13 +800,14 @@ fn open_pack(
     }
     Ok(SourceFile {
         path: path.to_path_buf(),
-        conn: expanded.conn,
+        conn,
         schema_version: SCHEMA_VERSION,
         meta,
         recovered,
         _copy: copy,
         checked: std::cell::RefCell::new(Vec::new()),
-        pack_classes: Some(expanded.classes),
+        pack_classes: Some(content.classes.clone()),
+        pack: Some(content),
     })
 }
 

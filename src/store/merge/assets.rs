@@ -10,9 +10,13 @@ use rusqlite::{Transaction, params};
 use super::{ImageConflict, SourceReport, TargetState};
 use crate::error::Result;
 use crate::store::images::{check_image_key, check_raw_path};
+use crate::store::pack_read::{IMAGE_COLUMNS, PackContent};
 use crate::store::untrusted::{
     MAX_NAME_BYTES, MAX_NOTE_BYTES, SourceFile, SourceRow, describe, door_str, refused,
 };
+
+const INSERT_IMAGE: &str = "INSERT INTO images(key, raw_path, original_label, sha256, bytes, width,
+                    height, status, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
 /// A model of a source: (row id, name, source, imported_at).
 type SourceModel = (i64, String, Option<String>, String);
@@ -35,6 +39,10 @@ pub(super) fn merge_assets(
     src: &SourceFile,
     r: &mut SourceReport,
 ) -> Result<ImageMap> {
+    // A pack holds no models: only its images.
+    if let Some(pack) = &src.pack {
+        return merge_pack_images(tx, state, src, pack, r);
+    }
     // A model both sides got from the same import is skipped whole; when every model is, the
     // source's image ids need no mapping.
     let models: Vec<SourceModel> = src
@@ -74,12 +82,47 @@ fn merge_images(
         )
         .map_err(sq)?;
     let mut rows = stmt.query([]).map_err(sq)?;
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO images(key, raw_path, original_label, sha256, bytes, width, height,
-                            status, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?;
+    let mut insert = tx.prepare_cached(INSERT_IMAGE)?;
     while let Some(row) = rows.next().map_err(sq)? {
         let f = SourceRow::new(path, row, "images");
+        merge_image(tx, &mut insert, state, &f, map_ids, &mut map, r)?;
+    }
+    Ok(map)
+}
+
+/// A pack's images (`store::pack_read`), through the same checks as a full file's rows.
+fn merge_pack_images(
+    tx: &Transaction<'_>,
+    state: &mut TargetState,
+    src: &SourceFile,
+    pack: &PackContent,
+    r: &mut SourceReport,
+) -> Result<ImageMap> {
+    let mut map = ImageMap::default();
+    let mut values = Vec::with_capacity(IMAGE_COLUMNS.len());
+    let mut insert = tx.prepare_cached(INSERT_IMAGE)?;
+    for i in 0..pack.images.len() {
+        values.clear();
+        values.extend(pack.images.row(i).iter().map(|c| pack.value(c)));
+        let f = SourceRow::from_values(&src.path, "images", IMAGE_COLUMNS, &values);
+        merge_image(tx, &mut insert, state, &f, false, &mut map, r)?;
+    }
+    Ok(map)
+}
+
+/// One source image: mapped onto the target's image of its key (noting a conflict of bytes),
+/// or checked and added.
+fn merge_image(
+    tx: &Transaction<'_>,
+    insert: &mut rusqlite::Statement<'_>,
+    state: &mut TargetState,
+    f: &SourceRow<'_, '_>,
+    map_ids: bool,
+    map: &mut ImageMap,
+    r: &mut SourceReport,
+) -> Result<()> {
+    let path = f.path;
+    {
         let id = f.int(0)?;
         let key = f.text(1)?;
         let sha = f.opt_text(4)?;
@@ -98,7 +141,7 @@ fn merge_images(
             if map_ids {
                 map.ids.insert(id, *tid);
             }
-            continue;
+            return Ok(());
         }
         // Checked only when new: a key the target holds already passed this door.
         check_image_key(key).map_err(|why| refused(path, format!("images row {id}: {why}")))?;
@@ -148,7 +191,7 @@ fn merge_images(
         map.ids.insert(id, tid);
         r.new_images += 1;
     }
-    Ok(map)
+    Ok(())
 }
 
 /// The predictions of one source model the target lacks, or has from another import.

@@ -63,7 +63,9 @@ struct Retraction {
     annotator: String,
 }
 
-/// Merges one source's events of kind `k` into the target, filling in `r`'s counts.
+/// Merges one source's events of kind `k` into the target, filling in `r`'s counts. A full
+/// file's rows are read through SQLite; a pack's were read when it was opened
+/// (`store::pack_read`). Both go through [`KindMerge::row`]: the same checks, the same batches.
 pub(super) fn merge_kind(
     tx: &Transaction<'_>,
     state: &mut TargetState,
@@ -74,56 +76,120 @@ pub(super) fn merge_kind(
     r: &mut SourceReport,
 ) -> Result<()> {
     let path = src.path.as_path();
-    let sq = |e: rusqlite::Error| refused(path, describe(&e));
-    let shape = Shape::of(k);
-    let mut stmt = src
-        .conn
-        .prepare(&format!("SELECT {} FROM {}", k.column_list(), k.table))
-        .map_err(sq)?;
-    let mut rows = stmt.query([]).map_err(sq)?;
-    let mut existing = tx.prepare_cached(&format!(
-        "SELECT {} FROM {} WHERE id = ?1",
-        k.column_list(),
-        k.table
-    ))?;
-    // Hashed while events come in (a lookup per event); put in name order once, at the end.
-    let mut per_annotator: HashMap<String, (u64, u64)> = HashMap::new();
-    let mut retractions: Vec<Retraction> = Vec::new();
-    let mut batch = EventBatch::new(k);
-    // A file's events are nearly all one annotator's: admitting the same name again is a hash
-    // of it per event for nothing.
-    let mut admitted: Option<String> = None;
-    loop {
-        let next = rows.next().map_err(sq)?;
-        if let Some(row) = next {
-            let v = SourceRow::new(path, row, k.noun);
-            let checked = check_row(&v, k, &shape, state, target_path)?;
-            let annotator = v.text(shape.annotator)?;
-            if admitted.as_deref() != Some(annotator) {
-                state.names.admit(annotator).map_err(|why| v.refuse(why))?;
-                admitted = Some(annotator.to_owned());
+    let mut m = KindMerge {
+        tx: tx as &Connection,
+        src,
+        k,
+        target_path,
+        conflicted,
+        shape: Shape::of(k),
+        existing: tx.prepare_cached(&format!(
+            "SELECT {} FROM {} WHERE id = ?1",
+            k.column_list(),
+            k.table
+        ))?,
+        per_annotator: HashMap::new(),
+        retractions: Vec::new(),
+        batch: EventBatch::new(k),
+        admitted: None,
+    };
+    if let Some(pack) = &src.pack {
+        let ki = crate::store::events::KINDS
+            .iter()
+            .position(|x| x.table == k.table)
+            .expect("a kind of KINDS");
+        let rows = &pack.events[ki];
+        let names = crate::store::pack_read::column_names(k);
+        for i in 0..rows.len() {
+            let mut id = [0u8; 36];
+            crate::store::pack_read::uuid_text(&rows.ids[i], &mut id);
+            let row = rows.row(i);
+            let mut values = [(ValueRef::Null, None); 16];
+            // The id's text is canonical UUID text, ASCII.
+            values[0] = (ValueRef::Text(&id), std::str::from_utf8(&id).ok());
+            for (v, c) in values[1..].iter_mut().zip(&row[1..]) {
+                *v = pack.value(c);
             }
-            batch.push(&v, checked)?;
-            if !batch.is_full() {
-                continue;
-            }
+            let v = SourceRow::from_values(path, k.noun, &names, &values[..row.len()]);
+            m.row(state, &v, r)?;
         }
+    } else {
+        let sq = |e: rusqlite::Error| refused(path, describe(&e));
+        let mut stmt = src
+            .conn
+            .prepare(&format!("SELECT {} FROM {}", k.column_list(), k.table))
+            .map_err(sq)?;
+        let mut rows = stmt.query([]).map_err(sq)?;
+        while let Some(row) = rows.next().map_err(sq)? {
+            let v = SourceRow::new(path, row, k.noun);
+            m.row(state, &v, r)?;
+        }
+    }
+    m.flush(state, r)?;
+    m.finish(r)
+}
+
+/// One kind's union from one source, as its rows come.
+struct KindMerge<'t, 's> {
+    tx: &'t Connection,
+    src: &'s SourceFile,
+    k: &'static Kind,
+    target_path: &'s Path,
+    conflicted: &'s HashSet<String>,
+    shape: Shape,
+    existing: rusqlite::CachedStatement<'t>,
+    /// Hashed while events come in (a lookup per event); put in name order once, at the end.
+    per_annotator: HashMap<String, (u64, u64)>,
+    retractions: Vec<Retraction>,
+    batch: EventBatch<'t>,
+    /// A file's events are nearly all one annotator's: admitting the same name again is a hash
+    /// of it per event for nothing.
+    admitted: Option<String>,
+}
+
+impl<'t> KindMerge<'t, '_> {
+    /// Checks one source row and queues it; a full batch is written.
+    fn row(
+        &mut self,
+        state: &mut TargetState,
+        v: &SourceRow<'_, '_>,
+        r: &mut SourceReport,
+    ) -> Result<()> {
+        let checked = check_row(v, self.k, &self.shape, state, self.target_path)?;
+        let annotator = v.text(self.shape.annotator)?;
+        if self.admitted.as_deref() != Some(annotator) {
+            state.names.admit(annotator).map_err(|why| v.refuse(why))?;
+            self.admitted = Some(annotator.to_owned());
+        }
+        self.batch.push(v, checked)?;
+        if self.batch.is_full() {
+            self.flush(state, r)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the queued events and counts them.
+    fn flush(&mut self, state: &mut TargetState, r: &mut SourceReport) -> Result<()> {
+        let (tx, k, path, target_path) =
+            (self.tx, self.k, self.src.path.as_path(), self.target_path);
+        let batch = &mut self.batch;
+        let shape = &self.shape;
         batch.write(tx)?;
         for (i, &added) in batch.added.iter().enumerate() {
             let annotator = batch.str(i, shape.annotator);
-            let counts = match per_annotator.get_mut(annotator) {
+            let counts = match self.per_annotator.get_mut(annotator) {
                 Some(counts) => counts,
-                None => per_annotator.entry(annotator.to_string()).or_default(),
+                None => self.per_annotator.entry(annotator.to_string()).or_default(),
             };
             if !added {
                 counts.1 += 1;
-                same_as_target(&mut existing, &batch, i, k, path, target_path)?;
+                same_as_target(&mut self.existing, batch, i, k, path, target_path)?;
                 continue;
             }
             counts.0 += 1;
             // A checkout carries its annotator's new answers; anyone else's (the others' come
             // with --with-answers, but are already in the target) is not theirs to bring.
-            if let Some(owner) = src.meta.get("checkout_annotator")
+            if let Some(owner) = self.src.meta.get("checkout_annotator")
                 && owner != annotator
                 && !state.allow_other_annotators
             {
@@ -143,7 +209,7 @@ pub(super) fn merge_kind(
             let image = batch.str(i, shape.image);
             let (image_id, class) = batch.checked[i];
             if let Some(t) = shape.retracts.and_then(|c| batch.opt_str(i, c)) {
-                retractions.push(Retraction {
+                self.retractions.push(Retraction {
                     id: batch.str(i, 0).to_string(),
                     target: t.to_string(),
                     question: shape
@@ -156,37 +222,40 @@ pub(super) fn merge_kind(
             } else if let (Some(c), Some(class)) = (shape.candidate, class) {
                 state.candidate(tx, image_id, class, batch.str(i, c), false)?;
             }
-            if k.log.answers && conflicted.contains(image) {
+            if k.log.answers && self.conflicted.contains(image) {
                 r.events_on_conflicts += 1;
             }
         }
         batch.clear();
-        if next.is_none() {
-            break;
-        }
+        Ok(())
     }
-    check_retractions(tx, k, &shape, path, &retractions)?;
-    let mut all = Counts::default();
-    for (annotator, (new, duplicate)) in per_annotator {
-        let c = Counts { new, duplicate };
-        all += c;
-        match r
-            .annotators
-            .binary_search_by(|a| a.annotator.cmp(&annotator))
-        {
-            Ok(i) => r.annotators[i].events.add(k, c),
-            Err(i) => {
-                let mut a = AnnotatorMerge {
-                    annotator,
-                    ..AnnotatorMerge::default()
-                };
-                a.events.add(k, c);
-                r.annotators.insert(i, a);
+
+    /// Checks the new retractions and puts the counts in `r`.
+    fn finish(self, r: &mut SourceReport) -> Result<()> {
+        let k = self.k;
+        check_retractions(self.tx, k, &self.shape, &self.src.path, &self.retractions)?;
+        let mut all = Counts::default();
+        for (annotator, (new, duplicate)) in self.per_annotator {
+            let c = Counts { new, duplicate };
+            all += c;
+            match r
+                .annotators
+                .binary_search_by(|a| a.annotator.cmp(&annotator))
+            {
+                Ok(i) => r.annotators[i].events.add(k, c),
+                Err(i) => {
+                    let mut a = AnnotatorMerge {
+                        annotator,
+                        ..AnnotatorMerge::default()
+                    };
+                    a.events.add(k, c);
+                    r.annotators.insert(i, a);
+                }
             }
         }
+        r.events.add(k, all);
+        Ok(())
     }
-    r.events.add(k, all);
-    Ok(())
 }
 
 /// Checks one source row: every column's type, the id's spelling, an answer's validation or a

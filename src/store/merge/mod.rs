@@ -21,8 +21,9 @@
 //! - all sources go in one transaction, so an error or a killed process leaves the target as it
 //!   was. A dry run is the same transaction rolled back: it reports exactly what a merge would do.
 //!
-//! A source may be a pack (`store::pack`): it is read as the project file it expands to, with the
-//! same checks, and the classes it names must be the target's as the pack records them.
+//! A source may be a pack (`store::pack`): its rows are read as the project rows they stand for
+//! (`store::pack_read`) and go through the same checks, and the classes it names must be the
+//! target's as the pack records them.
 //!
 //! Integer row ids never cross files: source images and models are mapped to the target's by key
 //! and name. Candidates are derived data, never copied: each new original label, prediction and
@@ -365,7 +366,7 @@ fn merge(
         .conn
         .pragma_query_value(None, "cache_size", |r| r.get(0))?;
     target.set_cache_mib(cache_mib)?;
-    let out = merge_files(target, &files, &meta, classes, &incoming, opts, on_source);
+    let out = merge_files(target, files, &meta, classes, &incoming, opts, on_source);
     // The large cache was for the merge; a caller that goes on gets its memory back.
     target
         .conn
@@ -376,7 +377,7 @@ fn merge(
 /// The write half of [`merge`]: all sources, one transaction.
 fn merge_files(
     target: &mut Store,
-    files: &[SourceFile],
+    files: Vec<SourceFile>,
     meta: &super::Meta,
     classes: HashMap<String, u32>,
     incoming: &[u64],
@@ -400,7 +401,7 @@ fn merge_files(
         dry_run: opts.dry_run,
         keep_target: opts.keep_target,
     };
-    for src in files {
+    for mut src in files {
         let mut r = SourceReport {
             path: src.path.clone(),
             project_uuid: src.project_uuid().to_string(),
@@ -411,7 +412,10 @@ fn merge_files(
             recovered: src.recovered.clone(),
             ..SourceReport::default()
         };
-        merge_one(&tx, &mut state, src, &target_path, &mut r)?;
+        merge_one(&tx, &mut state, &src, &target_path, &mut r)?;
+        // A pack's rows, read when it was opened, are not needed again: their memory goes to
+        // the target's page cache, which grows as the merge goes on.
+        src.pack = None;
         if !r.conflicts.is_empty() && !opts.keep_target && !opts.dry_run {
             return Err(conflict_error(&src.path, &r.conflicts));
         }
@@ -425,8 +429,16 @@ fn merge_files(
         // The rollback brings back the dropped indexes too.
         tx.rollback()?;
     } else {
+        // The indexes are built from sorted rows; SQLite's sorter may share that work with a
+        // helper thread (the sorted result, and so the index, is the same).
+        if !rebuild.is_empty() {
+            tx.pragma_update(None, "threads", 2)?;
+        }
         for (_, sql) in &rebuild {
             tx.execute_batch(sql)?;
+        }
+        if !rebuild.is_empty() {
+            tx.pragma_update(None, "threads", 0)?;
         }
         tx.commit().map_err(|e| locked_or(&target_path, e))?;
     }
@@ -514,6 +526,33 @@ fn short(sha: &str) -> &str {
 
 /// Refuses a source that uses classes the target's vocabulary lacks, naming them.
 fn check_classes(src: &SourceFile, classes: &HashMap<String, u32>) -> Result<()> {
+    let mut missing = Vec::new();
+    if let Some(pack) = &src.pack {
+        // The same values as the full file's query below: each kind's candidate column and the
+        // images' original labels, each once, in order (a pack has no predictions).
+        let mut named: std::collections::BTreeSet<&[u8]> = std::collections::BTreeSet::new();
+        for (i, k) in KINDS.iter().enumerate() {
+            if let Some(c) = k.candidate {
+                for v in pack.column_strings(i, k.index_of(c)) {
+                    if let ValueRef::Text(t) = v {
+                        named.insert(t);
+                    }
+                }
+            }
+        }
+        for i in 0..pack.images.len() {
+            if let (ValueRef::Text(t), _) = pack.value(&pack.images.row(i)[3]) {
+                named.insert(t);
+            }
+        }
+        for t in named {
+            let t = String::from_utf8_lossy(t);
+            if !classes.contains_key(t.as_ref()) {
+                missing.push(t.into_owned());
+            }
+        }
+        return missing_classes(src, missing);
+    }
     let sq = |e: rusqlite::Error| refused(&src.path, describe(&e));
     src.check_table("predictions")?;
     let mut sql: String = KINDS
@@ -529,7 +568,6 @@ fn check_classes(src: &SourceFile, classes: &HashMap<String, u32>) -> Result<()>
     );
     let mut stmt = src.conn.prepare(&sql).map_err(sq)?;
     let mut rows = stmt.query([]).map_err(sq)?;
-    let mut missing = Vec::new();
     while let Some(row) = rows.next().map_err(sq)? {
         match row.get_ref(0).map_err(sq)? {
             ValueRef::Text(t) if classes.contains_key(String::from_utf8_lossy(t).as_ref()) => {}
@@ -537,6 +575,11 @@ fn check_classes(src: &SourceFile, classes: &HashMap<String, u32>) -> Result<()>
             other => missing.push(format!("{other:?}")),
         }
     }
+    missing_classes(src, missing)
+}
+
+/// Refuses `src` when it uses classes the target lacks (`missing`), naming them.
+fn missing_classes(src: &SourceFile, mut missing: Vec<String>) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
