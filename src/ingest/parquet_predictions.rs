@@ -29,7 +29,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader
 use super::predictions::{At, Ctx, Labels, PredictionImport};
 use super::table::{IMAGE_COLS, LABEL_COLS};
 use crate::error::{Error, Result};
-use crate::store::predictions::PredictionWriter;
+use crate::store::predictions::SortedPredictions;
 
 const MODEL_COLS: &[&str] = &["model", "model_name"];
 const SCORE_COLS: &[&str] = &["score", "prob", "probability", "confidence"];
@@ -140,7 +140,7 @@ enum Layout {
 
 pub(super) fn import(
     ctx: &Ctx<'_>,
-    writer: &mut PredictionWriter<'_>,
+    writer: &mut SortedPredictions<'_>,
     labels: &mut Labels<'_>,
     report: &mut PredictionImport,
 ) -> Result<()> {

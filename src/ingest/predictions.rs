@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::table::{self, Format, IMAGE_COLS};
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::store::predictions::{PredictionWriter, rebuild_candidates};
+use crate::store::predictions::{SortedPredictions, rebuild_candidates};
 use crate::vocab::Vocab;
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -63,19 +63,42 @@ impl Default for PredictionOptions {
     }
 }
 
-/// Resolves labels (key or index) to keys once per distinct spelling.
+/// Resolves labels (key or index) to keys once per distinct spelling, and numbers the keys
+/// (a row holds its label's number until it is written).
 pub(super) struct Labels<'v> {
     vocab: &'v Vocab,
-    cache: HashMap<String, String>,
+    cache: HashMap<String, u32>,
+    numbers: HashMap<String, u32>,
+    keys: Vec<String>,
 }
 
 impl<'v> Labels<'v> {
-    pub(super) fn key(&mut self, label: &str) -> Option<&str> {
-        if !self.cache.contains_key(label) {
-            let key = self.vocab.resolve(label)?.key.clone();
-            self.cache.insert(label.to_string(), key);
+    fn new(vocab: &'v Vocab) -> Self {
+        Labels {
+            vocab,
+            cache: HashMap::new(),
+            numbers: HashMap::new(),
+            keys: Vec::new(),
         }
-        self.cache.get(label).map(String::as_str)
+    }
+
+    /// The number of the class key a label names.
+    pub(super) fn key(&mut self, label: &str) -> Option<u32> {
+        if let Some(&n) = self.cache.get(label) {
+            return Some(n);
+        }
+        let key = &self.vocab.resolve(label)?.key;
+        let n = match self.numbers.get(key) {
+            Some(&n) => n,
+            None => {
+                let n = self.keys.len() as u32;
+                self.keys.push(key.clone());
+                self.numbers.insert(key.clone(), n);
+                n
+            }
+        };
+        self.cache.insert(label.to_string(), n);
+        Some(n)
     }
 }
 
@@ -88,18 +111,34 @@ pub fn import_predictions(
         return Err(Error::msg("--top-k must be at least 1"));
     }
     let vocab = store.vocab()?;
+    // Images by their position in id order, which is the order the rows are written in.
     let images = store.image_ids()?;
+    let mut ids: Vec<i64> = images.values().copied().collect();
+    ids.sort_unstable();
+    let images: HashMap<String, u32> = images
+        .into_iter()
+        .map(|(key, id)| (key, ids.binary_search(&id).expect("listed above") as u32))
+        .collect();
+    let spill_dir = match store.path().parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
     let total_bytes: u64 = files
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
         .sum();
     let bar = super::images::progress_bar(total_bytes, "predictions", opts.progress);
-    let report = store.transaction(|tx| {
-        let mut writer = PredictionWriter::new(tx)?;
-        let mut labels = Labels {
-            vocab: &vocab,
-            cache: HashMap::new(),
-        };
+    // The pages the candidates' label index is filled at (one per class) stay in memory.
+    store.set_cache_mib(64)?;
+    // Every reference a row makes is checked here before it is added: its image is one of the
+    // project's, its label a class of the project's vocabulary (read from `classes`), its model
+    // registered in this transaction; candidates come from those rows and from answers joined
+    // with `images` and `classes`. SQLite's own check of the three foreign keys of each of
+    // tens of millions of rows, and of each candidate, is left out, which also lets the old
+    // candidates be cleared at once instead of row by row.
+    let report = store.transaction_without_foreign_keys(|tx| {
+        let mut writer = SortedPredictions::new(tx, ids, &spill_dir);
+        let mut labels = Labels::new(&vocab);
         let mut report = PredictionImport::default();
         for file in files {
             let source = file.display().to_string();
@@ -108,6 +147,8 @@ pub fn import_predictions(
                 source: &source,
                 images: &images,
                 opts,
+                last_image: Default::default(),
+                last_model: Default::default(),
             };
             if super::parquet_predictions::is_parquet(file)? {
                 super::parquet_predictions::import(&ctx, &mut writer, &mut labels, &mut report)?;
@@ -130,9 +171,8 @@ pub fn import_predictions(
             report.files += 1;
             bar.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
         }
-        report.rows = writer.rows;
         report.models = writer.models_seen();
-        drop(writer);
+        report.rows = writer.finish(&labels.keys)?;
         rebuild_candidates(tx)?;
         Ok(report)
     })?;
@@ -143,8 +183,12 @@ pub fn import_predictions(
 pub(super) struct Ctx<'a> {
     pub(super) file: &'a Path,
     source: &'a str,
-    images: &'a HashMap<String, i64>,
+    images: &'a HashMap<String, u32>,
     pub(super) opts: &'a PredictionOptions,
+    /// The last image key looked up and its position: rows come in runs of one image.
+    last_image: std::cell::RefCell<(String, u32)>,
+    /// The last model name that passed its checks and its number: files hold one model.
+    last_model: std::cell::RefCell<Option<(String, u32)>>,
 }
 
 /// Where in a file a prediction came from, for messages: a line of a text file, or a row of a
@@ -177,7 +221,7 @@ impl Ctx<'_> {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn add(
         &self,
-        writer: &mut PredictionWriter<'_>,
+        writer: &mut SortedPredictions<'_>,
         labels: &mut Labels<'_>,
         report: &mut PredictionImport,
         at: At,
@@ -187,20 +231,40 @@ impl Ctx<'_> {
         label: &str,
         score: Option<f64>,
     ) -> Result<()> {
-        let image_id = self
-            .images
-            .get(image)
-            .copied()
-            .ok_or_else(|| self.err(at, format!("image {image} is not in the project")))?;
+        let image_at = {
+            let mut last = self.last_image.borrow_mut();
+            if last.0 != image || last.0.is_empty() {
+                let at =
+                    self.images.get(image).copied().ok_or_else(|| {
+                        self.err(at, format!("image {image} is not in the project"))
+                    })?;
+                last.0.clear();
+                last.0.push_str(image);
+                last.1 = at;
+            }
+            last.1
+        };
         if rank > self.opts.top_k {
             report.beyond_top_k += 1;
             return Ok(());
         }
-        if model.is_empty() {
-            return Err(self.err(at, "empty model name"));
-        }
-        // Every format (CSV, JSON lines, Parquet, a name from the file name) comes through here.
-        crate::text::check_field("model name", model).map_err(|why| self.err(at, why))?;
+        let checked = self
+            .last_model
+            .borrow()
+            .as_ref()
+            .and_then(|(name, n)| (name == model).then_some(*n));
+        let model_n = match checked {
+            Some(n) => Some(n),
+            None => {
+                if model.is_empty() {
+                    return Err(self.err(at, "empty model name"));
+                }
+                // Every format (CSV, JSON lines, Parquet, a name from the file name) comes
+                // through here.
+                crate::text::check_field("model name", model).map_err(|why| self.err(at, why))?;
+                None
+            }
+        };
         if let Some(s) = score
             && !s.is_finite()
         {
@@ -208,10 +272,16 @@ impl Ctx<'_> {
         }
         let key = labels
             .key(label)
-            .ok_or_else(|| self.err(at, format!("unknown class `{label}`")))?
-            .to_string();
-        let model_id = writer.model_id(model, self.source)?;
-        if !writer.add(image_id, model_id, rank, &key, score)? {
+            .ok_or_else(|| self.err(at, format!("unknown class `{label}`")))?;
+        let model_n = match model_n {
+            Some(n) => n,
+            None => {
+                let n = writer.model(model, self.source)?;
+                *self.last_model.borrow_mut() = Some((model.to_string(), n));
+                n
+            }
+        };
+        if !writer.add(image_at, model_n, rank, key, score)? {
             return Err(self.err(
                 at,
                 format!("image {image}, model {model}: rank {rank} given twice"),
@@ -224,7 +294,7 @@ impl Ctx<'_> {
 fn import_csv(
     ctx: &Ctx<'_>,
     reader: Box<dyn BufRead + Send>,
-    writer: &mut PredictionWriter<'_>,
+    writer: &mut SortedPredictions<'_>,
     labels: &mut Labels<'_>,
     report: &mut PredictionImport,
 ) -> Result<()> {
@@ -314,7 +384,7 @@ struct JsonLabel {
 fn import_jsonl(
     ctx: &Ctx<'_>,
     reader: Box<dyn BufRead + Send>,
-    writer: &mut PredictionWriter<'_>,
+    writer: &mut SortedPredictions<'_>,
     labels: &mut Labels<'_>,
     report: &mut PredictionImport,
 ) -> Result<()> {
@@ -347,9 +417,9 @@ fn import_jsonl(
             }
         };
         for (r, l) in p.topk.iter().enumerate() {
-            let label = match &l.label {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Number(x) => x.to_string(),
+            let label: std::borrow::Cow<'_, str> = match &l.label {
+                serde_json::Value::String(s) => s.into(),
+                serde_json::Value::Number(x) => x.to_string().into(),
                 other => {
                     return Err(Error::input(
                         file,

@@ -246,6 +246,24 @@ impl Store {
         Ok(out)
     }
 
+    /// Runs `f` in one transaction, as [`Store::transaction`], with SQLite's foreign-key checks
+    /// off: for bulk writes whose every reference the caller has checked itself, where a
+    /// parent lookup per row costs more than the row's insert, and where clearing a table
+    /// with references (`DELETE FROM t`) then happens at once instead of row by row. The checks
+    /// are on again afterwards, whatever `f` returned. (SQLite ignores the setting inside a
+    /// transaction, hence a method of its own.)
+    pub fn transaction_without_foreign_keys<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.named(|| Ok(self.conn.pragma_update(None, "foreign_keys", "OFF")?))?;
+        let out = self.transaction(f);
+        let on = self.named(|| Ok(self.conn.pragma_update(None, "foreign_keys", "ON")?));
+        let out = out?;
+        on?;
+        Ok(out)
+    }
+
     /// Lets a bulk import keep the pages it touches in memory. SQLite's default page cache is
     /// 2 MB; an import of a million rows into indexed tables then spills dirty pages to the WAL
     /// and reads them back, several times slower. The setting lasts as long as this `Store`.

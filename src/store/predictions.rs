@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::{Connection, Statement, params};
 
 use super::Store;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct PredictionSource {
@@ -107,35 +107,411 @@ impl<'c> PredictionWriter<'c> {
         if let Some(&id) = self.models.get(name) {
             return Ok(id);
         }
-        let id: i64 = self.conn.query_row(
-            "INSERT INTO models(name, source, imported_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT(name) DO UPDATE SET source = excluded.source,
-                                             imported_at = excluded.imported_at
-             RETURNING id",
-            params![name, source, super::now_rfc3339()],
-            |r| r.get(0),
-        )?;
-        if clear {
-            self.conn
-                .execute("DELETE FROM predictions WHERE model_id = ?1", [id])?;
-        }
+        let id = register_model(self.conn, name, source, clear)?;
         self.models.insert(name.to_string(), id);
         Ok(id)
     }
 }
 
+/// Registers a model by name (a known name keeps its id and takes the new source and import
+/// time) and returns its id; `clear` removes its old predictions.
+fn register_model(conn: &Connection, name: &str, source: &str, clear: bool) -> Result<i64> {
+    let id: i64 = conn.query_row(
+        "INSERT INTO models(name, source, imported_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(name) DO UPDATE SET source = excluded.source,
+                                         imported_at = excluded.imported_at
+         RETURNING id",
+        params![name, source, super::now_rfc3339()],
+        |r| r.get(0),
+    )?;
+    if clear {
+        conn.execute("DELETE FROM predictions WHERE model_id = ?1", [id])?;
+    }
+    Ok(id)
+}
+
+/// How many rows [`SortedPredictions`] holds before it sorts them and moves them to its run
+/// file: 2 Mi rows of 24 bytes, 48 MiB.
+const RUN_ROWS: usize = 1 << 21;
+/// Rows to an `INSERT` statement when the sorted rows are written.
+const INSERT_ROWS: usize = 64;
+
+/// One prediction as [`SortedPredictions`] holds it: the image by its position in id order, the
+/// model by the order it was first seen in, the label by its position in the caller's label
+/// table, the score NaN when there is none (scores are checked finite before they get here).
+#[derive(Clone, Copy, Debug)]
+struct Row {
+    image: u32,
+    model: u32,
+    rank: u32,
+    label: u32,
+    score: f64,
+}
+
+impl Row {
+    const BYTES: usize = 24;
+
+    fn write(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let mut b = [0u8; Self::BYTES];
+        b[0..4].copy_from_slice(&self.image.to_le_bytes());
+        b[4..8].copy_from_slice(&self.model.to_le_bytes());
+        b[8..12].copy_from_slice(&self.rank.to_le_bytes());
+        b[12..16].copy_from_slice(&self.label.to_le_bytes());
+        b[16..24].copy_from_slice(&self.score.to_le_bytes());
+        out.write_all(&b)
+    }
+
+    fn read(inp: &mut impl std::io::Read) -> std::io::Result<Row> {
+        let mut b = [0u8; Self::BYTES];
+        inp.read_exact(&mut b)?;
+        let u = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
+        Ok(Row {
+            image: u(0),
+            model: u(4),
+            rank: u(8),
+            label: u(12),
+            score: f64::from_le_bytes(b[16..24].try_into().expect("8 bytes")),
+        })
+    }
+}
+
+/// Writes a bulk import's predictions in the table's primary-key order, (image, model, rank),
+/// whatever order the files give them in. Files come model by model, each over every image:
+/// inserted as read, every model's rows land all over the table, so each file rewrites every
+/// page of it (10 models of ImageNet-train: the table's 2 GB about five times over, through a
+/// WAL that cannot be checkpointed inside the transaction). Held as 24-byte rows, sorted in runs
+/// of [`RUN_ROWS`] that go to a temporary file beside the project, and merged on the way in, so
+/// the table is written once, front to back, in bounded memory.
+///
+/// As [`PredictionWriter`], inside a caller's transaction, and a model's old predictions are
+/// removed the first time it is seen. A rank given twice for one image and model is found as
+/// the row is added (one bit per image, model and rank), so the caller names that line.
+pub struct SortedPredictions<'c> {
+    conn: &'c Connection,
+    /// Image ids in ascending order: a row's `image` is a position in here.
+    image_ids: Vec<i64>,
+    spill_dir: std::path::PathBuf,
+    models: HashMap<String, u32>,
+    /// Each model's id, by the order it was first seen in.
+    model_ids: Vec<i64>,
+    /// Per model, per rank (from 1), one bit per image position: taken in this import.
+    taken: Vec<Vec<Vec<u64>>>,
+    rows: Vec<Row>,
+    spill: Option<std::io::BufWriter<std::fs::File>>,
+    runs: Vec<u64>,
+    /// Rows held before a run is sorted and moved to the file ([`RUN_ROWS`]; tests set less).
+    run_rows: usize,
+    pub added: u64,
+}
+
+impl<'c> SortedPredictions<'c> {
+    /// `image_ids`: every image id of the project, ascending (positions are what `add` takes).
+    /// Runs that do not fit in memory go to a temporary file in `spill_dir`.
+    pub fn new(conn: &'c Connection, image_ids: Vec<i64>, spill_dir: &std::path::Path) -> Self {
+        debug_assert!(image_ids.windows(2).all(|w| w[0] < w[1]));
+        SortedPredictions {
+            conn,
+            image_ids,
+            spill_dir: spill_dir.to_path_buf(),
+            models: HashMap::new(),
+            model_ids: Vec::new(),
+            taken: Vec::new(),
+            rows: Vec::new(),
+            spill: None,
+            runs: Vec::new(),
+            run_rows: RUN_ROWS,
+            added: 0,
+        }
+    }
+
+    /// The model's number in this import, registering it (and clearing its old rows) on first
+    /// sight, as [`PredictionWriter::model_id`] does.
+    pub fn model(&mut self, name: &str, source: &str) -> Result<u32> {
+        if let Some(&m) = self.models.get(name) {
+            return Ok(m);
+        }
+        let id = register_model(self.conn, name, source, true)?;
+        let m = self.model_ids.len() as u32;
+        self.model_ids.push(id);
+        self.taken.push(Vec::new());
+        self.models.insert(name.to_string(), m);
+        Ok(m)
+    }
+
+    pub fn models_seen(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.models.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Adds one row: `image` is a position in the ids given to `new`, `label` a position in the
+    /// label keys given to `finish`. Returns `Ok(false)` when (image, model, rank) was already
+    /// given in this import, which the caller reports with the file's line.
+    pub fn add(
+        &mut self,
+        image: u32,
+        model: u32,
+        rank: u32,
+        label: u32,
+        score: Option<f64>,
+    ) -> Result<bool> {
+        debug_assert!(rank >= 1);
+        let ranks = &mut self.taken[model as usize];
+        if ranks.len() < rank as usize {
+            ranks.resize_with(rank as usize, Vec::new);
+        }
+        let bits = &mut ranks[rank as usize - 1];
+        if bits.is_empty() {
+            bits.resize(self.image_ids.len().div_ceil(64), 0);
+        }
+        let (word, bit) = (image as usize / 64, 1u64 << (image % 64));
+        if bits[word] & bit != 0 {
+            return Ok(false);
+        }
+        bits[word] |= bit;
+        self.rows.push(Row {
+            image,
+            model,
+            rank,
+            label,
+            score: score.unwrap_or(f64::NAN),
+        });
+        self.added += 1;
+        if self.rows.len() >= self.run_rows {
+            self.spill_run()?;
+        }
+        Ok(true)
+    }
+
+    fn sort_rows(&mut self) {
+        let ids = &self.model_ids;
+        self.rows
+            .sort_unstable_by_key(|r| (r.image, ids[r.model as usize], r.rank));
+    }
+
+    fn spill_run(&mut self) -> Result<()> {
+        self.sort_rows();
+        if self.spill.is_none() {
+            let file = tempfile::tempfile_in(&self.spill_dir)
+                .map_err(|e| Error::io(&self.spill_dir, e))?;
+            self.spill = Some(std::io::BufWriter::with_capacity(1 << 20, file));
+        }
+        let out = self.spill.as_mut().expect("made above");
+        for r in &self.rows {
+            r.write(out).map_err(|e| Error::io(&self.spill_dir, e))?;
+        }
+        self.runs.push(self.rows.len() as u64);
+        self.rows.clear();
+        Ok(())
+    }
+
+    /// Writes every row, in primary-key order; `labels` are the label keys the rows' `label`
+    /// positions name. Returns how many rows were written.
+    pub fn finish(mut self, labels: &[String]) -> Result<u64> {
+        if self.spill.is_none() {
+            self.sort_rows();
+            let mut insert = Inserter::new(self.conn, &self.image_ids, &self.model_ids, labels)?;
+            for r in &self.rows {
+                insert.push(*r)?;
+            }
+            insert.flush()?;
+            return Ok(self.added);
+        }
+        if !self.rows.is_empty() {
+            self.spill_run()?;
+        }
+        self.rows = Vec::new();
+        let mut insert = Inserter::new(self.conn, &self.image_ids, &self.model_ids, labels)?;
+        let io = |e| Error::io(&self.spill_dir, e);
+        let file = self
+            .spill
+            .take()
+            .expect("spilled")
+            .into_inner()
+            .map_err(|e| io(e.into_error()))?;
+        let mut runs = Vec::with_capacity(self.runs.len());
+        let mut at = 0u64;
+        for &n in &self.runs {
+            runs.push(RunReader {
+                file: file.try_clone().map_err(io)?,
+                at: at * Row::BYTES as u64,
+                left: n,
+                buf: Vec::new(),
+                pos: 0,
+            });
+            at += n;
+        }
+        let ids = &self.model_ids;
+        let key = |r: &Row| (r.image, ids[r.model as usize], r.rank);
+        let mut heap = std::collections::BinaryHeap::new();
+        for (i, run) in runs.iter_mut().enumerate() {
+            if let Some(r) = run.next().map_err(io)? {
+                heap.push(std::cmp::Reverse((key(&r), i, RowOrd(r))));
+            }
+        }
+        while let Some(std::cmp::Reverse((_, i, RowOrd(r)))) = heap.pop() {
+            insert.push(r)?;
+            if let Some(next) = runs[i].next().map_err(io)? {
+                heap.push(std::cmp::Reverse((key(&next), i, RowOrd(next))));
+            }
+        }
+        insert.flush()?;
+        Ok(self.added)
+    }
+}
+
+/// A row in the merge's heap, which orders by the key beside it.
+struct RowOrd(Row);
+
+impl PartialEq for RowOrd {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for RowOrd {}
+impl PartialOrd for RowOrd {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for RowOrd {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
+
+/// One sorted run of the spill file, read a block at a time at its own offset.
+struct RunReader {
+    file: std::fs::File,
+    at: u64,
+    left: u64,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl RunReader {
+    fn next(&mut self) -> std::io::Result<Option<Row>> {
+        if self.pos == self.buf.len() {
+            if self.left == 0 {
+                return Ok(None);
+            }
+            let n = self.left.min(1 << 12);
+            self.buf.resize(n as usize * Row::BYTES, 0);
+            std::os::unix::fs::FileExt::read_exact_at(&self.file, &mut self.buf, self.at)?;
+            self.at += self.buf.len() as u64;
+            self.left -= n;
+            self.pos = 0;
+        }
+        let row = Row::read(&mut &self.buf[self.pos..self.pos + Row::BYTES])?;
+        self.pos += Row::BYTES;
+        Ok(Some(row))
+    }
+}
+
+/// Inserts rows [`INSERT_ROWS`] to a statement.
+struct Inserter<'a> {
+    conn: &'a Connection,
+    full: Statement<'a>,
+    image_ids: &'a [i64],
+    model_ids: &'a [i64],
+    labels: &'a [String],
+    batch: Vec<Row>,
+}
+
+impl<'a> Inserter<'a> {
+    fn new(
+        conn: &'a Connection,
+        image_ids: &'a [i64],
+        model_ids: &'a [i64],
+        labels: &'a [String],
+    ) -> Result<Self> {
+        Ok(Inserter {
+            conn,
+            full: conn.prepare(&insert_sql(INSERT_ROWS))?,
+            image_ids,
+            model_ids,
+            labels,
+            batch: Vec::with_capacity(INSERT_ROWS),
+        })
+    }
+
+    fn push(&mut self, r: Row) -> Result<()> {
+        self.batch.push(r);
+        if self.batch.len() == INSERT_ROWS {
+            bind_rows(
+                &mut self.full,
+                &self.batch,
+                self.image_ids,
+                self.model_ids,
+                self.labels,
+            )?;
+            self.full.raw_execute()?;
+            self.batch.clear();
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let mut stmt = self.conn.prepare(&insert_sql(self.batch.len()))?;
+        bind_rows(
+            &mut stmt,
+            &self.batch,
+            self.image_ids,
+            self.model_ids,
+            self.labels,
+        )?;
+        stmt.raw_execute()?;
+        self.batch.clear();
+        Ok(())
+    }
+}
+
+fn insert_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO predictions(image_id, model_id, rank, label, score) VALUES {}",
+        vec!["(?,?,?,?,?)"; rows].join(",")
+    )
+}
+
+fn bind_rows(
+    stmt: &mut Statement<'_>,
+    rows: &[Row],
+    image_ids: &[i64],
+    model_ids: &[i64],
+    labels: &[String],
+) -> Result<()> {
+    let mut i = 0;
+    for r in rows {
+        stmt.raw_bind_parameter(i + 1, image_ids[r.image as usize])?;
+        stmt.raw_bind_parameter(i + 2, model_ids[r.model as usize])?;
+        stmt.raw_bind_parameter(i + 3, r.rank)?;
+        stmt.raw_bind_parameter(i + 4, labels[r.label as usize].as_str())?;
+        let score = (!r.score.is_nan()).then_some(r.score);
+        stmt.raw_bind_parameter(i + 5, score)?;
+        i += 5;
+    }
+    Ok(())
+}
+
 /// Recomputes the candidate table from original labels, predictions and answered labels (a
 /// gold question or a verdict makes its label a candidate too, so that it can be asked).
-/// Retractions need no filter: one names the same (image, label) as the answer it undoes, and
-/// reading only those two columns lets SQLite walk the covering `judgments_by_item` index.
+///
+/// Originals and predictions, nearly all of the rows, are read image by image (both tables in
+/// id order) and each image's labels written sorted and once, so that the table is written
+/// front to back: one `INSERT OR IGNORE ... SELECT` from the predictions tried every prediction
+/// against the table (64 M of them for 10 models' top-5 on ImageNet-train, for 30 M
+/// candidates). An original label is the one candidate with `is_original` set.
+/// Answered labels follow in SQL. Retractions need no filter: one names the same
+/// (image, label) as the answer it undoes, and reading only those two columns lets SQLite walk
+/// the covering `judgments_by_item` index.
 pub fn rebuild_candidates(conn: &Connection) -> Result<()> {
+    conn.execute_batch("DELETE FROM candidates;")?;
+    write_predicted_candidates(conn)?;
     conn.execute_batch(
-        "DELETE FROM candidates;
-         INSERT INTO candidates(image_id, label, is_original)
-           SELECT id, original_label, 1 FROM images WHERE original_label IS NOT NULL;
-         INSERT OR IGNORE INTO candidates(image_id, label, is_original)
-           SELECT image_id, label, 0 FROM predictions;
-         INSERT OR IGNORE INTO candidates(image_id, label, is_original)
+        "INSERT OR IGNORE INTO candidates(image_id, label, is_original)
            SELECT i.id, j.label, 0
            FROM (SELECT DISTINCT image, label FROM judgments) j
            JOIN images i ON i.key = j.image
@@ -148,6 +524,179 @@ pub fn rebuild_candidates(conn: &Connection) -> Result<()> {
            JOIN classes c ON c.key = j.label;",
     )?;
     Ok(())
+}
+
+/// Rows to an `INSERT` statement when candidates are written.
+const CANDIDATE_ROWS: usize = 100;
+
+/// The candidates of originals and predictions, image by image into an empty table.
+fn write_predicted_candidates(conn: &Connection) -> Result<()> {
+    let mut images = conn.prepare("SELECT id, original_label FROM images ORDER BY id")?;
+    let mut preds = conn.prepare("SELECT image_id, label FROM predictions ORDER BY image_id")?;
+    let mut images = images.query([])?;
+    let mut preds = preds.query([])?;
+    let mut out = CandidateWriter::new(conn)?;
+    let mut labels = ImageLabels::default();
+    let mut original: Option<Vec<u8>> = None;
+    let mut predicted: Vec<u8> = Vec::new();
+    let mut image = next_image(&mut images, &mut original)?;
+    let mut pred = next_prediction(&mut preds, &mut predicted)?;
+    loop {
+        let id = match (image, pred) {
+            (None, None) => break,
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+        };
+        labels.clear();
+        if image == Some(id) {
+            if let Some(o) = &original {
+                labels.push(o, true);
+            }
+            image = next_image(&mut images, &mut original)?;
+        }
+        while pred == Some(id) {
+            labels.push(&predicted, false);
+            pred = next_prediction(&mut preds, &mut predicted)?;
+        }
+        labels.write(id, &mut out)?;
+    }
+    out.flush()
+}
+
+fn next_image(
+    rows: &mut rusqlite::Rows<'_>,
+    original: &mut Option<Vec<u8>>,
+) -> Result<Option<i64>> {
+    let Some(r) = rows.next()? else {
+        return Ok(None);
+    };
+    *original = text_or_null(r.get_ref(1)?).map(<[u8]>::to_vec);
+    Ok(Some(r.get(0)?))
+}
+
+fn next_prediction(rows: &mut rusqlite::Rows<'_>, label: &mut Vec<u8>) -> Result<Option<i64>> {
+    let Some(r) = rows.next()? else {
+        return Ok(None);
+    };
+    label.clear();
+    label.extend_from_slice(text_or_null(r.get_ref(1)?).unwrap_or_default());
+    Ok(Some(r.get(0)?))
+}
+
+/// A label column's bytes: TEXT columns whose values all come from class keys.
+fn text_or_null(v: rusqlite::types::ValueRef<'_>) -> Option<&[u8]> {
+    match v {
+        rusqlite::types::ValueRef::Null => None,
+        rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => Some(t),
+        // Never stored (the column is TEXT, with a class key's affinity); kept as nothing.
+        _ => None,
+    }
+}
+
+/// One image's candidate labels: their bytes, and each one's span and whether it is original.
+#[derive(Default)]
+struct ImageLabels {
+    text: Vec<u8>,
+    spans: Vec<(usize, usize, bool)>,
+}
+
+impl ImageLabels {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.spans.clear();
+    }
+
+    fn push(&mut self, label: &[u8], original: bool) {
+        let start = self.text.len();
+        self.text.extend_from_slice(label);
+        self.spans.push((start, self.text.len(), original));
+    }
+
+    /// Writes the labels in key order (SQLite's BINARY order is byte order), each once; the
+    /// original sorts before a prediction of the same label, and is the one kept.
+    fn write(&mut self, image: i64, out: &mut CandidateWriter<'_>) -> Result<()> {
+        let text = &self.text;
+        self.spans
+            .sort_unstable_by(|a, b| text[a.0..a.1].cmp(&text[b.0..b.1]).then(b.2.cmp(&a.2)));
+        let mut last: Option<&[u8]> = None;
+        for &(s, e, original) in &self.spans {
+            let label = &text[s..e];
+            if last == Some(label) {
+                continue;
+            }
+            last = Some(label);
+            out.push(image, label, original)?;
+        }
+        Ok(())
+    }
+}
+
+/// Inserts candidate rows [`CANDIDATE_ROWS`] to a statement.
+struct CandidateWriter<'c> {
+    conn: &'c Connection,
+    full: Statement<'c>,
+    text: Vec<u8>,
+    rows: Vec<(i64, usize, usize, bool)>,
+}
+
+impl<'c> CandidateWriter<'c> {
+    fn new(conn: &'c Connection) -> Result<Self> {
+        Ok(CandidateWriter {
+            conn,
+            full: conn.prepare(&Self::sql(CANDIDATE_ROWS))?,
+            text: Vec::new(),
+            rows: Vec::with_capacity(CANDIDATE_ROWS),
+        })
+    }
+
+    fn sql(rows: usize) -> String {
+        format!(
+            "INSERT INTO candidates(image_id, label, is_original) VALUES {}",
+            vec!["(?,?,?)"; rows].join(",")
+        )
+    }
+
+    fn push(&mut self, image: i64, label: &[u8], original: bool) -> Result<()> {
+        let start = self.text.len();
+        self.text.extend_from_slice(label);
+        self.rows.push((image, start, self.text.len(), original));
+        if self.rows.len() == CANDIDATE_ROWS {
+            Self::bind(&mut self.full, &self.text, &self.rows)?;
+            self.full.raw_execute()?;
+            self.rows.clear();
+            self.text.clear();
+        }
+        Ok(())
+    }
+
+    fn bind(
+        stmt: &mut Statement<'_>,
+        text: &[u8],
+        rows: &[(i64, usize, usize, bool)],
+    ) -> Result<()> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        for (i, &(image, s, e, original)) in rows.iter().enumerate() {
+            stmt.raw_bind_parameter(3 * i + 1, image)?;
+            stmt.raw_bind_parameter(
+                3 * i + 2,
+                ToSqlOutput::Borrowed(ValueRef::Text(&text[s..e])),
+            )?;
+            stmt.raw_bind_parameter(3 * i + 3, original)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let mut stmt = self.conn.prepare(&Self::sql(self.rows.len()))?;
+        Self::bind(&mut stmt, &self.text, &self.rows)?;
+        stmt.raw_execute()?;
+        self.rows.clear();
+        self.text.clear();
+        Ok(())
+    }
 }
 
 impl Store {
@@ -329,5 +878,169 @@ impl Store {
                     .query_row("SELECT count(*) FROM candidates", [], |r| r.get(0))?)
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::store::ImageRecord;
+    use crate::vocab::Vocab;
+
+    /// The candidates as the single `INSERT ... SELECT` statements made them before: the
+    /// definition the image-by-image rebuild must keep to.
+    const CANDIDATES_IN_SQL: &str = "DELETE FROM candidates;
+         INSERT INTO candidates(image_id, label, is_original)
+           SELECT id, original_label, 1 FROM images WHERE original_label IS NOT NULL;
+         INSERT OR IGNORE INTO candidates(image_id, label, is_original)
+           SELECT image_id, label, 0 FROM predictions;
+         INSERT OR IGNORE INTO candidates(image_id, label, is_original)
+           SELECT i.id, j.label, 0
+           FROM (SELECT DISTINCT image, label FROM judgments) j
+           JOIN images i ON i.key = j.image
+           JOIN classes c ON c.key = j.label;
+         INSERT OR IGNORE INTO candidates(image_id, label, is_original)
+           SELECT i.id, j.label, 0
+           FROM (SELECT DISTINCT image, label FROM gold
+                 UNION SELECT DISTINCT image, label FROM verdicts) j
+           JOIN images i ON i.key = j.image
+           JOIN classes c ON c.key = j.label;";
+
+    fn project(dir: &Path, name: &str) -> Store {
+        let vocab = Vocab::from_reader(
+            "t",
+            Path::new("t.csv"),
+            "key,name\na,A\nb,B\nc,C\nd,D\nab,AB\n".as_bytes(),
+        )
+        .unwrap();
+        let s = Store::create(&dir.join(name), &vocab).unwrap();
+        let images: Vec<ImageRecord> = (0..10)
+            .map(|i| {
+                let label = ["a", "b", "c"].get(i % 4).map(|l| l.to_string());
+                ImageRecord::missing(format!("img{i}"), label)
+            })
+            .collect();
+        s.insert_images(&images).unwrap();
+        s
+    }
+
+    fn dump(s: &Store, sql: &str) -> Vec<String> {
+        let mut stmt = s.conn().prepare(sql).unwrap();
+        let n = stmt.column_count();
+        stmt.query_map([], |r| {
+            Ok((0..n)
+                .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                .collect::<Vec<_>>()
+                .join("|"))
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+    }
+
+    /// Rows given out of order, in runs of 3 through the spill file, land as the row-by-row
+    /// writer puts them; the candidates are those the SQL definition gives.
+    #[test]
+    fn sorted_runs_write_what_row_by_row_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let labels: Vec<String> = ["b", "a", "ab", "d", "c"].map(String::from).to_vec();
+        // (image position, model, rank, label number, score), model-major as files come.
+        let mut rows = Vec::new();
+        for (m, shift) in [("zeta", 0usize), ("alpha", 2)] {
+            for image in (0..10u32).rev() {
+                for rank in 1..=3u32 {
+                    let label = (image as usize + rank as usize + shift) % labels.len();
+                    let score = (rank != 2).then_some(1.0 / f64::from(rank + image));
+                    rows.push((image, m, rank, label as u32, score));
+                }
+            }
+        }
+        for spill in [false, true] {
+            let mut by_row = project(dir.path(), &format!("row{spill}.db"));
+            let mut sorted = project(dir.path(), &format!("sorted{spill}.db"));
+            let ids: Vec<i64> = {
+                let mut v: Vec<i64> = by_row.image_ids().unwrap().into_values().collect();
+                v.sort_unstable();
+                v
+            };
+            by_row
+                .transaction(|tx| {
+                    let mut w = PredictionWriter::new(tx)?;
+                    for &(image, m, rank, label, score) in &rows {
+                        let id = w.model_id(m, "f")?;
+                        let key = &labels[label as usize];
+                        assert!(w.add(ids[image as usize], id, rank, key, score)?);
+                    }
+                    rebuild_candidates_in_sql(tx)
+                })
+                .unwrap();
+            sorted
+                .transaction_without_foreign_keys(|tx| {
+                    let mut w = SortedPredictions::new(tx, ids.clone(), dir.path());
+                    if spill {
+                        w.run_rows = 3;
+                    }
+                    for &(image, m, rank, label, score) in &rows {
+                        let n = w.model(m, "f")?;
+                        assert!(w.add(image, n, rank, label, score)?);
+                        assert!(!w.add(image, n, rank, label, score)?, "a rank given twice");
+                    }
+                    assert_eq!(w.runs.is_empty(), !spill);
+                    assert_eq!(w.finish(&labels)?, rows.len() as u64);
+                    rebuild_candidates(tx)
+                })
+                .unwrap();
+            for sql in [
+                "SELECT * FROM predictions ORDER BY 1, 2, 3",
+                "SELECT id, name, source FROM models ORDER BY id",
+                "SELECT * FROM candidates ORDER BY 1, 2",
+            ] {
+                assert_eq!(dump(&by_row, sql), dump(&sorted, sql), "{sql}");
+            }
+            assert_eq!(
+                dump(&sorted, "PRAGMA foreign_key_check"),
+                Vec::<String>::new()
+            );
+        }
+    }
+
+    fn rebuild_candidates_in_sql(conn: &Connection) -> Result<()> {
+        conn.execute_batch(CANDIDATES_IN_SQL)?;
+        Ok(())
+    }
+
+    /// An answered label and an image with no original label come out as the SQL definition
+    /// has them, after predictions from two models that share labels.
+    #[test]
+    fn candidates_match_their_sql_definition() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = project(dir.path(), "p.db");
+        s.transaction(|tx| {
+            let mut w = PredictionWriter::new(tx)?;
+            let m1 = w.model_id("m1", "f")?;
+            let m2 = w.model_id("m2", "f")?;
+            for id in [1i64, 2, 4, 7] {
+                w.add(id, m1, 1, "a", Some(0.5))?;
+                w.add(id, m1, 2, "ab", None)?;
+                w.add(id, m2, 1, "d", None)?;
+                w.add(id, m2, 2, "a", None)?;
+            }
+            tx.execute_batch(
+                "INSERT INTO judgments(id, image, label, answer, annotator, session, created_at)
+                 VALUES ('j1', 'img3', 'd', 'yes', 'x', 's', 1),
+                        ('j2', 'img1', 'c', 'no', 'x', 's', 2),
+                        ('j3', 'nope', 'c', 'no', 'x', 's', 3);",
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        let all = "SELECT * FROM candidates ORDER BY 1, 2";
+        s.conn().execute_batch(CANDIDATES_IN_SQL).unwrap();
+        let want = dump(&s, all);
+        s.rebuild_candidates().unwrap();
+        assert_eq!(dump(&s, all), want);
+        assert!(want.len() > 20, "{want:?}");
     }
 }
