@@ -7,7 +7,7 @@ use std::fmt::{self, Write as _};
 use serde::Serialize;
 
 use super::classify::ClassifySummary;
-use super::project::{Method, ProjectData, Results};
+use super::project::{Method, ModelTop1, ProjectData, Results};
 use super::reliability::{AnnotatorReliability, GoldSummary, Reliability, SpeedSummary};
 use super::{Answer, agreement};
 use crate::text::{display, display_lines};
@@ -337,7 +337,7 @@ impl Report {
         let models = data
             .models
             .iter()
-            .map(|m| model_accuracy(data, res, &m.name, &m.top1))
+            .map(|m| model_accuracy(data, res, m))
             .collect();
 
         let answered = res.questions.iter().filter(|q| q.counts.total() > 0);
@@ -566,14 +566,9 @@ fn label_figures(
     (s, rejections, pairs, per_image)
 }
 
-fn model_accuracy(
-    data: &ProjectData,
-    res: &Results,
-    name: &str,
-    top1: &[Option<u32>],
-) -> ModelAccuracy {
+fn model_accuracy(data: &ProjectData, res: &Results, model: &ModelTop1) -> ModelAccuracy {
     let mut m = ModelAccuracy {
-        model: name.to_string(),
+        model: model.name.clone(),
         original: Accuracy::default(),
         original_on_reviewed: Accuracy::default(),
         label_sets: Accuracy::default(),
@@ -582,7 +577,7 @@ fn model_accuracy(
         multi_label: Accuracy::default(),
     };
     for (i, im) in data.images.iter().enumerate() {
-        let Some(pred) = top1[i] else {
+        let Some(pred) = model.at(i) else {
             continue;
         };
         if let Some(orig) = im.original {
@@ -1154,7 +1149,7 @@ fn name_width<'a>(classes: impl Iterator<Item = &'a ClassRef>) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::super::project::{ModelTop1, Options, aggregate, tiny_project};
+    use super::super::project::{Options, aggregate, tiny_project};
     use super::*;
 
     #[test]
@@ -1162,10 +1157,10 @@ mod tests {
         let mut d = tiny_project();
         // A model right on img0 by the sets (c1 is valid there) but not by the original (c0),
         // wrong on img1 whose set is empty, right on img2 by the original label.
-        d.models.push(ModelTop1 {
-            name: "m".into(),
-            top1: vec![Some(1), Some(0), Some(0)],
-        });
+        d.models.push(ModelTop1::from_options(
+            "m".into(),
+            [Some(1), Some(0), Some(0)],
+        ));
         let res = aggregate(&d, &Options::default(), None).unwrap();
         let r = Report::build(&d, &res);
 

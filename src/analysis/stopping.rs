@@ -492,7 +492,7 @@ pub fn known(data: &ProjectData, image: u32, class: u32) -> Known {
         top1_models: data
             .models
             .iter()
-            .filter(|m| m.top1.get(image as usize) == Some(&Some(class)))
+            .filter(|m| m.at(image as usize) == Some(class))
             .count() as u32,
     }
 }
