@@ -10,12 +10,10 @@
 
 #[path = "common/real.rs"]
 mod real;
-use std::path::Path;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use labelvet::analysis::project::{Method, Options, ProjectData, aggregate};
 use labelvet::analysis::report::Report;
-use labelvet::ingest::judgments::{JudgmentImportOptions, import_judgments};
 use labelvet::store::{QueueFilter, Store};
 use real::*;
 
@@ -97,14 +95,7 @@ fn import(c: &mut Criterion) {
                 (tmp, db)
             },
             |(tmp, db)| {
-                let mut store = Store::open(&db).unwrap();
-                let r = import_judgments(
-                    &mut store,
-                    Path::new(RATERS),
-                    &JudgmentImportOptions::default(),
-                )
-                .unwrap();
-                assert_eq!(r.added, ROWS);
+                import_all_raters(&db);
                 tmp
             },
             BatchSize::PerIteration,
