@@ -94,7 +94,7 @@ pub struct ModelTop1 {
     /// Per image (same order as [`ProjectData::images`]), the class the model ranked first, or
     /// [`NO_TOP1`]. Four bytes an image, not the eight of an `Option<u32>`: ten models over
     /// ImageNet-train's 1.28 M images held 102 MB that way.
-    pub top1: Vec<u32>,
+    top1: Vec<u32>,
 }
 
 /// [`ModelTop1::top1`] of an image the model has no prediction for.

@@ -537,6 +537,13 @@ const OPEN_CANDIDATE: &str = "EXISTS (
 
 /// The image is in the annotator's queue: assigned to them, or the file assigns them nothing
 /// (then every image is theirs). The first test is uncorrelated, so SQLite runs it once.
+/// The (image, label) questions the annotator `?1` has a standing answer to, each once: their
+/// answers through `judgments_by_annotator`, less those a retraction names.
+pub(super) const STANDING_OF_ANNOTATOR: &str = "SELECT DISTINCT j.image, j.label
+    FROM judgments j INDEXED BY judgments_by_annotator
+    WHERE j.annotator = ?1 AND j.answer <> 'retract'
+      AND NOT EXISTS (SELECT 1 FROM judgments r WHERE r.retracts = j.id)";
+
 pub(super) const IN_QUEUE: &str = "(NOT EXISTS (SELECT 1 FROM assignments WHERE annotator = ?1)
     OR EXISTS (SELECT 1 FROM assignments a WHERE a.annotator = ?1 AND a.image = i.key))";
 
@@ -568,10 +575,7 @@ impl Store {
         self.named(|| {
             Ok(self.conn.query_row(
                 &format!(
-                    "SELECT count(*) FROM (
-                   SELECT DISTINCT j.image, j.label FROM judgments j INDEXED BY judgments_by_annotator
-                   WHERE j.annotator = ?1 AND j.answer <> 'retract'
-                     AND NOT EXISTS (SELECT 1 FROM judgments r WHERE r.retracts = j.id)) a
+                    "SELECT count(*) FROM ({STANDING_OF_ANNOTATOR}) a
                  WHERE EXISTS (SELECT 1 FROM images i JOIN candidates c ON c.image_id = i.id
                                WHERE i.key = a.image AND c.label = a.label AND {IN_QUEUE})"
                 ),

@@ -104,7 +104,7 @@ pub(crate) fn string_columns() -> Vec<(String, &'static str, bool)> {
     out
 }
 
-fn is_text(ty: Ty) -> bool {
+pub(crate) fn is_text(ty: Ty) -> bool {
     matches!(ty, Ty::Text | Ty::NonEmpty | Ty::OptText)
 }
 

@@ -14,12 +14,12 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::Connection;
 use rusqlite::types::{Value, ValueRef};
+use rusqlite::{Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use super::events::{KINDS, Kind, Role, Ty};
-use super::pack::{CONTENT_KEY, feed, string_columns};
+use super::pack::{CONTENT_KEY, feed, is_text, string_columns};
 use super::untrusted::describe;
 
 /// One value of a pack's row, as the merge reads it.
@@ -558,11 +558,7 @@ pub(crate) fn read(pack: &Connection) -> std::result::Result<PackContent, String
             [],
             |r| r.get(0),
         )
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(e),
-        })
+        .optional()
         .map_err(sq)?;
     let Some(recorded) = recorded else {
         return Err("it records no content_sha256 (not written by `labelvet pack`)".into());
@@ -578,10 +574,6 @@ pub(crate) fn read(pack: &Connection) -> std::result::Result<PackContent, String
         ));
     }
     Ok(content)
-}
-
-fn is_text(ty: Ty) -> bool {
-    matches!(ty, Ty::Text | Ty::NonEmpty | Ty::OptText)
 }
 
 /// `store::pack::content_sha256` over the pack as read: the same values in the same order.

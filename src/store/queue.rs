@@ -15,7 +15,7 @@ use rusqlite::params;
 use super::events::str_at;
 use super::flags::FLAGGED_BY;
 use super::judgments::CurrentAnswerTable;
-use super::judgments::IN_QUEUE;
+use super::judgments::{IN_QUEUE, STANDING_OF_ANNOTATOR};
 use super::{Answer, Store};
 use crate::error::Result;
 
@@ -236,10 +236,9 @@ impl Store {
              WHERE {} ORDER BY i.key, c.label",
             conds.join(" AND ")
         ))?;
-        let mut rows = if annotator.is_some() {
-            stmt.query([annotator.unwrap_or_default()])?
-        } else {
-            stmt.query([])?
+        let mut rows = match annotator {
+            Some(a) => stmt.query([a])?,
+            None => stmt.query([])?,
         };
         let mut out: Vec<QueueImage> = Vec::new();
         let mut next = 0usize;
@@ -388,13 +387,11 @@ impl Store {
                 self.conn
                     .query_row("SELECT count(*) FROM temp.lv_queue", [], |r| r.get(0))?;
             let answered: u64 = self.conn.query_row(
-                "SELECT count(*) FROM (
-                   SELECT DISTINCT j.image, j.label
-                   FROM judgments j INDEXED BY judgments_by_annotator
-                   WHERE j.annotator = ?1 AND j.answer <> 'retract'
-                     AND NOT EXISTS (SELECT 1 FROM judgments r WHERE r.retracts = j.id)) a
-                 JOIN images i ON i.key = a.image
-                 JOIN temp.lv_queue q ON q.image_id = i.id AND q.label = a.label",
+                &format!(
+                    "SELECT count(*) FROM ({STANDING_OF_ANNOTATOR}) a
+                     JOIN images i ON i.key = a.image
+                     JOIN temp.lv_queue q ON q.image_id = i.id AND q.label = a.label"
+                ),
                 [annotator],
                 |r| r.get(0),
             )?;
