@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::table::{self, Format, IMAGE_COLS};
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::store::predictions::{SortedPredictions, rebuild_candidates};
+use crate::store::predictions::SortedPredictions;
 use crate::vocab::Vocab;
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -172,8 +172,8 @@ pub fn import_predictions(
             bar.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
         }
         report.models = writer.models_seen();
+        // The candidates too.
         report.rows = writer.finish(&labels.keys)?;
-        rebuild_candidates(tx)?;
         Ok(report)
     })?;
     bar.finish_and_clear();
@@ -394,7 +394,7 @@ fn import_jsonl(
     let from_name = model_from_file_name(file);
     let mut named = false;
     let mut used_name = false;
-    for record in table::json_lines(reader, file, "a prediction record") {
+    table::for_each_json_line(reader, file, "a prediction record", |record| {
         let (n, p): (u64, JsonPrediction) = record?;
         named |= p.model.is_some();
         let model = match (p.model.as_deref(), ctx.opts.model.as_deref()) {
@@ -440,6 +440,6 @@ fn import_jsonl(
                 l.score,
             )?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }

@@ -216,6 +216,43 @@ pub fn json_lines<'a, T: DeserializeOwned>(
     })
 }
 
+/// [`json_lines`], read and parsed on a second thread while `f` takes each record here, in
+/// order. Stops at `f`'s first error, and the reading thread with it. For a big file (a model's
+/// predictions over a million images), decompressing and parsing cost about as much as what is
+/// done with the records.
+pub fn for_each_json_line<T: DeserializeOwned + Send>(
+    reader: Box<dyn BufRead + Send>,
+    file: &Path,
+    what: &str,
+    mut f: impl FnMut(Result<(u64, T)>) -> Result<()>,
+) -> Result<()> {
+    const BATCH: usize = 1024;
+    std::thread::scope(|scope| {
+        // A few batches ahead at most: memory stays flat whatever the file's size.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<(u64, T)>>>(4);
+        scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            for record in json_lines(reader, file, what) {
+                batch.push(record);
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    // Closed: the records taken so far had an error, and `f` stopped.
+                    if tx.send(full).is_err() {
+                        return;
+                    }
+                }
+            }
+            let _ = tx.send(batch);
+        });
+        for batch in rx {
+            for record in batch {
+                f(record)?;
+            }
+        }
+        Ok(())
+    })
+}
+
 /// The checks every record of an outside table passes: [`check_quoting`], then no field holds a
 /// control character or a bidirectional override ([`crate::text::check`]): these tables hold
 /// keys, names, labels and numbers, which a terminal must show as text.
@@ -237,7 +274,10 @@ pub fn check_fields(file: &Path, rec: &csv::StringRecord) -> Result<()> {
 /// [`crate::text::check`]. The raw line is looked at first: only a line holding an escape
 /// (`\u`) or a character the check refuses is parsed a second time, to name the field.
 pub fn check_json_text(file: &Path, line: u64, text: &str) -> Result<()> {
-    if !text.contains("\\u") && !text.chars().any(crate::text::is_unsafe) {
+    // Printable ASCII holds no character the check refuses (they are all controls or above
+    // U+007F): one pass over the bytes instead of decoding each character.
+    let printable_ascii = text.bytes().all(|b| matches!(b, b' '..=b'~'));
+    if !text.contains("\\u") && (printable_ascii || !text.chars().any(crate::text::is_unsafe)) {
         return Ok(());
     }
     let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {

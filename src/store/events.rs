@@ -579,15 +579,21 @@ pub(crate) fn drop_secondary_indexes(
     tx: &Transaction<'_>,
     k: &Kind,
 ) -> Result<Vec<(String, String)>> {
-    let indexes: Vec<(String, String)> = tx
+    drop_table_indexes(tx, k.table)
+}
+
+/// Drops a table's secondary indexes (those made by `CREATE INDEX`, not its keys); returns
+/// their names and statements, to be run again once the table is filled.
+pub(crate) fn drop_table_indexes(conn: &Connection, table: &str) -> Result<Vec<(String, String)>> {
+    let indexes: Vec<(String, String)> = conn
         .prepare(
             "SELECT name, sql FROM sqlite_schema
              WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL",
         )?
-        .query_map([k.table], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (name, _) in &indexes {
-        tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+        conn.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
     }
     Ok(indexes)
 }
