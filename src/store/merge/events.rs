@@ -9,9 +9,10 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 
-use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Statement, Transaction};
 
+use super::pending::{Pending, internal, uuid_bytes};
 use super::{AnnotatorMerge, Counts, SourceReport, TargetState};
 use crate::error::{Error, Result};
 use crate::store::events::{Kind, OnUndo, Role, Ty, Undo};
@@ -126,7 +127,7 @@ pub(super) fn merge_kind(
         }
     }
     m.flush(state, r)?;
-    m.finish(r)
+    m.finish(state, r)
 }
 
 /// One kind's union from one source, as its rows come.
@@ -174,17 +175,30 @@ impl<'t> KindMerge<'t, '_> {
             (self.tx, self.k, self.src.path.as_path(), self.target_path);
         let batch = &mut self.batch;
         let shape = &self.shape;
-        batch.write(tx)?;
-        for (i, &added) in batch.added.iter().enumerate() {
+        let ki = kind_index(k);
+        batch.resolve(tx, &mut state.pending[ki], state.target_events[ki] > 0)?;
+        for (i, &seen) in batch.seen.iter().enumerate() {
             let annotator = batch.str(i, shape.annotator);
             let counts = match self.per_annotator.get_mut(annotator) {
                 Some(counts) => counts,
                 None => self.per_annotator.entry(annotator.to_string()).or_default(),
             };
-            if !added {
-                counts.1 += 1;
-                same_as_target(&mut self.existing, batch, i, k, path, target_path)?;
-                continue;
+            match seen {
+                Seen::New => {}
+                Seen::Target => {
+                    counts.1 += 1;
+                    same_as_target(&mut self.existing, batch, i, k, path, target_path)?;
+                    continue;
+                }
+                Seen::Pending(e) => {
+                    counts.1 += 1;
+                    let pending = &state.pending[ki];
+                    let same = (1..batch.width).all(|c| pending.value(e, c) == batch.value(i, c));
+                    if !same {
+                        return Err(different_content(batch.str(i, 0), k, path, target_path));
+                    }
+                    continue;
+                }
             }
             counts.0 += 1;
             // A checkout carries its annotator's new answers; anyone else's (the others' come
@@ -231,9 +245,16 @@ impl<'t> KindMerge<'t, '_> {
     }
 
     /// Checks the new retractions and puts the counts in `r`.
-    fn finish(self, r: &mut SourceReport) -> Result<()> {
+    fn finish(self, state: &TargetState, r: &mut SourceReport) -> Result<()> {
         let k = self.k;
-        check_retractions(self.tx, k, &self.shape, &self.src.path, &self.retractions)?;
+        check_retractions(
+            self.tx,
+            &state.pending[kind_index(k)],
+            k,
+            &self.shape,
+            &self.src.path,
+            &self.retractions,
+        )?;
         let mut all = Counts::default();
         for (annotator, (new, duplicate)) in self.per_annotator {
             let c = Counts { new, duplicate };
@@ -366,20 +387,35 @@ fn same_as_target(
     if same {
         return Ok(());
     }
-    Err(refused(
+    Err(different_content(id, k, path, target_path))
+}
+
+/// The refusal of an event whose id the target holds (or a source merged before brought) with
+/// other content.
+fn different_content(id: &str, k: &Kind, path: &Path, target_path: &Path) -> Error {
+    refused(
         path,
         format!(
             "{} {id} is also in {} with different content; one of the two files was altered",
             k.noun,
             target_path.display()
         ),
-    ))
+    )
+}
+
+/// The place of `k` in `KINDS`.
+fn kind_index(k: &Kind) -> usize {
+    crate::store::events::KINDS
+        .iter()
+        .position(|x| x.table == k.table)
+        .expect("a kind of KINDS")
 }
 
 /// Each new retraction must undo an answer of the same annotator to the same question, in
 /// either file.
 fn check_retractions(
     tx: &Connection,
+    pending: &Pending,
     k: &Kind,
     shape: &Shape,
     path: &Path,
@@ -398,12 +434,24 @@ fn check_retractions(
     ))?;
     let n = shape.question.len();
     for t in retractions {
-        let found: Option<(Vec<String>, String, Option<String>)> = undone
-            .query_row([&t.target], |r| {
-                let question = (0..n).map(|c| r.get(c)).collect::<rusqlite::Result<_>>()?;
-                Ok((question, r.get(n)?, r.get(n + 1)?))
-            })
-            .optional()?;
+        // An event this merge brings is not in the target yet (see `pending`).
+        let found: Option<(Vec<String>, String, Option<String>)> = match pending.find(&t.target) {
+            Some(e) => {
+                let text = |c: usize| pending.str(e, c).map(str::to_string);
+                let question = shape.question.iter().map(|&c| text(c).unwrap_or_default());
+                Some((
+                    question.collect(),
+                    text(shape.annotator).unwrap_or_default(),
+                    text(retracts),
+                ))
+            }
+            None => undone
+                .query_row([&t.target], |r| {
+                    let question = (0..n).map(|c| r.get(c)).collect::<rusqlite::Result<_>>()?;
+                    Ok((question, r.get(n)?, r.get(n + 1)?))
+                })
+                .optional()?,
+        };
         let (id, target, annotator) = (&t.id, &t.target, &t.annotator);
         match found {
             None => {
@@ -431,6 +479,15 @@ fn check_retractions(
     Ok(())
 }
 
+/// Whether an event of a batch is new to the target, or already there: in the target's file,
+/// or among the new events of a source merged before (see `pending`).
+#[derive(Clone, Copy)]
+enum Seen {
+    New,
+    Target,
+    Pending(u32),
+}
+
 /// One value of a pending event: its text lives in the batch's buffer.
 #[derive(Clone)]
 enum Cell {
@@ -439,13 +496,8 @@ enum Cell {
     Text(Range<usize>),
 }
 
-/// Events read and checked, waiting to be written to the target many at a time.
-///
-/// The judgments table's `CHECK (answer IN (...))` makes SQLite build a small temporary index
-/// each time an INSERT statement runs; written one event per statement, that took more time than
-/// the inserts themselves. One statement per batch keeps every check, of the schema and of the
-/// merge; the ids the target already has are looked up first, so each event is still known to
-/// be new or a duplicate.
+/// Events read and checked, a hundred at a time: which of them the target already has is asked
+/// of it in one statement (the new ones go to `pending`, written at the end).
 struct EventBatch<'c> {
     kind: &'static Kind,
     width: usize,
@@ -455,12 +507,12 @@ struct EventBatch<'c> {
     cells: Vec<Cell>,
     /// Per event: the target's image id and the class it makes a candidate of.
     checked: Vec<(i64, Option<u32>)>,
-    /// Whether each event was new to the target, filled in by [`EventBatch::write`].
-    added: Vec<bool>,
+    /// Where each event stands, filled in by [`EventBatch::resolve`].
+    seen: Vec<Seen>,
     /// The ids of the batch the target already has, sorted.
     present: Vec<[u8; 36]>,
-    /// The lookup and the INSERT of a full batch, prepared once.
-    full: Option<(Statement<'c>, Statement<'c>)>,
+    /// The lookup of a full batch, prepared once.
+    full: Option<Statement<'c>>,
 }
 
 impl<'c> EventBatch<'c> {
@@ -474,7 +526,7 @@ impl<'c> EventBatch<'c> {
             text: String::new(),
             cells: Vec::new(),
             checked: Vec::new(),
-            added: Vec::new(),
+            seen: Vec::new(),
             present: Vec::new(),
             full: None,
         }
@@ -511,7 +563,7 @@ impl<'c> EventBatch<'c> {
         self.text.clear();
         self.cells.clear();
         self.checked.clear();
-        self.added.clear();
+        self.seen.clear();
     }
 
     fn value(&self, event: usize, column: usize) -> ValueRef<'_> {
@@ -533,36 +585,69 @@ impl<'c> EventBatch<'c> {
         self.opt_str(event, column).unwrap_or_default()
     }
 
-    /// Finds which events the target already has, fills in `added`, and writes the new ones.
-    fn write(&mut self, tx: &'c Connection) -> Result<()> {
-        self.added.clear();
+    /// Finds which events the target already has (asking it only when it held events of the
+    /// kind when the merge began: the new ones are not written until the end) and which a
+    /// source merged before brought, fills in `seen`, and adds the new ones to `pending`.
+    fn resolve(
+        &mut self,
+        tx: &'c Connection,
+        pending: &mut Pending,
+        target_has_events: bool,
+    ) -> Result<()> {
+        self.seen.clear();
         let n = self.len();
         if n == 0 {
             return Ok(());
         }
-        // A full batch reuses its statements: preparing 1,000 parameters and clearing them
-        // again each time cost as much as a tenth of the merge.
+        self.present.clear();
+        if target_has_events {
+            self.find_present(tx)?;
+        }
+        for i in 0..n {
+            let id = self.str(i, 0);
+            let in_target = <&[u8; 36]>::try_from(id.as_bytes())
+                .is_ok_and(|id| self.present.binary_search(id).is_ok());
+            let seen = if in_target {
+                Seen::Target
+            } else {
+                // The row's checks held the id to a canonical UUID.
+                let bytes = uuid_bytes(id)
+                    .ok_or_else(|| internal(self.kind, "an id that is not a UUID"))?;
+                match pending.get(&bytes) {
+                    Some(e) => Seen::Pending(e),
+                    None => {
+                        pending.push(bytes, |c| self.value(i, c))?;
+                        Seen::New
+                    }
+                }
+            };
+            self.seen.push(seen);
+        }
+        Ok(())
+    }
+
+    /// Puts the ids of the batch the target holds into `present`, sorted.
+    fn find_present(&mut self, tx: &'c Connection) -> Result<()> {
+        let n = self.len();
+        // A full batch reuses its statement: preparing 100 parameters and clearing them again
+        // each time cost as much as a tenth of the merge.
         let full = n == Self::SIZE;
-        let (mut present, mut insert) = match self.full.take() {
-            Some(statements) if full => statements,
+        let mut present = match self.full.take() {
+            Some(statement) if full => statement,
             kept => {
                 self.full = kept;
                 let marks = vec!["?"; n].join(",");
-                (
-                    // Asked first rather than with `RETURNING id`, which SQLite runs as a
-                    // trigger, once per row.
-                    tx.prepare(&format!(
-                        "SELECT id FROM {} WHERE id IN ({marks})",
-                        self.kind.table
-                    ))?,
-                    tx.prepare(&self.kind.insert_sql(n))?,
-                )
+                // Asked first rather than with `RETURNING id`, which SQLite runs as a trigger,
+                // once per row.
+                tx.prepare(&format!(
+                    "SELECT id FROM {} WHERE id IN ({marks})",
+                    self.kind.table
+                ))?
             }
         };
         for i in 0..n {
             present.raw_bind_parameter(i + 1, self.str(i, 0))?;
         }
-        self.present.clear();
         let mut rows = present.raw_query();
         while let Some(row) = rows.next()? {
             let id = match row.get_ref(0)? {
@@ -575,29 +660,8 @@ impl<'c> EventBatch<'c> {
         }
         drop(rows);
         self.present.sort_unstable();
-        for i in 0..n {
-            let id = self.str(i, 0).as_bytes();
-            let known =
-                <&[u8; 36]>::try_from(id).is_ok_and(|id| self.present.binary_search(id).is_ok());
-            self.added.push(!known);
-        }
-        let new = self.added.iter().filter(|&&a| a).count();
-        if new > 0 {
-            for i in 0..n {
-                for c in 0..self.width {
-                    let v = ToSqlOutput::Borrowed(self.value(i, c));
-                    insert.raw_bind_parameter(i * self.width + c + 1, v)?;
-                }
-            }
-            let written = insert.raw_execute()?;
-            if written != new {
-                return Err(Error::msg(format!(
-                    "merge: {new} events were missing from the target but {written} were written"
-                )));
-            }
-        }
         if full {
-            self.full = Some((present, insert));
+            self.full = Some(present);
         }
         Ok(())
     }
