@@ -348,6 +348,150 @@ mod tests {
         assert_eq!(top_k(&[0.5, 0.5], 5).len(), 2);
     }
 
+    /// The kernel (`[c, 1, kernel, kernel]`) and bias of `depthwise_model`.
+    fn depthwise_weights(c: usize, kernel: usize) -> (Vec<f32>, Vec<f32>) {
+        let k = (0..c * kernel * kernel)
+            .map(|i| (i as f32 * 0.37).sin() * 0.5)
+            .collect();
+        let b = (0..c).map(|i| i as f32 * 0.01 - 0.1).collect();
+        (k, b)
+    }
+
+    /// A model of one NCHW depthwise convolution, as ONNX's are after loading.
+    fn depthwise_model(
+        shape: [usize; 4],
+        kernel: usize,
+        stride: usize,
+        padding: tract_onnx::tract_core::ops::cnn::PaddingSpec,
+    ) -> TypedModel {
+        use tract_onnx::tract_core::ops::cnn::PoolSpec;
+        use tract_onnx::tract_core::ops::cnn::conv::{Conv, KernelFormat};
+        use tract_onnx::tract_core::ops::nn::DataFormat;
+        let c = shape[1];
+        let mut model = TypedModel::default();
+        let x = model.add_source("x", f32::fact(shape)).unwrap();
+        let (k, b) = depthwise_weights(c, kernel);
+        let k = model
+            .add_const(
+                "k",
+                Tensor::from_shape(&[c, 1, kernel, kernel], &k).unwrap(),
+            )
+            .unwrap();
+        let b = model
+            .add_const("b", Tensor::from_shape(&[c], &b).unwrap())
+            .unwrap();
+        let conv = Conv {
+            pool_spec: PoolSpec {
+                data_format: DataFormat::NCHW,
+                kernel_shape: tvec!(kernel, kernel),
+                padding,
+                dilations: None,
+                strides: Some(tvec!(stride, stride)),
+                input_channels: c,
+                output_channels: c,
+            },
+            kernel_fmt: KernelFormat::OIHW,
+            group: c,
+            q_params: None,
+        };
+        let y = model.wire_node("dw", conv, &[x, k, b]).unwrap();
+        model.select_output_outlets(&y).unwrap();
+        model
+    }
+
+    /// A depthwise convolution run channel-last, as `build` runs it (through the vector kernel
+    /// of `depthwise.rs` on x86-64), gives what the direct sum gives, over odd channel counts,
+    /// strides, padding and batches; and the same to rounding as tract's NCHW path.
+    #[test]
+    fn depthwise_channels_last_is_right() {
+        use tract_onnx::tract_core::ops::cnn::PaddingSpec;
+        let cases = [
+            ([1, 19, 9, 9], 3, 1, PaddingSpec::SameUpper),
+            ([1, 40, 14, 14], 5, 2, PaddingSpec::SameUpper),
+            ([1, 144, 7, 7], 3, 1, PaddingSpec::SameUpper),
+            (
+                [2, 7, 8, 11],
+                3,
+                2,
+                PaddingSpec::Explicit(tvec!(1, 0), tvec!(0, 1)),
+            ),
+            ([1, 33, 7, 7], 5, 1, PaddingSpec::Valid),
+        ];
+        let run = |model: TypedModel, input: &Tensor| -> Vec<f32> {
+            let plan = model.into_optimized().unwrap().into_runnable().unwrap();
+            let out = plan.run(tvec!(input.clone().into_tvalue())).unwrap();
+            out[0]
+                .to_plain_array_view::<f32>()
+                .unwrap()
+                .iter()
+                .copied()
+                .collect()
+        };
+        for (shape, kernel, stride, padding) in cases {
+            let [n, c, h, w] = shape;
+            let data: Vec<f32> = (0..n * c * h * w)
+                .map(|i| (i as f32 * 0.113).cos())
+                .collect();
+            let input = Tensor::from_shape(&shape, &data).unwrap();
+            let model = depthwise_model(shape, kernel, stride, padding.clone());
+            let nhwc = channels_last(model.clone());
+            assert!(
+                nhwc.nodes().iter().any(|n| n.op.name() == "DepthWiseConv"),
+                "{shape:?}: not lowered to tract's depthwise op"
+            );
+            let ours = run(nhwc, &input);
+            let nchw = run(model.clone(), &input);
+            // The direct sum, in f64, from the model's kernel and bias.
+            let (k, b) = depthwise_weights(c, kernel);
+            let out_shape = model
+                .outlet_fact(model.outputs[0])
+                .unwrap()
+                .shape
+                .as_concrete()
+                .unwrap()
+                .to_vec();
+            let (oh, ow) = (out_shape[2], out_shape[3]);
+            // Padding before the data on spatial axis `axis` (SameUpper puts the odd one after).
+            let pad = |axis: usize, len: usize, out: usize| -> usize {
+                match &padding {
+                    PaddingSpec::Valid => 0,
+                    PaddingSpec::Explicit(before, _) => before[axis],
+                    _ => ((out - 1) * stride + kernel).saturating_sub(len) / 2,
+                }
+            };
+            let (ph, pw) = (pad(0, h, oh), pad(1, w, ow));
+            assert_eq!(ours.len(), n * c * oh * ow, "{shape:?}");
+            for ni in 0..n {
+                for ci in 0..c {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let mut want = f64::from(b[ci]);
+                            for ky in 0..kernel {
+                                for kx in 0..kernel {
+                                    let (iy, ix) = (oy * stride + ky, ox * stride + kx);
+                                    if iy < ph || ix < pw || iy - ph >= h || ix - pw >= w {
+                                        continue;
+                                    }
+                                    want += f64::from(k[(ci * kernel + ky) * kernel + kx])
+                                        * f64::from(
+                                            data[((ni * c + ci) * h + iy - ph) * w + ix - pw],
+                                        );
+                                }
+                            }
+                            let at = ((ni * c + ci) * oh + oy) * ow + ox;
+                            assert!(
+                                (f64::from(ours[at]) - want).abs() < 1e-5,
+                                "{shape:?} at {ni},{ci},{oy},{ox}: {} vs {want}",
+                                ours[at]
+                            );
+                            assert!((ours[at] - nchw[at]).abs() < 1e-5);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn layouts_and_sizes() {
         let p = Path::new("m.onnx");
