@@ -906,13 +906,34 @@ impl Store {
     /// Mean, min and max number of candidates per image, over all images (0 for none).
     pub fn candidate_stats(&self) -> Result<(f64, u64, u64)> {
         self.named(|| {
-            Ok(self.conn.query_row(
-                "SELECT coalesce(avg(n), 0.0), coalesce(min(n), 0), coalesce(max(n), 0) FROM
-                   (SELECT (SELECT count(*) FROM candidates c WHERE c.image_id = i.id) AS n
-                    FROM images i)",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?)
+            // One pass over the candidates in key order, a count per image that has any: a
+            // count per image of `images` was a key search each, 5 s of CPU on 1.28 M images.
+            // Every candidate names an image of the project (a foreign key), so the images
+            // missing from the groups are those with none.
+            let (images, groups, total, min, max): (u64, u64, u64, u64, u64) =
+                self.conn.query_row(
+                    "SELECT (SELECT count(*) FROM images), count(*), coalesce(sum(n), 0),
+                            coalesce(min(n), 0), coalesce(max(n), 0)
+                     FROM (SELECT count(*) AS n FROM candidates GROUP BY image_id)",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )?;
+            if images == 0 {
+                return Ok((0.0, 0, 0));
+            }
+            let min = if groups < images { 0 } else { min };
+            Ok((total as f64 / images as f64, min, max))
+        })
+    }
+
+    /// How many (image, label) questions the project asks: its candidates. SQLite counts a
+    /// table's rows from its pages, without reading them (0.3 s for 30 M candidates, against
+    /// 1.6 s for [`Store::candidate_stats`]).
+    pub fn candidate_count(&self) -> Result<u64> {
+        self.named(|| {
+            Ok(self
+                .conn
+                .query_row("SELECT count(*) FROM candidates", [], |r| r.get(0))?)
         })
     }
 
@@ -1194,5 +1215,53 @@ mod tests {
         s.rebuild_candidates().unwrap();
         assert_eq!(dump(&s, all), want);
         assert_eq!(want.len(), 20, "{want:?}");
+    }
+
+    /// The stats from one pass over the candidates are those of a count per image, with the
+    /// images that have none (min 0) and without them; and the count is their total.
+    #[test]
+    fn candidate_stats_are_the_per_image_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let per_image = |s: &Store| -> (f64, u64, u64) {
+            s.conn()
+                .query_row(
+                    "SELECT coalesce(avg(n), 0.0), coalesce(min(n), 0), coalesce(max(n), 0) FROM
+                       (SELECT (SELECT count(*) FROM candidates c WHERE c.image_id = i.id) AS n
+                        FROM images i)",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .unwrap()
+        };
+        let vocab = Vocab::from_reader("t", Path::new("t.csv"), "key,name\na,A\n".as_bytes());
+        let empty = Store::create(&dir.path().join("e.db"), &vocab.unwrap()).unwrap();
+        assert_eq!(empty.candidate_stats().unwrap(), (0.0, 0, 0));
+        assert_eq!(empty.candidate_count().unwrap(), 0);
+
+        let mut s = project(dir.path(), "p.db");
+        s.rebuild_candidates().unwrap();
+        // img3 and img7 have no original label, so no candidate yet.
+        assert_eq!(s.candidate_stats().unwrap(), (0.8, 0, 1));
+        assert_eq!(s.candidate_stats().unwrap(), per_image(&s));
+        s.transaction(|tx| {
+            let mut w = PredictionWriter::new(tx)?;
+            let m = w.model_id("m", "f")?;
+            for id in 1..=10i64 {
+                for (rank, label) in ["d", "ab", "c"]
+                    .iter()
+                    .take(1 + id as usize % 3)
+                    .enumerate()
+                {
+                    w.add(id, m, rank as u32 + 1, label, None)?;
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+        s.rebuild_candidates().unwrap();
+        let (mean, min, max) = s.candidate_stats().unwrap();
+        assert_eq!((mean, min, max), per_image(&s));
+        assert!(min > 0, "every image has a candidate now");
+        assert_eq!(s.candidate_count().unwrap() as f64, mean * 10.0);
     }
 }
