@@ -157,7 +157,7 @@ impl ProjectData {
     }
 
     /// The project; and its current answers' table when `keep` (else dropped as soon as the
-    /// dense answers are made, before the models' top-1 are read).
+    /// dense answers are made).
     fn read(store: &Store, keep: bool) -> Result<(ProjectData, Option<CurrentAnswerTable>)> {
         let vocab = store.vocab()?;
         let classes: Vec<ClassInfo> = vocab
@@ -186,54 +186,38 @@ impl ProjectData {
         // Keys are unique, so an unstable sort (no scratch memory) gives the one order.
         images.sort_unstable_by(|a, b| a.key.cmp(&b.key));
 
-        // Straight into dense ids, from the store's fold of the current answers (texts once
-        // each): a `String` copy of millions of answers would be most of the memory the report
-        // needs.
-        let mut table = store.current_answer_table()?;
-        let (annotators, answers, foreign_answers) = if keep {
-            dense_answers(&table, table.rows.iter().copied(), &images, &class_of)
-        } else {
-            // Each row's memory is given back as its answer is made (see `FromBack`), so that
-            // the two are not held whole at once: 5 M answers take 200 MB as rows, 120 MB as
-            // answers.
-            let rows = FromBack(std::mem::take(&mut table.rows));
-            dense_answers(&table, rows, &images, &class_of)
-        };
-        let table = keep.then_some(table);
-
-        // Every model's top-1 in one pass, by row ids: model by model and through image keys
-        // took a minute on 1.28 M images and 10 models. The pass comes in image id order, so
-        // the images sorted by id are walked alongside it.
+        // The models' top-1 are read on a second connection and thread while this one folds
+        // the answers: on 1.28 M images and 10 models that pass is 3–5 s of the report's 14.
         let names = store.model_names()?;
-        let slot_of: HashMap<i64, usize> = names
-            .iter()
-            .enumerate()
-            .map(|(s, (id, _))| (*id, s))
-            .collect();
-        let mut by_id: Vec<(i64, u32)> = images
-            .iter()
-            .enumerate()
-            .map(|(i, im)| (im.id, i as u32))
-            .collect();
-        by_id.sort_unstable();
-        let mut at = 0usize;
-        let mut tops: Vec<Vec<u32>> = vec![vec![NO_TOP1; images.len()]; names.len()];
-        store.for_each_top1(|image_id, model_id, label| {
-            while at < by_id.len() && by_id[at].0 < image_id {
-                at += 1;
-            }
-            if let (Some(&s), Some(&(id, i))) = (slot_of.get(&model_id), by_id.get(at))
-                && id == image_id
-            {
-                tops[s][i as usize] = class_of.get(label).copied().unwrap_or(NO_TOP1);
-            }
+        let reader = if names.is_empty() {
+            None
+        } else {
+            store.second_reader()?
+        };
+        let (images_ref, class_ref) = (&images, &class_of);
+        let (dense, models) = std::thread::scope(|s| -> Result<_> {
+            let (tops, names) = match reader {
+                Some(reader) => (
+                    Some(s.spawn(move || models_top1(&reader, names, images_ref, class_ref))),
+                    Vec::new(),
+                ),
+                None => (None, names),
+            };
+            let dense = current_answers(store, keep, images_ref, class_ref)?;
+            let models = match tops {
+                Some(thread) => thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+                None => models_top1(store, names, images_ref, class_ref)?,
+            };
+            Ok((dense, models))
         })?;
-        drop(by_id);
-        let models: Vec<ModelTop1> = names
-            .into_iter()
-            .zip(tops)
-            .map(|((_, name), top1)| ModelTop1 { name, top1 })
-            .collect();
+        let DenseAnswers {
+            annotators,
+            answers,
+            foreign: foreign_answers,
+            table,
+        } = dense;
 
         let mut gold: Vec<GoldQuestion> = Vec::new();
         for g in store.current_gold()? {
@@ -286,9 +270,7 @@ impl ProjectData {
         }
         verdicts.sort_unstable_by_key(|v| (v.image, v.class, v.expert));
 
-        // The mean is a sum over a count, so it times the count is the exact total.
-        let (mean, _, _) = store.candidate_stats()?;
-        let candidate_questions = (mean * images.len() as f64).round() as u64;
+        let candidate_questions = store.candidate_count()?;
 
         let data = ProjectData {
             path: store.path().display().to_string(),
@@ -337,6 +319,87 @@ impl ProjectData {
     }
 }
 
+/// The current answers in dense ids, as [`dense_answers`] gives them; and the table they were
+/// made from, when kept.
+struct DenseAnswers {
+    annotators: Vec<String>,
+    answers: Vec<Answered>,
+    foreign: u64,
+    table: Option<CurrentAnswerTable>,
+}
+
+fn current_answers(
+    store: &Store,
+    keep: bool,
+    images: &[ImageInfo],
+    class_of: &HashMap<&str, u32>,
+) -> Result<DenseAnswers> {
+    // Straight into dense ids, from the store's fold of the current answers (texts once each):
+    // a `String` copy of millions of answers would be most of the memory the report needs.
+    let mut table = store.current_answer_table()?;
+    let places = image_places(&table.images, images);
+    let (annotators, answers, foreign) = if keep {
+        dense_answers(&table, table.rows.iter().copied(), &places, class_of)
+    } else {
+        // The table's image keys are no longer needed (the project's own list has them all),
+        // and each row's memory is given back as its answer is made (see `FromBack`), so that
+        // the two are not held whole at once: 5 M answers take 200 MB as rows, 120 MB as
+        // answers, and 1.28 M image keys 90 MB.
+        table.images = Vec::new();
+        let rows = FromBack(std::mem::take(&mut table.rows));
+        dense_answers(&table, rows, &places, class_of)
+    };
+    Ok(DenseAnswers {
+        annotators,
+        answers,
+        foreign,
+        table: keep.then_some(table),
+    })
+}
+
+/// The top-1 of the models `names` (id, name) per image of `images` (sorted by key).
+fn models_top1(
+    store: &Store,
+    names: Vec<(i64, String)>,
+    images: &[ImageInfo],
+    class_of: &HashMap<&str, u32>,
+) -> Result<Vec<ModelTop1>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Every model's top-1 in one pass, by row ids: model by model and through image keys took
+    // a minute on 1.28 M images and 10 models. The pass comes in image id order, so the images
+    // sorted by id are walked alongside it.
+    let slot_of: HashMap<i64, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(s, (id, _))| (*id, s))
+        .collect();
+    let mut by_id: Vec<(i64, u32)> = images
+        .iter()
+        .enumerate()
+        .map(|(i, im)| (im.id, i as u32))
+        .collect();
+    by_id.sort_unstable();
+    let mut at = 0usize;
+    let mut tops: Vec<Vec<u32>> = vec![vec![NO_TOP1; images.len()]; names.len()];
+    store.for_each_top1(|image_id, model_id, label| {
+        while at < by_id.len() && by_id[at].0 < image_id {
+            at += 1;
+        }
+        if let (Some(&s), Some(&(id, i))) = (slot_of.get(&model_id), by_id.get(at))
+            && id == image_id
+        {
+            tops[s][i as usize] = class_of.get(label).copied().unwrap_or(NO_TOP1);
+        }
+    })?;
+    Ok(names
+        .into_iter()
+        .zip(tops)
+        .map(|((_, name), top1)| ModelTop1 { name, top1 })
+        .collect())
+}
+
 /// The dense id of an image key: its place among `images` (sorted by key).
 fn image_index(images: &[ImageInfo], key: &str) -> Option<u32> {
     images
@@ -369,28 +432,31 @@ impl Iterator for FromBack {
 /// Rows popped between shrinks: 1 M rows, 40 MB.
 const FROM_BACK_SLACK: usize = 1 << 20;
 
-/// The current answers of `rows` (rows of `table`, in any order) in dense ids (images by
-/// their place in `images`, sorted by key; classes as `class_of` numbers them), sorted by
-/// (image, class, annotator); the annotators who gave them, by name (their dense ids); and how
-/// many answers name an image or class the project does not hold.
-fn dense_answers(
-    table: &CurrentAnswerTable,
-    rows: impl Iterator<Item = CurrentRow>,
-    images: &[ImageInfo],
-    class_of: &HashMap<&str, u32>,
-) -> (Vec<String>, Vec<Answered>, u64) {
+/// For each image key of an answer table (sorted by bytes), its place among `images` (sorted
+/// by key), if the project holds it.
+fn image_places(keys: &[String], images: &[ImageInfo]) -> Vec<Option<u32>> {
     // Both key lists are sorted by bytes: one walk pairs them.
     let mut at = 0usize;
-    let image_ids: Vec<Option<u32>> = table
-        .images
-        .iter()
+    keys.iter()
         .map(|k| {
             while at < images.len() && images[at].key.as_str() < k.as_str() {
                 at += 1;
             }
             (at < images.len() && images[at].key == *k).then_some(at as u32)
         })
-        .collect();
+        .collect()
+}
+
+/// The current answers of `rows` (rows of `table`, in any order) in dense ids (images by
+/// `image_ids`, the [`image_places`] of the table's images; classes as `class_of` numbers them),
+/// sorted by (image, class, annotator); the annotators who gave them, by name (their dense
+/// ids); and how many answers name an image or class the project does not hold.
+fn dense_answers(
+    table: &CurrentAnswerTable,
+    rows: impl Iterator<Item = CurrentRow>,
+    image_ids: &[Option<u32>],
+    class_of: &HashMap<&str, u32>,
+) -> (Vec<String>, Vec<Answered>, u64) {
     let classes: Vec<Option<u32>> = table
         .labels
         .iter()

@@ -141,6 +141,16 @@ impl Store {
         Ok(store)
     }
 
+    /// Another connection to this project's file, for a reader on a second thread (a connection
+    /// is not shared between threads). `None` while this connection is inside a transaction:
+    /// the other would not see what this one has written and not yet committed.
+    pub fn second_reader(&self) -> Result<Option<Store>> {
+        if !self.conn.is_autocommit() {
+            return Ok(None);
+        }
+        Store::open(&self.path).map(Some)
+    }
+
     /// Reads the application id and schema version without touching anything else, so that a
     /// foreign file is refused before any of its content is trusted.
     fn check_identity(&self) -> Result<i64> {
