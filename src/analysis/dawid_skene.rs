@@ -100,6 +100,18 @@ pub fn dawid_skene(
     n_annotators: usize,
     opts: &DsOptions,
 ) -> DsResult {
+    dawid_skene_of(ratings.iter().copied(), n_items, n_annotators, opts)
+}
+
+/// [`dawid_skene`] of ratings made as they are read (twice: a clone of `ratings` counts them
+/// first), for a caller that would otherwise hold them all only to hand them over: 5 M ratings
+/// are 60 MB.
+pub fn dawid_skene_of(
+    ratings: impl Iterator<Item = Rating> + Clone,
+    n_items: usize,
+    n_annotators: usize,
+    opts: &DsOptions,
+) -> DsResult {
     let alpha = if opts.smoothing >= MIN_SMOOTHING {
         opts.smoothing
     } else {
@@ -166,35 +178,41 @@ pub fn dawid_skene(
 }
 
 /// Ratings bucketed by item: item `i` owns `codes[offsets[i]..offsets[i + 1]]`,
-/// each code being `annotator * 3 + answer`.
+/// each code being `annotator * 3 + answer` (four bytes: a rating's ids are `u32`s).
 struct ByItem {
     offsets: Vec<usize>,
-    codes: Vec<usize>,
+    codes: Vec<u32>,
 }
 
 impl ByItem {
-    fn new(ratings: &[Rating], n_items: usize, n_annotators: usize) -> ByItem {
-        let code_of = |r: &Rating| -> Option<(usize, usize)> {
+    fn new(
+        ratings: impl Iterator<Item = Rating> + Clone,
+        n_items: usize,
+        n_annotators: usize,
+    ) -> ByItem {
+        let code_of = |r: Rating| -> Option<(usize, u32)> {
             let item = dense_index(r.item, n_items)?;
             let annotator = dense_index(r.annotator, n_annotators)?;
-            Some((item, annotator * N_ANSWERS + r.answer.index()))
+            let code = annotator.checked_mul(N_ANSWERS)? + r.answer.index();
+            Some((item, u32::try_from(code).ok()?))
         };
 
         // Counting sort by item: linear time, and unlike a HashMap it fixes
         // the layout independently of anything but the ids themselves.
         let mut offsets = vec![0usize; n_items + 1];
-        for (item, _) in ratings.iter().filter_map(code_of) {
+        for (item, _) in ratings.clone().filter_map(code_of) {
             offsets[item + 1] += 1;
         }
         for i in 0..n_items {
             offsets[i + 1] += offsets[i];
         }
         let mut fill = offsets.clone();
-        let mut codes = vec![0usize; offsets[n_items]];
-        for (item, code) in ratings.iter().filter_map(code_of) {
+        let mut codes = vec![0u32; offsets[n_items]];
+        for (item, code) in ratings.filter_map(code_of) {
             codes[fill[item]] = code;
             fill[item] += 1;
         }
+        drop(fill);
         // Sorting inside each item makes floating-point sums independent of
         // the order in which the caller listed the ratings.
         for w in offsets.windows(2) {
@@ -207,7 +225,7 @@ impl ByItem {
         self.offsets.len() - 1
     }
 
-    fn item(&self, i: usize) -> &[usize] {
+    fn item(&self, i: usize) -> &[u32] {
         &self.codes[self.offsets[i]..self.offsets[i + 1]]
     }
 
@@ -220,7 +238,7 @@ impl ByItem {
 /// items get 0.5; they never enter the M-step and are overwritten by the prior
 /// at the end.
 fn initial_soft_labels(data: &ByItem, maybe_weight: f64) -> Vec<f64> {
-    let yes_weight = |code: &usize| match code % N_ANSWERS {
+    let yes_weight = |&code: &u32| match code as usize % N_ANSWERS {
         x if x == Answer::Yes.index() => 1.0,
         x if x == Answer::Maybe.index() => maybe_weight,
         _ => 0.0,
@@ -258,8 +276,8 @@ fn m_step(
         valid_mass += t;
         let f = 1.0 - t;
         for &c in codes {
-            acc[c][0] += f;
-            acc[c][1] += t;
+            acc[c as usize][0] += f;
+            acc[c as usize][1] += t;
         }
     }
 
@@ -291,8 +309,8 @@ fn e_step(data: &ByItem, prior: f64, log_p: &[[f64; 2]], posterior: &mut [f64]) 
         }
         let mut l = log_prior;
         for &c in codes {
-            l[0] += log_p[c][0];
-            l[1] += log_p[c][1];
+            l[0] += log_p[c as usize][0];
+            l[1] += log_p[c as usize][1];
         }
         let d = l[1] - l[0];
         // exp(-|d|) is in (0, 1], so neither branch can overflow.

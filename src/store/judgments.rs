@@ -7,6 +7,7 @@
 //! names, "latest" meaning the greatest (created_at, id).
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, Row, params};
@@ -95,10 +96,13 @@ impl CurrentRow {
     }
 }
 
-/// Texts as dense numbers while reading, then renumbered in byte order.
+/// Texts as dense numbers while reading, then renumbered in byte order. Each text is held once,
+/// in `names`; the table finds an id by its text's hash and compares with `names`. A
+/// `HashMap<String, u32>` held every text twice: 1.28 M image keys took 210 MB that way.
 #[derive(Default)]
 struct Texts {
-    ids: HashMap<String, u32>,
+    ids: hashbrown::HashTable<u32>,
+    hasher: hashbrown::DefaultHashBuilder,
     names: Vec<String>,
     /// The id given last: rows in stored order come in runs of one annotator, origin and
     /// (imported or answered on one screen) image, so most texts are the last one again, and
@@ -113,12 +117,21 @@ impl Texts {
         {
             return last;
         }
-        let id = match self.ids.get(s) {
-            Some(&id) => id,
-            None => {
-                let id = self.names.len() as u32;
-                self.names.push(s.to_string());
-                self.ids.insert(s.to_string(), id);
+        let Texts {
+            ids, hasher, names, ..
+        } = self;
+        let hasher: &hashbrown::DefaultHashBuilder = hasher;
+        let text_of = |id: &u32| names[*id as usize].as_str();
+        let id = match ids.entry(
+            hasher.hash_one(s),
+            |id| text_of(id) == s,
+            |id| hasher.hash_one(text_of(id)),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(e) => *e.get(),
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                let id = names.len() as u32;
+                e.insert(id);
+                names.push(s.to_string());
                 id
             }
         };
