@@ -310,6 +310,11 @@ impl ProjectData {
             .map(|i| i as u32)
     }
 
+    /// The dense id of an image key.
+    pub fn image_id(&self, key: &str) -> Option<u32> {
+        image_index(&self.images, key)
+    }
+
     /// The dense id of a class key.
     pub fn class_id(&self, key: &str) -> Option<u32> {
         self.classes
