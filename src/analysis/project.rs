@@ -742,12 +742,6 @@ fn adjudicate(
 }
 
 fn dense_scores(data: &ProjectData, scores: &Scores) -> Result<HashMap<(u32, u32), f64>> {
-    let image_of: HashMap<&str, u32> = data
-        .images
-        .iter()
-        .enumerate()
-        .map(|(i, im)| (im.key.as_str(), i as u32))
-        .collect();
     let class_of: HashMap<&str, u32> = data
         .classes
         .iter()
@@ -758,13 +752,13 @@ fn dense_scores(data: &ProjectData, scores: &Scores) -> Result<HashMap<(u32, u32
         .by_pair
         .iter()
         .map(|((image, label), &s)| {
-            let i = image_of.get(image.as_str()).ok_or_else(|| {
+            let i = data.image_id(image).ok_or_else(|| {
                 Error::msg(format!("scores: image {image} is not in the project"))
             })?;
             let c = class_of
                 .get(label.as_str())
                 .ok_or_else(|| Error::msg(format!("scores: unknown class {label}")))?;
-            Ok(((*i, *c), s))
+            Ok(((i, *c), s))
         })
         .collect()
 }
