@@ -57,6 +57,9 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Inside [`Store::with_rollback_journal`] with the file to itself: no second connection
+    /// may be opened (it would wait for this one's lock).
+    exclusive: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -89,6 +92,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            exclusive: false,
         };
         store.configure()?;
         store
@@ -130,6 +134,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            exclusive: false,
         };
         let version = store.check_identity()?;
         store.configure().map_err(|e| locked_or(path, e))?;
@@ -145,7 +150,7 @@ impl Store {
     /// is not shared between threads). `None` while this connection is inside a transaction:
     /// the other would not see what this one has written and not yet committed.
     pub fn second_reader(&self) -> Result<Option<Store>> {
-        if !self.conn.is_autocommit() {
+        if !self.conn.is_autocommit() || self.exclusive {
             return Ok(None);
         }
         Store::open(&self.path).map(Some)
@@ -274,6 +279,91 @@ impl Store {
         Ok(out)
     }
 
+    /// Runs `f` with this file written through a rollback journal instead of the WAL, when
+    /// this is the only connection to it; otherwise runs `f` as it is, in WAL mode.
+    ///
+    /// In WAL mode every page a transaction writes goes to the log and then, at the checkpoint,
+    /// into the file a second time. A bulk write (ten models' predictions, a merge of a million
+    /// answers) adds gigabytes of new pages. A rollback journal keeps only the old content of
+    /// the pages a transaction changes; pages added past the end of the file are written once.
+    ///
+    /// The price is that nobody else can read the file while `f` runs, where WAL would let them
+    /// read the state before the write. So the switch is made only when no other connection has
+    /// the file open (SQLite refuses to leave WAL otherwise), and the file is then locked for
+    /// this connection alone until `f` returns: another process waits up to the busy timeout
+    /// and is told the file is locked, and cannot make this write fail halfway by holding a
+    /// read lock. A process killed inside `f` leaves a hot journal, which SQLite rolls back at
+    /// the next open, so the file is as it was before `f`'s transaction. `synchronous` is
+    /// `FULL` meanwhile, as SQLite advises for rollback journals. Afterwards the file is in WAL
+    /// mode again (or, if another process got in first, at its next `open`).
+    ///
+    /// `f` must not open another connection to the file; [`Store::second_reader`] gives `None`.
+    pub fn with_rollback_journal<T>(
+        &mut self,
+        f: impl FnOnce(&mut Store) -> Result<T>,
+    ) -> Result<T> {
+        let switched = self.leave_wal()?;
+        self.exclusive = switched;
+        let out = f(self);
+        if switched {
+            self.exclusive = false;
+            self.back_to_wal();
+        }
+        out
+    }
+
+    /// Whether this file's writes go through a rollback journal, with the file locked for this
+    /// connection (see [`Store::with_rollback_journal`]).
+    pub fn is_exclusive(&self) -> bool {
+        self.exclusive
+    }
+
+    /// Switches to a rollback journal with an exclusive lock held, if no other connection has
+    /// the file; `false` (still WAL, nothing held) if one does or this one is in a transaction.
+    fn leave_wal(&self) -> Result<bool> {
+        if !self.conn.is_autocommit() {
+            return Ok(false);
+        }
+        // No waiting: another connection means the answer is WAL, not a pause of 10 s.
+        self.named(|| Ok(self.conn.busy_timeout(Duration::ZERO)?))?;
+        let mode = self
+            .conn
+            .pragma_update_and_check(None, "journal_mode", "DELETE", |r| r.get::<_, String>(0));
+        let switched = match mode {
+            Ok(m) => m.eq_ignore_ascii_case("delete"),
+            Err(e) if is_busy(&e) => false,
+            Err(e) => {
+                self.conn.busy_timeout(BUSY_TIMEOUT)?;
+                return Err(self.locked_or(e));
+            }
+        };
+        // The lock is taken now, before anyone else opens the file in rollback mode and takes
+        // a read lock that this write would have to wait for.
+        let locked = switched
+            && self
+                .conn
+                .execute_batch(
+                    "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT; \
+                     PRAGMA synchronous = FULL;",
+                )
+                .is_ok();
+        self.named(|| Ok(self.conn.busy_timeout(BUSY_TIMEOUT)?))?;
+        if switched && !locked {
+            self.back_to_wal();
+        }
+        Ok(locked)
+    }
+
+    /// Back to WAL and normal locking. The write before is committed or rolled back already;
+    /// a failure here (another process opened the file meanwhile and holds it) changes
+    /// nothing that was written, and the next `open` sets WAL again.
+    fn back_to_wal(&self) {
+        let _ = self.conn.execute_batch(
+            "PRAGMA locking_mode = NORMAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA journal_mode = WAL;",
+        );
+    }
+
     /// Lets a bulk import keep the pages it touches in memory. SQLite's default page cache is
     /// 2 MB; an import of a million rows into indexed tables then spills dirty pages to the WAL
     /// and reads them back, several times slower. The setting lasts as long as this `Store`.
@@ -343,6 +433,17 @@ pub fn set_meta_in(conn: &Connection, key: &str, value: &str) -> Result<()> {
         params![key, value],
     )?;
     Ok(())
+}
+
+/// SQLite's "database is busy" or "locked": another connection holds what this one asked for.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _) if matches!(
+            f.code,
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+        )
+    )
 }
 
 fn locked_or(path: &Path, e: impl Into<Error>) -> Error {
@@ -522,5 +623,112 @@ mod tests {
             assert!(text.starts_with(&format!("{}: ", fake.display())), "{text}");
             assert!(text.contains("no such table"), "{text}");
         }
+    }
+
+    fn mode_of(c: &Connection) -> String {
+        c.pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap()
+    }
+
+    fn count_t(c: &Connection) -> i64 {
+        c.query_row(
+            "SELECT count(*) FROM meta WHERE key LIKE 'bulk%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    /// Alone on the file: the write goes through a rollback journal, nobody else can read
+    /// meanwhile, and afterwards the file is in WAL mode and open to others again.
+    #[test]
+    fn rollback_journal_when_alone_then_wal_again() {
+        let (dir, mut s) = test_store(&["a"]);
+        let p = dir.path().join("p.db");
+        let seen = s
+            .with_rollback_journal(|s| {
+                assert!(s.is_exclusive());
+                assert!(s.second_reader().unwrap().is_none());
+                let mode = mode_of(&s.conn);
+                s.transaction(|tx| {
+                    for i in 0..1000 {
+                        set_meta_in(tx, &format!("bulk{i}"), &"x".repeat(500))?;
+                    }
+                    // Spilled or not, another connection can take no lock at all.
+                    let other = Connection::open(&p).unwrap();
+                    other.busy_timeout(Duration::ZERO).unwrap();
+                    let read =
+                        other.query_row("SELECT count(*) FROM meta", [], |r| r.get::<_, i64>(0));
+                    assert!(read.as_ref().is_err_and(is_busy), "{read:?}");
+                    Ok(())
+                })?;
+                Ok(mode)
+            })
+            .unwrap();
+        assert_eq!(seen, "delete");
+        assert!(!s.is_exclusive());
+        assert_eq!(mode_of(&s.conn), "wal");
+        assert!(!dir.path().join("p.db-journal").exists());
+        // Others read and write beside it again, as with any WAL file.
+        let other = Store::open(&p).unwrap();
+        assert_eq!(count_t(&other.conn), 1000);
+        other.set_meta("after", "1").unwrap();
+        assert_eq!(
+            s.meta().unwrap().project_uuid,
+            other.meta().unwrap().project_uuid
+        );
+        assert!(s.second_reader().unwrap().is_some());
+    }
+
+    /// Another connection open: nothing changes, the write goes through the WAL as always,
+    /// and the other connection keeps reading.
+    #[test]
+    fn wal_kept_when_another_connection_has_the_file() {
+        let (dir, mut s) = test_store(&["a"]);
+        let other = Store::open(&dir.path().join("p.db")).unwrap();
+        let started = std::time::Instant::now();
+        s.with_rollback_journal(|s| {
+            assert!(!s.is_exclusive());
+            assert_eq!(mode_of(&s.conn), "wal");
+            s.transaction(|tx| set_meta_in(tx, "bulk", "1"))
+        })
+        .unwrap();
+        // The refusal comes at once, not after the busy timeout.
+        assert!(started.elapsed() < BUSY_TIMEOUT / 2);
+        assert_eq!(count_t(&other.conn), 1);
+        assert_eq!(mode_of(&s.conn), "wal");
+    }
+
+    /// A failed write is rolled back and the file is back in WAL mode, with no journal left.
+    #[test]
+    fn failed_bulk_write_rolls_back_and_returns_to_wal() {
+        let (dir, mut s) = test_store(&["a"]);
+        let err = s
+            .with_rollback_journal(|s| {
+                s.transaction(|tx| {
+                    set_meta_in(tx, "bulk", "1")?;
+                    Err::<(), _>(Error::msg("stop"))
+                })
+            })
+            .unwrap_err();
+        assert_eq!(err.to_string(), "stop");
+        assert_eq!(count_t(&s.conn), 0);
+        assert_eq!(mode_of(&s.conn), "wal");
+        assert!(!dir.path().join("p.db-journal").exists());
+    }
+
+    /// Inside a transaction the mode cannot change: the write stays in it, in WAL mode.
+    #[test]
+    fn no_switch_inside_a_transaction() {
+        let (_dir, mut s) = test_store(&["a"]);
+        s.conn.execute_batch("BEGIN").unwrap();
+        s.with_rollback_journal(|s| {
+            assert!(!s.is_exclusive());
+            set_meta_in(&s.conn, "bulk", "1")
+        })
+        .unwrap();
+        s.conn.execute_batch("ROLLBACK").unwrap();
+        assert_eq!(count_t(&s.conn), 0);
+        assert_eq!(mode_of(&s.conn), "wal");
     }
 }
