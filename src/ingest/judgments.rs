@@ -375,32 +375,40 @@ pub fn import_judgments(
                 (rows.len() * 400 / (1 << 20)).clamp(64, 1024) as u32
             };
             store.set_cache_mib(cache_mib)?;
-            store.transaction(|tx| {
-                let added = with_indexes_rebuilt(tx, &JUDGMENTS, rebuild, || {
-                    let mut added = 0;
-                    let mut events = Vec::with_capacity(CHUNK);
-                    let mut keyed = stable_keys(&rows, &read, &prefix, ImportInto::Judgments);
-                    loop {
-                        events.clear();
-                        events.extend(
-                            keyed
-                                .by_ref()
-                                .take(CHUNK)
-                                .map(|k| event(&read, &k, &origin)),
-                        );
-                        if events.is_empty() {
-                            break;
+            let write = |store: &mut Store| {
+                store.transaction(|tx| {
+                    let added = with_indexes_rebuilt(tx, &JUDGMENTS, rebuild, || {
+                        let mut added = 0;
+                        let mut events = Vec::with_capacity(CHUNK);
+                        let mut keyed = stable_keys(&rows, &read, &prefix, ImportInto::Judgments);
+                        loop {
+                            events.clear();
+                            events.extend(
+                                keyed
+                                    .by_ref()
+                                    .take(CHUNK)
+                                    .map(|k| event(&read, &k, &origin)),
+                            );
+                            if events.is_empty() {
+                                break;
+                            }
+                            added += insert_events(tx, &events)?;
                         }
-                        added += insert_events(tx, &events)?;
-                    }
-                    // Written: their memory is given back before the indexes are built.
-                    drop(keyed);
-                    drop(rows);
+                        // Written: their memory is given back before the indexes are built.
+                        drop(keyed);
+                        drop(rows);
+                        Ok(added)
+                    })?;
+                    rebuild_candidates(tx)?;
                     Ok(added)
-                })?;
-                rebuild_candidates(tx)?;
-                Ok(added)
-            })?
+                })
+            };
+            // Many answers are mostly new pages, written once through a rollback journal.
+            if rebuild {
+                store.with_rollback_journal(write)?
+            } else {
+                write(store)?
+            }
         }
         ImportInto::Gold => {
             let gold: Vec<GoldEvent> = stable_keys(&rows, &read, &prefix, opts.into)

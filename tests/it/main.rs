@@ -20,6 +20,7 @@ mod annotate_queue;
 mod annotate_scale;
 mod annotate_session;
 mod bad_images;
+mod bulk_write;
 mod carried_images;
 mod checkout_select;
 mod classify;
