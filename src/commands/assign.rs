@@ -51,30 +51,30 @@ pub fn run(args: AssignArgs) -> Result<()> {
         Some(keys) => keys.len(),
         None => reports.first().map(|r| r.images).unwrap_or_default() as usize,
     };
-    println!(
+    outln!(
         "made {} files in {}: each image to {overlap} of {} annotators (seed {seed})",
         reports.len(),
         dir.display(),
         annotators.len()
     );
     if let Some(sel) = &selection {
-        println!("  images selected by {sel}: {total}");
+        outln!("  images selected by {sel}: {total}");
     }
     for r in &reports {
-        println!(
+        outln!(
             "  {:<32} {:>8} of {total} images",
             r.path.display().to_string(),
             r.assigned.unwrap_or(0)
         );
         if let Some(c) = &r.carried {
-            println!("    {}", super::carried_line(c));
+            outln!("    {}", super::carried_line(c));
         }
     }
     let packs: Vec<String> = reports
         .iter()
         .map(|r| r.path.with_extension("lvpack").display().to_string())
         .collect();
-    println!(
+    outln!(
         "next: hand out the files; each annotator, when done, runs `labelvet pack FILE.db -o \
          FILE.lvpack` and sends the pack back; then: labelvet merge {} {}",
         project.display(),

@@ -53,7 +53,7 @@ pub fn run(args: CheckoutArgs) -> Result<()> {
         Some(n) => format!("{n} of {} images assigned to {annotator}", r.images),
         None => format!("all {} images", r.images),
     };
-    println!(
+    outln!(
         "made {} for {annotator}: {work}; {} and {} {}",
         r.path.display(),
         labelvet::words::count(r.events, "earlier event"),
@@ -65,10 +65,10 @@ pub fn run(args: CheckoutArgs) -> Result<()> {
         }
     );
     if let Some(c) = &r.carried {
-        println!("  {}", super::carried_line(c));
+        outln!("  {}", super::carried_line(c));
     }
     let pack = output.with_extension("lvpack");
-    println!(
+    outln!(
         "next: {annotator} annotates {}; when done, `labelvet pack {} -o {}` makes the small \
          file to send back; then `labelvet merge {} {}`",
         output.display(),

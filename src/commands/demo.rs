@@ -15,7 +15,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let (store, made) = labelvet::demo::open_or_create(&dir, progress_wanted())
         .with_context(|| format!("making the demo project in {}", dir.display()))?;
     if made {
-        println!(
+        outln!(
             "made the demo project in {} from {} bundled photos",
             dir.display(),
             labelvet::demo::photo_count()
@@ -23,9 +23,9 @@ pub fn run(args: DemoArgs) -> Result<()> {
     }
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if args.info || !interactive {
-        print!("{}", ProjectInfo::gather(&store)?);
+        out!("{}", ProjectInfo::gather(&store)?);
         if !args.info {
-            println!(
+            outln!(
                 "(not a terminal: run `labelvet demo` in a terminal to annotate, or \
                  `labelvet show {} KEY` to print one image)",
                 store.path().display()
@@ -47,7 +47,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         task: Default::default(),
         gold: Default::default(),
     })?;
-    print!("{}", after_demo(&summary, &project));
+    out!("{}", after_demo(&summary, &project));
     Ok(())
 }
 

@@ -5,6 +5,6 @@ use anyhow::Result;
 use crate::cli::DoctorArgs;
 
 pub fn run(args: DoctorArgs) -> Result<()> {
-    print!("{}", labelvet::tui::doctor(args.graphics.parse()?)?);
+    out!("{}", labelvet::tui::doctor(args.graphics.parse()?)?);
     Ok(())
 }

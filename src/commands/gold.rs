@@ -38,18 +38,18 @@ pub fn import(args: GoldImportArgs) -> Result<()> {
         .filter(|q| q.truth.is_none() && q.yes > 0)
         .collect();
     let maybe_only = gold.len() - truth - ties.len();
-    println!(
+    outln!(
         "the project's gold: {} with a truth (the experts' majority of yes against no)",
         count(truth as u64, "question")
     );
     if !ties.is_empty() {
-        println!(
+        outln!(
             "not gold: {} where yes and no tie (labelvet gold list {} --ties):",
             count(ties.len() as u64, "question"),
             project.display()
         );
         for q in ties.iter().take(10) {
-            println!(
+            outln!(
                 "  {}  {}  {} yes, {} no",
                 display(&q.image),
                 display(&q.label),
@@ -58,11 +58,11 @@ pub fn import(args: GoldImportArgs) -> Result<()> {
             );
         }
         if ties.len() > 10 {
-            println!("  ... and {} more", ties.len() - 10);
+            outln!("  ... and {} more", ties.len() - 10);
         }
     }
     if maybe_only > 0 {
-        println!(
+        outln!(
             "not gold: {} that the experts answered only maybe",
             count(maybe_only as u64, "question")
         );
@@ -81,7 +81,7 @@ pub fn import_verdicts(args: GoldImportArgs) -> Result<()> {
         ImportInto::Verdicts,
         "verdict",
     )?;
-    println!("next: labelvet report {}", args.project.display());
+    outln!("next: labelvet report {}", args.project.display());
     Ok(())
 }
 
@@ -108,16 +108,17 @@ fn import_answers(
     );
     busy.finish_and_clear();
     let r = r?;
-    println!(
+    outln!(
         "read {} by {} to {} on {}",
         count(r.rows, noun),
         count(r.annotators as u64, "expert"),
         count(r.questions as u64, "question"),
         count(r.images as u64, "image")
     );
-    println!(
+    outln!(
         "added {} new; {} were already in the project",
-        r.added, r.already
+        r.added,
+        r.already
     );
     Ok(())
 }

@@ -19,8 +19,8 @@ pub fn run(args: InitArgs) -> Result<()> {
         },
     )?;
     print_report(&report);
-    println!("created {}", store.path().display());
-    println!(
+    outln!("created {}", store.path().display());
+    outln!(
         "next: labelvet predictions import {} PREDICTIONS.csv",
         store.path().display()
     );
@@ -31,7 +31,7 @@ pub fn run(args: InitArgs) -> Result<()> {
 const SHOWN: usize = 20;
 
 fn print_report(r: &InitReport) {
-    println!(
+    outln!(
         "images: {} ({} read, {} missing, {} unreadable); {} with an original label",
         r.images,
         r.ok,
@@ -40,32 +40,32 @@ fn print_report(r: &InitReport) {
         r.labelled
     );
     for (key, why) in r.unreadable.iter().take(SHOWN) {
-        println!("  unreadable: {}: {}", display(key), display(why));
+        outln!("  unreadable: {}: {}", display(key), display(why));
     }
     if r.unreadable.len() > SHOWN {
-        println!("  ... and {} more unreadable", r.unreadable.len() - SHOWN);
+        outln!("  ... and {} more unreadable", r.unreadable.len() - SHOWN);
     }
     if r.ignored > 0 {
-        println!(
+        outln!(
             "skipped {} files that are not images by their names",
             r.ignored
         );
     }
     if r.links_outside > 0 {
-        println!(
+        outln!(
             "skipped {} link{} leading out of the image folder (not followed)",
             r.links_outside,
             super::plural(r.links_outside)
         );
     }
     for w in &r.warnings {
-        println!("warning: {}", display(w));
+        outln!("warning: {}", display(w));
     }
     for group in r.duplicates.iter().take(SHOWN) {
-        println!("same content: {}", display(&group.join(", ")));
+        outln!("same content: {}", display(&group.join(", ")));
     }
     if r.duplicates.len() > SHOWN {
-        println!(
+        outln!(
             "... and {} more groups with the same content",
             r.duplicates.len() - SHOWN
         );

@@ -49,7 +49,7 @@ pub fn run(args: JudgmentsImportArgs) -> Result<()> {
     );
     busy.finish_and_clear();
     let r = r?;
-    println!(
+    outln!(
         "read {} ({}) by {} to {} on {}",
         count(r.rows, "answer"),
         r.format.as_str(),
@@ -57,13 +57,14 @@ pub fn run(args: JudgmentsImportArgs) -> Result<()> {
         count(r.questions as u64, "question"),
         count(r.images as u64, "image")
     );
-    println!(
+    outln!(
         "added {} new; {} were already in the project",
-        r.added, r.already
+        r.added,
+        r.already
     );
     let (mean, min, max) = store.candidate_stats()?;
-    println!("candidates per image: mean {mean:.1}, min {min}, max {max}");
-    println!("next: labelvet report {}", project.display());
+    outln!("candidates per image: mean {mean:.1}, min {min}, max {max}");
+    outln!("next: labelvet report {}", project.display());
     Ok(())
 }
 
@@ -81,16 +82,17 @@ fn import_classify_answers(
     let r = import_classify(store, file, &ClassifyImportOptions { annotator });
     busy.finish_and_clear();
     let r = r?;
-    println!(
+    outln!(
         "read {} by {} on {}",
         count(r.rows, "classify answer"),
         count(r.annotators as u64, "annotator"),
         count(r.images as u64, "image")
     );
-    println!(
+    outln!(
         "added {} new; {} were already in the project",
-        r.added, r.already
+        r.added,
+        r.already
     );
-    println!("next: labelvet report {}", project.display());
+    outln!("next: labelvet report {}", project.display());
     Ok(())
 }

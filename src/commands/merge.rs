@@ -40,12 +40,12 @@ pub fn run(args: MergeArgs) -> Result<()> {
         .with_context(|| format!("nothing was merged into {}", target.display()))?;
 
     if opts.dry_run {
-        println!(
+        outln!(
             "dry run: nothing was written to {}; merging would bring:",
             display_path(target)
         );
     } else {
-        println!(
+        outln!(
             "merged {} file{} into {}: {}",
             n,
             if n == 1 { "" } else { "s" },
@@ -88,7 +88,7 @@ fn summary(events: &KindCounts) -> String {
 }
 
 fn print_source(r: &SourceReport, kept: bool) {
-    println!(
+    outln!(
         "{}: {}, {} {}{}",
         display_path(&r.path),
         if r.same_project {
@@ -105,14 +105,16 @@ fn print_source(r: &SourceReport, kept: bool) {
         }
     );
     if let Some(note) = &r.recovered {
-        println!("  {}", display(note));
+        outln!("  {}", display(note));
     }
     // Every kind the source holds, each by its declaration's name; the answers always.
     for (i, (kind, c)) in r.events.by_kind().enumerate() {
         if i == 0 || c.new + c.duplicate > 0 {
-            println!(
+            outln!(
                 "  {}: {} new, {} already present",
-                kind.plural, c.new, c.duplicate
+                kind.plural,
+                c.new,
+                c.duplicate
             );
         }
     }
@@ -132,29 +134,29 @@ fn print_source(r: &SourceReport, kept: bool) {
         } else {
             String::new()
         };
-        println!(
+        outln!(
             "    {:<24} {} new, {} already present{detail}",
             display(&a.annotator),
             all.new,
             all.duplicate
         );
     }
-    println!("  images: {} new", r.new_images);
+    outln!("  images: {} new", r.new_images);
     if !r.new_models.is_empty() {
-        println!("  new models: {}", display(&r.new_models.join(", ")));
+        outln!("  new models: {}", display(&r.new_models.join(", ")));
     }
     if !r.differing_models.is_empty() {
-        println!(
+        outln!(
             "  models imported differently on the two sides (kept the target's rows, added \
              the rest): {}",
             display(&r.differing_models.join(", "))
         );
     }
     if r.new_predictions > 0 {
-        println!("  predictions: {} new", r.new_predictions);
+        outln!("  predictions: {} new", r.new_predictions);
     }
     if !r.conflicts.is_empty() {
-        println!(
+        outln!(
             "  conflicts: {} image{} with different bytes under the same key{}",
             r.conflicts.len(),
             if r.conflicts.len() == 1 { "" } else { "s" },
@@ -165,7 +167,7 @@ fn print_source(r: &SourceReport, kept: bool) {
             }
         );
         for c in r.conflicts.iter().take(20) {
-            println!(
+            outln!(
                 "    {}  target {}  source {}",
                 display(&c.key),
                 display(&c.target_sha256),
@@ -173,10 +175,10 @@ fn print_source(r: &SourceReport, kept: bool) {
             );
         }
         if r.conflicts.len() > 20 {
-            println!("    ... and {} more", r.conflicts.len() - 20);
+            outln!("    ... and {} more", r.conflicts.len() - 20);
         }
         if r.events_on_conflicts > 0 {
-            println!(
+            outln!(
                 "  {} new events are about those images",
                 r.events_on_conflicts
             );

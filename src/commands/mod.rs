@@ -4,6 +4,25 @@
 //! `selected_images`), standard output into a pipe (`StdoutPipe`), and the exit code an error
 //! maps to (`exit_code`).
 
+/// `println!` for what a command prints on standard output, through [`StdoutPipe`]: a reader
+/// that closed the pipe early (`labelvet merge ... | head -1`) has seen enough, and what the
+/// line reports is saved already, so the rest is dropped instead of the command panicking.
+macro_rules! outln {
+    () => {
+        $crate::commands::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::commands::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` through [`StdoutPipe`], as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::commands::write_out(format_args!($($arg)*))
+    };
+}
+
 pub mod annotate;
 pub mod assign;
 pub mod checkout;
@@ -293,6 +312,14 @@ pub fn selected_images(store: &Store, select: &QueueSpec) -> Result<Option<Vec<S
         bail!("{}", select.explain_empty(store, None)?);
     }
     Ok(Some(keys))
+}
+
+/// Writes to standard output as `print!` does, except that a closed pipe ends the output
+/// quietly (see [`StdoutPipe`]). Any other failure still panics, as `print!` would.
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    if let Err(e) = StdoutPipe::default().write_fmt(args) {
+        panic!("failed printing to stdout: {e}");
+    }
 }
 
 /// Standard output that treats a closed pipe (`labelvet export ... | head`) as the reader having

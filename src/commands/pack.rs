@@ -20,7 +20,7 @@ pub fn run(args: PackArgs) -> Result<()> {
         Some(a) => format!(" of {}", labelvet::text::display(a)),
         None => String::new(),
     };
-    println!(
+    outln!(
         "packed {} into {}: {}{whose}; {} and {} they name; {}",
         args.file.display(),
         r.path.display(),
@@ -29,7 +29,7 @@ pub fn run(args: PackArgs) -> Result<()> {
         labelvet::words::count(r.classes, "class"),
         size(r.bytes)
     );
-    println!(
+    outln!(
         "next: send {} back; it merges like the full file: `labelvet merge PROJECT {}`",
         r.path.display(),
         r.path.display()

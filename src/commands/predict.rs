@@ -85,7 +85,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
     let report = predict::predict(&mut store, &opts, &cancel)?;
     for run in &report.models {
         let p = run.preprocess.expect("set for every model run");
-        println!(
+        outln!(
             "{}: {} image{} predicted in {:.1} s ({:.1} images/s), {} already done, {} skipped",
             run.name,
             run.predicted,
@@ -95,7 +95,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
             run.already,
             run.skipped.len()
         );
-        println!(
+        outln!(
             "  input {r}x{r} {}, shorter side resized to {}, {}; batch {}",
             match p.layout {
                 predict::Layout::Nchw => "NCHW",
@@ -108,7 +108,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
         );
         if run.batch_refused.is_some() {
             // tract's reason is a dump of the graph's shapes: what matters is what to do.
-            println!(
+            outln!(
                 "  note: the model has no batch axis (its graph fixes a batch of 1), so --batch {} \
                  ran one image at a time; to batch, export the model with a dynamic batch axis \
                  (torch.onnx.export's dynamic_axes); on CPU one image at a time is usually as fast",
@@ -117,18 +117,18 @@ pub fn run(args: PredictArgs) -> Result<()> {
         }
         const SHOWN: usize = 20;
         for (key, why) in run.skipped.iter().take(SHOWN) {
-            println!(
+            outln!(
                 "  skipped: {}: {}",
                 labelvet::text::display(key),
                 labelvet::text::display(why)
             );
         }
         if run.skipped.len() > SHOWN {
-            println!("  ... and {} more skipped", run.skipped.len() - SHOWN);
+            outln!("  ... and {} more skipped", run.skipped.len() - SHOWN);
         }
     }
     let (mean, min, max) = store.candidate_stats()?;
-    println!("candidates per image: mean {mean:.1}, min {min}, max {max}");
+    outln!("candidates per image: mean {mean:.1}, min {min}, max {max}");
     if report.interrupted {
         drop(store);
         eprintln!(

@@ -25,7 +25,7 @@ pub fn run(args: PredictionsImportArgs) -> Result<()> {
             progress: progress_wanted(),
         },
     )?;
-    println!(
+    outln!(
         "imported {} predictions of {} model{} ({}) from {} file{}",
         r.rows,
         r.models.len(),
@@ -35,7 +35,7 @@ pub fn run(args: PredictionsImportArgs) -> Result<()> {
         plural(r.files)
     );
     for (file, model) in &r.models_from_file_names {
-        println!(
+        outln!(
             "{} names no model: its predictions are model `{}`, from the file name (--model \
              NAME names it otherwise)",
             display(file),
@@ -43,12 +43,12 @@ pub fn run(args: PredictionsImportArgs) -> Result<()> {
         );
     }
     if r.beyond_top_k > 0 {
-        println!(
+        outln!(
             "skipped {} rows ranked beyond the top {top_k}",
             r.beyond_top_k
         );
     }
     let (mean, min, max) = store.candidate_stats()?;
-    println!("candidates per image: mean {mean:.1}, min {min}, max {max}");
+    outln!("candidates per image: mean {mean:.1}, min {min}, max {max}");
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! caller of the library can match.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use labelvet::Error;
@@ -145,4 +146,43 @@ fn the_library_errors_are_typed() {
         err.to_string().starts_with(&format!("{}: ", db.display())),
         "{err}"
     );
+}
+
+/// A summary printed into a pipe whose reader is gone (`labelvet init ... | head -0`) ends the
+/// output quietly: the work it reports is saved, so the exit is 0 and there is no panic.
+#[test]
+fn summaries_into_a_closed_pipe_end_quietly_with_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db");
+    let manifest = dir.path().join("m.csv");
+    std::fs::write(&manifest, "image,label\na.jpg,n01440764\nb.jpg,n01443537\n").unwrap();
+    let closed = |args: &[&str]| {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_labelvet"))
+            .args(args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    };
+    closed(&["init", s(&db), "--manifest", s(&manifest)]);
+    assert!(Store::open(&db).is_ok(), "init saved the project");
+    closed(&["info", s(&db)]);
+    closed(&["report", s(&db)]);
+    let answers = dir.path().join("a.csv");
+    std::fs::write(
+        &answers,
+        "image,label,answer,annotator\na.jpg,n01440764,yes,ann\n",
+    )
+    .unwrap();
+    closed(&["judgments", "import", s(&db), s(&answers)]);
+    let n: i64 = Store::open(&db)
+        .unwrap()
+        .conn_for_tests()
+        .query_row("SELECT count(*) FROM judgments", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1, "the import was saved before its summary");
 }
