@@ -27,6 +27,14 @@ pub struct Candidate {
     pub sources: Vec<PredictionSource>,
 }
 
+/// A model's rows and images, counted by [`Store::models`].
+#[derive(Clone, Copy, Default)]
+struct ModelCount {
+    predictions: u64,
+    images: u64,
+    last_image: Option<i64>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelInfo {
     pub name: String,
@@ -224,13 +232,14 @@ impl<'c> SortedPredictions<'c> {
         }
     }
 
-    /// The model's number in this import, registering it (and clearing its old rows) on first
-    /// sight, as [`PredictionWriter::model_id`] does.
+    /// The model's number in this import, registering it on first sight. Its old rows are
+    /// removed by [`SortedPredictions::finish`], with those of every other model of the import,
+    /// in one pass over the table: there is no index by model to find one model's rows.
     pub fn model(&mut self, name: &str, source: &str) -> Result<u32> {
         if let Some(&m) = self.models.get(name) {
             return Ok(m);
         }
-        let id = register_model(self.conn, name, source, true)?;
+        let id = register_model(self.conn, name, source, false)?;
         let m = self.model_ids.len() as u32;
         self.model_ids.push(id);
         self.taken.push(Vec::new());
@@ -316,6 +325,7 @@ impl<'c> SortedPredictions<'c> {
     /// the table afterwards. Otherwise the rows go in beside the others and the candidates are
     /// rebuilt from the table.
     pub fn finish(mut self, labels: &[String]) -> Result<u64> {
+        clear_models(self.conn, &self.model_ids)?;
         let mut rows = self.sorted_rows()?;
         let empty: bool =
             self.conn
@@ -420,6 +430,31 @@ impl<'c> SortedPredictions<'c> {
         }
         Ok(SortedRows::Runs { dir, runs, heap })
     }
+}
+
+/// Removes every prediction of the models `ids`, in one pass over the table (a `DELETE ...
+/// WHERE model_id = ?` per model would be a pass each). When they are all the table holds (every
+/// model imported again), the table is emptied whole, which SQLite does by freeing its pages
+/// instead of deleting 64 M rows one by one.
+fn clear_models(conn: &Connection, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let others: bool = conn.query_row(
+        &format!("SELECT EXISTS (SELECT 1 FROM predictions WHERE model_id NOT IN ({list}))"),
+        [],
+        |r| r.get(0),
+    )?;
+    if others {
+        conn.execute(
+            &format!("DELETE FROM predictions WHERE model_id IN ({list})"),
+            [],
+        )?;
+    } else {
+        conn.execute("DELETE FROM predictions", [])?;
+    }
+    Ok(())
 }
 
 /// A row's place in primary-key order: image, model id, rank.
@@ -880,22 +915,53 @@ impl Store {
         })
     }
 
+    /// Every model, by name, with how many predictions it has and over how many images.
     pub fn models(&self) -> Result<Vec<ModelInfo>> {
         self.named(|| {
+            // Counted in one pass over the primary key (image, model, rank): there is no index
+            // by model (schema 7), and the pass reads each page once. A model's rows of one
+            // image are consecutive among its rows, so its images are its changes of image.
+            let mut counts: Vec<(i64, ModelCount)> = Vec::new();
             let mut stmt = self.conn.prepare(
-                "SELECT m.name, m.source, m.imported_at,
-                        (SELECT count(*) FROM predictions p WHERE p.model_id = m.id),
-                        (SELECT count(DISTINCT image_id) FROM predictions p WHERE p.model_id = m.id)
-                 FROM models m ORDER BY m.name",
+                "SELECT image_id, model_id FROM predictions ORDER BY image_id, model_id",
             )?;
+            let mut rows = stmt.query([])?;
+            let mut at = 0;
+            while let Some(r) = rows.next()? {
+                let (image, model): (i64, i64) = (r.get(0)?, r.get(1)?);
+                if counts.get(at).is_none_or(|c| c.0 != model) {
+                    at = match counts.iter().position(|c| c.0 == model) {
+                        Some(i) => i,
+                        None => {
+                            counts.push((model, ModelCount::default()));
+                            counts.len() - 1
+                        }
+                    };
+                }
+                let c = &mut counts[at].1;
+                c.predictions += 1;
+                if c.last_image != Some(image) {
+                    c.images += 1;
+                    c.last_image = Some(image);
+                }
+            }
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id, name, source, imported_at FROM models ORDER BY name")?;
             let rows = stmt
                 .query_map([], |r| {
+                    let id: i64 = r.get(0)?;
+                    let c = counts
+                        .iter()
+                        .find(|c| c.0 == id)
+                        .map(|c| c.1)
+                        .unwrap_or_default();
                     Ok(ModelInfo {
-                        name: r.get(0)?,
-                        source: r.get(1)?,
-                        imported_at: r.get(2)?,
-                        predictions: r.get(3)?,
-                        images: r.get(4)?,
+                        name: r.get(1)?,
+                        source: r.get(2)?,
+                        imported_at: r.get(3)?,
+                        predictions: c.predictions,
+                        images: c.images,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -967,8 +1033,8 @@ impl Store {
 
     /// Calls `f(image_id, model_id, label)` for every model's top-1 label, in one pass over the
     /// predictions in key order. The order makes SQLite walk the primary key, reading each page
-    /// once: going model by model through `predictions_by_model` costs a key search per row
-    /// (22 s for 10 models on 1.28 M images, against 3.5 s for this pass).
+    /// once: going model by model through an index by model cost a key search per row (22 s
+    /// for 10 models on 1.28 M images, against 3.5 s for this pass; schema 7 has no such index).
     pub fn for_each_top1(&self, mut f: impl FnMut(i64, i64, &str)) -> Result<()> {
         self.named(|| {
             let mut stmt = self.conn.prepare(
@@ -1104,29 +1170,39 @@ mod tests {
                 }
             }
         }
-        // Into an empty table (candidates written as the rows go by), and beside another
-        // model's rows (candidates read back from the table).
-        for (spill, other) in [(false, false), (true, false), (false, true), (true, true)] {
-            let mut by_row = project(dir.path(), &format!("row{spill}{other}.db"));
-            let mut sorted = project(dir.path(), &format!("sorted{spill}{other}.db"));
+        // Into an empty table (candidates written as the rows go by), over old rows of a model
+        // imported again (the table emptied whole), and beside another model's rows
+        // (candidates read back from the table), with or without old rows of an imported one.
+        let cases: [(bool, &[&str]); 7] = [
+            (false, &[]),
+            (true, &[]),
+            (false, &["zeta"]),
+            (true, &["alpha", "zeta"]),
+            (false, &["other"]),
+            (true, &["other"]),
+            (false, &["alpha", "other"]),
+        ];
+        for (case, (spill, old)) in cases.into_iter().enumerate() {
+            let mut by_row = project(dir.path(), &format!("row{case}.db"));
+            let mut sorted = project(dir.path(), &format!("sorted{case}.db"));
             let ids: Vec<i64> = {
                 let mut v: Vec<i64> = by_row.image_ids().unwrap().into_values().collect();
                 v.sort_unstable();
                 v
             };
-            if other {
-                for s in [&mut by_row, &mut sorted] {
-                    s.transaction(|tx| {
-                        let mut w = PredictionWriter::new(tx)?;
-                        let m = w.model_id("other", "f")?;
+            for s in [&mut by_row, &mut sorted] {
+                s.transaction(|tx| {
+                    let mut w = PredictionWriter::new(tx)?;
+                    for name in old {
+                        let m = w.model_id(name, "old")?;
                         for &id in &ids[2..7] {
                             w.add(id, m, 1, "d", None)?;
                             w.add(id, m, 2, "b", Some(0.25))?;
                         }
-                        Ok(())
-                    })
-                    .unwrap();
-                }
+                    }
+                    Ok(())
+                })
+                .unwrap();
             }
             by_row
                 .transaction(|tx| {
@@ -1162,6 +1238,34 @@ mod tests {
             ] {
                 assert_eq!(dump(&by_row, sql), dump(&sorted, sql), "{sql}");
             }
+            // `models` counts what the per-model SQL counts.
+            let counted: Vec<String> = sorted
+                .models()
+                .unwrap()
+                .iter()
+                .map(|m| format!("{}|{}|{}", m.name, m.predictions, m.images))
+                .collect();
+            let in_sql: Vec<String> = sorted
+                .conn()
+                .prepare(
+                    "SELECT m.name, (SELECT count(*) FROM predictions p WHERE p.model_id = m.id),
+                            (SELECT count(DISTINCT image_id) FROM predictions p
+                             WHERE p.model_id = m.id)
+                     FROM models m ORDER BY m.name",
+                )
+                .unwrap()
+                .query_map([], |r| {
+                    Ok(format!(
+                        "{}|{}|{}",
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?
+                    ))
+                })
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert_eq!(counted, in_sql);
             assert_eq!(
                 dump(&sorted, "PRAGMA foreign_key_check"),
                 Vec::<String>::new()

@@ -9,6 +9,7 @@ use crate::merge_support;
 use std::path::{Path, PathBuf};
 
 use labelvet::store::Store;
+use labelvet::store::schema::SCHEMA_VERSION;
 use merge_support::{PHOTOS, PREDICTIONS, checkout_of, checksum, fails, ok, s};
 
 /// A project over a private copy of the shared photos (so that a test may change a file), with
@@ -344,7 +345,7 @@ fn a_schema_5_file_opens_and_merges_into_a_current_target() {
     assert_eq!(v, 5);
     // Opened to work on, it is migrated and keeps its answers; it carries no images.
     let store = Store::open(&copy).unwrap();
-    assert_eq!(store.meta().unwrap().schema_version, 6);
+    assert_eq!(store.meta().unwrap().schema_version, SCHEMA_VERSION);
     assert!(!store.holds_images().unwrap());
     assert_eq!(store.events().unwrap().len(), 1);
     drop(store);

@@ -462,3 +462,93 @@ fn images_and_models_only_a_source_has_come_along_with_their_candidates() {
     Store::open(&rebuilt).unwrap().rebuild_candidates().unwrap();
     assert_eq!(state(&rebuilt).candidates, merged);
 }
+
+/// A file of schema 6 still has the index of predictions by model: as a merge source it is read
+/// (its predictions of a model the target lacks come along), not migrated; opened to work on,
+/// it loses the index and keeps its predictions and their counts.
+#[test]
+fn a_schema_6_source_with_its_index_by_model_merges_and_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = photo_project(dir.path());
+    let file = checkout_of(&project, "alice", &dir.path().join("old.db"));
+    {
+        let mut store = Store::open(&file).unwrap();
+        let ids: Vec<i64> = store.images().unwrap()[..2].iter().map(|i| i.id).collect();
+        store
+            .transaction(|tx| {
+                let mut w = PredictionWriter::new(tx)?;
+                let m = w.model_id("tiny-net", "tiny.csv")?;
+                w.add(ids[0], m, 1, "n01443537", Some(0.7))?;
+                w.add(ids[0], m, 2, "n01484850", None)?;
+                w.add(ids[1], m, 1, "n01491361", Some(0.9))?;
+                Ok(())
+            })
+            .unwrap();
+        store.rebuild_candidates().unwrap();
+    }
+    {
+        // What labelvet's sixth schema wrote: migrations 1 to 6, with predictions_by_model.
+        let conn = rusqlite::Connection::open(&file).unwrap();
+        conn.execute_batch(
+            "CREATE INDEX predictions_by_model ON predictions(model_id);
+             UPDATE meta SET value = '6' WHERE key = 'schema_version';
+             PRAGMA user_version = 6;",
+        )
+        .unwrap();
+    }
+    let copy = copy_db(&file, &dir.path().join("copy.db"));
+    let out = ok(&["merge", s(&project), s(&file)]);
+    assert!(out.contains("schema 6"), "{out}");
+    assert!(out.contains("new models: tiny-net"), "{out}");
+    assert!(out.contains("predictions: 3 new"), "{out}");
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    let v: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 6);
+    drop(conn);
+
+    let rows = |path: &Path| -> Vec<String> {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let mut stmt = conn
+            .prepare(
+                "SELECT 'p', image_id, model_id, rank, label, ifnull(score, 'none') FROM predictions
+                 UNION ALL SELECT 'c', image_id, label, is_original, '', '' FROM candidates
+                 ORDER BY 1, 2, 3, 4",
+            )
+            .unwrap();
+        stmt.query_map([], |r| {
+            Ok((0..6)
+                .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                .collect::<Vec<_>>()
+                .join("|"))
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+    };
+    let before = rows(&copy);
+    let store = Store::open(&copy).unwrap();
+    assert_eq!(
+        store.meta().unwrap().schema_version,
+        labelvet::store::schema::SCHEMA_VERSION
+    );
+    let index: i64 = store
+        .conn_for_tests()
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'predictions_by_model'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(index, 0);
+    let tiny = store
+        .models()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.name == "tiny-net")
+        .unwrap();
+    assert_eq!((tiny.predictions, tiny.images), (3, 2));
+    drop(store);
+    assert_eq!(rows(&copy), before);
+}
