@@ -136,7 +136,14 @@ pub fn import_predictions(
     // with `images` and `classes`. SQLite's own check of the three foreign keys of each of
     // tens of millions of rows, and of each candidate, is left out, which also lets the old
     // candidates be cleared at once instead of row by row.
-    let report = store.transaction_without_foreign_keys(|tx| {
+    //
+    // Every import writes the candidates table whole, and a first import (or one of every model
+    // again) the predictions table too: mostly new pages, written once through a rollback
+    // journal when the import has the file to itself instead of to the WAL and again at the
+    // checkpoint (see `Store::with_rollback_journal`).
+    let report =
+        store.with_rollback_journal(|store| {
+            store.transaction_without_foreign_keys(|tx| {
         let mut writer = SortedPredictions::new(tx, ids, &spill_dir);
         let mut labels = Labels::new(&vocab);
         let mut report = PredictionImport::default();
@@ -175,7 +182,8 @@ pub fn import_predictions(
         // The candidates too.
         report.rows = writer.finish(&labels.keys)?;
         Ok(report)
-    })?;
+        })
+        })?;
     bar.finish_and_clear();
     Ok(report)
 }

@@ -118,6 +118,13 @@ fn reimporting_a_model_replaces_it() {
     assert_eq!(n, 1215);
     drop(store);
     assert_eq!(dump(&db), before);
+    // Written through a rollback journal (the file was the import's alone), then WAL again.
+    let mode: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert!(!dir.path().join("p.db-journal").exists());
 
     // Top-1 only: the model's other rows go, and candidates shrink with them.
     let out = ok(&["predictions", "import", s(&db), PREDICTIONS, "--top-k", "1"]);
