@@ -141,9 +141,7 @@ pub fn import_predictions(
     // again) the predictions table too: mostly new pages, written once through a rollback
     // journal when the import has the file to itself instead of to the WAL and again at the
     // checkpoint (see `Store::with_rollback_journal`).
-    let report =
-        store.with_rollback_journal(|store| {
-            store.transaction_without_foreign_keys(|tx| {
+    let write = |tx: &rusqlite::Transaction<'_>| -> Result<PredictionImport> {
         let mut writer = SortedPredictions::new(tx, ids, &spill_dir);
         let mut labels = Labels::new(&vocab);
         let mut report = PredictionImport::default();
@@ -182,8 +180,9 @@ pub fn import_predictions(
         // The candidates too.
         report.rows = writer.finish(&labels.keys)?;
         Ok(report)
-        })
-        })?;
+    };
+    let report =
+        store.with_rollback_journal(|store| store.transaction_without_foreign_keys(write))?;
     bar.finish_and_clear();
     Ok(report)
 }
