@@ -507,6 +507,7 @@ mod tests {
                      annotators, new_events, duplicate_events, new_flags, new_images, new_models,
                      new_predictions, conflicts_kept)
                    VALUES ('t', 'a.db', 'u', 2, '{{\"ann\":3}}', 3, 0, 0, 0, 0, 0, 0);
+                 CREATE INDEX predictions_by_model ON predictions(model_id);
                  UPDATE meta SET value = '2' WHERE key = 'schema_version';
                  PRAGMA user_version = 2;"
             ))

@@ -326,7 +326,7 @@ fn a_schema_5_file_opens_and_merges_into_a_current_target() {
         // What labelvet's fifth schema wrote: no image_blobs.
         let conn = rusqlite::Connection::open(&old).unwrap();
         conn.execute_batch(
-            "DROP TABLE image_blobs;
+            "DROP TABLE image_blobs; CREATE INDEX predictions_by_model ON predictions(model_id);
              UPDATE meta SET value = '5' WHERE key = 'schema_version';
              PRAGMA user_version = 5;",
         )

@@ -655,6 +655,7 @@ fn a_schema_2_source_merges_into_a_schema_3_target() {
             "DROP TABLE classify; DROP TABLE gold; DROP TABLE verdicts;
              DROP INDEX candidates_by_label; DROP TABLE image_blobs; DROP TABLE merge_log;
              {merge_log}
+             CREATE INDEX predictions_by_model ON predictions(model_id);
              UPDATE meta SET value = '2' WHERE key = 'schema_version';
              PRAGMA user_version = 2;"
         ))

@@ -370,7 +370,7 @@ fn a_schema_1_source_merges_into_a_current_target() {
         conn.execute_batch(
             "DROP TABLE classify; DROP TABLE gold; DROP TABLE verdicts;
              DROP TABLE assignments; DROP TABLE merge_log; DROP INDEX candidates_by_label;
-             DROP TABLE image_blobs;
+             DROP TABLE image_blobs; CREATE INDEX predictions_by_model ON predictions(model_id);
              UPDATE meta SET value = '1' WHERE key = 'schema_version';
              PRAGMA user_version = 1;",
         )
