@@ -176,7 +176,7 @@ impl<'t> KindMerge<'t, '_> {
         let batch = &mut self.batch;
         let shape = &self.shape;
         let ki = kind_index(k);
-        batch.resolve(tx, &mut state.pending[ki], state.target_events[ki] > 0)?;
+        batch.resolve(tx, &mut state.pending[ki], state.target_has[ki])?;
         for (i, &seen) in batch.seen.iter().enumerate() {
             let annotator = batch.str(i, shape.annotator);
             let counts = match self.per_annotator.get_mut(annotator) {

@@ -31,12 +31,12 @@
 
 mod assets;
 mod events;
+mod opening;
 mod pending;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
@@ -301,64 +301,6 @@ fn merge(
         .map(|(i, k)| k.map(|k| (k, i as u32)))
         .collect::<rusqlite::Result<_>>()?;
 
-    // Every source is checked before the target is locked, so a bad file fails fast. They are
-    // opened and checked side by side (each on its own connection), and reported in order.
-    let opened: Vec<Result<SourceFile>> = sources
-        .par_iter()
-        .map(|path| {
-            if FileId::of(path).is_ok_and(|id| id == target_id) {
-                return Err(refused(path, "it is the target file itself"));
-            }
-            SourceFile::open(path)
-        })
-        .collect();
-    let mut files = Vec::with_capacity(sources.len());
-    for (path, src) in sources.iter().zip(opened) {
-        let src = src?;
-        if src.project_uuid() != meta.project_uuid && !opts.allow_other_project {
-            return Err(refused(
-                path,
-                format!(
-                    "it belongs to another project ({}, the target is {}); if you mean to \
-                     combine the two projects, merge with --allow-other-project",
-                    src.project_uuid(),
-                    meta.project_uuid
-                ),
-            ));
-        }
-        // A pack names the classes its events use with their content hashes: under the same
-        // vocabulary they are the target's, or the pack was altered.
-        if let Some(sums) = &src.pack_classes
-            && src.vocab_digest() == meta.vocab_digest
-        {
-            for (key, sum) in sums {
-                if super::pack::class_sha256(&target.conn, key)?.as_ref() != Some(sum) {
-                    return Err(refused(
-                        path,
-                        format!(
-                            "class `{}` is not the target's as the pack records it (its content \
-                             hash differs, under the same vocabulary): the pack was altered",
-                            crate::text::display(key)
-                        ),
-                    ));
-                }
-            }
-        }
-        // Every row's label is checked against the target's classes as it is read; a source
-        // that says its vocabulary differs is first checked whole, to name all it lacks at once.
-        if src.vocab_digest() != meta.vocab_digest {
-            check_classes(&src, &classes)?;
-        }
-        files.push(src);
-    }
-
-    // Events coming in, per kind (in `KINDS` order).
-    let mut incoming = vec![0u64; KINDS.len()];
-    for f in &files {
-        for (n, kind) in incoming.iter_mut().zip(KINDS) {
-            *n += f.count(kind)?;
-        }
-    }
     // The new events are written at the end in id order (`pending`), each page of the table
     // filled once: a page cache sized for them (it was 400 bytes per event, up to 512 MiB, when
     // they went to random places) only held memory. 16 MiB serves the lookups by id and the
@@ -368,7 +310,13 @@ fn merge(
         .conn
         .pragma_query_value(None, "cache_size", |r| r.get(0))?;
     target.set_cache_mib(cache_mib)?;
-    let out = merge_files(target, files, &meta, classes, &incoming, opts, on_source);
+    // The sources are opened and checked on helper threads while those before them are merged
+    // (`opening`).
+    let shared = opening::Shared::default();
+    let out = std::thread::scope(|scope| {
+        let files = opening::Sources::start(scope, &shared, sources, &target_id);
+        merge_files(target, files, &meta, classes, opts, on_source)
+    });
     // The cache was for the merge; a caller that goes on gets its own back.
     target
         .conn
@@ -376,39 +324,164 @@ fn merge(
     out
 }
 
-/// The write half of [`merge`]: all sources, one transaction.
+/// The checks a source passes before any of it is merged: its project, a pack's classes, and
+/// a vocabulary that differs from the target's.
+fn check_source(
+    conn: &Connection,
+    path: &Path,
+    src: &SourceFile,
+    meta: &super::Meta,
+    classes: &HashMap<String, u32>,
+    opts: &MergeOptions,
+) -> Result<()> {
+    if src.project_uuid() != meta.project_uuid && !opts.allow_other_project {
+        return Err(refused(
+            path,
+            format!(
+                "it belongs to another project ({}, the target is {}); if you mean to \
+                 combine the two projects, merge with --allow-other-project",
+                src.project_uuid(),
+                meta.project_uuid
+            ),
+        ));
+    }
+    // A pack names the classes its events use with their content hashes: under the same
+    // vocabulary they are the target's, or the pack was altered.
+    if let Some(sums) = &src.pack_classes
+        && src.vocab_digest() == meta.vocab_digest
+    {
+        for (key, sum) in sums {
+            if super::pack::class_sha256(conn, key)?.as_ref() != Some(sum) {
+                return Err(refused(
+                    path,
+                    format!(
+                        "class `{}` is not the target's as the pack records it (its content \
+                         hash differs, under the same vocabulary): the pack was altered",
+                        crate::text::display(key)
+                    ),
+                ));
+            }
+        }
+    }
+    // Every row's label is checked against the target's classes as it is read; a source
+    // that says its vocabulary differs is first checked whole, to name all it lacks at once.
+    if src.vocab_digest() != meta.vocab_digest {
+        check_classes(src, classes)?;
+    }
+    Ok(())
+}
+
+/// The events of each kind (in `KINDS` order) a source brings.
+fn source_counts(src: &SourceFile) -> Result<Vec<u64>> {
+    KINDS.iter().map(|k| src.count(k)).collect()
+}
+
+/// Why a merge stops, other than a source that fails to open or its checks (which is reported
+/// at once): such a failure waits until every source is opened and checked, as when they all
+/// were before the target was touched, and the first of the lowest rank stands.
+struct Stop {
+    /// 0: a source's events could not be counted (it was done for every source before the
+    /// target was touched); 1: the target, or the merge of a source.
+    rank: u8,
+    error: Error,
+}
+
+/// The write half of [`merge`]: all sources, one transaction, each source merged as soon as
+/// it is open and checked.
 fn merge_files(
     target: &mut Store,
-    files: Vec<SourceFile>,
+    mut files: opening::Sources<'_>,
     meta: &super::Meta,
     classes: HashMap<String, u32>,
-    incoming: &[u64],
     opts: &MergeOptions,
     on_source: &mut dyn FnMut(&SourceReport),
 ) -> Result<MergeReport> {
     let target_path = target.path().to_path_buf();
-    let tx = target
-        .conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| locked_or(&target_path, e))?;
-    // The names before the indexes that find them fast are dropped.
-    let names = crate::store::events::annotator_names(&tx)?;
-    let target_events = KINDS
-        .iter()
-        .map(|k| Ok(crate::store::events::count(&tx, k)?))
-        .collect::<Result<Vec<u64>>>()?;
-    let rebuild = drop_indexes(&tx, &target_events, incoming)?;
-    let mut state = TargetState::load(&tx, classes)?;
-    state.target_events = target_events;
-    state.names = crate::text::NameSet::new(names.iter().map(String::as_str));
-    state.allow_other_annotators = opts.allow_other_annotators;
+    let n = files.len();
     let mut report = MergeReport {
         target: target_path.clone(),
         sources: Vec::new(),
         dry_run: opts.dry_run,
         keep_target: opts.keep_target,
     };
-    for mut src in files {
+    // Events coming in, per kind (in `KINDS` order).
+    let mut incoming = vec![0u64; KINDS.len()];
+    let mut stop: Option<Stop> = None;
+    let fail = |stop: &mut Option<Stop>, rank: u8, error: Error| {
+        if stop.as_ref().is_none_or(|s| rank < s.rank) {
+            *stop = Some(Stop { rank, error });
+        }
+    };
+    // Sources opened and checked, not yet merged.
+    let mut ready: std::collections::VecDeque<SourceFile> = std::collections::VecDeque::new();
+    let mut checked = 0;
+    // Reports handed to `on_source` so far: a source is announced once every source has passed.
+    let mut announced = 0;
+
+    // The transaction is the target connection's own; the sources' checks that read the
+    // target (a pack's classes) go through the same connection, inside it.
+    let conn: &Connection = &target.conn;
+    let begun = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+        .map_err(|e| locked_or(&target_path, e));
+    let (tx, mut state) = match begun.and_then(|tx| {
+        let state = TargetState::begin(&tx, classes.clone(), opts)?;
+        Ok((tx, state))
+    }) {
+        Ok((tx, state)) => (Some(tx), Some(state)),
+        Err(e) => {
+            fail(&mut stop, 1, e);
+            (None, None)
+        }
+    };
+    let mut merged = 0;
+    loop {
+        // Every source opened by now is checked, in order; the next one to merge is waited for.
+        while checked < n {
+            let wait = stop.is_some() || checked == merged;
+            let Some((path, opened)) = files.take(checked, wait) else {
+                break;
+            };
+            let src = opened?;
+            check_source(conn, path, &src, meta, &classes, opts)?;
+            match source_counts(&src) {
+                Ok(c) => {
+                    for (all, c) in incoming.iter_mut().zip(c) {
+                        *all += c;
+                    }
+                }
+                Err(e) => fail(&mut stop, 0, e),
+            }
+            checked += 1;
+            if stop.is_none() {
+                ready.push_back(src);
+            }
+        }
+        if let Some(s) = stop.take() {
+            if checked < n {
+                stop = Some(s);
+                continue;
+            }
+            // Every source passed; what failed is the target or a source's merge, after the
+            // sources before it were merged and announced.
+            if s.rank == 1 {
+                for r in &report.sources[announced..] {
+                    on_source(r);
+                }
+            }
+            return Err(s.error);
+        }
+        if checked == n {
+            for r in &report.sources[announced..] {
+                on_source(r);
+            }
+            announced = report.sources.len();
+        }
+        let Some(mut src) = ready.pop_front() else {
+            break;
+        };
+        let (Some(tx), Some(state)) = (&tx, &mut state) else {
+            unreachable!("no source is ready once the target failed");
+        };
         let mut r = SourceReport {
             path: src.path.clone(),
             project_uuid: src.project_uuid().to_string(),
@@ -419,55 +492,73 @@ fn merge_files(
             recovered: src.recovered.clone(),
             ..SourceReport::default()
         };
-        merge_one(&tx, &mut state, &src, &target_path, &mut r)?;
-        // A pack's rows, read when it was opened, are not needed again: their memory goes to
-        // the target's page cache, which grows as the merge goes on.
+        let done = merge_one(tx, state, &src, &target_path, &mut r).and_then(|()| {
+            if !r.conflicts.is_empty() && !opts.keep_target && !opts.dry_run {
+                return Err(conflict_error(&src.path, &r.conflicts));
+            }
+            if !opts.dry_run {
+                write_log(tx, &r)?;
+            }
+            Ok(())
+        });
+        // A pack's rows, read when it was opened, are not needed again.
         src.pack = None;
-        if !r.conflicts.is_empty() && !opts.keep_target && !opts.dry_run {
-            return Err(conflict_error(&src.path, &r.conflicts));
+        drop(src);
+        merged += 1;
+        if let Err(e) = done {
+            fail(&mut stop, 1, e);
+            continue;
         }
-        if !opts.dry_run {
-            write_log(&tx, &r)?;
+        if checked == n {
+            on_source(&r);
+            announced += 1;
         }
-        on_source(&r);
         report.sources.push(r);
     }
+    let (Some(tx), Some(state)) = (tx, state) else {
+        unreachable!("the target failed and no error was returned");
+    };
     if opts.dry_run {
-        // The rollback brings back the dropped indexes too.
         tx.rollback()?;
-    } else {
-        for p in &state.pending {
-            p.write(&tx)?;
-        }
-        // The indexes are built from sorted rows; SQLite's sorter may share that work with a
-        // helper thread (the sorted result, and so the index, is the same).
-        if !rebuild.is_empty() {
-            tx.pragma_update(None, "threads", 2)?;
-        }
-        for (_, sql) in &rebuild {
-            tx.execute_batch(sql)?;
-        }
-        if !rebuild.is_empty() {
-            tx.pragma_update(None, "threads", 0)?;
-        }
-        tx.commit().map_err(|e| locked_or(&target_path, e))?;
+        return Ok(report);
     }
+    let rebuild = drop_indexes(&tx, &incoming)?;
+    for p in &state.pending {
+        p.write(&tx)?;
+    }
+    // The indexes are built from sorted rows; SQLite's sorter may share that work with a
+    // helper thread (the sorted result, and so the index, is the same).
+    if !rebuild.is_empty() {
+        tx.pragma_update(None, "threads", 2)?;
+    }
+    for (_, sql) in &rebuild {
+        tx.execute_batch(sql)?;
+    }
+    if !rebuild.is_empty() {
+        tx.pragma_update(None, "threads", 0)?;
+    }
+    tx.commit().map_err(|e| locked_or(&target_path, e))?;
     Ok(report)
 }
 
 /// When more events of a kind come in than the target holds, dropping the kind's secondary
 /// indexes and building them again from sorted rows at the end costs less than inserting each
 /// event into them at a random place (about half the time for a first merge of a team's files).
-/// The merge itself only looks events up by id, the primary key. Returns the dropped indexes'
-/// statements, from the target's own schema, so that it stays statement for statement what it
-/// was.
-fn drop_indexes(
-    tx: &Transaction<'_>,
-    target_events: &[u64],
-    incoming: &[u64],
-) -> Result<Vec<(String, String)>> {
+/// Nothing is written to the event tables before the new events (`pending`), and the merge
+/// only looks events up by id, the primary key. Returns the dropped indexes' statements, from
+/// the target's own schema, so that it stays statement for statement what it was.
+fn drop_indexes(tx: &Transaction<'_>, incoming: &[u64]) -> Result<Vec<(String, String)>> {
     let mut dropped = Vec::new();
-    for ((kind, &n), &has) in KINDS.iter().zip(incoming).zip(target_events) {
+    for (kind, &n) in KINDS.iter().zip(incoming) {
+        // Whether the target holds at least `n` events of the kind, counted no further.
+        let has: u64 = tx.query_row(
+            &format!(
+                "SELECT count(*) FROM (SELECT 1 FROM {} LIMIT ?1)",
+                kind.table
+            ),
+            [n as i64],
+            |r| r.get(0),
+        )?;
         if n <= has {
             continue;
         }
@@ -632,14 +723,38 @@ struct TargetState {
     names: crate::text::NameSet,
     /// `MergeOptions::allow_other_annotators`.
     allow_other_annotators: bool,
-    /// Per kind of [`KINDS`], the events the target held when the merge began.
-    target_events: Vec<u64>,
+    /// Per kind of [`KINDS`], whether the target held events of it when the merge began.
+    target_has: Vec<bool>,
     /// Per kind of [`KINDS`], the new events of the sources merged so far, written once all
     /// are in (see [`pending`]).
     pending: Vec<pending::Pending>,
 }
 
 impl TargetState {
+    /// What the merge needs of the target, read at the start of its transaction.
+    fn begin(
+        tx: &Connection,
+        classes: HashMap<String, u32>,
+        opts: &MergeOptions,
+    ) -> Result<TargetState> {
+        let names = crate::store::events::annotator_names(tx)?;
+        let target_has = KINDS
+            .iter()
+            .map(|k| {
+                tx.query_row(
+                    &format!("SELECT EXISTS (SELECT 1 FROM {})", k.table),
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .collect::<rusqlite::Result<Vec<bool>>>()?;
+        let mut state = TargetState::load(tx, classes)?;
+        state.target_has = target_has;
+        state.names = crate::text::NameSet::new(names.iter().map(String::as_str));
+        state.allow_other_annotators = opts.allow_other_annotators;
+        Ok(state)
+    }
+
     fn load(conn: &Connection, classes: HashMap<String, u32>) -> Result<TargetState> {
         let images = conn
             .prepare("SELECT key, id, sha256 FROM images")?
@@ -656,7 +771,7 @@ impl TargetState {
             candidates: HashSet::new(),
             names: crate::text::NameSet::default(),
             allow_other_annotators: false,
-            target_events: vec![0; KINDS.len()],
+            target_has: vec![false; KINDS.len()],
             pending: KINDS.iter().map(|k| pending::Pending::new(k)).collect(),
         })
     }
