@@ -404,6 +404,46 @@ fn a_source_cannot_rewrite_or_undo_the_targets_events() {
     refused(&f, &dangling, &["which is in neither file"]);
 }
 
+/// Sources are opened on helper threads while the ones before them are merged; what is
+/// reported stays as when all were opened first: a later source that cannot be opened wins over
+/// an earlier one refused in the merge, and nothing is announced as merged before every source
+/// has been opened.
+#[test]
+fn a_later_source_that_cannot_be_opened_is_refused_before_an_earlier_ones_merge() {
+    let f = fixture();
+    let lead: Vec<JudgmentEvent> = Store::open(&f.target).unwrap().events().unwrap();
+    let first = &lead[0];
+    let rewrite = variant(
+        &f,
+        "rewrite.db",
+        &format!(
+            "INSERT INTO judgments VALUES ('{}', '{}', '{}', 'no', NULL, 'lead', 's0', {}, NULL,
+                                          'annotate');",
+            first.id, first.image, first.label, first.created_at
+        ),
+    );
+    let text = f.dir.join("notes.db");
+    std::fs::write(&text, "image,label\nimg0,cat\n".repeat(20)).unwrap();
+    let before = checksum(&f.target);
+
+    let err = fails(&["merge", s(&f.target), s(&f.good), s(&rewrite), s(&text)]);
+    assert!(err.contains(s(&text)), "{err}");
+    assert!(err.contains("not an SQLite database"), "{err}");
+    assert!(!err.contains("different content"), "{err}");
+    assert!(!err.contains("[1/3]"), "nothing announced: {err}");
+    assert_eq!(checksum(&f.target), before);
+
+    // Every source opens: the merge's refusal stands, after the sources merged before it.
+    let err = fails(&["merge", s(&f.target), s(&f.good), s(&rewrite), s(&f.good)]);
+    assert!(err.contains("[1/3]"), "{err}");
+    assert!(!err.contains("[2/3]"), "{err}");
+    assert!(
+        err.contains(s(&rewrite)) && err.contains("different content"),
+        "{err}"
+    );
+    assert_eq!(checksum(&f.target), before);
+}
+
 #[test]
 fn another_project_needs_leave_and_the_classes_it_uses() {
     let f = fixture();
