@@ -437,6 +437,7 @@ fn merge_files(
     loop {
         // Every source opened by now is checked, in order; the next one to merge is waited for.
         while checked < n {
+            files.allow(merged, stop.is_some());
             let wait = stop.is_some() || checked == merged;
             let Some((path, opened)) = files.take(checked, wait) else {
                 break;

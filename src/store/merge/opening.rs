@@ -10,8 +10,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::sync::{Condvar, Mutex};
 
 use super::FileId;
 use crate::error::Result;
@@ -22,14 +23,64 @@ use crate::store::untrusted::{SourceFile, refused};
 pub(super) struct Shared {
     /// The next source a helper will open.
     next: AtomicUsize,
+    /// Which sources the helpers may open now, and whether the merge is done with them.
+    gate: Mutex<Gate>,
+    /// Signalled when `gate` changes.
+    moved: Condvar,
+    /// Sources opened so far (or found not to open).
+    #[cfg(test)]
+    opened: AtomicUsize,
+}
+
+/// What bounds the helpers: an opened pack holds its rows and every opened source a connection
+/// with its page cache, so only a few sources past the one being merged are opened ahead.
+#[derive(Default)]
+struct Gate {
+    /// Sources before this index may be opened.
+    limit: usize,
     /// Set when the merge is done with the sources, one way or another.
-    stop: AtomicBool,
+    stop: bool,
+}
+
+impl Shared {
+    fn gate(&self) -> std::sync::MutexGuard<'_, Gate> {
+        // A helper that panics holds no lock (it panics outside of it): the gate is sound.
+        self.gate.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until source `i` may be opened; false when the merge is done with the sources.
+    fn wait_for(&self, i: usize) -> bool {
+        let mut gate = self.gate();
+        while !gate.stop && i >= gate.limit {
+            gate = self.moved.wait(gate).unwrap_or_else(|e| e.into_inner());
+        }
+        !gate.stop
+    }
+
+    fn stop(&self) {
+        self.gate().stop = true;
+        self.moved.notify_all();
+    }
+}
+
+/// Ends the other helpers when one panics, so that the merge, waiting for the source that
+/// helper took, sees every helper gone (and panics too) instead of waiting for ever.
+struct StopOnPanic<'a>(&'a Shared);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.stop();
+        }
+    }
 }
 
 /// The merge's side: the sources in order, as they are opened.
 pub(super) struct Sources<'a> {
     shared: &'a Shared,
     rx: Receiver<(usize, Result<SourceFile>)>,
+    /// How many sources past those merged may be opened (or be opening) at once.
+    ahead: usize,
     /// Opened sources not yet taken.
     opened: BTreeMap<usize, Result<SourceFile>>,
     paths: &'a [PathBuf],
@@ -51,6 +102,9 @@ impl<'a> Sources<'a> {
         let helpers = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, paths.len().max(1));
+        // Each helper may have one source open and waiting while it opens the next.
+        let ahead = 2 * helpers;
+        shared.gate().limit = ahead;
         for _ in 0..helpers {
             let tx = tx.clone();
             scope.spawn(move || open_in_turn(shared, paths, target, tx));
@@ -58,6 +112,7 @@ impl<'a> Sources<'a> {
         Sources {
             shared,
             rx,
+            ahead,
             opened: BTreeMap::new(),
             paths,
         }
@@ -66,6 +121,24 @@ impl<'a> Sources<'a> {
     /// How many sources there are.
     pub(super) fn len(&self) -> usize {
         self.paths.len()
+    }
+
+    /// Lets the helpers open the sources after the first `merged` up to the read-ahead, or
+    /// every source when `all` (once the merge stopped, every source is still opened and
+    /// checked, each dropped as soon as it is). Called before each `take`, so the source waited
+    /// for is always one the helpers may open.
+    pub(super) fn allow(&self, merged: usize, all: bool) {
+        let limit = if all {
+            self.paths.len()
+        } else {
+            merged + self.ahead
+        };
+        let mut gate = self.shared.gate();
+        if limit > gate.limit {
+            gate.limit = limit;
+            drop(gate);
+            self.shared.moved.notify_all();
+        }
     }
 
     /// Source `i`, opened (or why it could not be), waiting for it when `wait` (else `None`
@@ -95,7 +168,7 @@ impl<'a> Sources<'a> {
 
 impl Drop for Sources<'_> {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.stop();
     }
 }
 
@@ -107,18 +180,95 @@ fn open_in_turn(
     target: &FileId,
     tx: Sender<(usize, Result<SourceFile>)>,
 ) {
-    while !shared.stop.load(Ordering::SeqCst) {
+    let _guard = StopOnPanic(shared);
+    loop {
         let i = shared.next.fetch_add(1, Ordering::SeqCst);
         let Some(path) = paths.get(i) else {
             return;
         };
+        if !shared.wait_for(i) {
+            return;
+        }
         let opened = if FileId::of(path).is_ok_and(|id| id == *target) {
             Err(refused(path, "it is the target file itself"))
         } else {
             SourceFile::open(path)
         };
+        #[cfg(test)]
+        shared.opened.fetch_add(1, Ordering::SeqCst);
         if tx.send((i, opened)).is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// Waits up to a few seconds for the helpers to have opened `n` sources.
+    fn opened(shared: &Shared, n: usize) -> usize {
+        let end = Instant::now() + Duration::from_secs(5);
+        while shared.opened.load(Ordering::SeqCst) < n && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        shared.opened.load(Ordering::SeqCst)
+    }
+
+    /// Only a few sources past those merged are opened, however fast they open: an opened pack
+    /// holds its rows. Once the merge stops, every source is opened (to be checked) and nothing
+    /// waits.
+    #[test]
+    fn the_helpers_open_only_a_few_sources_ahead() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.db");
+        std::fs::write(&target, b"t").unwrap();
+        let target = FileId::of(&target).unwrap();
+        // Files that are not SQLite: each fails to open at once.
+        let paths: Vec<PathBuf> = (0..40)
+            .map(|i| {
+                let p = dir.path().join(format!("s{i}.db"));
+                std::fs::write(&p, b"not a database, not a pack").unwrap();
+                p
+            })
+            .collect();
+        let shared = Shared::default();
+        std::thread::scope(|scope| {
+            let mut files = Sources::start(scope, &shared, &paths, &target);
+            let ahead = files.ahead;
+            assert!(ahead < paths.len());
+            assert_eq!(opened(&shared, ahead + 1), ahead);
+            files.allow(0, false);
+            assert!(files.take(0, true).unwrap().1.is_err());
+            // One merged: one more may be opened.
+            files.allow(1, false);
+            assert_eq!(opened(&shared, ahead + 2), ahead + 1);
+            // The merge stopped: every source is opened and checked, in order.
+            files.allow(1, true);
+            for i in 1..paths.len() {
+                assert!(files.take(i, true).unwrap().1.is_err());
+            }
+            assert_eq!(shared.opened.load(Ordering::SeqCst), paths.len());
+        });
+    }
+
+    /// Dropping the sources (the merge returned, whatever it returned) ends the helpers
+    /// waiting for their turn: the scope ends.
+    #[test]
+    fn the_helpers_end_when_the_merge_is_done_with_the_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.db");
+        std::fs::write(&target, b"t").unwrap();
+        let target = FileId::of(&target).unwrap();
+        let paths: Vec<PathBuf> = (0..40).map(|_| dir.path().join("target.db")).collect();
+        let shared = Shared::default();
+        std::thread::scope(|scope| {
+            let mut files = Sources::start(scope, &shared, &paths, &target);
+            let (_, first) = files.take(0, true).unwrap();
+            assert!(format!("{}", first.err().unwrap()).contains("target file itself"));
+        });
+        assert!(shared.opened.load(Ordering::SeqCst) < paths.len());
     }
 }
