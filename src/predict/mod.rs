@@ -6,6 +6,7 @@
 //! the same either way. Work is committed in chunks: Ctrl-C, a crash or a closed laptop keeps
 //! every finished chunk, and the next run carries on with the images still missing.
 
+pub mod clamp;
 pub mod depthwise;
 pub mod model;
 pub mod preprocess;
