@@ -324,7 +324,26 @@ const INSERT_BATCH: usize = 50;
 
 /// Appends `events` in one transaction and commits them before returning.
 pub(crate) fn append<E: Event>(store: &Store, events: &[E]) -> Result<()> {
-    committed(store, |tx| insert(tx, events).map(|_| ()))
+    committed(store, |tx| {
+        let added = insert(tx, events)?;
+        if std::ptr::eq(E::KIND, &JUDGMENTS) {
+            let ids: Vec<String> = events
+                .iter()
+                .filter_map(|e| id_of(&e.values()[0]))
+                .collect();
+            super::tally::after_write(tx, &ids, added)?;
+        }
+        Ok(())
+    })
+}
+
+/// An event's id, out of its first value.
+fn id_of(v: &ToSqlOutput<'_>) -> Option<String> {
+    match v {
+        ToSqlOutput::Borrowed(ValueRef::Text(t)) => std::str::from_utf8(t).ok().map(String::from),
+        ToSqlOutput::Owned(rusqlite::types::Value::Text(t)) => Some(t.clone()),
+        _ => None,
+    }
 }
 
 /// Runs `f` in one immediate transaction and commits it; a lock held too long by another
@@ -404,6 +423,9 @@ pub(crate) fn retract<E: Event>(
                     k.noun
                 )));
             }
+        }
+        if std::ptr::eq(k, &JUDGMENTS) {
+            super::tally::after_write(tx, &ids, ids.len() as u64)?;
         }
         Ok(())
     })?;

@@ -25,6 +25,7 @@ pub mod quality;
 pub mod queue;
 pub mod reference;
 pub mod schema;
+mod tally;
 pub mod untrusted;
 pub mod wal;
 

@@ -32,7 +32,7 @@ use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use sha2::{Digest, Sha256};
 
 use super::events::{KINDS, Role, Ty};
-use super::schema::MIGRATIONS;
+use super::schema::{MIGRATIONS, SCHEMA_VERSION};
 use super::{PartialFile, Store};
 use crate::error::{Error, Result};
 
@@ -41,9 +41,14 @@ pub const PACK_APPLICATION_ID: i32 = 0x4C56_504B;
 
 /// A pack's `user_version`: the project schema whose event tables it mirrors. A pack is read by
 /// the labelvet version that wrote it or one whose event tables are the same. Schema 7 only
-/// dropped an index of predictions, which packs do not carry, so packs stay at version 6 and
-/// read the same on either side of it.
+/// dropped an index of predictions and schema 8 added only the derived answer tally, neither of
+/// which a pack carries, so packs stay at version 6 and read the same on every side of them.
 pub const PACK_VERSION: i64 = 6;
+// A later migration that changes an event table makes its schema the pack version.
+const _: () = assert!(
+    SCHEMA_VERSION == 8,
+    "does the new migration change an event table?"
+);
 
 /// The meta key of the content's SHA-256 (hex), the one meta row not part of the sum.
 pub(crate) const CONTENT_KEY: &str = "content_sha256";

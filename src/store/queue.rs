@@ -2,22 +2,37 @@
 //! `--disputed`, ...).
 //!
 //! A selection is computed once into a temporary table of (image id, label) on the
-//! session's own connection: nothing is written to the project file, the annotator's progress,
-//! resume point and open counts are read against it with index probes, and only the selected
-//! image ids come back to the session. Answer-based filters need every question's current answers
-//! across annotators, which are computed from the judgments alone (their number grows with the
-//! work done, not with the project), folded in memory by the event log's rule.
+//! session's own connection: the annotator's progress, resume point and open counts are read
+//! against it with index probes, and only the selected image ids come back to the session.
+//! Answer-based filters need every question's current answers across annotators: without a
+//! class they read the project's tally of them (`store::tally`, one row per answered question,
+//! in the candidates' order), which the selection rebuilds first when it is stale (the only
+//! write to the project file a selection makes); with `--class`/`--subtree` they fold the
+//! answers to those classes in memory by the event log's rule.
 
 use std::collections::HashSet;
 
 use rusqlite::params;
 
-use super::events::str_at;
+use super::events::{self, str_at};
 use super::flags::FLAGGED_BY;
-use super::judgments::CurrentAnswerTable;
-use super::judgments::{IN_QUEUE, STANDING_OF_ANNOTATOR};
+use super::judgments::{IN_QUEUE, JUDGMENTS, STANDING_OF_ANNOTATOR};
+use super::tally::{self, Tally};
 use super::{Answer, Store};
 use crate::error::Result;
+
+/// SQLite could not write the file just now: another process holds its lock, or the file is
+/// read-only to this user.
+fn cannot_write_now(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            rusqlite::ErrorCode::DatabaseBusy
+                | rusqlite::ErrorCode::DatabaseLocked
+                | rusqlite::ErrorCode::ReadOnly
+        )
+    )
+}
 
 /// Which candidate questions of the annotator's queue a session asks. Every filter given must
 /// hold; `None`/`false` filters nothing.
@@ -75,13 +90,119 @@ pub struct QueueImage {
 }
 
 /// One answered question of the fold of the current answers: its positions in the table's
-/// image and label lists, whether it passes the answer filters, and its current answers.
+/// image and label lists, and its current answers counted.
 struct QuestionStat {
     image: u32,
     label: u32,
-    pass: bool,
-    answers: u64,
+    tally: Tally,
 }
+
+/// Where a selection finds each answered question's current answers, in (image key, label)
+/// order.
+enum Answers {
+    /// The event log's fold, made for this selection: when `--class` narrows it to a few
+    /// classes, or when the tally was stale (and has been rebuilt from it).
+    Folded {
+        images: Vec<String>,
+        labels: Vec<String>,
+        stats: Vec<QuestionStat>,
+        next: usize,
+    },
+    /// The project's current tally (`store::tally`), read in step with the candidates.
+    Tally,
+}
+
+impl Answers {
+    fn question(&self, s: &QuestionStat) -> (&str, &str) {
+        match self {
+            Answers::Folded { images, labels, .. } => (
+                images[s.image as usize].as_str(),
+                labels[s.label as usize].as_str(),
+            ),
+            Answers::Tally => unreachable!("the tally holds no folded questions"),
+        }
+    }
+
+    /// The folded answers of question (`image`, `label`) if it has any; asked in increasing
+    /// order, so each is a comparison with the next folded question, not a look-up.
+    fn find_folded(&mut self, image: &str, label: &str) -> Option<Tally> {
+        let Answers::Folded {
+            images,
+            labels,
+            stats,
+            next,
+        } = self
+        else {
+            return None;
+        };
+        let question = |s: &QuestionStat| {
+            (
+                images[s.image as usize].as_str(),
+                labels[s.label as usize].as_str(),
+            )
+        };
+        while *next < stats.len() && question(&stats[*next]) < (image, label) {
+            *next += 1;
+        }
+        stats
+            .get(*next)
+            .filter(|s| question(s) == (image, label))
+            .map(|s| s.tally)
+    }
+}
+
+/// The tally's rows, read in (image, label) order as the candidates are walked in that order.
+struct TallyCursor<'s> {
+    rows: rusqlite::Rows<'s>,
+    image: String,
+    label: String,
+    tally: Tally,
+    done: bool,
+}
+
+impl<'s> TallyCursor<'s> {
+    fn new(rows: rusqlite::Rows<'s>) -> Result<TallyCursor<'s>> {
+        let mut c = TallyCursor {
+            rows,
+            image: String::new(),
+            label: String::new(),
+            tally: Tally::default(),
+            done: false,
+        };
+        c.advance()?;
+        Ok(c)
+    }
+
+    fn advance(&mut self) -> Result<()> {
+        match self.rows.next()? {
+            Some(r) => {
+                self.image.clear();
+                self.image.push_str(str_at(r, 0)?);
+                self.label.clear();
+                self.label.push_str(str_at(r, 1)?);
+                self.tally = Tally {
+                    yes: r.get(2)?,
+                    no: r.get(3)?,
+                    maybe: r.get(4)?,
+                };
+            }
+            None => self.done = true,
+        }
+        Ok(())
+    }
+
+    /// The tally of question (`image`, `label`) if it has answers; asked in increasing order.
+    fn find(&mut self, image: &str, label: &str) -> Result<Option<Tally>> {
+        while !self.done && (self.image.as_str(), self.label.as_str()) < (image, label) {
+            self.advance()?;
+        }
+        Ok((!self.done && self.image == image && self.label == label).then_some(self.tally))
+    }
+}
+
+/// The tally's rows, in key order.
+const TALLY_ROWS: &str =
+    "SELECT image, label, yes, no, maybe FROM answer_tally ORDER BY image, label";
 
 /// The annotator has a standing answer to question (`i.key`, `q.label`).
 const ANSWERED: &str = "EXISTS (
@@ -221,14 +342,16 @@ impl Store {
         f: &QueueFilter,
         conds: &[String],
     ) -> Result<Vec<QueueImage>> {
-        let (table, stats) = self.question_stats(f)?;
-        let question = |s: &QuestionStat| {
-            (
-                table.images[s.image as usize].as_str(),
-                table.labels[s.label as usize].as_str(),
-            )
-        };
         let tx = self.conn.unchecked_transaction()?;
+        let mut answers = self.answers(f)?;
+        let mut tally_stmt = match answers {
+            Answers::Tally => Some(tx.prepare(TALLY_ROWS)?),
+            Answers::Folded { .. } => None,
+        };
+        let mut cursor = match &mut tally_stmt {
+            Some(stmt) => Some(TallyCursor::new(stmt.query([])?)?),
+            None => None,
+        };
         let mut insert =
             tx.prepare("INSERT INTO temp.lv_queue(image_id, label) VALUES (?1, ?2)")?;
         let mut stmt = tx.prepare(&format!(
@@ -241,15 +364,15 @@ impl Store {
             None => stmt.query([])?,
         };
         let mut out: Vec<QueueImage> = Vec::new();
-        let mut next = 0usize;
         while let Some(r) = rows.next()? {
             let (id, key, label): (i64, &str, &str) = (r.get(0)?, str_at(r, 1)?, str_at(r, 2)?);
-            while next < stats.len() && question(&stats[next]) < (key, label) {
-                next += 1;
-            }
-            let (pass, answers) = match stats.get(next) {
-                Some(s) if question(s) == (key, label) => (s.pass, s.answers),
-                _ => (true, 0),
+            let tally = match (&mut cursor, &mut answers) {
+                (Some(c), _) => c.find(key, label)?,
+                (None, a) => a.find_folded(key, label),
+            };
+            let (pass, answers) = match tally {
+                Some(t) => (f.passes(t.yes, t.no, t.total()), t.total() as u64),
+                None => (true, 0),
             };
             if !pass {
                 continue;
@@ -271,18 +394,64 @@ impl Store {
         drop(rows);
         drop(stmt);
         drop(insert);
+        drop(cursor);
+        drop(tally_stmt);
         tx.commit()?;
         Ok(out)
     }
 
-    /// Each answered question's answers, from the event log's one fold of the current answers
-    /// ([`Store::current_answer_table`], narrowed to `f.labels`), in (image key, label) order.
-    fn question_stats(&self, f: &QueueFilter) -> Result<(CurrentAnswerTable, Vec<QuestionStat>)> {
+    /// Where this selection reads the current answers from (called inside its transaction):
+    /// the project's tally when no class narrows the filters and the tally is current;
+    /// otherwise the event log's fold, made now ([`Store::current_answer_table`], narrowed to
+    /// `f.labels`). A fold of every class also replaces a stale tally, unless the file cannot be
+    /// written just now (another process's lock, a read-only file): then only this selection
+    /// uses it.
+    fn answers(&self, f: &QueueFilter) -> Result<Answers> {
+        let whole = f.labels.is_none();
+        if whole && tally::is_current(&self.conn)? {
+            return Ok(Answers::Tally);
+        }
+        let judgments = whole
+            .then(|| events::count(&self.conn, &JUDGMENTS))
+            .transpose()?;
+        let (images, labels, stats) = self.question_stats(f)?;
+        if let Some(judgments) = judgments {
+            self.conn.execute_batch("SAVEPOINT lv_tally")?;
+            let rows = stats.iter().map(|s| {
+                (
+                    images[s.image as usize].as_str(),
+                    labels[s.label as usize].as_str(),
+                    s.tally,
+                )
+            });
+            match tally::replace(&self.conn, judgments, rows) {
+                Ok(()) => self.conn.execute_batch("RELEASE lv_tally")?,
+                Err(e) if cannot_write_now(&e) => self
+                    .conn
+                    .execute_batch("ROLLBACK TO lv_tally; RELEASE lv_tally")?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(Answers::Folded {
+            images,
+            labels,
+            stats,
+            next: 0,
+        })
+    }
+
+    /// Each answered question's answers counted, from the event log's one fold of the current
+    /// answers ([`Store::current_answer_table`], narrowed to `f.labels`), in (image key, label)
+    /// order, with the fold's lists of image keys and labels.
+    fn question_stats(
+        &self,
+        f: &QueueFilter,
+    ) -> Result<(Vec<String>, Vec<String>, Vec<QuestionStat>)> {
         let only: Option<HashSet<&str>> = f
             .labels
             .as_ref()
             .map(|l| l.iter().map(String::as_str).collect());
-        let mut table = self.answer_table(only.as_ref())?;
+        let table = self.answer_table(only.as_ref())?;
         // The table's rows are sorted by (image, label, annotator): a question's answers are
         // one run, and the runs come in key order.
         let stats = table
@@ -290,36 +459,65 @@ impl Store {
             .chunk_by(|a, b| (a.image, a.label) == (b.image, b.label))
             .map(|run| {
                 let count = |x: Answer| run.iter().filter(|r| r.answer == Some(x)).count() as i64;
-                let total = run.len() as i64;
                 QuestionStat {
                     image: run[0].image,
                     label: run[0].label,
-                    pass: f.passes(count(Answer::Yes), count(Answer::No), total),
-                    answers: total as u64,
+                    tally: Tally {
+                        yes: count(Answer::Yes),
+                        no: count(Answer::No),
+                        maybe: count(Answer::Maybe),
+                    },
                 }
             })
             .collect();
-        // Only the lists of texts are read from here on; the rows (40 bytes an answer) go.
-        table.rows = Vec::new();
-        Ok((table, stats))
+        Ok((table.images, table.labels, stats))
     }
 
     /// Fills `temp.lv_stats` with the answered questions that pass the answer filters, each
     /// with its number of current answers (all annotators together), in key order, one
     /// transaction for all. For filters an unanswered question cannot pass.
     fn fill_answer_stats(&self, f: &QueueFilter) -> Result<()> {
-        let (table, stats) = self.question_stats(f)?;
         // One transaction for all the rows: on its own, each insert would be a transaction
         // of its own, most of the time of the queue's build.
         let tx = self.conn.unchecked_transaction()?;
+        let answers = self.answers(f)?;
         let mut insert =
             tx.prepare("INSERT INTO temp.lv_stats(image, label, total) VALUES (?1, ?2, ?3)")?;
-        for s in stats.iter().filter(|s| s.pass) {
-            insert.execute(params![
-                table.images[s.image as usize],
-                table.labels[s.label as usize],
-                s.answers
-            ])?;
+        match &answers {
+            Answers::Folded { stats, .. } => {
+                for s in stats {
+                    let t = s.tally;
+                    if f.passes(t.yes, t.no, t.total()) {
+                        let (image, label) = answers.question(s);
+                        insert.execute(params![image, label, t.total()])?;
+                    }
+                }
+            }
+            Answers::Tally => {
+                // Rows that cannot pass are left in SQLite (`passes` decides the rest).
+                let narrow = if f.disputed {
+                    "yes > 0 AND no > 0"
+                } else if f.uncertain.is_some() {
+                    "yes + no > 0"
+                } else {
+                    "1"
+                };
+                let mut stmt = tx.prepare(&format!(
+                    "SELECT image, label, yes, no, maybe FROM answer_tally WHERE {narrow}
+                     ORDER BY image, label"
+                ))?;
+                let mut rows = stmt.query([])?;
+                while let Some(r) = rows.next()? {
+                    let t = Tally {
+                        yes: r.get(2)?,
+                        no: r.get(3)?,
+                        maybe: r.get(4)?,
+                    };
+                    if f.passes(t.yes, t.no, t.total()) {
+                        insert.execute(params![str_at(r, 0)?, str_at(r, 1)?, t.total()])?;
+                    }
+                }
+            }
         }
         drop(insert);
         tx.commit()?;

@@ -231,6 +231,28 @@ CREATE TABLE image_blobs (
     r#"
 DROP INDEX IF EXISTS predictions_by_model;
 "#,
+    // 8: each question's current answers counted, so that a queue filtered by answers
+    // (`--disputed`, `--uncertain`, `--needs`) reads one row per answered question instead of
+    // folding every judgment (see `store::tally`). Derived, like `candidates`: never merged, never
+    // carried, never read from another file. `IF NOT EXISTS`: SQLite stores the statement
+    // without it, so the schema is the same whichever way it was made.
+    r#"
+-- The current answers (each annotator's latest answer that no retraction names) to each
+-- question with at least one, counted by answer. It holds the fold of the judgments only while
+-- `answer_tally_stamp` holds the number of judgments (events are only ever added, so any write
+-- that does not keep the tally changes that number); otherwise it is rebuilt before it is read.
+CREATE TABLE IF NOT EXISTS answer_tally (
+    image TEXT NOT NULL,
+    label TEXT NOT NULL,
+    yes   INTEGER NOT NULL,
+    no    INTEGER NOT NULL,
+    maybe INTEGER NOT NULL,
+    PRIMARY KEY (image, label)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS answer_tally_stamp (
+    judgments INTEGER NOT NULL
+);
+"#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
