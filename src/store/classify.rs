@@ -502,6 +502,7 @@ mod tests {
             conn.execute_batch(&format!(
                 "DROP TABLE classify; DROP TABLE gold; DROP TABLE verdicts;
                  DROP INDEX candidates_by_label; DROP TABLE image_blobs;
+                 DROP TABLE answer_tally; DROP TABLE answer_tally_stamp;
                  DROP TABLE merge_log; {merge_log}
                  INSERT INTO merge_log(merged_at, source_file, source_uuid, source_schema,
                      annotators, new_events, duplicate_events, new_flags, new_images, new_models,

@@ -8,8 +8,8 @@ use crate::merge_support;
 
 use std::path::{Path, PathBuf};
 
-use labelvet::store::Store;
 use labelvet::store::schema::SCHEMA_VERSION;
+use labelvet::store::{Answer, QueueFilter, Store};
 use merge_support::{PHOTOS, PREDICTIONS, checkout_of, checksum, fails, ok, s};
 
 /// A project over a private copy of the shared photos (so that a test may change a file), with
@@ -326,7 +326,8 @@ fn a_schema_5_file_opens_and_merges_into_a_current_target() {
         // What labelvet's fifth schema wrote: no image_blobs.
         let conn = rusqlite::Connection::open(&old).unwrap();
         conn.execute_batch(
-            "DROP TABLE image_blobs; CREATE INDEX predictions_by_model ON predictions(model_id);
+            "DROP TABLE image_blobs; DROP TABLE answer_tally; DROP TABLE answer_tally_stamp;
+             CREATE INDEX predictions_by_model ON predictions(model_id);
              UPDATE meta SET value = '5' WHERE key = 'schema_version';
              PRAGMA user_version = 5;",
         )
@@ -348,8 +349,33 @@ fn a_schema_5_file_opens_and_merges_into_a_current_target() {
     assert_eq!(store.meta().unwrap().schema_version, SCHEMA_VERSION);
     assert!(!store.holds_images().unwrap());
     assert_eq!(store.events().unwrap().len(), 1);
+    // It is answered, and its queue selected by answers (from the answer tally, which the
+    // migration adds empty and the first selection builds) as from the fold of the answers.
+    store
+        .append_answer("img1", "dog", Answer::Yes, "bob", "s", None)
+        .unwrap();
+    let disputed = QueueFilter {
+        disputed: true,
+        ..QueueFilter::default()
+    };
+    let by_fold = QueueFilter {
+        labels: Some(vec!["dog".into()]),
+        ..disputed.clone()
+    };
+    let selected = store.select_images(&by_fold).unwrap();
+    assert_eq!(store.select_images(&disputed).unwrap(), selected);
+    store
+        .append_answer("img1", "dog", Answer::No, "carol", "s", None)
+        .unwrap();
+    assert_eq!(
+        store.select_images(&disputed).unwrap(),
+        store.select_images(&by_fold).unwrap()
+    );
     drop(store);
-    // And it packs.
+    // And it packs, and the pack merges.
     let pack = d.join("old.lvpack");
     ok(&["pack", s(&copy), "-o", s(&pack)]);
+    // (alice's answer, which the project has already)
+    ok(&["merge", s(&db), s(&pack)]);
+    assert_eq!(Store::open(&db).unwrap().events().unwrap().len(), 1);
 }

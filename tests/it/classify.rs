@@ -654,6 +654,7 @@ fn a_schema_2_source_merges_into_a_schema_3_target() {
         conn.execute_batch(&format!(
             "DROP TABLE classify; DROP TABLE gold; DROP TABLE verdicts;
              DROP INDEX candidates_by_label; DROP TABLE image_blobs; DROP TABLE merge_log;
+             DROP TABLE answer_tally; DROP TABLE answer_tally_stamp;
              {merge_log}
              CREATE INDEX predictions_by_model ON predictions(model_id);
              UPDATE meta SET value = '2' WHERE key = 'schema_version';

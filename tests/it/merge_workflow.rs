@@ -370,7 +370,8 @@ fn a_schema_1_source_merges_into_a_current_target() {
         conn.execute_batch(
             "DROP TABLE classify; DROP TABLE gold; DROP TABLE verdicts;
              DROP TABLE assignments; DROP TABLE merge_log; DROP INDEX candidates_by_label;
-             DROP TABLE image_blobs; CREATE INDEX predictions_by_model ON predictions(model_id);
+             DROP TABLE image_blobs; DROP TABLE answer_tally; DROP TABLE answer_tally_stamp;
+             CREATE INDEX predictions_by_model ON predictions(model_id);
              UPDATE meta SET value = '1' WHERE key = 'schema_version';
              PRAGMA user_version = 1;",
         )
@@ -490,7 +491,8 @@ fn a_schema_6_source_with_its_index_by_model_merges_and_opens() {
         // What labelvet's sixth schema wrote: migrations 1 to 6, with predictions_by_model.
         let conn = rusqlite::Connection::open(&file).unwrap();
         conn.execute_batch(
-            "CREATE INDEX predictions_by_model ON predictions(model_id);
+            "DROP TABLE answer_tally; DROP TABLE answer_tally_stamp;
+             CREATE INDEX predictions_by_model ON predictions(model_id);
              UPDATE meta SET value = '6' WHERE key = 'schema_version';
              PRAGMA user_version = 6;",
         )
