@@ -327,11 +327,12 @@ pub(crate) fn append<E: Event>(store: &Store, events: &[E]) -> Result<()> {
     committed(store, |tx| {
         let added = insert(tx, events)?;
         if std::ptr::eq(E::KIND, &JUDGMENTS) {
-            let ids: Vec<String> = events
-                .iter()
-                .filter_map(|e| id_of(&e.values()[0]))
-                .collect();
-            super::tally::after_write(tx, &ids, added)?;
+            // Every event's id, or none: a tally that missed a question would be wrong.
+            let ids: Option<Vec<String>> = events.iter().map(|e| id_of(&e.values()[0])).collect();
+            match ids {
+                Some(ids) => super::tally::after_write(tx, &ids, added)?,
+                None => super::tally::forget(tx)?,
+            }
         }
         Ok(())
     })

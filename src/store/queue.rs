@@ -21,8 +21,8 @@ use super::tally::{self, Tally};
 use super::{Answer, Store};
 use crate::error::Result;
 
-/// SQLite could not write the file just now: another process holds its lock, or the file is
-/// read-only to this user.
+/// SQLite could not write the file just now: another process holds its lock, the file is
+/// read-only to this user, or the disk is full.
 fn cannot_write_now(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
@@ -30,6 +30,7 @@ fn cannot_write_now(e: &rusqlite::Error) -> bool {
             rusqlite::ErrorCode::DatabaseBusy
                 | rusqlite::ErrorCode::DatabaseLocked
                 | rusqlite::ErrorCode::ReadOnly
+                | rusqlite::ErrorCode::DiskFull
         )
     )
 }
@@ -404,7 +405,7 @@ impl Store {
     /// the project's tally when no class narrows the filters and the tally is current;
     /// otherwise the event log's fold, made now ([`Store::current_answer_table`], narrowed to
     /// `f.labels`). A fold of every class also replaces a stale tally, unless the file cannot be
-    /// written just now (another process's lock, a read-only file): then only this selection
+    /// written just now (another process's lock, a read-only file, a full disk): then only this selection
     /// uses it.
     fn answers(&self, f: &QueueFilter) -> Result<Answers> {
         let whole = f.labels.is_none();
@@ -426,6 +427,11 @@ impl Store {
             });
             match tally::replace(&self.conn, judgments, rows) {
                 Ok(()) => self.conn.execute_batch("RELEASE lv_tally")?,
+                // SQLite may end the whole transaction on a full disk: the selection then
+                // goes on in a new one.
+                Err(e) if cannot_write_now(&e) && self.conn.is_autocommit() => {
+                    self.conn.execute_batch("BEGIN")?
+                }
                 Err(e) if cannot_write_now(&e) => self
                     .conn
                     .execute_batch("ROLLBACK TO lv_tally; RELEASE lv_tally")?,

@@ -71,6 +71,13 @@ pub(crate) fn replace<'a>(
     Ok(())
 }
 
+/// Leaves the tally stale after a write of judgments it cannot follow: the next selection that
+/// reads it builds it again.
+pub(crate) fn forget(conn: &Connection) -> Result<()> {
+    conn.execute("DELETE FROM answer_tally_stamp", [])?;
+    Ok(())
+}
+
 /// Keeps the tally after judgment events `ids` were written in this transaction (`added` of
 /// them new): their questions are counted again and the stamp moves by `added`. A stale
 /// tally stays stale (its stamp was off before and is off by as much after); a file with no
@@ -419,8 +426,12 @@ mod tests {
                     peer.clone()
                 };
                 drop(p);
-                s.merge(&[source], &MergeOptions::default(), &mut |_| {})
-                    .unwrap();
+                // The peer's file carries the answers of others it was given (with_answers).
+                let opts = MergeOptions {
+                    allow_other_annotators: true,
+                    ..MergeOptions::default()
+                };
+                s.merge(&[source], &opts, &mut |_| {}).unwrap();
             }
             Step::Select(which) => {
                 let f = filter(*which);
@@ -478,5 +489,173 @@ mod tests {
         let e = event("zz".into(), (1, 0, 0, 0), 5);
         s.insert_events(std::slice::from_ref(&e)).unwrap();
         assert!(!current(&s));
+    }
+
+    /// Answers of three annotators (one question disputed), and the tally stale: the last
+    /// event came by a path that does not keep it.
+    fn answered_and_stale() -> (tempfile::TempDir, Store) {
+        let (dir, s) = project();
+        for (image, label, who, answer) in [
+            ("img0", "a", "ann", Answer::Yes),
+            ("img0", "a", "bob", Answer::No),
+            ("img1", "b", "ann", Answer::Yes),
+            ("img2", "a", "peer", Answer::Maybe),
+        ] {
+            s.append_answer(image, label, answer, who, "s", None)
+                .unwrap();
+        }
+        s.select_images(&filter(0)).unwrap();
+        assert!(current(&s));
+        s.insert_events(&[event("zz".into(), (1, 1, 1, 1), 5)])
+            .unwrap();
+        assert!(!current(&s));
+        (dir, s)
+    }
+
+    /// The selection of filter `which`, from the fold (every class named: no tally read).
+    fn by_fold(s: &Store, which: u8) -> Vec<crate::store::QueueImage> {
+        s.select_images(&QueueFilter {
+            labels: Some(LABELS.iter().map(|l| l.to_string()).collect()),
+            ..filter(which)
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_selection_while_another_process_writes_uses_the_fold_and_does_not_wait() {
+        let (_dir, s) = answered_and_stale();
+        let want: Vec<_> = (0..3).map(|w| by_fold(&s, w)).collect();
+        let other = Connection::open(s.path()).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let started = std::time::Instant::now();
+        for w in 0..3 {
+            assert_eq!(s.select_images(&filter(w)).unwrap(), want[w as usize]);
+        }
+        // Its read transaction asks for the write lock without waiting for it.
+        assert!(started.elapsed() < crate::store::BUSY_TIMEOUT / 4);
+        assert!(!current(&s));
+        other.execute_batch("COMMIT").unwrap();
+        // The next selection that can write builds it.
+        assert_eq!(s.select_images(&filter(1)).unwrap(), want[1]);
+        assert!(current(&s));
+        assert_eq!(stored(&s), folded(&s));
+    }
+
+    #[test]
+    fn a_selection_that_finds_the_disk_full_uses_the_fold() {
+        let (_dir, s) = answered_and_stale();
+        // More answered questions than the file's free pages hold.
+        let many: Vec<JudgmentEvent> = (0..3000)
+            .map(|i| JudgmentEvent {
+                image: format!("far{i:05}"),
+                ..event(format!("ev{i:05}"), (0, 0, 0, 0), 1)
+            })
+            .collect();
+        s.insert_events(&many).unwrap();
+        let want: Vec<_> = (0..3).map(|w| by_fold(&s, w)).collect();
+        let pages: i64 = s
+            .conn()
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        s.conn()
+            .pragma_update(None, "max_page_count", pages)
+            .unwrap();
+        for w in 0..3 {
+            assert_eq!(s.select_images(&filter(w)).unwrap(), want[w as usize]);
+        }
+        assert!(!current(&s));
+        s.conn()
+            .pragma_update(None, "max_page_count", 1_000_000_000)
+            .unwrap();
+        assert_eq!(s.select_images(&filter(2)).unwrap(), want[2]);
+        assert!(current(&s));
+        assert_eq!(stored(&s), folded(&s));
+    }
+
+    #[test]
+    fn an_answer_whose_tally_cannot_be_written_is_not_written_either() {
+        let (_dir, s) = project();
+        s.append_answer("img0", "a", Answer::Yes, "ann", "s", None)
+            .unwrap();
+        s.select_images(&filter(0)).unwrap();
+        assert!(current(&s));
+        // The tally's update fails after the answer's insert, in the same transaction (as a
+        // crash between the two would end it): neither lands.
+        s.conn()
+            .execute_batch(
+                "CREATE TEMP TRIGGER no_tally BEFORE INSERT ON main.answer_tally
+                 BEGIN SELECT RAISE(ABORT, 'no tally'); END;
+                 CREATE TEMP TRIGGER no_untally BEFORE DELETE ON main.answer_tally
+                 BEGIN SELECT RAISE(ABORT, 'no tally'); END;",
+            )
+            .unwrap();
+        let before = s.events().unwrap();
+        assert!(
+            s.append_answer("img1", "a", Answer::No, "bob", "s", None)
+                .is_err()
+        );
+        let grid = [("img2".to_string(), "b".to_string(), Answer::Yes)];
+        assert!(s.append_answers(&grid, "bob", "s", None).is_err());
+        assert!(s.append_retraction(&before[0], "s").is_err());
+        assert_eq!(s.events().unwrap(), before);
+        assert!(current(&s));
+        assert_eq!(stored(&s), folded(&s));
+        s.conn()
+            .execute_batch("DROP TRIGGER temp.no_tally; DROP TRIGGER temp.no_untally;")
+            .unwrap();
+        s.append_answer("img1", "a", Answer::No, "bob", "s", None)
+            .unwrap();
+        assert!(current(&s));
+        assert_eq!(stored(&s), folded(&s));
+    }
+
+    #[test]
+    fn two_sessions_answering_one_file_at_once_both_keep_the_tally() {
+        let (_dir, s) = project();
+        s.append_answer("img0", "a", Answer::Yes, "ann", "s", None)
+            .unwrap();
+        s.select_images(&filter(0)).unwrap();
+        assert!(current(&s));
+        let path = s.path().to_path_buf();
+        // Two processes' connections (each its own Store), answering and undoing the same
+        // questions at the same time.
+        let workers: Vec<_> = ["bob", "peer"]
+            .into_iter()
+            .map(|who| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let s = Store::open(&path).unwrap();
+                    for n in 0..40usize {
+                        let (image, label) = (IMAGES[n % 3], LABELS[n % 2]);
+                        let e = s
+                            .append_answer(image, label, Answer::ALL[n % 3], who, "t", None)
+                            .unwrap();
+                        if n % 5 == 4 {
+                            s.append_retraction(&e, "t").unwrap();
+                        }
+                        if n % 7 == 0 {
+                            let page = [
+                                (IMAGES[(n + 1) % 3].to_string(), "b".to_string(), Answer::No),
+                                (
+                                    IMAGES[(n + 2) % 3].to_string(),
+                                    "a".to_string(),
+                                    Answer::Yes,
+                                ),
+                            ];
+                            s.append_answers(&page, who, "t", None).unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        assert!(current(&s));
+        assert_eq!(stored(&s), folded(&s));
+        let other = Store::open(&path).unwrap();
+        for w in 0..3 {
+            assert_eq!(s.select_images(&filter(w)).unwrap(), by_fold(&other, w));
+        }
     }
 }
