@@ -158,6 +158,9 @@ mod tests {
     use crate::store::merge::MergeOptions;
     use crate::store::{Answer, ImageRecord, JudgmentEvent, QueueFilter, Store, test_store};
 
+    /// A question and its answer, as the strategies draw them: image, label, annotator, answer.
+    type Q = (u8, u8, u8, u8);
+
     const IMAGES: [&str; 3] = ["img0", "img1", "img2"];
     const LABELS: [&str; 2] = ["a", "b"];
     const WHO: [&str; 3] = ["ann", "bob", "peer"];
@@ -205,7 +208,7 @@ mod tests {
 
     /// An event of `who` on question (`image`, `label`) at time `t`: long before any answer
     /// given now, or long after (`t` ≥ 100).
-    fn event(id: String, q: (u8, u8, u8, u8), t: i64) -> JudgmentEvent {
+    fn event(id: String, q: Q, t: i64) -> JudgmentEvent {
         let (image, label, who, answer) = q;
         JudgmentEvent {
             id,
@@ -240,7 +243,7 @@ mod tests {
     /// events, which may themselves be retractions).
     fn events(
         step: usize,
-        qs: &[((u8, u8, u8, u8), i64)],
+        qs: &[(Q, i64)],
         undo: &[usize],
         earlier: &[JudgmentEvent],
     ) -> Vec<JudgmentEvent> {
@@ -271,27 +274,27 @@ mod tests {
     #[derive(Clone, Debug)]
     enum Step {
         /// `annotate`: one answer, now.
-        Answer((u8, u8, u8, u8)),
+        Answer(Q),
         /// A grid page: several answers of one annotator in one transaction.
         Grid(Vec<(u8, u8, u8)>, u8),
         /// Undo of one or several events (answers or retractions) in the file.
         Undo(Vec<usize>),
         /// Events written by `insert_events` (what tests and tools write), older or newer.
-        Insert(Vec<((u8, u8, u8, u8), i64)>, Vec<usize>),
+        Insert(Vec<(Q, i64)>, Vec<usize>),
         /// `judgments import` of a CSV file.
-        Import(Vec<((u8, u8, u8, u8), i64)>),
+        Import(Vec<(Q, i64)>),
         /// A peer's file (a checkout with everyone's answers) given events, merged back whole
         /// or as a pack.
-        Merge(Vec<((u8, u8, u8, u8), i64)>, Vec<usize>, bool),
+        Merge(Vec<(Q, i64)>, Vec<usize>, bool),
         /// A selection that reads answers, which builds a stale tally.
         Select(u8),
     }
 
-    fn q() -> impl Strategy<Value = (u8, u8, u8, u8)> {
+    fn q() -> impl Strategy<Value = Q> {
         (0u8..3, 0u8..2, 0u8..3, 0u8..3)
     }
 
-    fn timed() -> impl Strategy<Value = Vec<((u8, u8, u8, u8), i64)>> {
+    fn timed() -> impl Strategy<Value = Vec<(Q, i64)>> {
         proptest::collection::vec((q(), 0i64..200), 1..6)
     }
 
