@@ -73,6 +73,23 @@ fn file_bytes(p: &Path) -> Vec<u8> {
 
 /// Merges `source` into the target, expects a refusal naming the file and every one of
 /// `expect`, and checks that neither file changed.
+/// A source holding the target's first answer's id with another answer (the lead's), and that
+/// first answer.
+fn rewrite_of_first_answer(f: &Fixture) -> (PathBuf, JudgmentEvent) {
+    let lead: Vec<JudgmentEvent> = Store::open(&f.target).unwrap().events().unwrap();
+    let first = lead[0].clone();
+    let rewrite = variant(
+        f,
+        "rewrite.db",
+        &format!(
+            "INSERT INTO judgments VALUES ('{}', '{}', '{}', 'no', NULL, 'lead', 's0', {}, NULL,
+                                          'annotate');",
+            first.id, first.image, first.label, first.created_at
+        ),
+    );
+    (rewrite, first)
+}
+
 fn refused(f: &Fixture, source: &Path, expect: &[&str]) -> String {
     refused_with(f, source, &[], expect)
 }
@@ -357,19 +374,8 @@ fn rows_that_break_the_rules_are_refused() {
 #[test]
 fn a_source_cannot_rewrite_or_undo_the_targets_events() {
     let f = fixture();
-    let lead: Vec<JudgmentEvent> = Store::open(&f.target).unwrap().events().unwrap();
-    let first = &lead[0];
-
     // The same id with another answer.
-    let rewrite = variant(
-        &f,
-        "rewrite.db",
-        &format!(
-            "INSERT INTO judgments VALUES ('{}', '{}', '{}', 'no', NULL, 'lead', 's0', {}, NULL,
-                                          'annotate');",
-            first.id, first.image, first.label, first.created_at
-        ),
-    );
+    let (rewrite, first) = rewrite_of_first_answer(&f);
     refused(&f, &rewrite, &[&first.id, "different content"]);
 
     // A retraction by someone else of the lead's answer.
@@ -411,17 +417,7 @@ fn a_source_cannot_rewrite_or_undo_the_targets_events() {
 #[test]
 fn a_later_source_that_cannot_be_opened_is_refused_before_an_earlier_ones_merge() {
     let f = fixture();
-    let lead: Vec<JudgmentEvent> = Store::open(&f.target).unwrap().events().unwrap();
-    let first = &lead[0];
-    let rewrite = variant(
-        &f,
-        "rewrite.db",
-        &format!(
-            "INSERT INTO judgments VALUES ('{}', '{}', '{}', 'no', NULL, 'lead', 's0', {}, NULL,
-                                          'annotate');",
-            first.id, first.image, first.label, first.created_at
-        ),
-    );
+    let (rewrite, _) = rewrite_of_first_answer(&f);
     let text = f.dir.join("notes.db");
     std::fs::write(&text, "image,label\nimg0,cat\n".repeat(20)).unwrap();
     let before = checksum(&f.target);
