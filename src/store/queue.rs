@@ -24,15 +24,11 @@ use crate::error::Result;
 /// SQLite could not write the file just now: another process holds its lock, the file is
 /// read-only to this user, or the disk is full.
 fn cannot_write_now(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(
-            rusqlite::ErrorCode::DatabaseBusy
-                | rusqlite::ErrorCode::DatabaseLocked
-                | rusqlite::ErrorCode::ReadOnly
-                | rusqlite::ErrorCode::DiskFull
+    super::is_busy(e)
+        || matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::DiskFull)
         )
-    )
 }
 
 /// Which candidate questions of the annotator's queue a session asks. Every filter given must
