@@ -577,6 +577,10 @@ fn chafa_bin() -> Option<String> {
 /// bounding box of its `▀` cells, once the picture is drawn.
 fn halfblock_cells(socket: &Path) -> Rect {
     let start = Instant::now();
+    // The same rectangle on two captures in a row: a capture taken while the picture is being
+    // drawn sees part of it, and a part's rectangle would score the whole photo against the
+    // wrong place (seen once, on a loaded machine: NCC 0.33).
+    let mut last: Option<Rect> = None;
     while start.elapsed() < Duration::from_secs(60) {
         let out = Command::new("tmux")
             .arg("-S")
@@ -601,7 +605,11 @@ fn halfblock_cells(socket: &Path) -> Rect {
             let y0 = cells.iter().map(|c| c.1).min().unwrap();
             let y1 = cells.iter().map(|c| c.1).max().unwrap();
             let n = |v: usize| u16::try_from(v).unwrap();
-            return Rect::new(n(x0), n(y0), n(x1 - x0 + 1), n(y1 - y0 + 1));
+            let rect = Rect::new(n(x0), n(y0), n(x1 - x0 + 1), n(y1 - y0 + 1));
+            if last == Some(rect) {
+                return rect;
+            }
+            last = Some(rect);
         }
         std::thread::sleep(Duration::from_millis(300));
     }
