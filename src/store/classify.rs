@@ -160,6 +160,10 @@ impl Event for ClassifyEvent {
         ]
     }
 
+    fn id(&self) -> &str {
+        &self.id
+    }
+
     fn from_row(r: &Row<'_>) -> rusqlite::Result<ClassifyEvent> {
         let present: Option<String> = r.get(2)?;
         let main: Option<String> = r.get(3)?;

@@ -273,6 +273,8 @@ pub trait Event: Sized {
     const KIND: &'static Kind;
     /// The event's values, in the order of `KIND.columns`.
     fn values(&self) -> Vec<ToSqlOutput<'_>>;
+    /// The event's id (its first column).
+    fn id(&self) -> &str;
     /// An event read in the order of `KIND.columns`.
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self>;
 }
@@ -327,24 +329,11 @@ pub(crate) fn append<E: Event>(store: &Store, events: &[E]) -> Result<()> {
     committed(store, |tx| {
         let added = insert(tx, events)?;
         if std::ptr::eq(E::KIND, &JUDGMENTS) {
-            // Every event's id, or none: a tally that missed a question would be wrong.
-            let ids: Option<Vec<String>> = events.iter().map(|e| id_of(&e.values()[0])).collect();
-            match ids {
-                Some(ids) => super::tally::after_write(tx, &ids, added)?,
-                None => super::tally::forget(tx)?,
-            }
+            let ids: Vec<String> = events.iter().map(|e| e.id().to_string()).collect();
+            super::tally::after_write(tx, &ids, added)?;
         }
         Ok(())
     })
-}
-
-/// An event's id, out of its first value.
-fn id_of(v: &ToSqlOutput<'_>) -> Option<String> {
-    match v {
-        ToSqlOutput::Borrowed(ValueRef::Text(t)) => std::str::from_utf8(t).ok().map(String::from),
-        ToSqlOutput::Owned(rusqlite::types::Value::Text(t)) => Some(t.clone()),
-        _ => None,
-    }
 }
 
 /// Runs `f` in one immediate transaction and commits it; a lock held too long by another

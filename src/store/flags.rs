@@ -101,6 +101,10 @@ impl Event for Flag {
         ]
     }
 
+    fn id(&self) -> &str {
+        &self.id
+    }
+
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Flag> {
         let kind: String = r.get(2)?;
         Ok(Flag {

@@ -222,6 +222,10 @@ impl Event for JudgmentEvent {
         ]
     }
 
+    fn id(&self) -> &str {
+        &self.id
+    }
+
     fn from_row(r: &Row<'_>) -> rusqlite::Result<JudgmentEvent> {
         let answer: String = r.get(3)?;
         Ok(JudgmentEvent {

@@ -87,6 +87,10 @@ impl Event for GoldEvent {
         self.0.values()
     }
 
+    fn id(&self) -> &str {
+        &self.0.id
+    }
+
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
         JudgmentEvent::from_row(r).map(GoldEvent)
     }
@@ -97,6 +101,10 @@ impl Event for VerdictEvent {
 
     fn values(&self) -> Vec<ToSqlOutput<'_>> {
         self.0.values()
+    }
+
+    fn id(&self) -> &str {
+        &self.0.id
     }
 
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {

@@ -99,52 +99,52 @@ struct QuestionStat {
 enum Answers {
     /// The event log's fold, made for this selection: when `--class` narrows it to a few
     /// classes, or when the tally was stale (and has been rebuilt from it).
-    Folded {
-        images: Vec<String>,
-        labels: Vec<String>,
-        stats: Vec<QuestionStat>,
-        next: usize,
-    },
-    /// The project's current tally (`store::tally`), read in step with the candidates.
+    Folded(Folded),
+    /// The project's current tally (`store::tally`).
     Tally,
 }
 
-impl Answers {
+/// The fold's answered questions, counted, with its lists of image keys and labels.
+struct Folded {
+    images: Vec<String>,
+    labels: Vec<String>,
+    stats: Vec<QuestionStat>,
+    /// Where [`Folded::find`] goes on from.
+    next: usize,
+}
+
+impl Folded {
     fn question(&self, s: &QuestionStat) -> (&str, &str) {
-        match self {
-            Answers::Folded { images, labels, .. } => (
-                images[s.image as usize].as_str(),
-                labels[s.label as usize].as_str(),
-            ),
-            Answers::Tally => unreachable!("the tally holds no folded questions"),
-        }
+        (
+            self.images[s.image as usize].as_str(),
+            self.labels[s.label as usize].as_str(),
+        )
     }
 
-    /// The folded answers of question (`image`, `label`) if it has any; asked in increasing
-    /// order, so each is a comparison with the next folded question, not a look-up.
-    fn find_folded(&mut self, image: &str, label: &str) -> Option<Tally> {
-        let Answers::Folded {
-            images,
-            labels,
-            stats,
-            next,
-        } = self
-        else {
-            return None;
-        };
-        let question = |s: &QuestionStat| {
-            (
-                images[s.image as usize].as_str(),
-                labels[s.label as usize].as_str(),
-            )
-        };
-        while *next < stats.len() && question(&stats[*next]) < (image, label) {
-            *next += 1;
+    /// The answers of question (`image`, `label`) if it has any; asked in increasing order, so
+    /// each is a comparison with the next folded question, not a look-up.
+    fn find(&mut self, image: &str, label: &str) -> Option<Tally> {
+        while self.next < self.stats.len() && self.question(&self.stats[self.next]) < (image, label)
+        {
+            self.next += 1;
         }
-        stats
-            .get(*next)
-            .filter(|s| question(s) == (image, label))
-            .map(|s| s.tally)
+        let s = self.stats.get(self.next)?;
+        (self.question(s) == (image, label)).then_some(s.tally)
+    }
+}
+
+/// The answers a walk over the candidates meets, in the candidates' (image key, label) order.
+enum Walk<'s> {
+    Tally(TallyCursor<'s>),
+    Folded(Folded),
+}
+
+impl Walk<'_> {
+    fn find(&mut self, image: &str, label: &str) -> Result<Option<Tally>> {
+        match self {
+            Walk::Tally(c) => c.find(image, label),
+            Walk::Folded(f) => Ok(f.find(image, label)),
+        }
     }
 }
 
@@ -412,7 +412,7 @@ impl Store {
                         params,
                     )?;
                 }
-                folded => {
+                Answers::Folded(folded) => {
                     self.fill_answer_stats(f, &folded)?;
                     insert(
                         "temp.lv_stats s CROSS JOIN images i ON i.key = s.image
@@ -459,14 +459,13 @@ impl Store {
         conds: &[String],
     ) -> Result<Vec<QueueImage>> {
         let tx = self.conn.unchecked_transaction()?;
-        let mut answers = self.answers(f)?;
-        let mut tally_stmt = match answers {
-            Answers::Tally => Some(tx.prepare(TALLY_ROWS)?),
-            Answers::Folded { .. } => None,
-        };
-        let mut cursor = match &mut tally_stmt {
-            Some(stmt) => Some(TallyCursor::new(stmt.query([])?)?),
-            None => None,
+        let mut tally_stmt = None;
+        let mut walk = match self.answers(f)? {
+            Answers::Tally => {
+                let stmt = tally_stmt.insert(tx.prepare(TALLY_ROWS)?);
+                Walk::Tally(TallyCursor::new(stmt.query([])?)?)
+            }
+            Answers::Folded(folded) => Walk::Folded(folded),
         };
         let mut insert = SelectionWriter::new(&tx)?;
         let mut stmt = tx.prepare(&format!(
@@ -481,11 +480,7 @@ impl Store {
         let mut out: Vec<QueueImage> = Vec::new();
         while let Some(r) = rows.next()? {
             let (id, key, label): (i64, &str, &str) = (r.get(0)?, str_at(r, 1)?, str_at(r, 2)?);
-            let tally = match (&mut cursor, &mut answers) {
-                (Some(c), _) => c.find(key, label)?,
-                (None, a) => a.find_folded(key, label),
-            };
-            let (pass, answers) = match tally {
+            let (pass, answers) = match walk.find(key, label)? {
                 Some(t) => (f.passes(t.yes, t.no, t.total()), t.total() as u64),
                 None => (true, 0),
             };
@@ -510,7 +505,7 @@ impl Store {
         drop(stmt);
         insert.flush()?;
         drop(insert);
-        drop(cursor);
+        drop(walk);
         drop(tally_stmt);
         tx.commit()?;
         Ok(out)
@@ -530,15 +525,12 @@ impl Store {
         let judgments = whole
             .then(|| events::count(&self.conn, &JUDGMENTS))
             .transpose()?;
-        let (images, labels, stats) = self.question_stats(f)?;
+        let folded = self.question_stats(f)?;
         if let Some(judgments) = judgments {
             self.conn.execute_batch("SAVEPOINT lv_tally")?;
-            let rows = stats.iter().map(|s| {
-                (
-                    images[s.image as usize].as_str(),
-                    labels[s.label as usize].as_str(),
-                    s.tally,
-                )
+            let rows = folded.stats.iter().map(|s| {
+                let (image, label) = folded.question(s);
+                (image, label, s.tally)
             });
             match tally::replace(&self.conn, judgments, rows) {
                 Ok(()) => self.conn.execute_batch("RELEASE lv_tally")?,
@@ -553,21 +545,13 @@ impl Store {
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(Answers::Folded {
-            images,
-            labels,
-            stats,
-            next: 0,
-        })
+        Ok(Answers::Folded(folded))
     }
 
     /// Each answered question's answers counted, from the event log's one fold of the current
     /// answers ([`Store::current_answer_table`], narrowed to `f.labels`), in (image key, label)
     /// order, with the fold's lists of image keys and labels.
-    fn question_stats(
-        &self,
-        f: &QueueFilter,
-    ) -> Result<(Vec<String>, Vec<String>, Vec<QuestionStat>)> {
+    fn question_stats(&self, f: &QueueFilter) -> Result<Folded> {
         let only: Option<HashSet<&str>> = f
             .labels
             .as_ref()
@@ -591,24 +575,26 @@ impl Store {
                 }
             })
             .collect();
-        Ok((table.images, table.labels, stats))
+        Ok(Folded {
+            images: table.images,
+            labels: table.labels,
+            stats,
+            next: 0,
+        })
     }
 
     /// Fills `temp.lv_stats` with the folded answered questions that pass the answer filters,
     /// each with its number of current answers (all annotators together), in key order: for
     /// filters an unanswered question cannot pass, when the answers are not the tally's. Inside
     /// the selection's transaction, as each insert would otherwise be a transaction of its own.
-    fn fill_answer_stats(&self, f: &QueueFilter, answers: &Answers) -> Result<()> {
-        let Answers::Folded { stats, .. } = answers else {
-            unreachable!("the tally's questions are selected in SQL (`passing_tally`)");
-        };
+    fn fill_answer_stats(&self, f: &QueueFilter, folded: &Folded) -> Result<()> {
         let mut insert = self
             .conn
             .prepare("INSERT INTO temp.lv_stats(image, label, total) VALUES (?1, ?2, ?3)")?;
-        for s in stats {
+        for s in &folded.stats {
             let t = s.tally;
             if f.passes(t.yes, t.no, t.total()) {
-                let (image, label) = answers.question(s);
+                let (image, label) = folded.question(s);
                 insert.execute(params![image, label, t.total()])?;
             }
         }

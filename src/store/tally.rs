@@ -71,13 +71,6 @@ pub(crate) fn replace<'a>(
     Ok(())
 }
 
-/// Leaves the tally stale after a write of judgments it cannot follow: the next selection that
-/// reads it builds it again.
-pub(crate) fn forget(conn: &Connection) -> Result<()> {
-    conn.execute("DELETE FROM answer_tally_stamp", [])?;
-    Ok(())
-}
-
 /// Keeps the tally after judgment events `ids` were written in this transaction (`added` of
 /// them new): their questions are counted again and the stamp moves by `added`. A stale
 /// tally stays stale (its stamp was off before and is off by as much after); a file with no
@@ -575,13 +568,19 @@ mod tests {
         assert_eq!(stored(&s), folded(&s));
     }
 
-    #[test]
-    fn an_answer_whose_tally_cannot_be_written_is_not_written_either() {
-        let (_dir, s) = project();
+    /// A project with one answer, and its tally built by a selection.
+    fn tallied_project() -> (tempfile::TempDir, Store) {
+        let (dir, s) = project();
         s.append_answer("img0", "a", Answer::Yes, "ann", "s", None)
             .unwrap();
         s.select_images(&filter(0)).unwrap();
         assert!(current(&s));
+        (dir, s)
+    }
+
+    #[test]
+    fn an_answer_whose_tally_cannot_be_written_is_not_written_either() {
+        let (_dir, s) = tallied_project();
         // The tally's update fails after the answer's insert, in the same transaction (as a
         // crash between the two would end it): neither lands.
         s.conn()
@@ -614,11 +613,7 @@ mod tests {
 
     #[test]
     fn two_sessions_answering_one_file_at_once_both_keep_the_tally() {
-        let (_dir, s) = project();
-        s.append_answer("img0", "a", Answer::Yes, "ann", "s", None)
-            .unwrap();
-        s.select_images(&filter(0)).unwrap();
-        assert!(current(&s));
+        let (_dir, s) = tallied_project();
         let path = s.path().to_path_buf();
         // Two processes' connections (each its own Store), answering and undoing the same
         // questions at the same time.

@@ -749,19 +749,11 @@ impl TargetState {
                 )
             })
             .collect::<rusqlite::Result<Vec<bool>>>()?;
-        let mut state = TargetState::load(tx, classes)?;
-        state.target_has = target_has;
-        state.names = crate::text::NameSet::new(names.iter().map(String::as_str));
-        state.allow_other_annotators = opts.allow_other_annotators;
-        Ok(state)
-    }
-
-    fn load(conn: &Connection, classes: HashMap<String, u32>) -> Result<TargetState> {
-        let images = conn
+        let images = tx
             .prepare("SELECT key, id, sha256 FROM images")?
             .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
             .collect::<rusqlite::Result<_>>()?;
-        let models = conn
+        let models = tx
             .prepare("SELECT name, id, source, imported_at FROM models")?
             .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))?
             .collect::<rusqlite::Result<_>>()?;
@@ -770,9 +762,9 @@ impl TargetState {
             images,
             models,
             candidates: HashSet::new(),
-            names: crate::text::NameSet::default(),
-            allow_other_annotators: false,
-            target_has: vec![false; KINDS.len()],
+            names: crate::text::NameSet::new(names.iter().map(String::as_str)),
+            allow_other_annotators: opts.allow_other_annotators,
+            target_has,
             pending: KINDS.iter().map(|k| pending::Pending::new(k)).collect(),
         })
     }
