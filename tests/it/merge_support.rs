@@ -109,22 +109,25 @@ pub struct State {
     pub images: Vec<String>,
 }
 
+/// Each row `sql` gives, its values in a comparable form (`value|value|...|`).
+pub fn rows(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(sql).unwrap();
+    let n = stmt.column_count();
+    stmt.query_map([], |r| {
+        let mut line = String::new();
+        for i in 0..n {
+            line.push_str(&format!("{:?}|", r.get_ref(i)?));
+        }
+        Ok(line)
+    })
+    .unwrap()
+    .collect::<rusqlite::Result<_>>()
+    .unwrap()
+}
+
 pub fn state(path: &Path) -> State {
     let store = Store::open(path).unwrap();
-    let rows = |sql: &str| -> Vec<String> {
-        let mut stmt = store.conn_for_tests().prepare(sql).unwrap();
-        let n = stmt.column_count();
-        stmt.query_map([], |r| {
-            let mut line = String::new();
-            for i in 0..n {
-                line.push_str(&format!("{:?}|", r.get_ref(i)?));
-            }
-            Ok(line)
-        })
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap()
-    };
+    let rows = |sql: &str| rows(store.conn_for_tests(), sql);
     State {
         events: store.events().unwrap(),
         current: store.current_answers().unwrap(),

@@ -12,8 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::merge_support::{
-    checkout_of, checksum, copy_db, copy_with_answer_in_log, fails, labelvet, ok, s, small_project,
-    with_suffix,
+    self, checkout_of, checksum, copy_db, copy_with_answer_in_log, fails, labelvet, ok, s,
+    small_project, with_suffix,
 };
 use labelvet::store::{Answer, Store};
 use rusqlite::Connection;
@@ -665,18 +665,7 @@ fn contents(path: &Path) -> String {
         if ty != "table" {
             continue;
         }
-        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{name}\"")).unwrap();
-        let n = stmt.column_count();
-        let mut rows: Vec<String> = stmt
-            .query_map([], |r| {
-                Ok((0..n)
-                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
-                    .collect::<Vec<_>>()
-                    .join("|"))
-            })
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let mut rows = merge_support::rows(&conn, &format!("SELECT * FROM \"{name}\""));
         rows.sort();
         out.push_str(&format!("{name}: {}\n", rows.join("\n")));
     }
