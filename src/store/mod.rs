@@ -61,6 +61,9 @@ pub struct Store {
     /// Inside [`Store::with_rollback_journal`] with the file to itself: no second connection
     /// may be opened (it would wait for this one's lock).
     exclusive: bool,
+    /// The questions of the last queue selection made on this connection
+    /// ([`Store::select_queue`]).
+    selection: std::cell::RefCell<queue::Selection>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -94,6 +97,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             exclusive: false,
+            selection: Default::default(),
         };
         store.configure()?;
         store
@@ -136,6 +140,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             exclusive: false,
+            selection: Default::default(),
         };
         let version = store.check_identity()?;
         store.configure().map_err(|e| locked_or(path, e))?;

@@ -177,21 +177,6 @@ impl Store {
         self.named(|| events::select(&self.conn, "1", []))
     }
 
-    /// Adds every candidate of `image_ids` to the session's selection (the temporary queue
-    /// `select_queue` made on this connection): gold images mixed into a queue.
-    pub fn add_to_selection(&self, image_ids: &[i64]) -> Result<()> {
-        self.named(|| {
-            let mut stmt = self.conn.prepare_cached(
-                "INSERT OR IGNORE INTO temp.lv_queue(image_id, label)
-                 SELECT image_id, label FROM candidates WHERE image_id = ?1",
-            )?;
-            for id in image_ids {
-                stmt.execute([id])?;
-            }
-            Ok(())
-        })
-    }
-
     /// (questions, experts, events) of the gold answers and of the verdicts, for `info`.
     pub fn quality_counts(&self) -> Result<[(u64, u64, u64); 2]> {
         let counts = |current: Vec<CurrentAnswer>, events: u64| {

@@ -1,16 +1,16 @@
 //! The questions a filtered annotation queue asks (`labelvet annotate --class`, `--subtree`,
 //! `--disputed`, ...).
 //!
-//! A selection is computed once into a temporary table of (image id, label) on the
-//! session's own connection: the annotator's progress, resume point and open counts are read
-//! against it with index probes, and only the selected image ids come back to the session.
+//! A selection is computed once and kept in memory on the store, as its (image id, label)
+//! pairs: the annotator's progress, resume point and open counts are read against it, and only
+//! the selected images come back to the session.
 //! Answer-based filters need every question's current answers across annotators: without a
 //! class they read the project's tally of them (`store::tally`, one row per answered question,
 //! in the candidates' order), which the selection rebuilds first when it is stale (the only
 //! write to the project file a selection makes); with `--class`/`--subtree` they fold the
 //! answers to those classes in memory by the event log's rule.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::params;
 
@@ -207,53 +207,77 @@ const ANSWERED: &str = "EXISTS (
     WHERE j.image = i.key AND j.label = q.label AND j.annotator = ?1 AND j.answer <> 'retract'
       AND NOT EXISTS (SELECT 1 FROM judgments r WHERE r.retracts = j.id))";
 
-/// Selected questions to `temp.lv_queue`, [`SelectionWriter::ROWS`] to a statement: a
-/// `--needs` selection writes a million of them, and a statement each took about a tenth of
-/// its time more (1.18 M questions, 2.6 M answers).
-struct SelectionWriter<'c> {
-    full: rusqlite::Statement<'c>,
-    conn: &'c rusqlite::Connection,
-    batch: Vec<rusqlite::types::Value>,
+/// The questions of a selection: (image id, label) pairs, sorted by image id and then label,
+/// the labels interned. Held in memory on the store rather than in a temporary table: a
+/// `--needs` selection has a million questions, and writing each to a table took a third of
+/// its time (1.18 M questions, 2.6 M answers); the session only ever asks for one image's
+/// questions, or whether the selection holds one question.
+#[derive(Debug, Default)]
+pub(crate) struct Selection {
+    labels: Vec<String>,
+    index: HashMap<String, u32>,
+    rows: Vec<(i64, u32)>,
 }
 
-impl<'c> SelectionWriter<'c> {
-    const ROWS: usize = 64;
-
-    fn new(conn: &'c rusqlite::Connection) -> Result<Self> {
-        Ok(SelectionWriter {
-            full: conn.prepare(&Self::sql(Self::ROWS))?,
-            conn,
-            batch: Vec::with_capacity(3 * Self::ROWS),
-        })
+impl Selection {
+    fn push(&mut self, image_id: i64, label: &str) {
+        let l = match self.index.get(label) {
+            Some(&l) => l,
+            None => {
+                let l = self.labels.len() as u32;
+                self.labels.push(label.to_string());
+                self.index.insert(label.to_string(), l);
+                l
+            }
+        };
+        self.rows.push((image_id, l));
     }
 
-    fn sql(rows: usize) -> String {
-        format!(
-            "INSERT INTO temp.lv_queue(image_id, label, total) VALUES {}",
-            vec!["(?, ?, ?)"; rows].join(", ")
-        )
+    /// Puts the questions in (image id, label) order and drops repeats; called once they are
+    /// all in. They come in key order, which is id order when the images were added in key
+    /// order, and the sort then finds them in order in one pass.
+    fn seal(&mut self) {
+        let labels = &self.labels;
+        self.rows.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| labels[a.1 as usize].cmp(&labels[b.1 as usize]))
+        });
+        self.rows.dedup();
     }
 
-    fn push(&mut self, image_id: i64, label: &str, total: u64) -> Result<()> {
-        self.batch.extend([
-            image_id.into(),
-            label.to_string().into(),
-            (total as i64).into(),
-        ]);
-        if self.batch.len() == 3 * Self::ROWS {
-            self.full
-                .execute(rusqlite::params_from_iter(self.batch.drain(..)))?;
+    /// The selected labels of one image, in label order.
+    fn labels_of(&self, image_id: i64) -> impl Iterator<Item = &str> {
+        let start = self.rows.partition_point(|r| r.0 < image_id);
+        let len = self.rows[start..].partition_point(|r| r.0 == image_id);
+        self.rows[start..start + len]
+            .iter()
+            .map(|r| self.labels[r.1 as usize].as_str())
+    }
+
+    fn contains(&self, image_id: i64, label: &str) -> bool {
+        self.labels_of(image_id).any(|l| l == label)
+    }
+}
+
+/// The images of a selection as its questions come in key order, each image's questions
+/// together: each image's questions and answers counted.
+#[derive(Default)]
+struct Summary(Vec<QueueImage>);
+
+impl Summary {
+    fn push(&mut self, id: i64, key: &str, answers: u64) {
+        match self.0.last_mut() {
+            Some(last) if last.id == id => {
+                last.questions += 1;
+                last.answers += answers;
+            }
+            _ => self.0.push(QueueImage {
+                id,
+                key: key.to_string(),
+                questions: 1,
+                answers,
+            }),
         }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        if !self.batch.is_empty() {
-            self.conn
-                .prepare(&Self::sql(self.batch.len() / 3))?
-                .execute(rusqlite::params_from_iter(self.batch.drain(..)))?;
-        }
-        Ok(())
     }
 }
 
@@ -317,6 +341,8 @@ impl Store {
     }
 
     fn select(&self, annotator: Option<&str>, f: &QueueFilter) -> Result<Vec<QueueImage>> {
+        // A selection that fails leaves none behind, not the one before.
+        self.selection.take();
         fill_keys(self, "lv_labels", f.labels.as_deref())?;
         fill_keys(self, "lv_orig", f.original_labels.as_deref())?;
         self.conn.execute_batch(
@@ -337,11 +363,7 @@ impl Store {
         self.conn.execute_batch(
             "DROP TABLE IF EXISTS temp.lv_stats;
              CREATE TEMP TABLE lv_stats(image TEXT, label TEXT, total INTEGER,
-                                        PRIMARY KEY (image, label)) WITHOUT ROWID;
-             DROP TABLE IF EXISTS temp.lv_queue;
-             CREATE TEMP TABLE lv_queue(image_id INTEGER, label TEXT,
-                                        total INTEGER NOT NULL DEFAULT 0,
-                                        PRIMARY KEY (image_id, label)) WITHOUT ROWID;",
+                                        PRIMARY KEY (image, label)) WITHOUT ROWID;",
         )?;
         let unanswered = f.unanswered_pass();
         let mut conds = vec!["1".to_string()];
@@ -377,47 +399,59 @@ impl Store {
             // number.
             conds.push("?1 IS NULL".into());
         }
-        let insert = |from: &str, total: &str, conds: &[String], params| -> Result<()> {
+        let mut selection = Selection::default();
+        let mut summary = Summary::default();
+        // Each image's questions come together, in key order; `order` is that order in terms
+        // of the rows `from` walks first, so that SQLite sorts nothing it walks in order.
+        let mut read = |from: &str, total: &str, order: &str, conds: &[String], params| {
             let sql = format!(
-                "INSERT INTO temp.lv_queue(image_id, label, total)
-                 SELECT c.image_id, c.label, {total} FROM {from} WHERE {}",
+                "SELECT c.image_id, i.key, c.label, {total} FROM {from} WHERE {} ORDER BY {order}",
                 conds.join(" AND ")
             );
-            self.conn
-                .execute(&sql, rusqlite::params_from_iter(params))?;
-            Ok(())
+            let mut stmt = self.conn.prepare(&sql)?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(0)?;
+                let total: i64 = r.get(3)?;
+                selection.push(id, str_at(r, 2)?);
+                summary.push(id, str_at(r, 1)?, total as u64);
+            }
+            Ok::<(), crate::error::Error>(())
         };
         if !f.reads_answers() {
-            insert(
+            read(
                 "candidates c JOIN images i ON i.id = c.image_id",
                 "0",
+                "i.key, c.label",
                 &conds,
                 params,
             )?;
         } else {
-            // The answers are read and the selection written in one transaction, so that the
-            // tally found current is the tally read.
+            // The answers and the questions are read in one transaction, so that the tally
+            // found current is the tally read.
             let tx = self.conn.unchecked_transaction()?;
             match self.answers(f)? {
                 Answers::Tally => {
                     conds.push(passing_tally(f, &mut params));
-                    insert(
+                    read(
                         // `+c.label`: the candidate is found among its image's few by the
                         // primary key, not through the index by label, whose probes jump from
                         // class to class (20% slower on 221,028 questions).
                         "answer_tally t CROSS JOIN images i ON i.key = t.image
                          CROSS JOIN candidates c ON c.image_id = i.id AND +c.label = t.label",
                         "t.yes + t.no + t.maybe",
+                        "t.image, t.label",
                         &conds,
                         params,
                     )?;
                 }
                 Answers::Folded(folded) => {
                     self.fill_answer_stats(f, &folded)?;
-                    insert(
+                    read(
                         "temp.lv_stats s CROSS JOIN images i ON i.key = s.image
                          CROSS JOIN candidates c ON c.image_id = i.id AND c.label = s.label",
                         "s.total",
+                        "s.image, s.label",
                         &conds,
                         params,
                     )?;
@@ -425,22 +459,9 @@ impl Store {
             }
             tx.commit()?;
         }
-        let mut stmt = self.conn.prepare(
-            "SELECT q.image_id, i.key, count(*), sum(q.total)
-             FROM temp.lv_queue q JOIN images i ON i.id = q.image_id
-             GROUP BY q.image_id ORDER BY i.key",
-        )?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(QueueImage {
-                    id: r.get(0)?,
-                    key: r.get(1)?,
-                    questions: r.get(2)?,
-                    answers: r.get(3)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        selection.seal();
+        *self.selection.borrow_mut() = selection;
+        Ok(summary.0)
     }
 
     /// The selection when a question nobody has answered passes the answer filters (`--needs`,
@@ -449,9 +470,8 @@ impl Store {
     /// once in (image key, label) order, the order of the current answers' table, and the two
     /// are walked together: each candidate meets its question's answers, if any, by a
     /// comparison with the table's next run instead of a look-up, and only the passing
-    /// questions are written to `temp.lv_queue`. Writing every answered question to a
-    /// temporary table and joining it with the candidates, as the other filters do, took most
-    /// of a `--needs` selection's time.
+    /// questions are kept. Writing every answered question to a temporary table and joining it
+    /// with the candidates, as the other filters do, took most of a `--needs` selection's time.
     fn select_walking_candidates(
         &self,
         annotator: Option<&str>,
@@ -467,7 +487,8 @@ impl Store {
             }
             Answers::Folded(folded) => Walk::Folded(folded),
         };
-        let mut insert = SelectionWriter::new(&tx)?;
+        let mut selection = Selection::default();
+        let mut summary = Summary::default();
         let mut stmt = tx.prepare(&format!(
             "SELECT i.id, i.key, c.label FROM images i JOIN candidates c ON c.image_id = i.id
              WHERE {} ORDER BY i.key, c.label",
@@ -477,7 +498,6 @@ impl Store {
             Some(a) => stmt.query([a])?,
             None => stmt.query([])?,
         };
-        let mut out: Vec<QueueImage> = Vec::new();
         while let Some(r) = rows.next()? {
             let (id, key, label): (i64, &str, &str) = (r.get(0)?, str_at(r, 1)?, str_at(r, 2)?);
             let (pass, answers) = match walk.find(key, label)? {
@@ -487,28 +507,17 @@ impl Store {
             if !pass {
                 continue;
             }
-            insert.push(id, label, answers)?;
-            match out.last_mut() {
-                Some(last) if last.id == id => {
-                    last.questions += 1;
-                    last.answers += answers;
-                }
-                _ => out.push(QueueImage {
-                    id,
-                    key: key.to_string(),
-                    questions: 1,
-                    answers,
-                }),
-            }
+            selection.push(id, label);
+            summary.push(id, key, answers);
         }
         drop(rows);
         drop(stmt);
-        insert.flush()?;
-        drop(insert);
         drop(walk);
         drop(tally_stmt);
         tx.commit()?;
-        Ok(out)
+        selection.seal();
+        *self.selection.borrow_mut() = selection;
+        Ok(summary.0)
     }
 
     /// Where this selection reads the current answers from (called inside its transaction):
@@ -603,51 +612,68 @@ impl Store {
 
     /// Drops every image but `keep` from the selection (a sample of it).
     pub fn restrict_selection(&self, keep: &[i64]) -> Result<()> {
+        let keep: HashSet<i64> = keep.iter().copied().collect();
+        self.selection
+            .borrow_mut()
+            .rows
+            .retain(|r| keep.contains(&r.0));
+        Ok(())
+    }
+
+    /// Adds every candidate of `image_ids` to the selection: gold images mixed into a queue.
+    pub fn add_to_selection(&self, image_ids: &[i64]) -> Result<()> {
         self.named(|| {
-            self.conn.execute_batch(
-                "DROP TABLE IF EXISTS temp.lv_keep;
-                 CREATE TEMP TABLE lv_keep(id INTEGER PRIMARY KEY);",
-            )?;
             let mut stmt = self
                 .conn
-                .prepare("INSERT OR IGNORE INTO temp.lv_keep(id) VALUES (?1)")?;
-            for id in keep {
-                stmt.execute([id])?;
+                .prepare_cached("SELECT label FROM candidates WHERE image_id = ?1")?;
+            let mut selection = self.selection.borrow_mut();
+            for &id in image_ids {
+                let mut rows = stmt.query([id])?;
+                while let Some(r) = rows.next()? {
+                    selection.push(id, str_at(r, 0)?);
+                }
             }
-            self.conn.execute_batch(
-                "DELETE FROM temp.lv_queue WHERE image_id NOT IN (SELECT id FROM temp.lv_keep);
-                 DROP TABLE temp.lv_keep;",
-            )?;
+            selection.seal();
             Ok(())
         })
     }
 
     /// The selected labels of one image.
     pub fn selection_labels(&self, image_id: i64) -> Result<Vec<String>> {
-        self.named(|| {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT label FROM temp.lv_queue WHERE image_id = ?1 ORDER BY label",
-            )?;
-            let rows = stmt
-                .query_map([image_id], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()?;
-            Ok(rows)
-        })
+        Ok(self
+            .selection
+            .borrow()
+            .labels_of(image_id)
+            .map(str::to_string)
+            .collect())
     }
 
     /// True when the image has a selected question the annotator has not answered and they have
     /// not flagged it: where a filtered session stops.
     pub fn selection_is_open(&self, annotator: &str, image_id: i64) -> Result<bool> {
+        let labels = self.selection_labels(image_id)?;
+        if labels.is_empty() {
+            return Ok(false);
+        }
         self.named(|| {
-            let sql = format!(
-                "SELECT 1 FROM images i WHERE i.id = ?2
-                   AND EXISTS (SELECT 1 FROM temp.lv_queue q WHERE q.image_id = i.id AND NOT {ANSWERED})
-                   AND NOT {FLAGGED_BY}"
-            );
-            Ok(self
+            let flagged = format!("SELECT 1 FROM images i WHERE i.id = ?2 AND {FLAGGED_BY}");
+            if self
                 .conn
-                .prepare_cached(&sql)?
-                .exists(params![annotator, image_id])?)
+                .prepare_cached(&flagged)?
+                .exists(params![annotator, image_id])?
+            {
+                return Ok(false);
+            }
+            let answered = format!(
+                "SELECT 1 FROM images i, (SELECT ?3 AS label) q WHERE i.id = ?2 AND {ANSWERED}"
+            );
+            let mut answered = self.conn.prepare_cached(&answered)?;
+            for label in &labels {
+                if !answered.exists(params![annotator, image_id, label])? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
         })
     }
 
@@ -658,19 +684,206 @@ impl Store {
     /// when the annotator has answered a few).
     pub fn selection_counts(&self, annotator: &str) -> Result<(u64, u64)> {
         self.named(|| {
-            let total: u64 =
-                self.conn
-                    .query_row("SELECT count(*) FROM temp.lv_queue", [], |r| r.get(0))?;
-            let answered: u64 = self.conn.query_row(
-                &format!(
-                    "SELECT count(*) FROM ({STANDING_OF_ANNOTATOR}) a
-                     JOIN images i ON i.key = a.image
-                     JOIN temp.lv_queue q ON q.image_id = i.id AND q.label = a.label"
-                ),
-                [annotator],
-                |r| r.get(0),
-            )?;
-            Ok((total, answered))
+            let selection = self.selection.borrow();
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "SELECT i.id, a.label FROM ({STANDING_OF_ANNOTATOR}) a
+                 JOIN images i ON i.key = a.image"
+            ))?;
+            let mut rows = stmt.query([annotator])?;
+            let mut answered = 0;
+            while let Some(r) = rows.next()? {
+                if selection.contains(r.get(0)?, str_at(r, 1)?) {
+                    answered += 1;
+                }
+            }
+            Ok((selection.rows.len() as u64, answered))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::store::{ImageRecord, test_store};
+
+    /// Keys inserted in this order, so that image ids do not follow key order.
+    const KEYS: [&str; 5] = ["k3", "k0", "k4", "k1", "k2"];
+    const LABELS: [&str; 3] = ["a", "b", "c"];
+    const WHO: [&str; 2] = ["ann", "bob"];
+
+    fn filter(which: u8) -> QueueFilter {
+        let f = QueueFilter::default();
+        match which {
+            0 => QueueFilter {
+                needs: Some(2),
+                ..f
+            },
+            1 => QueueFilter {
+                disputed: true,
+                ..f
+            },
+            2 => QueueFilter {
+                uncertain: Some((0.3, 1.0)),
+                ..f
+            },
+            3 => QueueFilter {
+                labels: Some(vec!["b".into(), "c".into()]),
+                needs: Some(2),
+                ..f
+            },
+            4 => QueueFilter {
+                labels: Some(vec!["a".into()]),
+                ..f
+            },
+            _ => QueueFilter {
+                original_labels: Some(vec!["b".into()]),
+                count_answers: true,
+                ..f
+            },
+        }
+    }
+
+    /// The selection `f` makes, by its definition: every candidate, its current answers
+    /// counted from the event log's fold.
+    fn expected(s: &Store, f: &QueueFilter) -> BTreeSet<(i64, String)> {
+        let mut answers: BTreeMap<(String, String), (i64, i64, i64)> = BTreeMap::new();
+        for a in s.current_answers().unwrap() {
+            let t = answers.entry((a.image, a.label)).or_default();
+            match a.answer {
+                Answer::Yes => t.0 += 1,
+                Answer::No => t.1 += 1,
+                Answer::Maybe => t.2 += 1,
+            }
+        }
+        let mut stmt = s
+            .conn()
+            .prepare(
+                "SELECT i.id, i.key, c.label, i.original_label
+                 FROM candidates c JOIN images i ON i.id = c.image_id",
+            )
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<(i64, String, String, Option<String>)>>>()
+            .unwrap();
+        let has = |list: &Option<Vec<String>>, v: &str| {
+            list.as_ref().is_none_or(|l| l.iter().any(|x| x == v))
+        };
+        rows.into_iter()
+            .filter(|(_, key, label, original)| {
+                let (yes, no, maybe) = answers
+                    .get(&(key.clone(), label.clone()))
+                    .copied()
+                    .unwrap_or_default();
+                has(&f.labels, label)
+                    && has(&f.original_labels, original.as_deref().unwrap_or(""))
+                    && f.passes(yes, no, yes + no + maybe)
+            })
+            .map(|(id, _, label, _)| (id, label))
+            .collect()
+    }
+
+    fn answered_by(s: &Store, who: &str) -> BTreeSet<(String, String)> {
+        s.current_answers()
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.annotator == who)
+            .map(|a| (a.image, a.label))
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// The selection held in memory answers the session's questions (an image's labels,
+        /// whether it is open, the counts; after a sample and with gold images added) as the
+        /// selection's definition does, whatever the order of the image ids.
+        #[test]
+        fn the_selection_answers_as_its_definition(
+            answers in proptest::collection::vec((0usize..5, 0usize..3, 0usize..2, 0usize..3), 0..24),
+            which in 0u8..6,
+            keep in proptest::collection::vec(any::<bool>(), 5),
+        ) {
+            let (_dir, s) = test_store(&LABELS);
+            let images: Vec<ImageRecord> = KEYS
+                .iter()
+                .enumerate()
+                .map(|(i, k)| ImageRecord::missing(k.to_string(), Some(LABELS[i % 3].into())))
+                .collect();
+            s.insert_images(&images).unwrap();
+            crate::store::predictions::rebuild_candidates(s.conn()).unwrap();
+            // A second candidate on some images, beside the original.
+            s.conn()
+                .execute_batch(
+                    "INSERT OR IGNORE INTO candidates(image_id, label, is_original)
+                     SELECT id, 'c', 0 FROM images WHERE id % 2 = 0;",
+                )
+                .unwrap();
+            for &(i, l, w, a) in &answers {
+                s.append_answer(KEYS[i], LABELS[l], Answer::ALL[a], WHO[w], "s", None)
+                    .unwrap();
+            }
+            let f = filter(which);
+            let want = expected(&s, &f);
+            let got = s.select_images(&f).unwrap();
+            let mut keys: Vec<(String, i64)> =
+                s.conn()
+                    .prepare("SELECT key, id FROM images")
+                    .unwrap()
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .unwrap()
+                    .collect::<rusqlite::Result<_>>()
+                    .unwrap();
+            keys.sort();
+            let images: Vec<(i64, String, u64)> = keys
+                .iter()
+                .filter_map(|(key, id)| {
+                    let n = want.iter().filter(|(i, _)| i == id).count() as u64;
+                    (n > 0).then(|| (*id, key.clone(), n))
+                })
+                .collect();
+            prop_assert_eq!(
+                got.iter().map(|q| (q.id, q.key.clone(), q.questions)).collect::<Vec<_>>(),
+                images
+            );
+            let labels_of = |want: &BTreeSet<(i64, String)>, id: i64| -> Vec<String> {
+                want.iter().filter(|(i, _)| *i == id).map(|(_, l)| l.clone()).collect()
+            };
+            let ann = answered_by(&s, "ann");
+            for (key, id) in &keys {
+                let labels = labels_of(&want, *id);
+                prop_assert_eq!(s.selection_labels(*id).unwrap(), labels.clone());
+                let open = labels.iter().any(|l| !ann.contains(&(key.clone(), l.clone())));
+                prop_assert_eq!(s.selection_is_open("ann", *id).unwrap(), open);
+            }
+            let answered = want
+                .iter()
+                .filter(|(id, l)| {
+                    let key = &keys.iter().find(|k| k.1 == *id).unwrap().0;
+                    ann.contains(&(key.clone(), l.clone()))
+                })
+                .count() as u64;
+            prop_assert_eq!(s.selection_counts("ann").unwrap(), (want.len() as u64, answered));
+
+            // A sample of the images, then one image's every candidate added (a gold image).
+            let kept: Vec<i64> = keys.iter().zip(&keep).filter(|(_, k)| **k).map(|(k, _)| k.1).collect();
+            s.restrict_selection(&kept).unwrap();
+            let mut want: BTreeSet<(i64, String)> =
+                want.into_iter().filter(|(id, _)| kept.contains(id)).collect();
+            let gold = keys[0].1;
+            s.add_to_selection(&[gold]).unwrap();
+            for l in s.candidates(gold).unwrap() {
+                want.insert((gold, l.label));
+            }
+            for (_, id) in &keys {
+                prop_assert_eq!(s.selection_labels(*id).unwrap(), labels_of(&want, *id));
+            }
+            prop_assert_eq!(s.selection_counts("bob").unwrap().0, want.len() as u64);
+        }
     }
 }
