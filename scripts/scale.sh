@@ -15,6 +15,10 @@
 #   judgments    `judgments import` of the 5 M answers into a copy of the big project, once
 #   report       `report` (frequency, and Dawid-Skene with --json) over the 5 M answers, RUNS times
 #   export       `export --format parquet` of the 5 M answers (three files), RUNS times
+#   queue        the queue without a class on 2.6 M answers: the first 2,600,000 of the 5 M
+#                answers into a copy of the 1.28 M-image project (made once; its first selection
+#                builds the answers' tally), then `annotate --disputed`, `--uncertain 0.2..0.8`
+#                and `--needs 3`, each selected RUNS times
 #   annotate     `annotate` opened in tmux on the 1.28 M-image project (10 models' candidates):
 #                time to the first frame showing a question, peak RSS; then 5 answers, quit, and
 #                a check that all 5 are on disk; RUNS times
@@ -122,6 +126,29 @@ step_export() {
             -o "$DIR/export-parquet"
     done
     ls -l "$DIR/export-parquet" >&2
+}
+
+# `annotate` without a terminal selects the annotator's queue, then stops at "needs a terminal";
+# a run passes when it got that far (and not, say, to "no image matches").
+SELECT_QUEUE='"$0" annotate "$@" --annotator zed </dev/null 2>&1 | grep -q "needs a terminal"'
+
+step_queue() {
+    local q=$DIR/q26.db
+    if [ ! -e "$DIR/.q26-complete" ]; then
+        rm -f "$q"*
+        log "making $q: the first 2,600,000 answers into a copy of base.db"
+        # `head` closes the pipe early: zcat's SIGPIPE is expected.
+        { zcat "$IN/answers.csv.gz" || true; } | head -n 2600001 | gzip -1 >"$DIR/a26.csv.gz"
+        cp "$DIR/base.db" "$q"
+        "$BIN" judgments import "$q" "$DIR/a26.csv.gz" >/dev/null
+        bash -c "$SELECT_QUEUE" "$BIN" "$q" --disputed
+        touch "$DIR/.q26-complete"
+    fi
+    for r in $(seq "$FIRST_RUN" "$RUNS"); do
+        measure queue-disputed "$r" bash -c "$SELECT_QUEUE" "$BIN" "$q" --disputed
+        measure queue-uncertain "$r" bash -c "$SELECT_QUEUE" "$BIN" "$q" --uncertain 0.2..0.8
+        measure queue-needs "$r" bash -c "$SELECT_QUEUE" "$BIN" "$q" --needs 3
+    done
 }
 
 # The screen in a private tmux server, 200x60, half-blocks (the images are not on disk: the
@@ -233,7 +260,7 @@ step_summary() {
 
 # ---- dispatch ----
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(build gen init predictions judgments report export annotate merge summary)
+[ ${#steps[@]} -gt 0 ] || steps=(build gen init predictions judgments report export queue annotate merge summary)
 for s in "${steps[@]}"; do
     log "step $s"
     "step_$s"
