@@ -201,8 +201,8 @@ impl QueueSpec {
     }
 
     /// Selects the annotator's queue in the store (see [`Store::select_queue`]), keeps the
-    /// sample, and returns its images in the spec's order. The selection stays on the store's
-    /// connection, narrowed to the sample, for the session's per-image look-ups.
+    /// sample, and returns its images in the spec's order. The selection stays on the store,
+    /// narrowed to the sample, for the session's per-image look-ups.
     pub(crate) fn select(
         &self,
         store: &Store,

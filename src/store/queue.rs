@@ -327,15 +327,15 @@ fn fill_keys(store: &Store, table: &str, keys: Option<&[String]>) -> Result<()> 
 impl Store {
     /// Computes the selected questions of the annotator's queue (their assignment, else every
     /// image) and returns the images that have at least one, in key order. The selection stays on
-    /// this connection for [`Store::selection_labels`], [`Store::selection_is_open`] and the
-    /// counts, until the next call.
+    /// the store for [`Store::selection_labels`], [`Store::selection_is_open`] and the counts,
+    /// until the next call.
     pub fn select_queue(&self, annotator: &str, f: &QueueFilter) -> Result<Vec<QueueImage>> {
         self.named(|| self.select(Some(annotator), f))
     }
 
     /// The images of the whole project (whoever they are assigned to) with at least one question
     /// passing the filter, in key order: what `checkout` and `assign` hand out when asked for a
-    /// selection. The selection stays on this connection as [`Store::select_queue`]'s does.
+    /// selection. The selection stays on the store as [`Store::select_queue`]'s does.
     pub fn select_images(&self, f: &QueueFilter) -> Result<Vec<QueueImage>> {
         self.named(|| self.select(None, f))
     }
