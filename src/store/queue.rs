@@ -656,21 +656,19 @@ impl Store {
             return Ok(false);
         }
         self.named(|| {
-            let flagged = format!("SELECT 1 FROM images i WHERE i.id = ?2 AND {FLAGGED_BY}");
-            if self
-                .conn
-                .prepare_cached(&flagged)?
-                .exists(params![annotator, image_id])?
-            {
-                return Ok(false);
-            }
             let answered = format!(
                 "SELECT 1 FROM images i, (SELECT ?3 AS label) q WHERE i.id = ?2 AND {ANSWERED}"
             );
             let mut answered = self.conn.prepare_cached(&answered)?;
             for label in &labels {
                 if !answered.exists(params![annotator, image_id, label])? {
-                    return Ok(true);
+                    // An open question: the image is open unless they flagged it.
+                    let flagged =
+                        format!("SELECT 1 FROM images i WHERE i.id = ?2 AND {FLAGGED_BY}");
+                    return Ok(!self
+                        .conn
+                        .prepare_cached(&flagged)?
+                        .exists(params![annotator, image_id])?);
                 }
             }
             Ok(false)
