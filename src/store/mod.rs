@@ -61,8 +61,8 @@ pub struct Store {
     /// Inside [`Store::with_rollback_journal`] with the file to itself: no second connection
     /// may be opened (it would wait for this one's lock).
     exclusive: bool,
-    /// The questions of the last queue selection made on this connection
-    /// ([`Store::select_queue`]).
+    /// The questions of the last queue selection made on this store
+    /// ([`Store::select_queue`]), kept for the session's look-ups.
     selection: std::cell::RefCell<queue::Selection>,
 }
 
