@@ -259,19 +259,23 @@ impl Selection {
     }
 }
 
-/// The images of a selection as its questions come in key order, each image's questions
-/// together: each image's questions and answers counted.
+/// A selection as its questions come in, in key order with each image's questions together:
+/// the questions, and each image's questions and answers counted.
 #[derive(Default)]
-struct Summary(Vec<QueueImage>);
+struct Picked {
+    selection: Selection,
+    images: Vec<QueueImage>,
+}
 
-impl Summary {
-    fn push(&mut self, id: i64, key: &str, answers: u64) {
-        match self.0.last_mut() {
+impl Picked {
+    fn push(&mut self, id: i64, key: &str, label: &str, answers: u64) {
+        self.selection.push(id, label);
+        match self.images.last_mut() {
             Some(last) if last.id == id => {
                 last.questions += 1;
                 last.answers += answers;
             }
-            _ => self.0.push(QueueImage {
+            _ => self.images.push(QueueImage {
                 id,
                 key: key.to_string(),
                 questions: 1,
@@ -399,8 +403,7 @@ impl Store {
             // number.
             conds.push("?1 IS NULL".into());
         }
-        let mut selection = Selection::default();
-        let mut summary = Summary::default();
+        let mut picked = Picked::default();
         // Each image's questions come together, in key order; `order` is that order in terms
         // of the rows `from` walks first, so that SQLite sorts nothing it walks in order.
         let mut read = |from: &str, total: &str, order: &str, conds: &[String], params| {
@@ -413,8 +416,7 @@ impl Store {
             while let Some(r) = rows.next()? {
                 let id: i64 = r.get(0)?;
                 let total: i64 = r.get(3)?;
-                selection.push(id, str_at(r, 2)?);
-                summary.push(id, str_at(r, 1)?, total as u64);
+                picked.push(id, str_at(r, 1)?, str_at(r, 2)?, total as u64);
             }
             Ok::<(), crate::error::Error>(())
         };
@@ -459,9 +461,7 @@ impl Store {
             }
             tx.commit()?;
         }
-        selection.seal();
-        *self.selection.borrow_mut() = selection;
-        Ok(summary.0)
+        Ok(self.keep(picked))
     }
 
     /// The selection when a question nobody has answered passes the answer filters (`--needs`,
@@ -487,8 +487,7 @@ impl Store {
             }
             Answers::Folded(folded) => Walk::Folded(folded),
         };
-        let mut selection = Selection::default();
-        let mut summary = Summary::default();
+        let mut picked = Picked::default();
         let mut stmt = tx.prepare(&format!(
             "SELECT i.id, i.key, c.label FROM images i JOIN candidates c ON c.image_id = i.id
              WHERE {} ORDER BY i.key, c.label",
@@ -507,17 +506,25 @@ impl Store {
             if !pass {
                 continue;
             }
-            selection.push(id, label);
-            summary.push(id, key, answers);
+            picked.push(id, key, label, answers);
         }
         drop(rows);
         drop(stmt);
         drop(walk);
         drop(tally_stmt);
         tx.commit()?;
+        Ok(self.keep(picked))
+    }
+
+    /// Keeps the picked questions as the store's selection; returns its images.
+    fn keep(&self, picked: Picked) -> Vec<QueueImage> {
+        let Picked {
+            mut selection,
+            images,
+        } = picked;
         selection.seal();
         *self.selection.borrow_mut() = selection;
-        Ok(summary.0)
+        images
     }
 
     /// Where this selection reads the current answers from (called inside its transaction):
