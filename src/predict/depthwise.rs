@@ -195,13 +195,56 @@ unsafe fn avx512(a: &Args) {
 #[target_feature(enable = "avx")]
 unsafe fn avx(a: &Args) {
     use std::arch::x86_64::*;
+    // Two positions at a time: each tap's kernel vectors are loaded once for both, and the
+    // eight running sums are eight chains of additions in flight instead of four. Loads, not
+    // arithmetic, bound this loop (two per multiplication), so a quarter fewer is time saved.
+    let pairs = a.len / 2;
     unsafe {
         let mut c = 0usize;
         while c + 32 <= a.channels {
-            for i in 0..a.len as isize {
+            let b = a.bias.add(c);
+            for p in 0..pairs as isize {
+                let x = a.input.offset(2 * p * a.in_stride);
+                let y = x.offset(a.in_stride);
+                let mut s0 = _mm256_loadu_ps(b);
+                let mut s1 = _mm256_loadu_ps(b.add(8));
+                let mut s2 = _mm256_loadu_ps(b.add(16));
+                let mut s3 = _mm256_loadu_ps(b.add(24));
+                let (mut t0, mut t1, mut t2, mut t3) = (s0, s1, s2, s3);
+                for (&kix, &off) in a.tap_indices.iter().zip(a.offsets) {
+                    let k = a.kernel.add(kix * a.k_stride + c);
+                    let (k0, k1, k2, k3) = (
+                        _mm256_loadu_ps(k),
+                        _mm256_loadu_ps(k.add(8)),
+                        _mm256_loadu_ps(k.add(16)),
+                        _mm256_loadu_ps(k.add(24)),
+                    );
+                    let xs = x.offset(off).add(c);
+                    let ys = y.offset(off).add(c);
+                    s0 = _mm256_add_ps(s0, _mm256_mul_ps(k0, _mm256_loadu_ps(xs)));
+                    t0 = _mm256_add_ps(t0, _mm256_mul_ps(k0, _mm256_loadu_ps(ys)));
+                    s1 = _mm256_add_ps(s1, _mm256_mul_ps(k1, _mm256_loadu_ps(xs.add(8))));
+                    t1 = _mm256_add_ps(t1, _mm256_mul_ps(k1, _mm256_loadu_ps(ys.add(8))));
+                    s2 = _mm256_add_ps(s2, _mm256_mul_ps(k2, _mm256_loadu_ps(xs.add(16))));
+                    t2 = _mm256_add_ps(t2, _mm256_mul_ps(k2, _mm256_loadu_ps(ys.add(16))));
+                    s3 = _mm256_add_ps(s3, _mm256_mul_ps(k3, _mm256_loadu_ps(xs.add(24))));
+                    t3 = _mm256_add_ps(t3, _mm256_mul_ps(k3, _mm256_loadu_ps(ys.add(24))));
+                }
+                let o = a.output.offset(2 * p * a.out_stride).add(c);
+                let q = o.offset(a.out_stride);
+                _mm256_storeu_ps(o, s0);
+                _mm256_storeu_ps(o.add(8), s1);
+                _mm256_storeu_ps(o.add(16), s2);
+                _mm256_storeu_ps(o.add(24), s3);
+                _mm256_storeu_ps(q, t0);
+                _mm256_storeu_ps(q.add(8), t1);
+                _mm256_storeu_ps(q.add(16), t2);
+                _mm256_storeu_ps(q.add(24), t3);
+            }
+            if a.len % 2 == 1 {
+                let i = a.len as isize - 1;
                 let x = a.input.offset(i * a.in_stride);
                 let o = a.output.offset(i * a.out_stride);
-                let b = a.bias.add(c);
                 let mut s0 = _mm256_loadu_ps(b);
                 let mut s1 = _mm256_loadu_ps(b.add(8));
                 let mut s2 = _mm256_loadu_ps(b.add(16));
