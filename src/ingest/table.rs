@@ -220,22 +220,34 @@ pub fn json_lines<'a, T: DeserializeOwned>(
 /// order. Stops at `f`'s first error, and the reading thread with it. For a big file (a model's
 /// predictions over a million images), decompressing and parsing cost about as much as what is
 /// done with the records.
+///
+/// `f` borrows each record, and each batch goes back to the reading thread to be freed there.
+/// A record's strings were allocated on that thread: freed on this one, each went through the
+/// allocator's lock for the other thread's memory, which took about a tenth of a 10-model
+/// import's reading (12.8 M records, 8 allocations each).
 pub fn for_each_json_line<T: DeserializeOwned + Send>(
     reader: Box<dyn BufRead + Send>,
     file: &Path,
     what: &str,
-    mut f: impl FnMut(Result<(u64, T)>) -> Result<()>,
+    mut f: impl FnMut(u64, &T) -> Result<()>,
 ) -> Result<()> {
     const BATCH: usize = 1024;
     std::thread::scope(|scope| {
         // A few batches ahead at most: memory stays flat whatever the file's size.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<(u64, T)>>>(4);
+        // Batches taken, on their way back. The reading thread takes one back for each it
+        // sends, so no more than the batches in flight wait here.
+        let (back, taken) = std::sync::mpsc::channel::<Vec<Result<(u64, T)>>>();
         scope.spawn(move || {
             let mut batch = Vec::with_capacity(BATCH);
             for record in json_lines(reader, file, what) {
                 batch.push(record);
                 if batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    let mut next = taken
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                    next.clear();
+                    let full = std::mem::replace(&mut batch, next);
                     // Closed: the records taken so far had an error, and `f` stopped.
                     if tx.send(full).is_err() {
                         return;
@@ -244,10 +256,15 @@ pub fn for_each_json_line<T: DeserializeOwned + Send>(
             }
             let _ = tx.send(batch);
         });
-        for batch in rx {
-            for record in batch {
-                f(record)?;
+        for mut batch in rx {
+            for i in 0..batch.len() {
+                match &batch[i] {
+                    Ok((n, record)) => f(*n, record)?,
+                    Err(_) => return batch.swap_remove(i).map(|_| ()),
+                }
             }
+            // Gone: the reading thread has finished, and this last batch is freed here.
+            let _ = back.send(batch);
         }
         Ok(())
     })
