@@ -403,51 +403,56 @@ fn import_jsonl(
     let from_name = model_from_file_name(file);
     let mut named = false;
     let mut used_name = false;
-    table::for_each_json_line(reader, file, "a prediction record", |n, p: &JsonPrediction| {
-        named |= p.model.is_some();
-        let model = match (p.model.as_deref(), ctx.opts.model.as_deref()) {
-            (Some(m), _) | (None, Some(m)) => m,
-            (None, None) if !named => {
-                if !used_name {
-                    used_name = true;
-                    report
-                        .models_from_file_names
-                        .push((file.display().to_string(), from_name.clone()));
+    table::for_each_json_line(
+        reader,
+        file,
+        "a prediction record",
+        |n, p: &JsonPrediction| {
+            named |= p.model.is_some();
+            let model = match (p.model.as_deref(), ctx.opts.model.as_deref()) {
+                (Some(m), _) | (None, Some(m)) => m,
+                (None, None) if !named => {
+                    if !used_name {
+                        used_name = true;
+                        report
+                            .models_from_file_names
+                            .push((file.display().to_string(), from_name.clone()));
+                    }
+                    from_name.as_str()
                 }
-                from_name.as_str()
-            }
-            (None, None) => {
-                return Err(Error::input(
-                    file,
-                    n,
-                    "no `model` field, while earlier records name one; name it with --model",
-                ));
-            }
-        };
-        for (r, l) in p.topk.iter().enumerate() {
-            let label: std::borrow::Cow<'_, str> = match &l.label {
-                serde_json::Value::String(s) => s.into(),
-                serde_json::Value::Number(x) => x.to_string().into(),
-                other => {
+                (None, None) => {
                     return Err(Error::input(
                         file,
                         n,
-                        format!("label {other} is neither a class key nor an index"),
+                        "no `model` field, while earlier records name one; name it with --model",
                     ));
                 }
             };
-            ctx.add(
-                writer,
-                labels,
-                report,
-                At::Line(n),
-                &p.image,
-                model,
-                r as u32 + 1,
-                &label,
-                l.score,
-            )?;
-        }
-        Ok(())
-    })
+            for (r, l) in p.topk.iter().enumerate() {
+                let label: std::borrow::Cow<'_, str> = match &l.label {
+                    serde_json::Value::String(s) => s.into(),
+                    serde_json::Value::Number(x) => x.to_string().into(),
+                    other => {
+                        return Err(Error::input(
+                            file,
+                            n,
+                            format!("label {other} is neither a class key nor an index"),
+                        ));
+                    }
+                };
+                ctx.add(
+                    writer,
+                    labels,
+                    report,
+                    At::Line(n),
+                    &p.image,
+                    model,
+                    r as u32 + 1,
+                    &label,
+                    l.score,
+                )?;
+            }
+            Ok(())
+        },
+    )
 }
