@@ -141,6 +141,10 @@ fn register_model(conn: &Connection, name: &str, source: &str, clear: bool) -> R
 /// How many rows [`SortedPredictions`] holds before it sorts them and moves them to its run
 /// file: 2 Mi rows of 24 bytes, 48 MiB.
 const RUN_ROWS: usize = 1 << 21;
+/// Predictions written at once from which SQLite's sorter gets a helper thread for the index
+/// builds: 10 models' top-5 for ImageNet-train (64 M) gain from it, 10 models' top-5 for
+/// ImageNet-val (2.5 M) do not (about 0.5 s more CPU).
+const SORTER_HELPER_ROWS: u64 = 1 << 24;
 /// Rows to an `INSERT` statement when the sorted rows are written.
 const INSERT_ROWS: usize = 64;
 
@@ -382,13 +386,19 @@ impl<'c> SortedPredictions<'c> {
         // Built from sorted rows, by SQLite's sorter, which may share the sorting with a
         // helper thread here (as the merge lets it): the index by label over 30 M candidates
         // of 10 models was a third of the writing. The index comes out the same; the sorter
-        // holds more at once (peak RSS 322 -> 456 MB on ImageNet-train with 10 models).
-        self.conn.pragma_update(None, "threads", 2)?;
+        // holds more at once (peak RSS 322 -> 456 MB on ImageNet-train with 10 models). Below
+        // [`SORTER_HELPER_ROWS`] the helper costs more than it saves.
+        let helper = self.added >= SORTER_HELPER_ROWS;
+        if helper {
+            self.conn.pragma_update(None, "threads", 2)?;
+        }
         let built = indexes
             .iter()
             .chain(&candidate_indexes)
             .try_for_each(|(_, sql)| self.conn.execute_batch(sql));
-        self.conn.pragma_update(None, "threads", 0)?;
+        if helper {
+            self.conn.pragma_update(None, "threads", 0)?;
+        }
         built?;
         Ok(self.added)
     }
