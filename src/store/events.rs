@@ -586,6 +586,26 @@ pub(crate) fn with_indexes_rebuilt<T>(
     Ok(out)
 }
 
+/// Builds indexes dropped by [`drop_table_indexes`] again, from their statements. With
+/// `sorter_helper`, SQLite's sorter may share each build's sorting with a helper thread (the
+/// index comes out the same; the sorter holds more at once), which pays on large tables only.
+pub(crate) fn build_indexes(
+    conn: &Connection,
+    indexes: &[(String, String)],
+    sorter_helper: bool,
+) -> Result<()> {
+    if sorter_helper {
+        conn.pragma_update(None, "threads", 2)?;
+    }
+    let built = indexes
+        .iter()
+        .try_for_each(|(_, sql)| conn.execute_batch(sql));
+    if sorter_helper {
+        conn.pragma_update(None, "threads", 0)?;
+    }
+    Ok(built?)
+}
+
 /// Drops the kind's secondary indexes; returns their names and statements.
 pub(crate) fn drop_secondary_indexes(
     tx: &Transaction<'_>,

@@ -383,23 +383,12 @@ impl<'c> SortedPredictions<'c> {
         insert.flush()?;
         out.flush()?;
         add_answered_candidates(self.conn)?;
-        // Built from sorted rows, by SQLite's sorter, which may share the sorting with a
-        // helper thread here (as the merge lets it): the index by label over 30 M candidates
-        // of 10 models was a third of the writing. The index comes out the same; the sorter
-        // holds more at once (peak RSS 322 -> 456 MB on ImageNet-train with 10 models). Below
+        // The index by label over 30 M candidates of 10 models was a third of the writing; with
+        // the sorter's helper, peak RSS 322 -> 456 MB on ImageNet-train. Below
         // [`SORTER_HELPER_ROWS`] the helper costs more than it saves.
         let helper = self.added >= SORTER_HELPER_ROWS;
-        if helper {
-            self.conn.pragma_update(None, "threads", 2)?;
-        }
-        let built = indexes
-            .iter()
-            .chain(&candidate_indexes)
-            .try_for_each(|(_, sql)| self.conn.execute_batch(sql));
-        if helper {
-            self.conn.pragma_update(None, "threads", 0)?;
-        }
-        built?;
+        super::events::build_indexes(self.conn, &indexes, helper)?;
+        super::events::build_indexes(self.conn, &candidate_indexes, helper)?;
         Ok(self.added)
     }
 

@@ -529,15 +529,7 @@ fn merge_files(
     }
     // The indexes are built from sorted rows; SQLite's sorter may share that work with a
     // helper thread (the sorted result, and so the index, is the same).
-    if !rebuild.is_empty() {
-        tx.pragma_update(None, "threads", 2)?;
-    }
-    for (_, sql) in &rebuild {
-        tx.execute_batch(sql)?;
-    }
-    if !rebuild.is_empty() {
-        tx.pragma_update(None, "threads", 0)?;
-    }
+    crate::store::events::build_indexes(&tx, &rebuild, !rebuild.is_empty())?;
     tx.commit().map_err(|e| locked_or(&target_path, e))?;
     Ok(report)
 }
