@@ -674,7 +674,7 @@ pub(crate) fn parse_time(s: &str) -> Option<i64> {
 
 fn read_csv(r: &mut Reader<'_>, reader: Box<dyn BufRead + Send>) -> Result<()> {
     let file = r.file;
-    let mut rdr = table::csv_reader(reader);
+    let mut rdr = table::csv_reader_untrimmed_fields(reader);
     let headers = rdr
         .headers()
         .map_err(|e| Error::input(file, 1, e.to_string()))?
@@ -694,8 +694,7 @@ fn read_csv(r: &mut Reader<'_>, reader: Box<dyn BufRead + Send>) -> Result<()> {
         ));
     }
     let time_col = table::find_col(&headers, TIME_COLS);
-    let mut rec = csv::StringRecord::new();
-    while let Some(line) = table::next_record(&mut rdr, &mut rec, file)? {
+    table::for_each_csv_record(rdr, file, |line, rec| {
         let field = |c: usize| rec.get(c).unwrap_or("");
         let answer_text = field(ans);
         let answer = Answer::parse(answer_text).ok_or_else(|| {
@@ -723,9 +722,8 @@ fn read_csv(r: &mut Reader<'_>, reader: Box<dyn BufRead + Send>) -> Result<()> {
             answer,
             time,
             None,
-        )?;
-    }
-    Ok(())
+        )
+    })
 }
 
 #[derive(Deserialize, Default)]
