@@ -567,11 +567,13 @@ pub(crate) fn copy_to_checkout(
 /// they stay statement for statement what they were. When many events come in against few
 /// (a first import, a team's first merge), building an index once from sorted rows costs less
 /// than inserting each event into it at a random place, and needs only a small page cache.
-/// Only lookups by id (the primary key) may run meanwhile.
+/// Only lookups by id (the primary key) may run meanwhile. `sorter_helpers` is as in
+/// [`build_indexes`].
 pub(crate) fn with_indexes_rebuilt<T>(
     tx: &Transaction<'_>,
     k: &Kind,
     drop: bool,
+    sorter_helpers: u32,
     f: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
     let dropped = if drop {
@@ -580,27 +582,29 @@ pub(crate) fn with_indexes_rebuilt<T>(
         Vec::new()
     };
     let out = f()?;
-    for (_, sql) in &dropped {
-        tx.execute_batch(sql)?;
-    }
+    build_indexes(tx, &dropped, sorter_helpers)?;
     Ok(out)
 }
 
 /// Builds indexes dropped by [`drop_table_indexes`] again, from their statements. With
-/// `sorter_helper`, SQLite's sorter may share each build's sorting with a helper thread (the
-/// index comes out the same; the sorter holds more at once), which pays on large tables only.
+/// `sorter_helpers` above 0, SQLite's sorter may share each build's sorting with that many
+/// helper threads (the index comes out the same). Each helper sorts a run of its own, so the
+/// sorter holds up to one more run of `cache_size` bytes per helper at once.
 pub(crate) fn build_indexes(
     conn: &Connection,
     indexes: &[(String, String)],
-    sorter_helper: bool,
+    sorter_helpers: u32,
 ) -> Result<()> {
-    if sorter_helper {
-        conn.pragma_update(None, "threads", 2)?;
+    if indexes.is_empty() {
+        return Ok(());
+    }
+    if sorter_helpers > 0 {
+        conn.pragma_update(None, "threads", sorter_helpers)?;
     }
     let built = indexes
         .iter()
         .try_for_each(|(_, sql)| conn.execute_batch(sql));
-    if sorter_helper {
+    if sorter_helpers > 0 {
         conn.pragma_update(None, "threads", 0)?;
     }
     Ok(built?)

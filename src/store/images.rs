@@ -273,13 +273,14 @@ impl Store {
         })
     }
 
-    /// Whether the project holds an image under `key`.
-    pub fn has_image(&self, key: &str) -> Result<bool> {
+    /// The row id of the project's image under `key`, if it holds one.
+    pub fn image_id(&self, key: &str) -> Result<Option<i64>> {
         self.named(|| {
             Ok(self
                 .conn
-                .prepare_cached("SELECT 1 FROM images WHERE key = ?1")?
-                .exists([key])?)
+                .prepare_cached("SELECT id FROM images WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()?)
         })
     }
 

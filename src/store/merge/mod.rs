@@ -529,7 +529,7 @@ fn merge_files(
     }
     // The indexes are built from sorted rows; SQLite's sorter may share that work with a
     // helper thread (the sorted result, and so the index, is the same).
-    crate::store::events::build_indexes(&tx, &rebuild, !rebuild.is_empty())?;
+    crate::store::events::build_indexes(&tx, &rebuild, 2)?;
     tx.commit().map_err(|e| locked_or(&target_path, e))?;
     Ok(report)
 }
@@ -776,15 +776,12 @@ impl TargetState {
         original: bool,
     ) -> Result<()> {
         if self.candidates.insert((image_id, class)) {
-            tx.prepare_cached(INSERT_CANDIDATE)?
+            tx.prepare_cached(crate::store::predictions::INSERT_CANDIDATE)?
                 .execute(params![image_id, label, original])?;
         }
         Ok(())
     }
 }
-
-const INSERT_CANDIDATE: &str =
-    "INSERT OR IGNORE INTO candidates(image_id, label, is_original) VALUES (?1, ?2, ?3)";
 
 /// Reads one source's rows and writes what the target lacks, filling in `r`.
 fn merge_one(
