@@ -1053,6 +1053,24 @@ mod tests {
             crate::store::predictions::rebuild_candidates(s.conn()).unwrap();
             assert_eq!(imported, candidates(&s), "after a{n}.csv");
         }
+        // Gold answers and verdicts add their own questions the same way.
+        for (n, into) in [(2, ImportInto::Gold), (3, ImportInto::Verdicts)] {
+            let file = dir.path().join(format!("a{n}.csv"));
+            let text = format!("image,label,annotator,answer\ni{n}.jpg,n{},e,yes\n", n + 1);
+            std::fs::write(&file, text).unwrap();
+            let opts = JudgmentImportOptions {
+                into,
+                ..Default::default()
+            };
+            import_judgments(&mut s, &file, &opts).unwrap();
+            let imported = candidates(&s);
+            assert!(
+                imported.0.contains(&format!("{}n{}0", n + 1, n + 1)),
+                "{into:?}"
+            );
+            crate::store::predictions::rebuild_candidates(s.conn()).unwrap();
+            assert_eq!(imported, candidates(&s), "after a{n}.csv");
+        }
         // i1.jpg is image 2: its answered n4, and its original n2, still marked original.
         assert!(candidates(&s).0.contains("2n40"));
         assert!(candidates(&s).0.contains("2n21"));
