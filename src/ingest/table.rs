@@ -163,6 +163,20 @@ pub fn need_col(
     })
 }
 
+/// The next record, false at the end; an error names the file and the line.
+fn read_record<R: Read>(
+    rdr: &mut csv::Reader<R>,
+    rec: &mut csv::StringRecord,
+    file: &Path,
+) -> Result<bool> {
+    rdr.read_record(rec).map_err(|e| {
+        // An I/O error (a line over the cap) has no record position: the reader's is the line
+        // it was reading.
+        let line = e.position().map_or(rdr.position().line(), |p| p.line());
+        Error::input(file, line, e.to_string())
+    })
+}
+
 /// Reads the next record that is not a blank line into `rec` and returns the line it started
 /// on, or `None` at the end. A malformed record is an error naming the file and line.
 pub fn next_record<R: Read>(
@@ -171,15 +185,8 @@ pub fn next_record<R: Read>(
     file: &Path,
 ) -> Result<Option<u64>> {
     loop {
-        match rdr.read_record(rec) {
-            Ok(true) => {}
-            Ok(false) => return Ok(None),
-            Err(e) => {
-                // An I/O error (a line over the cap) has no record position: the reader's is
-                // the line it was reading.
-                let line = e.position().map_or(rdr.position().line(), |p| p.line());
-                return Err(Error::input(file, line, e.to_string()));
-            }
+        if !read_record(rdr, rec, file)? {
+            return Ok(None);
         }
         if !(rec.len() == 1 && rec.get(0) == Some("")) {
             check_fields(file, rec)?;
@@ -326,12 +333,7 @@ pub fn for_each_csv_record<R: Read + Send>(
         b: &mut Batch,
     ) -> Result<bool> {
         loop {
-            if !rdr.read_record(rec).map_err(|e| {
-                // An I/O error (a line over the cap) has no record position: the reader's is
-                // the line it was reading.
-                let line = e.position().map_or(rdr.position().line(), |p| p.line());
-                Error::input(file, line, e.to_string())
-            })? {
+            if !read_record(rdr, rec, file)? {
                 return Ok(false);
             }
             if rec.len() == 1 && rec[0].trim().is_empty() {
@@ -403,7 +405,8 @@ pub fn for_each_csv_record<R: Read + Send>(
     })
 }
 
-/// The checks every record of an outside table passes: [`check_quoting`], then no field holds a
+/// The checks every record of an outside table passes: no field runs over a line break (a
+/// quote never closed), then no field holds a
 /// control character or a bidirectional override ([`crate::text::check`]): these tables hold
 /// keys, names, labels and numbers, which a terminal must show as text.
 pub fn check_fields(file: &Path, rec: &csv::StringRecord) -> Result<()> {
@@ -459,19 +462,10 @@ pub fn check_json_text(file: &Path, line: u64, text: &str) -> Result<()> {
     walk(&value, "the record").map_err(|why| Error::input(file, line, why))
 }
 
-/// The line a CSV record started on, for error messages.
 /// A field running over a line break: in these tables (keys, labels, numbers) only a quote
 /// that was never closed does that, and the CSV reader would otherwise take the rest of the
-/// file as one field and report an empty label further on.
-pub fn check_quoting(file: &Path, rec: &csv::StringRecord) -> Result<()> {
-    if rec.iter().any(runs_over_lines) {
-        return Err(quoting_error(file, line_of(rec)));
-    }
-    Ok(())
-}
-
-/// A field holding a line break: a quote opened and never closed. Bytes, not characters: a
-/// `char` pattern decodes each one.
+/// file as one field and report an empty label further on. Bytes, not characters: a `char`
+/// pattern decodes each one.
 fn runs_over_lines(field: &str) -> bool {
     field.bytes().any(|b| b == b'\n' || b == b'\r')
 }
@@ -485,6 +479,7 @@ fn quoting_error(file: &Path, line: u64) -> Error {
     )
 }
 
+/// The line a CSV record started on, for error messages.
 pub fn line_of(rec: &csv::StringRecord) -> u64 {
     rec.position().map(|p| p.line()).unwrap_or(0)
 }

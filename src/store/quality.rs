@@ -12,8 +12,8 @@
 //!   current verdict differs (a conflict, listed by `report`). A checkout carries the
 //!   annotator's own, like answers.
 
+use rusqlite::Row;
 use rusqlite::types::ToSqlOutput;
-use rusqlite::{OptionalExtension, Row};
 
 use super::events::{
     self, Checkout, Column, Event, Kind, Log, OnUndo, Role, Ty, Undo, answer_kind_columns,
@@ -134,27 +134,43 @@ impl Store {
         &mut self,
         events: &[E],
     ) -> Result<u64> {
+        let mut asked: Vec<(&str, &str)> = events
+            .iter()
+            .map(|e| (e.as_ref().image.as_str(), e.as_ref().label.as_str()))
+            .collect();
+        asked.sort_unstable();
+        asked.dedup();
+        let is_class = |key: &str| -> Result<bool> {
+            self.named(|| {
+                Ok(self
+                    .conn
+                    .prepare_cached("SELECT 1 FROM classes WHERE key = ?1")?
+                    .exists([key])?)
+            })
+        };
+        let mut known = Vec::with_capacity(asked.len());
+        for (key, label) in asked {
+            if let Some(id) = self.image_id(key)?
+                && is_class(label)?
+            {
+                known.push((id, label));
+            }
+        }
+        known.sort_unstable();
+        self.insert_with_questions(events, &known)
+    }
+
+    /// [`Store::insert_with_candidates`] for a caller that already holds the events'
+    /// questions, (image row id, class key) of the project's images and classes, in the
+    /// candidates' key order.
+    pub(crate) fn insert_with_questions<E: Event>(
+        &mut self,
+        events: &[E],
+        questions: &[(i64, &str)],
+    ) -> Result<u64> {
         self.transaction(|tx| {
             let added = events::insert(tx, events)?;
-            let mut asked: Vec<(&str, &str)> = events
-                .iter()
-                .map(|e| (e.as_ref().image.as_str(), e.as_ref().label.as_str()))
-                .collect();
-            asked.sort_unstable();
-            asked.dedup();
-            let mut image = tx.prepare_cached("SELECT id FROM images WHERE key = ?1")?;
-            let mut class = tx.prepare_cached("SELECT 1 FROM classes WHERE key = ?1")?;
-            let mut known = Vec::with_capacity(asked.len());
-            for (key, label) in asked {
-                let id: Option<i64> = image.query_row([key], |r| r.get(0)).optional()?;
-                if let Some(id) = id
-                    && class.exists([label])?
-                {
-                    known.push((id, label));
-                }
-            }
-            known.sort_unstable();
-            super::predictions::add_candidates(tx, known.into_iter())?;
+            super::predictions::add_candidates(tx, questions.iter().copied())?;
             Ok(added)
         })
     }
