@@ -236,25 +236,24 @@ impl Selection {
     /// The number of the text `label`, interned on first sight.
     fn intern(&mut self, label: ValueRef<'_>) -> Result<u32> {
         let bytes = label.as_bytes().map_err(rusqlite::Error::from)?;
-        if let Some(&l) = self.index.get(bytes) {
-            return Ok(l);
+        match self.index.get(bytes) {
+            Some(&l) => Ok(l),
+            None => Ok(self.add(label.as_str().map_err(rusqlite::Error::from)?)),
         }
-        let text = label.as_str().map_err(rusqlite::Error::from)?;
+    }
+
+    /// Numbers a label not seen before.
+    fn add(&mut self, label: &str) -> u32 {
         let l = self.labels.len() as u32;
-        self.labels.push(text.to_string());
-        self.index.insert(bytes.into(), l);
-        Ok(l)
+        self.labels.push(label.to_string());
+        self.index.insert(label.as_bytes().into(), l);
+        l
     }
 
     fn push(&mut self, image_id: i64, label: &str) {
         let l = match self.index.get(label.as_bytes()) {
             Some(&l) => l,
-            None => {
-                let l = self.labels.len() as u32;
-                self.labels.push(label.to_string());
-                self.index.insert(label.as_bytes().into(), l);
-                l
-            }
+            None => self.add(label),
         };
         self.rows.push((image_id, l));
     }
