@@ -383,17 +383,18 @@ impl<'c> SortedPredictions<'c> {
         insert.flush()?;
         out.flush()?;
         add_answered_candidates(self.conn)?;
-        // The index by label over 30 M candidates of 10 models was a third of the writing; with
-        // the sorter's helper, peak RSS 322 -> 456 MB on ImageNet-train. Below
-        // [`SORTER_HELPER_ROWS`] the helper costs more than it saves.
+        // The index by label over 30 M candidates of 10 models was a third of the writing, and
+        // the sorter's helpers take part of it. Below [`SORTER_HELPER_ROWS`] they cost more than
+        // they save.
         let helpers = if self.added >= SORTER_HELPER_ROWS {
             2
         } else {
             0
         };
         // The sorter's runs are as large as the page cache, and the import's 64 MiB, which the
-        // inserts want, makes the builds slower: in the `sqlite3` shell the index by label over
-        // 30 M candidates took 19-30 s at 8 MiB (38 MB RSS) against 23-33 s at 64 MiB (270 MB).
+        // inserts want, only holds memory here: in the `sqlite3` shell the index by label over
+        // 30 M candidates took 19-30 s at 8 MiB (38 MB RSS), 23-33 s at 64 MiB (270 MB). The
+        // whole 10-model import's peak RSS went 451 -> 267 MB, in the same time within noise.
         let cache: i64 = self
             .conn
             .pragma_query_value(None, "cache_size", |r| r.get(0))?;
