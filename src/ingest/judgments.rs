@@ -411,7 +411,7 @@ pub fn import_judgments(
                     })?;
                     // Answers only add candidates: the questions asked here, beside those
                     // there already, rather than every candidate of the project written again.
-                    add_candidates(tx, questions_asked(&asked, &read).into_iter())?;
+                    add_candidates(tx, questions_asked(&asked, &read))?;
                     Ok(added)
                 })
             };
@@ -426,13 +426,17 @@ pub fn import_judgments(
             let gold: Vec<GoldEvent> = stable_keys(&rows, &read, &prefix, opts.into)
                 .map(|k| GoldEvent(event(&read, &k, &origin)))
                 .collect();
-            store.insert_with_questions(&gold, &questions_asked(&asked, &read))?
+            store
+                .insert_with_questions(&gold, &questions_asked(&asked, &read).collect::<Vec<_>>())?
         }
         ImportInto::Verdicts => {
             let verdicts: Vec<VerdictEvent> = stable_keys(&rows, &read, &prefix, opts.into)
                 .map(|k| VerdictEvent(event(&read, &k, &origin)))
                 .collect();
-            store.insert_with_questions(&verdicts, &questions_asked(&asked, &read))?
+            store.insert_with_questions(
+                &verdicts,
+                &questions_asked(&asked, &read).collect::<Vec<_>>(),
+            )?
         }
     };
     Ok(JudgmentImport {
@@ -447,11 +451,13 @@ pub fn import_judgments(
 }
 
 /// The file's questions as (image row id, class key), in the order of `asked`.
-fn questions_asked<'r>(asked: &[(i64, u32)], read: &'r Parsed) -> Vec<(i64, &'r str)> {
+fn questions_asked<'r>(
+    asked: &'r [(i64, u32)],
+    read: &'r Parsed,
+) -> impl ExactSizeIterator<Item = (i64, &'r str)> + 'r {
     asked
         .iter()
         .map(|&(image, label)| (image, read.classes[label as usize].as_str()))
-        .collect()
 }
 
 /// What the reading gave, once the lines are read: the interned names and the given events.

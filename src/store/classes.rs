@@ -78,6 +78,14 @@ impl super::Store {
             .optional()?)
     }
 
+    /// Whether `key` is a class of the project's vocabulary.
+    pub(crate) fn is_class(&self, key: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM classes WHERE key = ?1")?
+            .exists([key])?)
+    }
+
     /// How many classes the project's vocabulary holds, without loading it.
     pub fn class_count(&self) -> Result<usize> {
         Ok(self

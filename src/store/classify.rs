@@ -249,11 +249,8 @@ impl Store {
     ) -> Result<ClassifyEvent> {
         self.named(|| {
             let answer = ClassifyAnswer::new(present, main, objects)?;
-            let mut known = self
-                .conn
-                .prepare_cached("SELECT 1 FROM classes WHERE key = ?1")?;
             for label in &answer.present {
-                if !known.exists([label])? {
+                if !self.is_class(label)? {
                     return Err(Error::msg(format!(
                         "`{label}` is not a class of the project's vocabulary"
                     )));

@@ -140,18 +140,10 @@ impl Store {
             .collect();
         asked.sort_unstable();
         asked.dedup();
-        let is_class = |key: &str| -> Result<bool> {
-            self.named(|| {
-                Ok(self
-                    .conn
-                    .prepare_cached("SELECT 1 FROM classes WHERE key = ?1")?
-                    .exists([key])?)
-            })
-        };
         let mut known = Vec::with_capacity(asked.len());
         for (key, label) in asked {
             if let Some(id) = self.image_id(key)?
-                && is_class(label)?
+                && self.named(|| self.is_class(label))?
             {
                 known.push((id, label));
             }

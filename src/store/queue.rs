@@ -456,11 +456,6 @@ impl Store {
         self.selection.take();
         fill_keys(self, "lv_labels", f.labels.as_deref())?;
         fill_keys(self, "lv_orig", f.original_labels.as_deref())?;
-        self.conn.execute_batch(
-            "DROP TABLE IF EXISTS temp.lv_settled;
-             CREATE TEMP TABLE lv_settled(image TEXT, label TEXT,
-                                          PRIMARY KEY (image, label)) WITHOUT ROWID;",
-        )?;
         let unanswered = f.unanswered_pass();
         // Conditions on the image `i`, and on the candidate `c`.
         let mut image_conds = vec!["1".to_string()];
@@ -477,6 +472,12 @@ impl Store {
         if f.reads_answers() && unanswered {
             return self.select_walking_candidates(annotator, f, &image_conds, &candidate_conds);
         }
+        // The walk leaves settled questions out in Rust; the statements below join this table.
+        self.conn.execute_batch(
+            "DROP TABLE IF EXISTS temp.lv_settled;
+             CREATE TEMP TABLE lv_settled(image TEXT, label TEXT,
+                                          PRIMARY KEY (image, label)) WITHOUT ROWID;",
+        )?;
         if let Some(settled) = &f.settled {
             let tx = self.conn.unchecked_transaction()?;
             let mut stmt =
