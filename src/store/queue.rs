@@ -12,6 +12,7 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::sync::mpsc;
 
 use rusqlite::params;
 use rusqlite::types::ValueRef;
@@ -116,6 +117,48 @@ struct Folded {
 }
 
 impl Folded {
+    /// The project's tally (`store::tally`) as a fold: its rows are already in (image key,
+    /// label) order, each question once.
+    fn read_tally(conn: &rusqlite::Connection) -> Result<Folded> {
+        let mut folded = Folded {
+            images: Vec::new(),
+            labels: Vec::new(),
+            stats: Vec::new(),
+            next: 0,
+        };
+        let mut label_of: hashbrown::HashMap<Box<[u8]>, u32> = hashbrown::HashMap::new();
+        let mut stmt = conn.prepare(
+            "SELECT image, label, yes, no, maybe FROM answer_tally ORDER BY image, label",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let image = r.get_ref(0)?.as_bytes().map_err(rusqlite::Error::from)?;
+            if folded.images.last().map(String::as_bytes) != Some(image) {
+                folded.images.push(str_at(r, 0)?.to_string());
+            }
+            let label = r.get_ref(1)?.as_bytes().map_err(rusqlite::Error::from)?;
+            let label = match label_of.get(label) {
+                Some(&l) => l,
+                None => {
+                    let l = folded.labels.len() as u32;
+                    folded.labels.push(str_at(r, 1)?.to_string());
+                    label_of.insert(label.into(), l);
+                    l
+                }
+            };
+            folded.stats.push(QuestionStat {
+                image: folded.images.len() as u32 - 1,
+                label,
+                tally: Tally {
+                    yes: r.get(2)?,
+                    no: r.get(3)?,
+                    maybe: r.get(4)?,
+                },
+            });
+        }
+        Ok(folded)
+    }
+
     fn question(&self, s: &QuestionStat) -> (&str, &str) {
         (
             self.images[s.image as usize].as_str(),
@@ -134,81 +177,6 @@ impl Folded {
         (self.question(s) == (image, label)).then_some(s.tally)
     }
 }
-
-/// The answers a walk over the candidates meets, in the candidates' (image key, label) order.
-enum Walk<'s> {
-    Tally(TallyCursor<'s>),
-    Folded(Folded),
-}
-
-impl Walk<'_> {
-    fn find(&mut self, image: &str, label: &str) -> Result<Option<Tally>> {
-        match self {
-            Walk::Tally(c) => c.find(image, label),
-            Walk::Folded(f) => Ok(f.find(image, label)),
-        }
-    }
-}
-
-/// The tally's rows, read in (image, label) order as the candidates are walked in that order.
-/// Keys are held and compared as bytes: UTF-8's byte order is its text order, and no row then
-/// needs a check that it is text.
-struct TallyCursor<'s> {
-    rows: rusqlite::Rows<'s>,
-    image: Vec<u8>,
-    label: Vec<u8>,
-    tally: Tally,
-    done: bool,
-}
-
-impl<'s> TallyCursor<'s> {
-    fn new(rows: rusqlite::Rows<'s>) -> Result<TallyCursor<'s>> {
-        let mut c = TallyCursor {
-            rows,
-            image: Vec::new(),
-            label: Vec::new(),
-            tally: Tally::default(),
-            done: false,
-        };
-        c.advance()?;
-        Ok(c)
-    }
-
-    fn advance(&mut self) -> Result<()> {
-        match self.rows.next()? {
-            Some(r) => {
-                let bytes = |i| r.get_ref(i)?.as_bytes().map_err(rusqlite::Error::from);
-                self.image.clear();
-                self.image.extend_from_slice(bytes(0)?);
-                self.label.clear();
-                self.label.extend_from_slice(bytes(1)?);
-                self.tally = Tally {
-                    yes: r.get(2)?,
-                    no: r.get(3)?,
-                    maybe: r.get(4)?,
-                };
-            }
-            None => self.done = true,
-        }
-        Ok(())
-    }
-
-    /// The tally of question (`image`, `label`) if it has answers; asked in increasing order.
-    fn find(&mut self, image: &str, label: &str) -> Result<Option<Tally>> {
-        let asked = (image.as_bytes(), label.as_bytes());
-        while !self.done && (self.image.as_slice(), self.label.as_slice()) < asked {
-            self.advance()?;
-        }
-        Ok(
-            (!self.done && (self.image.as_slice(), self.label.as_slice()) == asked)
-                .then_some(self.tally),
-        )
-    }
-}
-
-/// The tally's rows, in key order.
-const TALLY_ROWS: &str =
-    "SELECT image, label, yes, no, maybe FROM answer_tally ORDER BY image, label";
 
 /// The annotator has a standing answer to question (`i.key`, `q.label`).
 const ANSWERED: &str = "EXISTS (
@@ -311,12 +279,6 @@ impl Picked {
         self.count(id, key, answers);
     }
 
-    /// [`Picked::push`] of a label the selection has interned as `label`.
-    fn push_interned(&mut self, id: i64, key: &str, label: u32, answers: u64) {
-        self.selection.rows.push((id, label));
-        self.count(id, key, answers);
-    }
-
     fn count(&mut self, id: i64, key: &str, answers: u64) {
         match self.images.last_mut() {
             Some(last) if last.id == id => {
@@ -347,18 +309,15 @@ struct CandidatesByImage {
     labels: Vec<u32>,
     /// The labels' interner, which becomes the selection's.
     names: Selection,
-    /// Where the next look-up tries first.
-    hint: usize,
 }
 
 impl CandidatesByImage {
-    fn read(tx: &rusqlite::Transaction, conds: &[String]) -> Result<CandidatesByImage> {
+    fn read(tx: &rusqlite::Connection, conds: &[String]) -> Result<CandidatesByImage> {
         let mut c = CandidatesByImage {
             ids: Vec::new(),
             starts: Vec::new(),
             labels: Vec::new(),
             names: Selection::default(),
-            hint: 0,
         };
         let mut stmt = tx.prepare(&format!(
             "SELECT c.image_id, c.label FROM candidates c WHERE {} ORDER BY c.image_id, c.label",
@@ -378,18 +337,90 @@ impl CandidatesByImage {
         Ok(c)
     }
 
-    /// Where the labels of image `id` are in `labels` (empty if it has no candidate).
-    fn of(&mut self, id: i64) -> Range<usize> {
-        let at = match self.ids.get(self.hint) {
-            Some(&next) if next == id => self.hint,
+    /// Where the labels of image `id` are in `labels` (empty if it has no candidate); `hint`
+    /// is where the look-up tries first, and is left after the image found.
+    fn of(&self, id: i64, hint: &mut usize) -> Range<usize> {
+        let at = match self.ids.get(*hint) {
+            Some(&next) if next == id => *hint,
             _ => match self.ids.binary_search(&id) {
                 Ok(at) => at,
                 Err(_) => return 0..0,
             },
         };
-        self.hint = at + 1;
+        *hint = at + 1;
         self.starts[at]..self.starts[at + 1]
     }
+}
+
+/// The images a walk goes through, in key order, with no question counted yet. They are read
+/// before the walk (while another thread reads the candidates), as the images the selection
+/// returns: the walk counts each one's questions, and those with none are dropped after it.
+fn images_in_key_order(
+    tx: &rusqlite::Connection,
+    annotator: Option<&str>,
+    conds: &[String],
+) -> Result<Vec<QueueImage>> {
+    let mut stmt = tx.prepare(&format!(
+        "SELECT i.id, i.key FROM images i WHERE {} ORDER BY i.key",
+        conds.join(" AND ")
+    ))?;
+    let mut rows = match annotator {
+        Some(a) => stmt.query([a])?,
+        None => stmt.query([])?,
+    };
+    let mut images = Vec::new();
+    while let Some(r) = rows.next()? {
+        images.push(QueueImage {
+            id: r.get(0)?,
+            key: str_at(r, 1)?.to_string(),
+            questions: 0,
+            answers: 0,
+        });
+    }
+    Ok(images)
+}
+
+/// The walk itself, over `images`: each image's candidates in label order, each meeting its
+/// question's answers in `answers`; the questions that pass `f`, and are not among its settled
+/// ones, are counted on their image and returned, numbered by the candidates' labels.
+fn walk(
+    f: &QueueFilter,
+    images: &mut [QueueImage],
+    candidates: &CandidatesByImage,
+    mut answers: Folded,
+) -> Vec<(i64, u32)> {
+    let settled: HashSet<(&str, &str)> = f
+        .settled
+        .iter()
+        .flatten()
+        .map(|(i, l)| (i.as_str(), l.as_str()))
+        .collect();
+    let mut rows = Vec::new();
+    let mut hint = 0;
+    for image in images {
+        for &l in &candidates.labels[candidates.of(image.id, &mut hint)] {
+            let label = candidates.names.labels[l as usize].as_str();
+            if !settled.is_empty() && settled.contains(&(image.key.as_str(), label)) {
+                continue;
+            }
+            let (pass, answers) = match answers.find(&image.key, label) {
+                Some(t) => (f.passes(t.yes, t.no, t.total()), t.total() as u64),
+                None => (true, 0),
+            };
+            if pass {
+                rows.push((image.id, l));
+                image.questions += 1;
+                image.answers += answers;
+            }
+        }
+    }
+    rows
+}
+
+/// `PRAGMA data_version`: changes between two reads on one connection when another has
+/// committed in between. Inside a transaction the read also takes its snapshot.
+fn data_version(conn: &rusqlite::Connection) -> Result<i64> {
+    Ok(conn.pragma_query_value(None, "data_version", |r| r.get(0))?)
 }
 
 /// [`QueueFilter::passes`] as a condition on the tally's row `t`, its bounds bound as the next
@@ -579,12 +610,13 @@ impl Store {
     /// The selection when a question nobody has answered passes the answer filters (`--needs`,
     /// or only counting answers for `--order fewest-answers`): most candidates then pass, and
     /// a failing answered question must be left out. The images that meet `image_conds` are
-    /// read in key order, the order of the current answers' table, with the candidates that
-    /// meet `candidate_conds` (held by image id, [`CandidatesByImage`]), and the questions and
-    /// the answers are walked together: each candidate meets its question's answers, if any,
-    /// by a comparison with the table's next run instead of a look-up, and only the passing
-    /// questions are kept. Writing every answered question to a temporary table and joining it
-    /// with the candidates, as the other filters do, took most of a `--needs` selection's time.
+    /// read in key order, the order of the current answers (the tally, or the fold, held in
+    /// memory), with the candidates that meet `candidate_conds` (held by image id,
+    /// [`CandidatesByImage`]), and the questions and the answers are walked together: each
+    /// candidate meets its question's answers, if any, by a comparison with the next answered
+    /// question instead of a look-up, and only the passing questions are kept. Writing every
+    /// answered question to a temporary table and joining it with the candidates, as the other
+    /// filters do, took most of a `--needs` selection's time.
     fn select_walking_candidates(
         &self,
         annotator: Option<&str>,
@@ -592,60 +624,66 @@ impl Store {
         image_conds: &[String],
         candidate_conds: &[String],
     ) -> Result<Vec<QueueImage>> {
-        let tx = self.conn.unchecked_transaction()?;
-        let mut tally_stmt = None;
-        let mut walk = match self.answers(f)? {
-            Answers::Tally => {
-                let stmt = tally_stmt.insert(tx.prepare(TALLY_ROWS)?);
-                Walk::Tally(TallyCursor::new(stmt.query([])?)?)
-            }
-            Answers::Folded(folded) => Walk::Folded(folded),
+        // Two threads, one connection each: the candidates and the tally are read on the
+        // second while this one reads the images (on 1.28 M images and 2.6 M answers, each
+        // thread's share is about half of what the selection reads). The second connection has
+        // none of this one's temporary tables: a filter by class (`lv_labels`) reads the
+        // candidates here, and folds the answers to its classes anyway (`Store::answers`).
+        let reader = match f.labels {
+            None => self.second_reader()?,
+            Some(_) => None,
         };
-        let mut candidates = CandidatesByImage::read(&tx, candidate_conds)?;
-        let settled: HashSet<(&str, &str)> = f
-            .settled
-            .iter()
-            .flatten()
-            .map(|(i, l)| (i.as_str(), l.as_str()))
-            .collect();
-        let mut picked = Picked::default();
-        let mut stmt = tx.prepare(&format!(
-            "SELECT i.id, i.key FROM images i WHERE {} ORDER BY i.key",
-            image_conds.join(" AND ")
-        ))?;
-        let mut rows = match annotator {
-            Some(a) => stmt.query([a])?,
-            None => stmt.query([])?,
-        };
-        while let Some(r) = rows.next()? {
-            let id: i64 = r.get(0)?;
-            let labels = candidates.of(id);
-            if labels.is_empty() {
-                continue;
-            }
-            let key = str_at(r, 1)?;
-            for &l in &candidates.labels[labels] {
-                let label = candidates.names.labels[l as usize].as_str();
-                if !settled.is_empty() && settled.contains(&(key, label)) {
-                    continue;
+        let before = data_version(&self.conn)?;
+        std::thread::scope(|s| {
+            let helper = reader.map(|reader| {
+                let (began, snapshot) = mpsc::channel();
+                let helper = s.spawn(move || -> Result<(CandidatesByImage, Folded)> {
+                    let tx = reader.conn.unchecked_transaction()?;
+                    // The snapshot is taken at the transaction's first read.
+                    data_version(&tx)?;
+                    let _ = began.send(());
+                    let candidates = CandidatesByImage::read(&tx, candidate_conds)?;
+                    // Read whether or not it is current: the other thread finds that out
+                    // meanwhile, and a stale tally is rare (it is rebuilt when found).
+                    Ok((candidates, Folded::read_tally(&tx)?))
+                });
+                let _ = snapshot.recv();
+                helper
+            });
+            // This connection's snapshot is taken after the helper's: if nobody committed
+            // since `before`, which was read before both, they are the same.
+            let tx = self.conn.unchecked_transaction()?;
+            let same = data_version(&tx)? == before;
+            let answers = self.answers(f)?;
+            let mut images = images_in_key_order(&tx, annotator, image_conds)?;
+            let read = match helper {
+                Some(helper) => {
+                    let read = helper
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+                    // Otherwise another process committed between the two snapshots.
+                    same.then_some(read)
                 }
-                let (pass, answers) = match walk.find(key, label)? {
-                    Some(t) => (f.passes(t.yes, t.no, t.total()), t.total() as u64),
-                    None => (true, 0),
-                };
-                if pass {
-                    picked.push_interned(id, key, l, answers);
-                }
-            }
-        }
-        drop(rows);
-        drop(stmt);
-        drop(walk);
-        drop(tally_stmt);
-        tx.commit()?;
-        picked.selection.labels = candidates.names.labels;
-        picked.selection.index = candidates.names.index;
-        Ok(self.keep(picked))
+                None => None,
+            };
+            let (candidates, folded) = match (read, answers) {
+                (Some((candidates, tally)), Answers::Tally) => (candidates, tally),
+                (Some((candidates, _)), Answers::Folded(folded)) => (candidates, folded),
+                (None, answers) => (
+                    CandidatesByImage::read(&tx, candidate_conds)?,
+                    match answers {
+                        Answers::Tally => Folded::read_tally(&tx)?,
+                        Answers::Folded(folded) => folded,
+                    },
+                ),
+            };
+            let rows = walk(f, &mut images, &candidates, folded);
+            tx.commit()?;
+            images.retain(|i| i.questions > 0);
+            let CandidatesByImage { names, .. } = candidates;
+            let selection = Selection { rows, ..names };
+            Ok(self.keep(Picked { selection, images }))
+        })
     }
 
     /// Keeps the picked questions as the store's selection; returns its images.
@@ -986,6 +1024,13 @@ mod tests {
             let f = filter(which);
             let want = expected(&s, &f);
             let got = s.select_images(&f).unwrap();
+            // The first selection folded the answers and kept the tally; the second reads it
+            // (on a second connection, when no class narrows the filter).
+            if f.labels.is_none() && f.reads_answers() {
+                prop_assert!(crate::store::tally::is_current(s.conn()).unwrap());
+            }
+            let again = s.select_images(&f).unwrap();
+            prop_assert_eq!(&again, &got);
             let mut keys: Vec<(String, i64)> =
                 s.conn()
                     .prepare("SELECT key, id FROM images")
