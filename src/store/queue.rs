@@ -107,7 +107,8 @@ enum Answers {
     Tally,
 }
 
-/// The fold's answered questions, counted, with its lists of image keys and labels.
+/// The answered questions with their current answers counted (the event log's fold, or the
+/// tally read into memory), with their lists of image keys and labels.
 struct Folded {
     images: Vec<String>,
     labels: Vec<String>,
@@ -126,7 +127,8 @@ impl Folded {
             stats: Vec::new(),
             next: 0,
         };
-        let mut label_of: hashbrown::HashMap<Box<[u8]>, u32> = hashbrown::HashMap::new();
+        // The selection's interner numbers the labels; its rows stay empty.
+        let mut labels = Selection::default();
         let mut stmt = conn.prepare(
             "SELECT image, label, yes, no, maybe FROM answer_tally ORDER BY image, label",
         )?;
@@ -136,19 +138,9 @@ impl Folded {
             if folded.images.last().map(String::as_bytes) != Some(image) {
                 folded.images.push(str_at(r, 0)?.to_string());
             }
-            let label = r.get_ref(1)?.as_bytes().map_err(rusqlite::Error::from)?;
-            let label = match label_of.get(label) {
-                Some(&l) => l,
-                None => {
-                    let l = folded.labels.len() as u32;
-                    folded.labels.push(str_at(r, 1)?.to_string());
-                    label_of.insert(label.into(), l);
-                    l
-                }
-            };
             folded.stats.push(QuestionStat {
                 image: folded.images.len() as u32 - 1,
-                label,
+                label: labels.intern(r.get_ref(1)?)?,
                 tally: Tally {
                     yes: r.get(2)?,
                     no: r.get(3)?,
@@ -156,6 +148,7 @@ impl Folded {
                 },
             });
         }
+        folded.labels = labels.labels;
         Ok(folded)
     }
 
