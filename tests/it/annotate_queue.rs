@@ -730,6 +730,26 @@ proptest::proptest! {
         let theirs: Vec<String> =
             store.select_queue("dan", &f).unwrap().into_iter().map(|im| im.key).collect();
         let all: Vec<String> = selection_by_hand(&store, &f).into_iter().map(|s| s.0).collect();
-        proptest::prop_assert_eq!(theirs, all);
+        proptest::prop_assert_eq!(theirs, all.clone());
+        // An annotator with assignments: only their images (every other key of the project).
+        store
+            .conn_for_tests()
+            .execute_batch(
+                "INSERT INTO assignments(annotator, image)
+                 SELECT 'eve', key FROM images WHERE id % 2 = 1",
+            )
+            .unwrap();
+        let assigned: Vec<String> = store
+            .conn_for_tests()
+            .prepare("SELECT key FROM images WHERE id % 2 = 1")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let theirs: Vec<String> =
+            store.select_queue("eve", &f).unwrap().into_iter().map(|im| im.key).collect();
+        let mine: Vec<String> = all.into_iter().filter(|k| assigned.contains(k)).collect();
+        proptest::prop_assert_eq!(theirs, mine);
     }
 }
