@@ -214,11 +214,16 @@ impl Selection {
         l
     }
 
-    fn push(&mut self, image_id: i64, label: &str) {
-        let l = match self.index.get(label.as_bytes()) {
+    /// The number of `label`, numbered on first sight.
+    fn number(&mut self, label: &str) -> u32 {
+        match self.index.get(label.as_bytes()) {
             Some(&l) => l,
             None => self.add(label),
-        };
+        }
+    }
+
+    fn push(&mut self, image_id: i64, label: &str) {
+        let l = self.number(label);
         self.rows.push((image_id, l));
     }
 
@@ -350,7 +355,6 @@ struct CandidatesByImage {
 /// end. `None` until the first reader sets it from the table.
 type Unread = Mutex<Option<Unclaimed>>;
 
-#[derive(Debug)]
 struct Unclaimed {
     /// Wider than the ids, so that no bound of any id overflows.
     ids: Range<i128>,
@@ -397,10 +401,10 @@ impl CandidatesByImage {
             conds.join(" AND ")
         ))?;
         if let Some((first, last)) = first.zip(last) {
+            let (first, last) = (i128::from(first), i128::from(last));
             loop {
                 let taken = {
                     let mut unread = unread.lock().unwrap_or_else(|e| e.into_inner());
-                    let (first, last) = (i128::from(first), i128::from(last));
                     let Unclaimed { ids, span } = unread.get_or_insert(Unclaimed {
                         ids: first..last + 1,
                         span: ((last - first) / 64).max(256),
@@ -442,10 +446,7 @@ impl CandidatesByImage {
             .names
             .labels
             .iter()
-            .map(|l| match self.names.index.get(l.as_bytes()) {
-                Some(&n) => n,
-                None => self.names.add(l),
-            })
+            .map(|l| self.names.number(l))
             .collect();
         self.starts.pop();
         for (k, &id) in down.ids.iter().enumerate().rev() {
@@ -482,9 +483,9 @@ fn images_in_key_order(
     annotator: Option<&str>,
     conds: &[String],
 ) -> Result<Vec<QueueImage>> {
-    // An annotator with no assignment has the whole project as queue: the condition that says
-    // so is left out rather than tested on every image (in the sqlite3 shell, up to a third
-    // of this read of 1.28 M images).
+    // `conds` do not hold the queue's condition (`IN_QUEUE`): it is added only for an
+    // annotator with assignments. One with none has the whole project as queue, and testing
+    // so on every image was, in the sqlite3 shell, up to a third of this read of 1.28 M images.
     let assigned = match annotator {
         Some(a) => tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM assignments WHERE annotator = ?1)",
@@ -494,11 +495,10 @@ fn images_in_key_order(
         None => false,
     };
     let annotator = annotator.filter(|_| assigned);
-    let conds: Vec<&str> = conds
-        .iter()
-        .map(String::as_str)
-        .filter(|&c| assigned || c != IN_QUEUE)
-        .collect();
+    let mut conds = conds.to_vec();
+    if annotator.is_some() {
+        conds.push(IN_QUEUE.to_string());
+    }
     let mut stmt = tx.prepare(&format!(
         "SELECT i.id, i.key FROM images i WHERE {} ORDER BY i.key",
         conds.join(" AND ")
@@ -645,10 +645,9 @@ impl Store {
         fill_keys(self, "lv_orig", f.original_labels.as_deref())?;
         let unanswered = f.unanswered_pass();
         // Conditions on the image `i`, and on the candidate `c`.
+        // The condition that the image is in the annotator's queue (`IN_QUEUE`) is added by
+        // each path: the walk leaves it out for an annotator with no assignment.
         let mut image_conds = vec!["1".to_string()];
-        if annotator.is_some() {
-            image_conds.push(IN_QUEUE.to_string());
-        }
         if f.original_labels.is_some() {
             image_conds.push("i.original_label IN (SELECT key FROM temp.lv_orig)".into());
         }
@@ -658,6 +657,9 @@ impl Store {
         }
         if f.reads_answers() && unanswered {
             return self.select_walking_candidates(annotator, f, &image_conds, &candidate_conds);
+        }
+        if annotator.is_some() {
+            image_conds.push(IN_QUEUE.to_string());
         }
         // The walk leaves settled questions out in Rust; the statements below join this table.
         self.conn.execute_batch(
@@ -1241,7 +1243,6 @@ mod tests {
                 prop_assert_eq!(by_image(&up.then_down(down)), by_image(&once));
             }
         }
-
 
         /// The selection held in memory answers the session's questions (an image's labels,
         /// whether it is open, the counts; after a sample and with gold images added) as the
