@@ -4,10 +4,10 @@
 //! Image classifiers are sensitive to the exact pixels they get: a mean difference of a tenth
 //! of a grey level moves an EfficientNet-Lite top-1 score by about 0.01. Most reference
 //! pipelines (torchvision, timm) decode with PIL, that is libjpeg-turbo, and resize with PIL,
-//! so both steps follow PIL here. JPEG goes through `jpeg-decoder`, whose pixels are on
-//! average 0.1 level from libjpeg-turbo's (the `image` crate's decoder: 0.2 to 0.3): with it the
-//! bundled models' scores stay within 0.015 of the reference, against 0.02 with `image`. The
-//! resize is Pillow's separable bilinear convolution (`Resample.c`: the horizontal pass, rounded
+//! so both steps follow PIL here. JPEG goes through libjpeg-turbo itself (mozjpeg's build of
+//! it), so the pixels are PIL's: byte-identical on all the shared photos, where the pure-Rust
+//! decoders are off by 0.09 (`jpeg-decoder`) and 0.15 (`image`) of a level on average and move
+//! the bundled models' top-1 scores by up to 0.015. The resize is Pillow's separable bilinear convolution (`Resample.c`: the horizontal pass, rounded
 //! to 8 bits, then the vertical one, in 22-bit fixed point). On 40 random images resized and
 //! cropped as `predict` does, 38 came out byte-identical to Pillow 13's `Image.resize(size,
 //! BILINEAR)` and 2 within one level (for some sizes Pillow runs the vertical pass first).
@@ -156,7 +156,7 @@ impl Preprocess {
     }
 }
 
-/// Decodes a file to RGB. JPEG through `jpeg-decoder` (see the module doc), anything else
+/// Decodes a file to RGB. JPEG through libjpeg-turbo (see the module doc), anything else
 /// through `image`. Alpha is dropped and grey is repeated over the three channels, as PIL's
 /// `convert("RGB")` does.
 pub fn decode_file(path: &Path) -> Result<Rgb, String> {
@@ -171,31 +171,10 @@ pub fn decode_bytes(data: &[u8]) -> Result<Rgb, String> {
     // The header first, with the limits `init` and the screen apply: a decompression bomb or a
     // file that is no image is refused here, in the same words, before any pixel is decoded.
     let opened = crate::imagefile::open(data)?;
-    if opened.format == image::ImageFormat::Jpeg {
-        let mut dec = jpeg_decoder::Decoder::new(data);
-        let pixels = dec
-            .decode()
-            .map_err(|e| format!("not a readable JPEG: {e}"))?;
-        let info = dec.info().ok_or("not a readable JPEG: no frame")?;
-        let (width, height) = (u32::from(info.width), u32::from(info.height));
-        match info.pixel_format {
-            jpeg_decoder::PixelFormat::RGB24 => {
-                return Ok(Rgb {
-                    width,
-                    height,
-                    pixels,
-                });
-            }
-            jpeg_decoder::PixelFormat::L8 => {
-                return Ok(Rgb {
-                    width,
-                    height,
-                    pixels: pixels.iter().flat_map(|&g| [g, g, g]).collect(),
-                });
-            }
-            // CMYK and 16-bit JPEGs are rare; `image` knows their colour handling.
-            _ => {}
-        }
+    if opened.format == image::ImageFormat::Jpeg
+        && let Some(rgb) = jpeg::decode(data)?
+    {
+        return Ok(rgb);
     }
     let rgb = opened.decode()?.to_rgb8();
     Ok(Rgb {
@@ -203,6 +182,93 @@ pub fn decode_bytes(data: &[u8]) -> Result<Rgb, String> {
         height: rgb.height(),
         pixels: rgb.into_raw(),
     })
+}
+
+/// libjpeg-turbo behind a safe call. libjpeg reports a fatal error by calling `error_exit`,
+/// which must not return: mozjpeg's handler unwinds (without the panic hook, so nothing is
+/// printed) and the unwind is caught here and becomes the reason. Warnings go to
+/// `emit_message`; the one for data that ends early is an error here, as PIL's "image file is
+/// truncated" is (libjpeg would pad the picture with grey), and the others (stray bytes before
+/// a marker, say) are let pass, as PIL lets them.
+mod jpeg {
+    use super::Rgb;
+    use mozjpeg_sys::{J_COLOR_SPACE, JWRN_JPEG_EOF, jpeg_common_struct, jpeg_error_mgr};
+    use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
+    /// Why decoding stopped, carried by the unwind.
+    struct Stop(String);
+
+    /// The message libjpeg has for its current code.
+    fn message(cinfo: &mut jpeg_common_struct) -> String {
+        let mut buf = [0u8; 80];
+        // SAFETY: `err` is the manager `decode` installed; `format_message` writes at most
+        // JMSG_LENGTH_MAX (80) bytes, NUL-terminated. The binding declares the buffer
+        // `&[u8; 80]`, but C writes to it, so it is handed over as `&mut` (as mozjpeg does).
+        unsafe {
+            if let Some(format) = (*cinfo.err).format_message {
+                let format: unsafe extern "C-unwind" fn(&mut jpeg_common_struct, &mut [u8; 80]) =
+                    std::mem::transmute(format);
+                format(cinfo, &mut buf);
+            }
+        }
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    }
+
+    extern "C-unwind" fn error_exit(cinfo: &mut jpeg_common_struct) {
+        resume_unwind(Box::new(Stop(message(cinfo))));
+    }
+
+    extern "C-unwind" fn emit_message(cinfo: &mut jpeg_common_struct, level: std::os::raw::c_int) {
+        // SAFETY: as in `message`.
+        let code = unsafe { (*cinfo.err).msg_code };
+        if level < 0 && code == JWRN_JPEG_EOF {
+            resume_unwind(Box::new(Stop(
+                "the data ends before the picture does".into(),
+            )));
+        }
+    }
+
+    /// The pixels, or `None` for a colour space left to `image` (CMYK, YCCK: rare, and
+    /// `image` knows their colour handling).
+    pub(super) fn decode(data: &[u8]) -> Result<Option<Rgb>, String> {
+        let run = || -> std::io::Result<Option<Rgb>> {
+            // SAFETY: a zeroed manager is what `jpeg_std_error` expects to fill in.
+            let mut err: jpeg_error_mgr = unsafe { std::mem::zeroed() };
+            unsafe { mozjpeg_sys::jpeg_std_error(&mut err) };
+            err.error_exit = Some(error_exit);
+            err.emit_message = Some(emit_message);
+            let dec = mozjpeg::Decompress::with_err(err).from_mem(data)?;
+            let grey = match dec.color_space() {
+                J_COLOR_SPACE::JCS_GRAYSCALE => true,
+                J_COLOR_SPACE::JCS_YCbCr | J_COLOR_SPACE::JCS_RGB => false,
+                _ => return Ok(None),
+            };
+            let mut started = if grey { dec.grayscale()? } else { dec.rgb()? };
+            let (width, height) = (started.width() as u32, started.height() as u32);
+            let pixels: Vec<u8> = started.read_scanlines()?;
+            started.finish()?;
+            let pixels = if grey {
+                pixels.iter().flat_map(|&g| [g, g, g]).collect()
+            } else {
+                pixels
+            };
+            Ok(Some(Rgb {
+                width,
+                height,
+                pixels,
+            }))
+        };
+        match catch_unwind(AssertUnwindSafe(run)) {
+            Ok(Ok(rgb)) => Ok(rgb),
+            Ok(Err(e)) => Err(format!("not a readable JPEG: {e}")),
+            Err(payload) => Err(match payload.downcast::<Stop>() {
+                Ok(stop) => format!("not a readable JPEG: {}", stop.0),
+                // Not libjpeg's: a bug of ours or of the binding, not the file's.
+                Err(payload) => resume_unwind(payload),
+            }),
+        }
+    }
 }
 
 /// PIL's fixed-point precision for 8-bit resampling.
@@ -597,6 +663,97 @@ mod tests {
         assert!((out[0] - (1.0 - 0.485) / 0.229).abs() < 1e-5);
         assert!((out[1] - (127.0 / 255.0 - 0.456) / 0.224).abs() < 1e-5);
         assert!((out[2] - (0.0 - 0.406) / 0.225).abs() < 1e-5);
+    }
+
+    /// Every shared photo decodes to PIL's pixels: tests/data/pil_rgb.csv holds the SHA-256 of
+    /// `Image.open(p).convert("RGB").tobytes()` under Pillow 13.0.0 (libjpeg-turbo 3) for each.
+    /// JPEGs go through libjpeg-turbo here, PNGs (grey, RGB, RGBA) through `image`.
+    #[test]
+    fn the_shared_photos_decode_to_pils_pixels() {
+        use sha2::{Digest, Sha256};
+        let root = Path::new("../shared/data/photos");
+        let mut rdr = csv::Reader::from_path("tests/data/pil_rgb.csv").unwrap();
+        let mut n = 0;
+        for rec in rdr.records() {
+            let rec = rec.unwrap();
+            let rgb = decode_file(&root.join(&rec[0])).unwrap();
+            assert_eq!(
+                (rgb.width.to_string(), rgb.height.to_string()),
+                (rec[3].to_string(), rec[4].to_string()),
+                "{}",
+                &rec[0]
+            );
+            assert_eq!(
+                hex::encode(Sha256::digest(&rgb.pixels)),
+                &rec[5],
+                "{} ({} {}): not PIL's pixels",
+                &rec[0],
+                &rec[1],
+                &rec[2]
+            );
+            n += 1;
+        }
+        assert_eq!(n, 81);
+    }
+
+    /// A grey JPEG comes out as RGB with three equal channels, its size kept; a JPEG cut in
+    /// its scan data or garbled after its header is a reason, not a panic nor a grey-padded
+    /// picture.
+    #[test]
+    fn grey_cut_and_garbled_jpegs() {
+        let (w, h) = (37u32, 23u32);
+        let grey = image::GrayImage::from_fn(w, h, |x, y| image::Luma([(x * 7 + y * 3) as u8]));
+        let mut jpg = Vec::new();
+        image::DynamicImage::ImageLuma8(grey.clone())
+            .write_to(
+                &mut std::io::Cursor::new(&mut jpg),
+                image::ImageFormat::Jpeg,
+            )
+            .unwrap();
+        let rgb = decode_bytes(&jpg).unwrap();
+        assert_eq!((rgb.width, rgb.height), (w, h));
+        // Against the `image` crate's decoder of the same file (another IDCT: a level or two).
+        let theirs = image::load_from_memory(&jpg).unwrap().to_luma8();
+        for (px, g) in rgb.pixels.chunks_exact(3).zip(theirs.as_raw()) {
+            assert!(px[0] == px[1] && px[1] == px[2]);
+            assert!(px[0].abs_diff(*g) <= 2, "{} vs {g}", px[0]);
+        }
+
+        let photo = std::fs::read("../shared/data/photos/curated/opencv__butterfly.jpg").unwrap();
+        // Cut in the middle of the scan with the end-of-image marker put back: libjpeg reaches
+        // the marker early, warns, and fills the rest; PIL loads it so, and so does this (the
+        // same pixels as Pillow 13's). Cut without the marker it is refused (the header check's
+        // "truncated JPEG", or the warning that the data ended, made an error here).
+        let mut cut = photo[..photo.len() / 2].to_vec();
+        cut.extend_from_slice(&[0xFF, 0xD9]);
+        {
+            use sha2::{Digest, Sha256};
+            let rgb = decode_bytes(&cut).unwrap();
+            assert_eq!(
+                hex::encode(Sha256::digest(&rgb.pixels)),
+                "0658fc063177dc23f26c17ca0b901363f756414f871c84612b2e5e20b11b900f"
+            );
+        }
+        let err = decode_bytes(&photo[..photo.len() / 2]).unwrap_err();
+        assert!(err.starts_with("truncated JPEG"), "{err}");
+        let err = jpeg::decode(&photo[..photo.len() / 2]).unwrap_err();
+        assert_eq!(
+            err,
+            "not a readable JPEG: the data ends before the picture does"
+        );
+        // A frame header that says 0 lines: libjpeg's own fatal error, carried out as words.
+        let sof = photo
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0] || w == [0xFF, 0xC2])
+            .unwrap();
+        let mut bad = photo.clone();
+        bad[sof + 5] = 0;
+        bad[sof + 6] = 0;
+        let err = jpeg::decode(&bad).unwrap_err();
+        // libjpeg's own words follow: "Empty JPEG image (DNL not supported)".
+        let words = err.strip_prefix("not a readable JPEG: ").unwrap();
+        assert!(words.len() > 10, "{err}");
+        assert!(decode_bytes(&bad).is_err());
     }
 
     #[test]
