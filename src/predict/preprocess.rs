@@ -139,10 +139,14 @@ impl Preprocess {
         debug_assert_eq!(out.len(), 3 * n);
         match self.layout {
             Layout::Nchw => {
-                for (i, px) in crop.chunks_exact(3).enumerate() {
-                    for c in 0..3 {
-                        out[c * n + i] = f32::from(px[c]) * a[c] + b[c];
-                    }
+                // The three planes as slices of their own: no index arithmetic or bounds check
+                // per value (this loop was 3% of `predict`'s time written with `c * n + i`).
+                let (red, rest) = out.split_at_mut(n);
+                let (green, blue) = rest.split_at_mut(n);
+                for (((px, r), g), bl) in crop.chunks_exact(3).zip(red).zip(green).zip(blue) {
+                    *r = f32::from(px[0]) * a[0] + b[0];
+                    *g = f32::from(px[1]) * a[1] + b[1];
+                    *bl = f32::from(px[2]) * a[2] + b[2];
                 }
             }
             Layout::Nhwc => {
