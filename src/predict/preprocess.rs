@@ -259,20 +259,18 @@ mod jpeg {
             err.error_exit = Some(error_exit);
             err.emit_message = Some(emit_message);
             let dec = mozjpeg::Decompress::with_err(err).from_mem(data)?;
-            let grey = match dec.color_space() {
-                J_COLOR_SPACE::JCS_GRAYSCALE => true,
-                J_COLOR_SPACE::JCS_YCbCr | J_COLOR_SPACE::JCS_RGB => false,
+            // Grey comes out as RGB too: libjpeg repeats the value over the three channels,
+            // as PIL's `convert("RGB")` does.
+            match dec.color_space() {
+                J_COLOR_SPACE::JCS_GRAYSCALE
+                | J_COLOR_SPACE::JCS_YCbCr
+                | J_COLOR_SPACE::JCS_RGB => {}
                 _ => return Ok(None),
-            };
-            let mut started = if grey { dec.grayscale()? } else { dec.rgb()? };
+            }
+            let mut started = dec.rgb()?;
             let (width, height) = (started.width() as u32, started.height() as u32);
             let pixels: Vec<u8> = started.read_scanlines()?;
             started.finish()?;
-            let pixels = if grey {
-                pixels.iter().flat_map(|&g| [g, g, g]).collect()
-            } else {
-                pixels
-            };
             Ok(Some(Rgb {
                 width,
                 height,
