@@ -22,6 +22,7 @@ pub fn run(args: MergeArgs) -> Result<()> {
         keep_target,
         allow_other_project,
         allow_other_annotators,
+        ..MergeOptions::default()
     };
     let (target, sources) = (target.as_path(), &sources[..]);
     let mut store = Store::open(target)?;

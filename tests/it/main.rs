@@ -31,6 +31,7 @@ mod gen_project;
 mod merge_hostile;
 mod merge_properties;
 mod merge_real;
+mod merge_two_pass;
 mod merge_workflow;
 mod new_user;
 mod pack;

@@ -335,6 +335,9 @@ fn merge(target: &Path, sources: &[&Path]) -> u64 {
             &sources,
             &MergeOptions {
                 allow_other_annotators: true,
+                // Merges of several files are made in two passes (as large merges are), of one
+                // file in one: the properties then hold across both ways too.
+                two_pass_from: Some(if sources.len() > 1 { 0 } else { u64::MAX }),
                 ..MergeOptions::default()
             },
             &mut |_| {},

@@ -14,7 +14,7 @@ use merge_support::{checkout_of, checksum, copy_db, fails, ok, s, small_project,
 /// A checkout of a 4-image project in which alice gave events of every kind the event log
 /// knows: answers and a retraction, a flag and its clear, a classify answer and its undo and a
 /// second one, a gold answer and a verdict and its retraction.
-fn alice_with_every_kind(d: &Path) -> (PathBuf, PathBuf) {
+pub(crate) fn alice_with_every_kind(d: &Path) -> (PathBuf, PathBuf) {
     let project = small_project(&d.join("project.db"), 4);
     let alice = checkout_of(&project, "alice", &d.join("alice.db"));
     let mut store = Store::open(&alice).unwrap();
@@ -70,7 +70,7 @@ fn alice_with_every_kind(d: &Path) -> (PathBuf, PathBuf) {
 }
 
 /// Every row of every event table, by id: what must come out the same.
-fn all_events(path: &Path) -> Vec<String> {
+pub(crate) fn all_events(path: &Path) -> Vec<String> {
     let store = Store::open(path).unwrap();
     let mut out = Vec::new();
     for k in labelvet::store::events::KINDS {

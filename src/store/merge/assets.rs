@@ -17,6 +17,14 @@ use crate::store::untrusted::{
 
 const INSERT_IMAGE: &str = "INSERT INTO images(key, raw_path, original_label, sha256, bytes, width,
                     height, status, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+/// The same with its row id, for a merge's second pass.
+const INSERT_IMAGE_AS: &str = "INSERT INTO images(key, raw_path, original_label, sha256, bytes,
+                    width, height, status, error, id)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+const INSERT_MODEL_AS: &str =
+    "INSERT INTO models(name, source, imported_at, id) VALUES (?1, ?2, ?3, ?4)";
+const INSERT_PREDICTION: &str = "INSERT OR IGNORE INTO predictions(image_id, model_id, rank,
+                    label, score) VALUES (?1, ?2, ?3, ?4, ?5)";
 
 /// A model of a source: (row id, name, source, imported_at).
 type SourceModel = (i64, String, Option<String>, String);
@@ -170,18 +178,26 @@ fn merge_image(
         if !matches!(status, "ok" | "missing" | "unreadable") {
             return Err(f.bad(8, "is not ok, missing or unreadable"));
         }
+        let (bytes, width, height) = (f.opt_count(5)?, f.opt_count(6)?, f.opt_count(7)?);
+        let error = f.opt_text(9)?;
         insert.execute(params![
-            key,
-            raw_path,
-            label,
-            sha,
-            f.opt_count(5)?,
-            f.opt_count(6)?,
-            f.opt_count(7)?,
-            status,
-            f.opt_text(9)?
+            key, raw_path, label, sha, bytes, width, height, status, error
         ])?;
         let tid = tx.last_insert_rowid();
+        state.wrote(INSERT_IMAGE_AS, || {
+            vec![
+                key.to_string().into(),
+                raw_path.clone().into(),
+                label.map(String::from).into(),
+                sha.map(String::from).into(),
+                bytes.into(),
+                width.into(),
+                height.into(),
+                status.to_string().into(),
+                error.map(String::from).into(),
+                tid.into(),
+            ]
+        });
         if let (Some(l), Some(c)) = (label, class) {
             state.candidate(tx, tid, c, l, true)?;
         }
@@ -225,6 +241,14 @@ fn merge_predictions(
                 params![name, source, imported_at],
             )?;
             let tid = tx.last_insert_rowid();
+            state.wrote(INSERT_MODEL_AS, || {
+                vec![
+                    name.clone().into(),
+                    source.clone().into(),
+                    imported_at.clone().into(),
+                    tid.into(),
+                ]
+            });
             state
                 .models
                 .insert(name.clone(), (tid, source.clone(), imported_at.clone()));
@@ -238,10 +262,7 @@ fn merge_predictions(
         .prepare("SELECT image_id, rank, label, score FROM predictions WHERE model_id = ?1")
         .map_err(sq)?;
     let mut rows = stmt.query([sid]).map_err(sq)?;
-    let mut insert = tx.prepare_cached(
-        "INSERT OR IGNORE INTO predictions(image_id, model_id, rank, label, score)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
+    let mut insert = tx.prepare_cached(INSERT_PREDICTION)?;
     while let Some(row) = rows.next().map_err(sq)? {
         let f = SourceRow::new(path, row, "predictions");
         let image = f.int(0)?;
@@ -272,6 +293,15 @@ fn merge_predictions(
             _ => return Err(f.bad(3, "is not a number")),
         };
         if insert.execute(params![timage, tid, rank, label, score])? == 1 {
+            state.wrote(INSERT_PREDICTION, || {
+                vec![
+                    timage.into(),
+                    tid.into(),
+                    rank.into(),
+                    label.to_string().into(),
+                    score.into(),
+                ]
+            });
             r.new_predictions += 1;
             state.candidate(tx, timage, class, label, false)?;
         }

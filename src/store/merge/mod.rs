@@ -20,6 +20,8 @@
 //!   merge, unless the caller keeps the target's side;
 //! - all sources go in one transaction, so an error or a killed process leaves the target as it
 //!   was. A dry run is the same transaction rolled back: it reports exactly what a merge would do.
+//!   A large merge is that transaction rolled back too, once it passed, and then written again
+//!   through a rollback journal, where the WAL would write each new page twice ([`Checked`]).
 //!
 //! A source may be a pack (`store::pack`): its rows are read as the project rows they stand for
 //! (`store::pack_read`) and go through the same checks, and the classes it names must be the
@@ -34,10 +36,11 @@ mod events;
 mod opening;
 mod pending;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use rusqlite::types::ValueRef;
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
 use super::events::{KINDS, Kind};
@@ -55,7 +58,21 @@ pub struct MergeOptions {
     pub allow_other_project: bool,
     /// Accept new events of annotators other than the one a checkout was made for.
     pub allow_other_annotators: bool,
+    /// From how many new events on the merge checks first and then writes through a rollback
+    /// journal (see [`Checked`]); `None` for the default, [`TWO_PASS_FROM`]. For tests, which
+    /// need both ways on small files.
+    #[doc(hidden)]
+    pub two_pass_from: Option<u64>,
+    /// Called with the target's path between the two passes of a merge that takes them. For
+    /// tests: another process's write at that moment.
+    #[doc(hidden)]
+    pub between_passes: Option<fn(&Path)>,
 }
+
+/// New events (of all kinds, all sources together) from which a merge is made in two passes
+/// (see [`Checked`]). Below it, the WAL's second copy of each page costs less than switching
+/// the journal twice, with its syncs, and than holding the file for this connection alone.
+pub const TWO_PASS_FROM: u64 = 50_000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageConflict {
@@ -293,13 +310,7 @@ fn merge(
     let target_path = target.path().to_path_buf();
     let target_id = FileId::of(&target_path)?;
     let meta = target.meta()?;
-    let classes: HashMap<String, u32> = target
-        .conn
-        .prepare("SELECT key FROM classes ORDER BY key")?
-        .query_map([], |r| r.get(0))?
-        .enumerate()
-        .map(|(i, k)| k.map(|k| (k, i as u32)))
-        .collect::<rusqlite::Result<_>>()?;
+    let classes = target_classes(target)?;
 
     // The new events are written at the end in id order (`pending`), each page of the table
     // filled once: a page cache sized for them (it was 400 bytes per event, up to 512 MiB, when
@@ -315,13 +326,126 @@ fn merge(
     let shared = opening::Shared::default();
     let out = std::thread::scope(|scope| {
         let files = opening::Sources::start(scope, &shared, sources, &target_id);
-        merge_files(target, files, &meta, classes, opts, on_source)
+        merge_files(target, files, &meta, classes, opts, on_source, true)
+    })
+    .and_then(|merged| {
+        let checked = match merged {
+            Merged::Done(report) => return Ok(report),
+            Merged::Checked(checked) => checked,
+        };
+        if let Some(hook) = opts.between_passes {
+            hook(&target_path);
+        }
+        if let Some(report) = write_checked(target, *checked)? {
+            return Ok(report);
+        }
+        // Another process wrote the target between the two passes: what was checked may no
+        // longer hold, so the merge is made again as one pass, on what the file holds now.
+        // Its sources were announced already.
+        let meta = target.meta()?;
+        let classes = target_classes(target)?;
+        let shared = opening::Shared::default();
+        std::thread::scope(|scope| {
+            let files = opening::Sources::start(scope, &shared, sources, &target_id);
+            merge_files(target, files, &meta, classes, opts, &mut |_| {}, false)
+        })
+        .map(Merged::into_report)
     });
     // The cache was for the merge; a caller that goes on gets its own back.
     target
         .conn
         .pragma_update(None, "cache_size", cache_before)?;
     out
+}
+
+/// The target's class keys, each with a small number standing for it.
+fn target_classes(target: &Store) -> Result<HashMap<String, u32>> {
+    Ok(target
+        .conn
+        .prepare("SELECT key FROM classes ORDER BY key")?
+        .query_map([], |r| r.get(0))?
+        .enumerate()
+        .map(|(i, k)| k.map(|k| (k, i as u32)))
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// How [`merge_files`] ended.
+enum Merged {
+    /// Committed, or rolled back as a dry run.
+    Done(MergeReport),
+    /// Every source checked and merged in a transaction that was then rolled back, to be
+    /// written by [`write_checked`].
+    Checked(Box<Checked>),
+}
+
+impl Merged {
+    fn into_report(self) -> MergeReport {
+        match self {
+            Merged::Done(r) => r,
+            Merged::Checked(c) => c.report,
+        }
+    }
+}
+
+/// A merge checked whole and not yet written: the first of its two passes.
+///
+/// A merge of many events writes them, and their indexes, as new pages. Through the WAL each
+/// page is written twice (to the log, then by the checkpoint into the file); through a
+/// rollback journal once, since pages added past the end of the file need no old copy. But the
+/// switch to a rollback journal and back is itself a write to the file's header, and a merge
+/// that is refused must leave the target byte for byte as it was. So a large merge is made
+/// twice: first in WAL mode as always, every source read, checked and merged, in a transaction
+/// that is rolled back, nothing written to the file, whether it passed or was refused (a
+/// refusal ends there, as before). Then, if it passed, the same writes go in through a
+/// rollback journal, in one transaction: the few rows the sources' merges wrote on the way
+/// ([`Written`]), and the new events held in memory ([`pending`]).
+///
+/// Between the passes no lock is held (the journal mode cannot change inside a transaction);
+/// `PRAGMA data_version` tells whether another connection wrote the file meanwhile, and then
+/// the merge is made again in one pass.
+struct Checked {
+    report: MergeReport,
+    pending: Vec<pending::Pending>,
+    /// Events coming in per kind, as [`drop_indexes`] takes them.
+    incoming: Vec<u64>,
+    written: Written,
+    /// The target's `PRAGMA data_version` once pass one was rolled back.
+    data_version: i64,
+}
+
+/// The second pass of a [`Checked`] merge: `None` when another connection wrote the target
+/// since the first, and nothing was written.
+fn write_checked(target: &mut Store, c: Checked) -> Result<Option<MergeReport>> {
+    let path = target.path().to_path_buf();
+    target.with_rollback_journal(|store| {
+        let conn = &store.conn;
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+            .map_err(|e| locked_or(&path, e))?;
+        let now: i64 = tx.pragma_query_value(None, "data_version", |r| r.get(0))?;
+        if now != c.data_version {
+            return Ok(None);
+        }
+        c.written.replay(&tx)?;
+        write_pending(&tx, &c.pending, &c.incoming)?;
+        tx.commit().map_err(|e| locked_or(&path, e))?;
+        Ok(Some(c.report))
+    })
+}
+
+/// Writes the new events held in memory, with the indexes of each kind that gets more new
+/// events than the target holds dropped first and built again after.
+fn write_pending(
+    tx: &Transaction<'_>,
+    pending: &[pending::Pending],
+    incoming: &[u64],
+) -> Result<()> {
+    let rebuild = drop_indexes(tx, incoming)?;
+    for p in pending {
+        p.write(tx)?;
+    }
+    // The indexes are built from sorted rows; SQLite's sorter may share that work with a
+    // helper thread (the sorted result, and so the index, is the same).
+    crate::store::events::build_indexes(tx, &rebuild, 2)
 }
 
 /// The checks a source passes before any of it is merged: its project, a pack's classes, and
@@ -395,7 +519,8 @@ fn merge_files(
     classes: HashMap<String, u32>,
     opts: &MergeOptions,
     on_source: &mut dyn FnMut(&SourceReport),
-) -> Result<MergeReport> {
+    two_pass: bool,
+) -> Result<Merged> {
     let target_path = target.path().to_path_buf();
     let n = files.len();
     let mut report = MergeReport {
@@ -424,7 +549,12 @@ fn merge_files(
     let begun = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
         .map_err(|e| locked_or(&target_path, e));
     let (tx, mut state) = match begun.and_then(|tx| {
-        let state = TargetState::begin(&tx, classes.clone(), opts)?;
+        let mut state = TargetState::begin(&tx, classes.clone(), opts)?;
+        // What the sources' merges write besides their events, for a second pass (`Checked`);
+        // whether there will be one is known at the end.
+        if two_pass && !opts.dry_run {
+            state.written = Some(Written::new(&tx));
+        }
         Ok((tx, state))
     }) {
         Ok((tx, state)) => (Some(tx), Some(state)),
@@ -498,7 +628,7 @@ fn merge_files(
                 return Err(conflict_error(&src.path, &r.conflicts));
             }
             if !opts.dry_run {
-                write_log(tx, &r)?;
+                write_log(tx, state, &r)?;
             }
             Ok(())
         });
@@ -516,22 +646,31 @@ fn merge_files(
         }
         report.sources.push(r);
     }
-    let (Some(tx), Some(state)) = (tx, state) else {
+    let (Some(tx), Some(mut state)) = (tx, state) else {
         unreachable!("the target failed and no error was returned");
     };
     if opts.dry_run {
         tx.rollback()?;
-        return Ok(report);
+        return Ok(Merged::Done(report));
     }
-    let rebuild = drop_indexes(&tx, &incoming)?;
-    for p in &state.pending {
-        p.write(&tx)?;
+    let new: u64 = state.pending.iter().map(|p| p.len() as u64).sum();
+    if let Some(written) = state.written.take()
+        && new >= opts.two_pass_from.unwrap_or(TWO_PASS_FROM)
+        && written.is_complete(conn)
+    {
+        tx.rollback()?;
+        let data_version = conn.pragma_query_value(None, "data_version", |r| r.get(0))?;
+        return Ok(Merged::Checked(Box::new(Checked {
+            report,
+            pending: state.pending,
+            incoming,
+            written,
+            data_version,
+        })));
     }
-    // The indexes are built from sorted rows; SQLite's sorter may share that work with a
-    // helper thread (the sorted result, and so the index, is the same).
-    crate::store::events::build_indexes(&tx, &rebuild, 2)?;
+    write_pending(&tx, &state.pending, &incoming)?;
     tx.commit().map_err(|e| locked_or(&target_path, e))?;
-    Ok(report)
+    Ok(Merged::Done(report))
 }
 
 /// When more events of a kind come in than the target holds, dropping the kind's secondary
@@ -721,6 +860,8 @@ struct TargetState {
     /// Per kind of [`KINDS`], the new events of the sources merged so far, written once all
     /// are in (see [`pending`]).
     pending: Vec<pending::Pending>,
+    /// The other rows written, when the merge may take a second pass.
+    written: Option<Written>,
 }
 
 impl TargetState {
@@ -758,6 +899,7 @@ impl TargetState {
             allow_other_annotators: opts.allow_other_annotators,
             target_has,
             pending: KINDS.iter().map(|k| pending::Pending::new(k)).collect(),
+            written: None,
         })
     }
 
@@ -775,9 +917,69 @@ impl TargetState {
         label: &str,
         original: bool,
     ) -> Result<()> {
-        if self.candidates.insert((image_id, class)) {
-            tx.prepare_cached(crate::store::predictions::INSERT_CANDIDATE)?
-                .execute(params![image_id, label, original])?;
+        if self.candidates.insert((image_id, class))
+            && tx
+                .prepare_cached(crate::store::predictions::INSERT_CANDIDATE)?
+                .execute(params![image_id, label, original])?
+                == 1
+        {
+            self.wrote(crate::store::predictions::INSERT_CANDIDATE, || {
+                vec![image_id.into(), label.to_string().into(), original.into()]
+            });
+        }
+        Ok(())
+    }
+
+    /// Notes a row just written by `sql` with `values`, if the merge may take a second pass.
+    fn wrote(&mut self, sql: impl Into<Cow<'static, str>>, values: impl FnOnce() -> Vec<Value>) {
+        if let Some(w) = &mut self.written {
+            w.rows.push((sql.into(), values()));
+        }
+    }
+}
+
+/// The rows the first pass of a merge wrote besides the events (images, models, predictions,
+/// candidates, the merge log), to be written again by its second ([`Checked`]). Each is kept
+/// as the statement that inserts it, with its row id where its table has one, so that it comes
+/// out the same.
+struct Written {
+    rows: Vec<(Cow<'static, str>, Vec<Value>)>,
+    /// The connection's `total_changes()` when the merge began.
+    changes_before: u64,
+}
+
+impl Written {
+    fn new(conn: &Connection) -> Written {
+        Written {
+            rows: Vec::new(),
+            changes_before: conn.total_changes(),
+        }
+    }
+
+    /// Whether every row the transaction changed was noted: a write the merge makes without
+    /// noting it would be lost in the second pass, so then there is none. (Tests take two
+    /// passes on every kind of source, and see that they did.)
+    fn is_complete(&self, conn: &Connection) -> bool {
+        let changed = conn.total_changes() - self.changes_before;
+        debug_assert_eq!(
+            changed,
+            self.rows.len() as u64,
+            "a merge's write was not noted"
+        );
+        changed == self.rows.len() as u64
+    }
+
+    /// Writes the rows again. The target is as the first pass found it, so each is new to it.
+    fn replay(&self, tx: &Connection) -> Result<()> {
+        for (sql, values) in &self.rows {
+            let n = tx
+                .prepare_cached(sql)?
+                .execute(rusqlite::params_from_iter(values))?;
+            if n != 1 {
+                return Err(Error::msg(format!(
+                    "merge: a row written in the first pass was not new in the second: {sql}"
+                )));
+            }
         }
         Ok(())
     }
@@ -808,7 +1010,7 @@ fn merge_one(
 
 /// Writes the source's row of the merge log: what it brought, each event kind's counts in the
 /// columns its declaration names.
-fn write_log(tx: &Transaction<'_>, r: &SourceReport) -> Result<()> {
+fn write_log(tx: &Transaction<'_>, state: &mut TargetState, r: &SourceReport) -> Result<()> {
     let annotators: BTreeMap<&str, u64> = r
         .annotators
         .iter()
@@ -857,7 +1059,20 @@ fn write_log(tx: &Transaction<'_>, r: &SourceReport) -> Result<()> {
             columns.join(", "),
             vec!["?"; columns.len()].join(", ")
         ),
-        rusqlite::params_from_iter(values),
+        rusqlite::params_from_iter(&values),
     )?;
+    let id = tx.last_insert_rowid();
+    state.wrote(
+        format!(
+            "INSERT INTO merge_log(id, {}) VALUES ({})",
+            columns.join(", "),
+            vec!["?"; columns.len() + 1].join(", ")
+        ),
+        || {
+            let mut all = vec![id.into()];
+            all.extend(values);
+            all
+        },
+    );
     Ok(())
 }

@@ -57,6 +57,11 @@ impl Pending {
         }
     }
 
+    /// How many new events are held.
+    pub(super) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
     /// The number of the pending event with this id (canonical UUID text), if any.
     pub(super) fn find(&self, id: &str) -> Option<u32> {
         uuid_bytes(id).and_then(|b| self.get(&b))
