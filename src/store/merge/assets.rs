@@ -198,8 +198,8 @@ fn merge_image(
                 tid.into(),
             ]
         });
-        if let (Some(l), Some(c)) = (label, class) {
-            state.candidate(tx, tid, c, l, true)?;
+        if let Some(c) = class {
+            state.candidate(tid, c, true);
         }
         state
             .images
@@ -303,7 +303,7 @@ fn merge_predictions(
                 ]
             });
             r.new_predictions += 1;
-            state.candidate(tx, timage, class, label, false)?;
+            state.candidate(timage, class, false);
         }
     }
     Ok(())

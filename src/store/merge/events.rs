@@ -233,8 +233,8 @@ impl<'t> KindMerge<'t, '_> {
                         .collect(),
                     annotator: annotator.to_string(),
                 });
-            } else if let (Some(c), Some(class)) = (shape.candidate, class) {
-                state.candidate(tx, image_id, class, batch.str(i, c), false)?;
+            } else if let (Some(_), Some(class)) = (shape.candidate, class) {
+                state.candidate(image_id, class, false);
             }
             if k.log.answers && self.conflicted.contains(image) {
                 r.events_on_conflicts += 1;
