@@ -205,10 +205,54 @@ fn kitty(display: &Display, run: &[String], dir: &Path, socket: Option<&Path>) -
             .env("LABELVET_QUERY_TIMEOUT_MS", "8000")
             .env_remove("TMUX")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(
+                std::fs::File::create(dir.join("kitty.err"))
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+            )
             .spawn()
             .expect("kitty starts"),
     )
+}
+
+/// The cell size the terminal reports to `labelvet doctor`, run in a kitty of its own. A kitty
+/// that ends before `doctor` answers (seen beside the rest of the suite on 2 cores, never
+/// alone) is started again, up to three times; what kitty said is in the message if none
+/// answers.
+fn kitty_cell_size(d: &Display, dir: &Path, doctor_out: &Path) -> (u16, u16) {
+    let sh = format!("{BIN} doctor > {}", doctor_out.display());
+    let mut said = String::new();
+    for attempt in 1..=3 {
+        let _ = std::fs::remove_file(doctor_out);
+        let mut term = kitty(d, &["sh".into(), "-c".into(), sh.clone()], dir, None);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if let Ok(text) = std::fs::read_to_string(doctor_out)
+                && let Some(line) = text.lines().find(|l| l.starts_with("cell size:"))
+            {
+                let px = line.split_whitespace().nth(2).unwrap_or("");
+                if let Some((w, h)) = px.split_once('x')
+                    && let (Ok(w), Ok(h)) = (w.parse(), h.parse())
+                {
+                    return (w, h);
+                }
+                panic!("doctor gave no cell size:\n{text}");
+            }
+            if let Ok(Some(status)) = term.0.try_wait() {
+                said.push_str(&format!(
+                    "attempt {attempt}: kitty ended ({status}) after {:.1} s: {}\n",
+                    start.elapsed().as_secs_f64(),
+                    std::fs::read_to_string(dir.join("kitty.err")).unwrap_or_default()
+                ));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if start.elapsed() >= Duration::from_secs(60) {
+            said.push_str(&format!("attempt {attempt}: no answer in 60 s\n"));
+        }
+    }
+    panic!("doctor did not answer in {}:\n{said}", doctor_out.display());
 }
 
 /// The cell size the terminal reports to `labelvet doctor`, run the same way. The first kitty
@@ -469,16 +513,13 @@ fn kitty_026_draws_directly_and_the_magnifier_cuts_from_the_full_photo() {
     let db = project(dir.path());
     let d = Display::start();
     let doctor = dir.path().join("doctor.txt");
-    let sh = format!("{BIN} doctor > {}", doctor.display());
     let socket = dir.path().join("kitty.sock");
-    let doc = kitty(&d, &["sh".into(), "-c".into(), sh], dir.path(), None);
-    let cell = cell_size(&doctor);
+    let cell = kitty_cell_size(&d, dir.path(), &doctor);
     let report = std::fs::read_to_string(&doctor).unwrap();
     assert!(
         report.contains("kitty graphics (placed directly)"),
         "{report}"
     );
-    drop(doc);
 
     let _t = kitty(&d, &annotate_cmd(&db, &[]), dir.path(), Some(&socket));
     let pic = picture_cells(Graphics::KittyDirect, cell);
