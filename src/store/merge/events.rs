@@ -613,12 +613,9 @@ impl<'c> EventBatch<'c> {
                 // The row's checks held the id to a canonical UUID.
                 let bytes = uuid_bytes(id)
                     .ok_or_else(|| internal(self.kind, "an id that is not a UUID"))?;
-                match pending.get(&bytes) {
+                match pending.get_or_push(bytes, |c| self.value(i, c))? {
                     Some(e) => Seen::Pending(e),
-                    None => {
-                        pending.push(bytes, |c| self.value(i, c))?;
-                        Seen::New
-                    }
+                    None => Seen::New,
                 }
             };
             self.seen.push(seen);
