@@ -449,16 +449,16 @@ fn write_pending(
     }
     // The indexes are built from sorted rows; SQLite's sorter may share that work with a
     // helper thread (the sorted result, and so the index, is the same). It sorts runs as large
-    // as the page cache, each on a helper while the main thread reads on: with runs of 4 MiB
-    // SQLite built the two judgments indexes of a million events in 0.9-1.05 s, with runs of
-    // 16 MiB in 1.4-1.8 s (BENCHMARKS.md, twenty-first session). The merge gives the cache
-    // back its size when it ends.
+    // as the page cache, each on a helper while the main thread reads on: SQLite built the two
+    // judgments indexes of a million events in a median of 0.90 s with runs of 2 MiB, 1.00 s
+    // with 4 MiB, and 1.4-1.8 s with 16 MiB (BENCHMARKS.md, twenty-first and twenty-second
+    // sessions). The merge gives the cache back its size when it ends.
     tx.pragma_update(None, "cache_size", -SORT_RUN_KIB)?;
     crate::store::events::build_indexes(tx, &rebuild, 2)
 }
 
 /// The page cache while the indexes are built, in KiB: the size of the sorter's runs.
-const SORT_RUN_KIB: i64 = 4 * 1024;
+const SORT_RUN_KIB: i64 = 2 * 1024;
 
 /// The checks a source passes before any of it is merged: its project, a pack's classes, and
 /// a vocabulary that differs from the target's. `class_sums` keeps the target's class hashes
