@@ -70,7 +70,12 @@ fn fixture((name, files, events): Shape) -> (PathBuf, Vec<PathBuf>) {
     let sources: Vec<PathBuf> = (0..files)
         .map(|f| dir.join(format!("annotator{f:02}.db")))
         .collect();
-    let done = dir.join(format!(".complete-schema{SCHEMA_VERSION}"));
+    // Made again when the schema or a new project's page size changes: the figures are those of
+    // a project as `init` makes it now.
+    let done = dir.join(format!(
+        ".complete-schema{SCHEMA_VERSION}-page{}",
+        labelvet::store::PAGE_SIZE
+    ));
     if done.exists() {
         return (project, sources);
     }
@@ -211,7 +216,12 @@ fn packs(sources: &[PathBuf]) -> Vec<PathBuf> {
     let packs: Vec<PathBuf> = (0..sources.len())
         .map(|f| dir.join(format!("annotator{f:02}.lvpack")))
         .collect();
-    let done = dir.join(format!(".complete-schema{SCHEMA_VERSION}"));
+    // Made again when the schema or a new project's page size changes: the figures are those of
+    // a project as `init` makes it now.
+    let done = dir.join(format!(
+        ".complete-schema{SCHEMA_VERSION}-page{}",
+        labelvet::store::PAGE_SIZE
+    ));
     if done.exists() {
         return packs;
     }
