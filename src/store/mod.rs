@@ -82,9 +82,9 @@ pub struct Meta {
 /// entries; with pages four times as large SQLite does a quarter of the per-page work (B-tree
 /// descents, cell moves in balancing, calls to write, WAL frames). The sqlite3 shell writing
 /// the million answers of 100 packs and building their indexes, through a rollback journal,
-/// took 2.2-2.4 s with 4 KiB pages, 1.8 s with 16 KiB, 1.8 s with 32 KiB and 2.1 s with
-/// 64 KiB (BENCHMARKS.md, *Issue 18, twenty-second session*). A file made earlier keeps its
-/// pages; `VACUUM` in rollback mode changes them (the README says how).
+/// took 2.2-2.5 s with 4 KiB pages, 1.9-2.0 s with 16 KiB or 32 KiB and 2.2-2.4 s with 64 KiB
+/// (BENCHMARKS.md, *Issue 18, twenty-second session*). A file made earlier keeps its pages;
+/// `VACUUM` in rollback mode changes them (the README says how).
 pub const PAGE_SIZE: i64 = 16 * 1024;
 
 impl Store {
