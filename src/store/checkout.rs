@@ -71,7 +71,11 @@ pub fn checkout(project: &Store, out: &Path, opts: &CheckoutOptions<'_>) -> Resu
     let vocab = project.vocab()?;
     let partial = PartialFile::beside(out)?;
     let report = {
-        let mut store = Store::create(partial.path(), &vocab)?;
+        let pages = match opts.with_images {
+            Some(_) => super::BLOB_PAGE_SIZE,
+            None => super::PAGE_SIZE,
+        };
+        let mut store = Store::create_with_pages(partial.path(), &vocab, pages)?;
         // Nothing waits for the disk while the file is built under its temporary name (a crash
         // leaves only that); it is synced once, whole, before it takes its real name.
         store.conn.pragma_update(None, "synchronous", "OFF")?;

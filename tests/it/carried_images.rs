@@ -225,6 +225,18 @@ fn max_side_reencodes_larger_images_down_to_it() {
     assert!(resized > 0);
     assert!(std::fs::metadata(&small).unwrap().len() < std::fs::metadata(&full).unwrap().len() / 2);
 
+    // The project has the large pages of bulk writes; a file that carries images has SQLite's
+    // own, in which a BLOB's last page wastes less (`store::BLOB_PAGE_SIZE`).
+    let page_size = |db: &Path| -> i64 {
+        rusqlite::Connection::open(db)
+            .unwrap()
+            .pragma_query_value(None, "page_size", |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(page_size(&db), labelvet::store::PAGE_SIZE);
+    assert_eq!(page_size(&full), labelvet::store::BLOB_PAGE_SIZE);
+    assert_eq!(page_size(&small), labelvet::store::BLOB_PAGE_SIZE);
+
     // `info` says whose file it is and what it carries, instead of the coordinator's folder.
     let carried = blobs(&small);
     let info = ok(&["info", s(&small)]);
