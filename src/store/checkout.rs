@@ -71,9 +71,10 @@ pub fn checkout(project: &Store, out: &Path, opts: &CheckoutOptions<'_>) -> Resu
     let vocab = project.vocab()?;
     let partial = PartialFile::beside(out)?;
     let report = {
-        let pages = match opts.with_images {
-            Some(_) => super::BLOB_PAGE_SIZE,
-            None => super::PAGE_SIZE,
+        let pages = if opts.with_images.is_some() {
+            super::BLOB_PAGE_SIZE
+        } else {
+            super::PAGE_SIZE
         };
         let mut store = Store::create_with_pages(partial.path(), &vocab, pages)?;
         // Nothing waits for the disk while the file is built under its temporary name (a crash
