@@ -35,6 +35,16 @@ const HUNDRED: Shape = ("merge-100", 100, 10_000);
 const MANIFEST: &str = "../shared/data/imagenet_val/original_labels.csv";
 const RATERS: &str = "../shared/data/real/raters.csv.gz";
 
+/// The file whose presence says a fixture folder is complete. A fixture is made again when the
+/// schema or a new project's page size changes: the figures are those of a project as `init`
+/// makes it now.
+fn done_marker(dir: &Path) -> PathBuf {
+    dir.join(format!(
+        ".complete-schema{SCHEMA_VERSION}-page{}",
+        labelvet::store::PAGE_SIZE
+    ))
+}
+
 fn data_dir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/bench-data")
@@ -70,12 +80,7 @@ fn fixture((name, files, events): Shape) -> (PathBuf, Vec<PathBuf>) {
     let sources: Vec<PathBuf> = (0..files)
         .map(|f| dir.join(format!("annotator{f:02}.db")))
         .collect();
-    // Made again when the schema or a new project's page size changes: the figures are those of
-    // a project as `init` makes it now.
-    let done = dir.join(format!(
-        ".complete-schema{SCHEMA_VERSION}-page{}",
-        labelvet::store::PAGE_SIZE
-    ));
+    let done = done_marker(&dir);
     if done.exists() {
         return (project, sources);
     }
@@ -216,12 +221,7 @@ fn packs(sources: &[PathBuf]) -> Vec<PathBuf> {
     let packs: Vec<PathBuf> = (0..sources.len())
         .map(|f| dir.join(format!("annotator{f:02}.lvpack")))
         .collect();
-    // Made again when the schema or a new project's page size changes: the figures are those of
-    // a project as `init` makes it now.
-    let done = dir.join(format!(
-        ".complete-schema{SCHEMA_VERSION}-page{}",
-        labelvet::store::PAGE_SIZE
-    ));
+    let done = done_marker(&dir);
     if done.exists() {
         return packs;
     }

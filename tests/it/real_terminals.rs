@@ -215,6 +215,20 @@ fn kitty(display: &Display, run: &[String], dir: &Path, socket: Option<&Path>) -
     )
 }
 
+/// The cell size in `doctor`'s output so far, `None` until its `cell size:` line is written;
+/// a line without one fails the test.
+fn doctor_cell_size(doctor_out: &Path) -> Option<(u16, u16)> {
+    let text = std::fs::read_to_string(doctor_out).ok()?;
+    let line = text.lines().find(|l| l.starts_with("cell size:"))?;
+    let px = line.split_whitespace().nth(2).unwrap_or("");
+    if let Some((w, h)) = px.split_once('x')
+        && let (Ok(w), Ok(h)) = (w.parse(), h.parse())
+    {
+        return Some((w, h));
+    }
+    panic!("doctor gave no cell size:\n{text}");
+}
+
 /// The cell size the terminal reports to `labelvet doctor`, run in a kitty of its own. A kitty
 /// that ends before `doctor` answers (seen beside the rest of the suite on 2 cores, never
 /// alone) is started again, up to three times; what kitty said is in the message if none
@@ -227,16 +241,8 @@ fn kitty_cell_size(d: &Display, dir: &Path, doctor_out: &Path) -> (u16, u16) {
         let mut term = kitty(d, &["sh".into(), "-c".into(), sh.clone()], dir, None);
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(60) {
-            if let Ok(text) = std::fs::read_to_string(doctor_out)
-                && let Some(line) = text.lines().find(|l| l.starts_with("cell size:"))
-            {
-                let px = line.split_whitespace().nth(2).unwrap_or("");
-                if let Some((w, h)) = px.split_once('x')
-                    && let (Ok(w), Ok(h)) = (w.parse(), h.parse())
-                {
-                    return (w, h);
-                }
-                panic!("doctor gave no cell size:\n{text}");
+            if let Some(cell) = doctor_cell_size(doctor_out) {
+                return cell;
             }
             if let Ok(Some(status)) = term.0.try_wait() {
                 said.push_str(&format!(
@@ -261,16 +267,8 @@ fn kitty_cell_size(d: &Display, dir: &Path, doctor_out: &Path) -> (u16, u16) {
 fn cell_size(doctor_out: &Path) -> (u16, u16) {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(90) {
-        if let Ok(text) = std::fs::read_to_string(doctor_out)
-            && let Some(line) = text.lines().find(|l| l.starts_with("cell size:"))
-        {
-            let px = line.split_whitespace().nth(2).unwrap_or("");
-            if let Some((w, h)) = px.split_once('x')
-                && let (Ok(w), Ok(h)) = (w.parse(), h.parse())
-            {
-                return (w, h);
-            }
-            panic!("doctor gave no cell size:\n{text}");
+        if let Some(cell) = doctor_cell_size(doctor_out) {
+            return cell;
         }
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -82,8 +82,6 @@ impl Pending {
         bytes: [u8; 16],
         mut values: impl FnMut(usize) -> ValueRef<'v>,
     ) -> Result<Option<u32>> {
-        let e = u32::try_from(self.ids.len())
-            .map_err(|_| internal(self.kind, "more than 4 billion new events"))?;
         let Pending {
             kind,
             width: _,
@@ -98,6 +96,8 @@ impl Pending {
             Entry::Occupied(o) => return Ok(Some(*o.get())),
             Entry::Vacant(v) => v,
         };
+        let e = u32::try_from(ids.len())
+            .map_err(|_| internal(kind, "more than 4 billion new events"))?;
         let start = slots.len();
         let mut null_bits = 0u32;
         for (c, &is_text) in text.iter().enumerate().skip(1) {
