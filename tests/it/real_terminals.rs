@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use image::{GrayImage, RgbImage, imageops};
@@ -53,15 +54,21 @@ struct Display {
 
 impl Display {
     fn start() -> Display {
-        // A display number of our own: tests of this file run in parallel.
-        for n in 0..40 {
-            let num = 140 + (std::process::id() % 200) * 3 + n;
-            if Path::new(&format!("/tmp/.X11-unix/X{num}")).exists() {
+        // A display number of our own. The tests of this file run in parallel in one process:
+        // each takes the next number of the counter, or two of them could both find a number
+        // free, start an Xvfb on it, and one test then draw on the other's display, which
+        // goes away with that test (kitty: "X11: Failed to open display").
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        for _ in 0..40 {
+            let num = 140 + (std::process::id() % 200) * 3 + NEXT.fetch_add(1, Ordering::Relaxed);
+            if Path::new(&format!("/tmp/.X11-unix/X{num}")).exists()
+                || Path::new(&format!("/tmp/.X{num}-lock")).exists()
+            {
                 continue;
             }
             let name = format!(":{num}");
             // Killed and waited for on drop.
-            let display = Display {
+            let mut display = Display {
                 server: Command::new("Xvfb")
                     .args([&name, "-screen", "0", "1920x1200x24", "-nolisten", "tcp"])
                     .stdout(Stdio::null())
@@ -72,12 +79,19 @@ impl Display {
             };
             let start = Instant::now();
             while start.elapsed() < Duration::from_secs(10) {
+                // Another process's Xvfb may have taken the number meanwhile: ours then ends,
+                // and the next number is tried.
+                if let Ok(Some(_)) = display.server.try_wait() {
+                    break;
+                }
                 if Path::new(&format!("/tmp/.X11-unix/X{num}")).exists() {
                     return display;
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
-            panic!("Xvfb {} did not start", display.name);
+            if start.elapsed() >= Duration::from_secs(10) {
+                panic!("Xvfb {} did not start", display.name);
+            }
         }
         panic!("no free X display");
     }
