@@ -16,11 +16,10 @@ use std::collections::BTreeMap;
 
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension};
-use sha2::{Digest, Sha256};
 
 use super::events::{KINDS, Kind, Role, Ty};
-use super::pack::{CONTENT_KEY, feed, is_text, string_columns};
-use super::untrusted::describe;
+use super::pack::{CONTENT_KEY, Summer, is_text, string_columns};
+use super::untrusted::{MAX_NAME_BYTES, describe};
 
 /// One value of a pack's row, as the merge reads it.
 #[derive(Clone, Debug)]
@@ -34,20 +33,47 @@ pub(crate) enum Cell {
     Other(Box<Value>),
 }
 
-/// A string of the pack: its text, and whether it is UTF-8 (checked once, not per use).
-pub(crate) struct PackString {
-    bytes: Box<[u8]>,
-    utf8: bool,
+/// A string of the pack: UTF-8 text, checked once when the pack is read (each string stands
+/// in many cells, and checking it again at each use was a few percent of a merge of packs), or
+/// bytes that are not.
+pub(crate) enum PackString {
+    /// `door`: the text passes what a merge asks of any name it takes from a source (at most
+    /// [`MAX_NAME_BYTES`], no control character), checked here once for all its cells.
+    Text {
+        text: Box<str>,
+        door: bool,
+    },
+    Bytes(Box<[u8]>),
 }
 
 impl PackString {
-    pub(crate) fn str(&self) -> Option<&str> {
-        if self.utf8 {
-            // Checked when read.
-            std::str::from_utf8(&self.bytes).ok()
-        } else {
-            None
+    fn new(bytes: &[u8]) -> PackString {
+        match std::str::from_utf8(bytes) {
+            Ok(t) => PackString::Text {
+                text: t.into(),
+                door: t.len() <= MAX_NAME_BYTES && crate::text::check(t, false).is_ok(),
+            },
+            Err(_) => PackString::Bytes(bytes.into()),
         }
+    }
+
+    pub(crate) fn str(&self) -> Option<&str> {
+        match self {
+            PackString::Text { text, .. } => Some(text),
+            PackString::Bytes(_) => None,
+        }
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            PackString::Text { text, .. } => text.as_bytes(),
+            PackString::Bytes(b) => b,
+        }
+    }
+
+    /// Whether the string passed the door's checks for a name (see [`PackString::Text`]).
+    pub(crate) fn door(&self) -> bool {
+        matches!(self, PackString::Text { door: true, .. })
     }
 }
 
@@ -93,7 +119,7 @@ impl PackContent {
             Cell::Int(n) => (ValueRef::Integer(*n), None),
             Cell::Str(s) => {
                 let s = &self.strings[*s as usize];
-                (ValueRef::Text(&s.bytes), s.str())
+                (ValueRef::Text(s.bytes()), s.str())
             }
             Cell::Other(v) => {
                 let v = ValueRef::from(&**v);
@@ -104,6 +130,11 @@ impl PackContent {
                 (v, s)
             }
         }
+    }
+
+    /// Whether `cell` is a string of the pack that passed the door's checks for a name.
+    pub(crate) fn door(&self, cell: &Cell) -> bool {
+        matches!(cell, Cell::Str(s) if self.strings[*s as usize].door())
     }
 
     /// The strings of `kind`'s column `column` (text columns only), each once: for the checks
@@ -201,10 +232,7 @@ pub(crate) fn read(pack: &Connection) -> std::result::Result<PackContent, String
             let ValueRef::Text(t) = r.get_ref(1).map_err(sq)? else {
                 return Err(format!("pack_strings row {id} is not text"));
             };
-            strings.push(PackString {
-                bytes: t.into(),
-                utf8: std::str::from_utf8(t).is_ok(),
-            });
+            strings.push(PackString::new(t));
             string_ids.push(id);
         }
     }
@@ -402,7 +430,7 @@ pub(crate) fn read(pack: &Connection) -> std::result::Result<PackContent, String
     }
     let text = |c: &Raw| -> &[u8] {
         match c {
-            Raw::Ok(Cell::Str(s)) => &strings[*s as usize].bytes,
+            Raw::Ok(Cell::Str(s)) => strings[*s as usize].bytes(),
             _ => b"",
         }
     };
@@ -578,48 +606,48 @@ pub(crate) fn read(pack: &Connection) -> std::result::Result<PackContent, String
 
 /// `store::pack::content_sha256` over the pack as read: the same values in the same order.
 fn content_sha256(pack: &Connection, c: &PackContent) -> rusqlite::Result<String> {
-    let mut h = Sha256::new();
-    h.update(b"labelvet pack\0");
+    let mut h = Summer::new();
+    h.bytes(b"labelvet pack\0");
     {
         let mut stmt = pack.prepare(&format!(
             "SELECT key, value FROM pack_meta WHERE key <> '{CONTENT_KEY}' ORDER BY key"
         ))?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            feed(&mut h, r.get_ref(0)?);
-            feed(&mut h, r.get_ref(1)?);
+            h.feed(r.get_ref(0)?);
+            h.feed(r.get_ref(1)?);
         }
-        h.update([0xFFu8]);
+        h.bytes(&[0xFF]);
     }
     for (key, sum) in &c.classes {
-        feed(&mut h, ValueRef::Text(key.as_bytes()));
-        feed(&mut h, ValueRef::Blob(sum));
+        h.feed(ValueRef::Text(key.as_bytes()));
+        h.feed(ValueRef::Blob(sum));
     }
     // The images by key.
     let key_of = |i: usize| match &c.images.row(i)[1] {
-        Cell::Str(s) => &c.strings[*s as usize].bytes[..],
+        Cell::Str(s) => c.strings[*s as usize].bytes(),
         _ => b"",
     };
     let mut order: Vec<usize> = (0..c.images.len()).collect();
     order.sort_by(|&a, &b| key_of(a).cmp(key_of(b)));
     for i in order {
         for cell in &c.images.row(i)[1..] {
-            feed(&mut h, c.value(cell).0);
+            h.feed(c.value(cell).0);
         }
     }
-    h.update([0xFFu8]);
+    h.bytes(&[0xFF]);
     let mut id = [0u8; 36];
     for rows in &c.events {
         for i in 0..rows.len() {
             uuid_text(&rows.ids[i], &mut id);
-            feed(&mut h, ValueRef::Text(&id));
+            h.feed(ValueRef::Text(&id));
             for cell in &rows.row(i)[1..] {
-                feed(&mut h, c.value(cell).0);
+                h.feed(c.value(cell).0);
             }
         }
-        h.update([0xFFu8]);
+        h.bytes(&[0xFF]);
     }
-    Ok(hex::encode(h.finalize()))
+    Ok(hex::encode(h.finish()))
 }
 
 /// The column names a pack's rows are read under, for the merge's messages: those of the

@@ -206,6 +206,9 @@ pub struct SourceRow<'a, 'r> {
     /// Each cached text value as `str`, checked as UTF-8 once (`None`: not text, or not UTF-8).
     strs: [Option<&'a str>; CACHED_COLUMNS],
     cached: usize,
+    /// Bit `i` set: column `i`'s text already passed [`SourceRow::door_text`]'s checks for a
+    /// name, which are also a note's (a pack's strings are checked once each, not once a cell).
+    door_checked: u32,
 }
 
 /// More than any table a merge reads has columns.
@@ -233,6 +236,7 @@ impl<'a, 'r> SourceRow<'a, 'r> {
             values,
             strs,
             cached,
+            door_checked: 0,
         }
     }
 
@@ -259,7 +263,15 @@ impl<'a, 'r> SourceRow<'a, 'r> {
             values: vs,
             strs,
             cached,
+            door_checked: 0,
         }
+    }
+
+    /// Marks the columns (bit `i`, column `i`) whose text passed the door's checks for a name
+    /// before the row was made.
+    pub fn with_door_checked(mut self, columns: u32) -> Self {
+        self.door_checked = columns;
+        self
     }
 
     pub fn get(&self, i: usize) -> Result<ValueRef<'a>> {
@@ -358,6 +370,13 @@ impl<'a, 'r> SourceRow<'a, 'r> {
     /// bytes, and no control character or bidirectional override ([`crate::text::check`]), so
     /// that a merged name, note or key can neither flood the target nor command a terminal.
     pub fn door_text(&self, i: usize, max: usize) -> Result<Option<&'a str>> {
+        if i < 32
+            && self.door_checked & (1 << i) != 0
+            && max >= MAX_NAME_BYTES
+            && let Some(t) = self.strs.get(i).copied().flatten()
+        {
+            return Ok(Some(t));
+        }
         let Some(t) = self.opt_text(i)? else {
             return Ok(None);
         };

@@ -108,10 +108,15 @@ pub(super) fn merge_kind(
             let mut values = [(ValueRef::Null, None); 16];
             // The id's text is canonical UUID text, ASCII.
             values[0] = (ValueRef::Text(&id), std::str::from_utf8(&id).ok());
-            for (v, c) in values[1..].iter_mut().zip(&row[1..]) {
+            let mut door = 0u32;
+            for (i, (v, c)) in values[1..].iter_mut().zip(&row[1..]).enumerate() {
                 *v = pack.value(c);
+                if pack.door(c) {
+                    door |= 1 << (i + 1);
+                }
             }
-            let v = SourceRow::from_values(path, k.noun, &names, &values[..row.len()]);
+            let v = SourceRow::from_values(path, k.noun, &names, &values[..row.len()])
+                .with_door_checked(door);
             m.row(state, &v, r)?;
         }
     } else {
