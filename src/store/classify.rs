@@ -15,7 +15,7 @@
 //! (created_at, id). `present` is stored as a JSON array of class keys, sorted and without
 //! repeats, so that an answer has exactly one spelling in the file.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, Row};
@@ -370,7 +370,7 @@ impl Store {
 
 /// The checks of one classify answer read from a source: `present` in its one spelling, every
 /// label a class of the target, `main` among them, `objects` at least 1.
-fn check_answer(row: &SourceRow<'_, '_>, classes: &HashMap<String, u32>) -> Result<()> {
+fn check_answer(row: &SourceRow<'_, '_>, classes: &super::events::ClassNumbers) -> Result<()> {
     let (present, main, objects) = (row.text(2)?, row.text(3)?, row.int(4)?);
     let bad = |why: String| row.refuse(format!("(image {}): {why}", row.text(1).unwrap_or("?")));
     let labels = parse_present(present).map_err(bad)?;

@@ -51,7 +51,7 @@
 //! implements [`Event`] (its values in column order, and back); `insert`, `retract`, `select`,
 //! `current` and `standing` then serve it as they serve the judgments.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Row, Transaction, params_from_iter};
@@ -88,6 +88,10 @@ pub(crate) use answer_kind_columns;
 /// Every kind of event a project holds, in the order a merge reads them.
 pub static KINDS: &[&Kind] = &[&JUDGMENTS, &FLAGS, &CLASSIFY, &GOLD, &VERDICTS];
 
+/// The target's classes, key -> number, as a merge holds them (`store::merge` says why
+/// hashbrown's).
+pub type ClassNumbers = hashbrown::HashMap<String, u32>;
+
 /// One kind of event: its table and what its columns mean.
 pub struct Kind {
     pub table: &'static str,
@@ -109,7 +113,7 @@ pub struct Kind {
     pub candidate: Option<&'static str>,
     /// The checks of one answer (not a retraction) from an untrusted source beyond its columns'
     /// types, against the target's classes (key -> number).
-    pub check: fn(&SourceRow<'_, '_>, &HashMap<String, u32>) -> Result<()>,
+    pub check: fn(&SourceRow<'_, '_>, &ClassNumbers) -> Result<()>,
     pub log: Log,
     /// Whose events of this kind a checkout carries.
     pub checkout: Checkout,

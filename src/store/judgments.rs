@@ -6,7 +6,6 @@
 //! annotator's current answer for (image, label) is their latest answer event that no retraction
 //! names, "latest" meaning the greatest (created_at, id).
 
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 
 use rusqlite::types::ToSqlOutput;
@@ -195,7 +194,10 @@ pub(crate) static JUDGMENTS: Kind = Kind {
 
 /// An answer's check for every kind shaped like the judgments (their answer in column 3):
 /// yes, no or maybe.
-pub(crate) fn check_answer(row: &SourceRow<'_, '_>, _classes: &HashMap<String, u32>) -> Result<()> {
+pub(crate) fn check_answer(
+    row: &SourceRow<'_, '_>,
+    _classes: &super::events::ClassNumbers,
+) -> Result<()> {
     match row.text(3)? {
         "yes" | "no" | "maybe" => Ok(()),
         answer => Err(row.refuse(format!(

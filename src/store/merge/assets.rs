@@ -2,7 +2,7 @@
 //! bytes differ under one key), and the predictions of models the target lacks or has from
 //! another import. Integer row ids never cross files: images are mapped by key, models by name.
 
-use std::collections::{HashMap, HashSet};
+use hashbrown::{HashMap, HashSet};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Transaction, params};

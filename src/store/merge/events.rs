@@ -5,14 +5,14 @@
 //! answer of the same annotator to the same question; an id both sides hold must have the same
 //! content on both.
 
-use std::collections::{HashMap, HashSet};
+use hashbrown::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Statement, Transaction};
 
-use super::pending::{Pending, internal, uuid_bytes};
+use super::pending::{Field, Pending, internal, uuid_bytes};
 use super::{AnnotatorMerge, Counts, SourceReport, TargetState};
 use crate::error::{Error, Result};
 use crate::store::events::{Kind, OnUndo, Role, Ty, Undo};
@@ -579,6 +579,14 @@ impl<'c> EventBatch<'c> {
         }
     }
 
+    fn field(&self, event: usize, column: usize) -> Field<'_> {
+        match &self.cells[event * self.width + column] {
+            Cell::Null => Field::Null,
+            Cell::Int(n) => Field::Int(*n),
+            Cell::Text(r) => Field::Text(&self.text[r.clone()]),
+        }
+    }
+
     fn opt_str(&self, event: usize, column: usize) -> Option<&str> {
         match &self.cells[event * self.width + column] {
             Cell::Text(r) => Some(&self.text[r.clone()]),
@@ -618,7 +626,7 @@ impl<'c> EventBatch<'c> {
                 // The row's checks held the id to a canonical UUID.
                 let bytes = uuid_bytes(id)
                     .ok_or_else(|| internal(self.kind, "an id that is not a UUID"))?;
-                match pending.get_or_push(bytes, |c| self.value(i, c))? {
+                match pending.get_or_push(bytes, |c| self.field(i, c))? {
                     Some(e) => Seen::Pending(e),
                     None => Seen::New,
                 }

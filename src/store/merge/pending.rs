@@ -10,8 +10,8 @@
 //! check and refusal is made at the same point of the same source as when each source was
 //! written at once; the rows written are the same, so the tables are too.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use hashbrown::HashMap;
+use hashbrown::hash_map::Entry;
 
 use rusqlite::Connection;
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -80,7 +80,7 @@ impl Pending {
     pub(super) fn get_or_push<'v>(
         &mut self,
         bytes: [u8; 16],
-        mut values: impl FnMut(usize) -> ValueRef<'v>,
+        mut values: impl FnMut(usize) -> Field<'v>,
     ) -> Result<Option<u32>> {
         let Pending {
             kind,
@@ -102,18 +102,12 @@ impl Pending {
         let mut null_bits = 0u32;
         for (c, &is_text) in text.iter().enumerate().skip(1) {
             let slot = match (values(c), is_text) {
-                (ValueRef::Null, _) => {
+                (Field::Null, _) => {
                     null_bits |= 1 << c;
                     0
                 }
-                (ValueRef::Integer(n), false) => n as u64,
-                (ValueRef::Text(t), true) => match std::str::from_utf8(t) {
-                    Ok(t) => u64::from(strings.intern(c, t)),
-                    Err(_) => {
-                        slots.truncate(start);
-                        return Err(internal(kind, "text that is not UTF-8"));
-                    }
-                },
+                (Field::Int(n), false) => n as u64,
+                (Field::Text(t), true) => u64::from(strings.intern(c, t)),
                 _ => {
                     slots.truncate(start);
                     return Err(internal(kind, "a value of another type than its column"));
@@ -190,6 +184,14 @@ impl Pending {
         }
         Ok(())
     }
+}
+
+/// A value of an event as the merge's row checks passed it: text is already known to be UTF-8.
+#[derive(Clone, Copy)]
+pub(super) enum Field<'v> {
+    Null,
+    Int(i64),
+    Text(&'v str),
 }
 
 pub(super) fn internal(k: &Kind, what: &str) -> Error {
