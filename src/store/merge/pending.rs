@@ -150,10 +150,22 @@ impl Pending {
     /// than the inserts themselves.
     pub(super) fn write(&self, tx: &Connection) -> Result<()> {
         const SIZE: usize = 100;
-        let mut order: Vec<u32> = (0..self.ids.len() as u32).collect();
-        order.sort_unstable_by_key(|&e| self.ids[e as usize]);
+        // Sorted as (id, event) pairs, the id as two integers in its byte order: sorting the
+        // event numbers by an id looked up for each comparison took 0.2 s of a merge of a
+        // million events, most of it waiting on memory.
+        let mut sorted: Vec<(u64, u64, u32)> = self
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(e, id)| {
+                let (hi, lo) = id.split_at(8);
+                let half = |h: &[u8]| u64::from_be_bytes(h.try_into().expect("8 bytes"));
+                (half(hi), half(lo), e as u32)
+            })
+            .collect();
+        sorted.sort_unstable();
         let mut full = None;
-        for chunk in order.chunks(SIZE) {
+        for chunk in sorted.chunks(SIZE) {
             let mut part;
             let insert = if chunk.len() == SIZE {
                 if full.is_none() {
@@ -165,7 +177,7 @@ impl Pending {
                 &mut part
             };
             let mut id = [0u8; 36];
-            for (i, &e) in chunk.iter().enumerate() {
+            for (i, &(_, _, e)) in chunk.iter().enumerate() {
                 crate::store::pack_read::uuid_text(&self.ids[e as usize], &mut id);
                 let at = i * self.width;
                 insert.raw_bind_parameter(at + 1, ToSqlOutput::Borrowed(ValueRef::Text(&id)))?;
