@@ -53,4 +53,6 @@ for r in $(seq 1 "$RUNS"); do
     cp "$M/project.db" "$M/work.db"
     measure merge-files "$r" "$BIN" merge "$M/work.db" "$M"/files/a*.db
 done
-log "events after merge: packs $(sqlite3 "$M/work-packs.db" 'SELECT count(*) FROM judgments'), files $(sqlite3 "$M/work.db" 'SELECT count(*) FROM judgments')"
+if [ "$RUNS" -gt 0 ]; then
+    log "events after merge: packs $(sqlite3 "$M/work-packs.db" 'SELECT count(*) FROM judgments'), files $(sqlite3 "$M/work.db" 'SELECT count(*) FROM judgments')"
+fi

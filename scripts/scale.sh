@@ -235,7 +235,9 @@ step_merge() {
         cp "$M/project.db" "$M/raw.db"
         measure merge-raw-sqlite3 "$r" sqlite3 "$M/raw.db" ".read $sql"
     done
-    log "events after merge: labelvet $(sqlite3 "$M/work.db" 'SELECT count(*) FROM judgments'), raw sqlite3 $(sqlite3 "$M/raw.db" 'SELECT count(*) FROM judgments')"
+    if [ "$RUNS" -ge "$FIRST_RUN" ]; then
+        log "events after merge: labelvet $(sqlite3 "$M/work.db" 'SELECT count(*) FROM judgments'), raw sqlite3 $(sqlite3 "$M/raw.db" 'SELECT count(*) FROM judgments')"
+    fi
 }
 
 # median COLUMN STEP: the median of one column of results.tsv over a step's runs.
