@@ -1,7 +1,8 @@
 //! The trip back: `labelvet pack` writes the small file an annotator sends back, and `merge`
 //! takes it like the full file. A pack merges to exactly what its full file merges to (every
 //! event kind); an altered pack, or one of another project, is refused and leaves the target
-//! byte for byte as it was; a file with no answers is said to have none; an existing output is
+//! byte for byte as it was, and so is one whose strings would not pass the door a full file's
+//! pass; a file with no answers is said to have none; an existing output is
 //! replaced only with --force, and only when it is a pack.
 
 use crate::merge_support;
@@ -340,4 +341,68 @@ fn a_pack_opened_as_a_project_says_what_it_is() {
     assert!(err.contains("a pack of an annotator's answers"), "{err}");
     assert!(err.contains("labelvet merge"), "{err}");
     assert_eq!(checksum(&pack), before);
+}
+
+/// A pack's strings are checked once each, not once a cell (`store::pack_read`): one that would
+/// command a terminal, or is over the limit for a name, is still refused in every column it
+/// stands in, as from a full file. The pack is made by `labelvet pack` from a file edited by
+/// hand, so its content sum is right and only the merge's own checks stand in the way.
+#[test]
+fn a_packs_strings_pass_the_same_door_as_a_full_files() {
+    for (session, expected) in [
+        ("s1\u{1b}[2J".to_string(), "ESC (U+001B)"),
+        ("s".repeat(2000), "over the limit of 1024"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (project, alice) = alice_with_every_kind(d);
+        rusqlite::Connection::open(&alice)
+            .unwrap()
+            .execute(
+                "UPDATE judgments SET session = ?1 WHERE answer = 'maybe'",
+                [&session],
+            )
+            .unwrap();
+        let pack = d.join("alice.lvpack");
+        ok(&["pack", s(&alice), "-o", s(&pack)]);
+        for source in [&alice, &pack] {
+            let before = checksum(&project);
+            let err = fails(&["merge", s(&project), s(source)]);
+            assert!(err.contains("refused"), "{err}");
+            assert!(
+                err.contains("column session") && err.contains(expected),
+                "{expected:?} is not in: {err}"
+            );
+            assert_eq!(checksum(&project), before, "the target changed");
+        }
+    }
+}
+
+/// A string over a name's limit but within a note's is checked again where it stands as a note,
+/// and passes there.
+#[test]
+fn a_packs_long_note_merges() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (project, alice) = alice_with_every_kind(d);
+    let note = "n".repeat(2000);
+    rusqlite::Connection::open(&alice)
+        .unwrap()
+        .execute(
+            "UPDATE flags SET note = ?1 WHERE note = 'two dogs?'",
+            [&note],
+        )
+        .unwrap();
+    let pack = d.join("alice.lvpack");
+    ok(&["pack", s(&alice), "-o", s(&pack)]);
+    ok(&["merge", s(&project), s(&pack)]);
+    let kept: String = rusqlite::Connection::open(&project)
+        .unwrap()
+        .query_row(
+            "SELECT note FROM flags WHERE length(note) = 2000",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, note);
 }
