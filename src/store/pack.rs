@@ -431,7 +431,8 @@ impl Summer {
     pub(crate) fn new() -> Summer {
         Summer {
             h: Sha256::new(),
-            buf: Vec::with_capacity(Self::BUF + 64),
+            // Grown as it fills: a class's sum is eight values, a pack's a few MB.
+            buf: Vec::new(),
         }
     }
 

@@ -19,7 +19,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::events::{KINDS, Kind, Role, Ty};
 use super::pack::{CONTENT_KEY, Summer, is_text, string_columns};
-use super::untrusted::{MAX_NAME_BYTES, describe};
+use super::untrusted::{describe, passes_name_door};
 
 /// One value of a pack's row, as the merge reads it.
 #[derive(Clone, Debug)]
@@ -37,8 +37,8 @@ pub(crate) enum Cell {
 /// in many cells, and checking it again at each use was a few percent of a merge of packs), or
 /// bytes that are not.
 pub(crate) enum PackString {
-    /// `door`: the text passes what a merge asks of any name it takes from a source (at most
-    /// [`MAX_NAME_BYTES`], no control character), checked here once for all its cells.
+    /// `door`: the text passes what a merge asks of any name it takes from a source
+    /// ([`passes_name_door`]), checked here once for all its cells.
     Text {
         text: Box<str>,
         door: bool,
@@ -51,7 +51,7 @@ impl PackString {
         match std::str::from_utf8(bytes) {
             Ok(t) => PackString::Text {
                 text: t.into(),
-                door: t.len() <= MAX_NAME_BYTES && crate::text::check(t, false).is_ok(),
+                door: passes_name_door(t),
             },
             Err(_) => PackString::Bytes(bytes.into()),
         }

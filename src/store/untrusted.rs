@@ -442,6 +442,13 @@ pub const MAX_NAME_BYTES: usize = 1024;
 /// The longest free text (a flag's note, an image's error) a merged row may hold, in bytes.
 pub const MAX_NOTE_BYTES: usize = 16 * 1024;
 
+/// Whether `t` passes the door's checks for a name ([`SourceRow::door_text`] with
+/// [`MAX_NAME_BYTES`]), and so for any text a merge takes: for a value checked once and used in
+/// many rows.
+pub(crate) fn passes_name_door(t: &str) -> bool {
+    t.len() <= MAX_NAME_BYTES && crate::text::check(t, false).is_ok()
+}
+
 /// [`SourceRow::door_text`] for a value read outside a row: `what` names it in the refusal.
 pub(crate) fn door_str(path: &Path, what: &str, t: &str, max: usize) -> Result<()> {
     if t.len() > max {

@@ -343,6 +343,19 @@ fn a_pack_opened_as_a_project_says_what_it_is() {
     assert_eq!(checksum(&pack), before);
 }
 
+/// [`alice_with_every_kind`] in `d`, alice's file edited by hand with `sql` (its `?1` is
+/// `value`), then packed by `labelvet pack`: (project, alice's file, pack).
+fn edited_and_packed(d: &Path, sql: &str, value: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let (project, alice) = alice_with_every_kind(d);
+    rusqlite::Connection::open(&alice)
+        .unwrap()
+        .execute(sql, [value])
+        .unwrap();
+    let pack = d.join("alice.lvpack");
+    ok(&["pack", s(&alice), "-o", s(&pack)]);
+    (project, alice, pack)
+}
+
 /// A pack's strings are checked once each, not once a cell (`store::pack_read`): one that would
 /// command a terminal, or is over the limit for a name, is still refused in every column it
 /// stands in, as from a full file. The pack is made by `labelvet pack` from a file edited by
@@ -354,17 +367,11 @@ fn a_packs_strings_pass_the_same_door_as_a_full_files() {
         ("s".repeat(2000), "over the limit of 1024"),
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let (project, alice) = alice_with_every_kind(d);
-        rusqlite::Connection::open(&alice)
-            .unwrap()
-            .execute(
-                "UPDATE judgments SET session = ?1 WHERE answer = 'maybe'",
-                [&session],
-            )
-            .unwrap();
-        let pack = d.join("alice.lvpack");
-        ok(&["pack", s(&alice), "-o", s(&pack)]);
+        let (project, alice, pack) = edited_and_packed(
+            dir.path(),
+            "UPDATE judgments SET session = ?1 WHERE answer = 'maybe'",
+            &session,
+        );
         for source in [&alice, &pack] {
             let before = checksum(&project);
             let err = fails(&["merge", s(&project), s(source)]);
@@ -383,18 +390,12 @@ fn a_packs_strings_pass_the_same_door_as_a_full_files() {
 #[test]
 fn a_packs_long_note_merges() {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let (project, alice) = alice_with_every_kind(d);
     let note = "n".repeat(2000);
-    rusqlite::Connection::open(&alice)
-        .unwrap()
-        .execute(
-            "UPDATE flags SET note = ?1 WHERE note = 'two dogs?'",
-            [&note],
-        )
-        .unwrap();
-    let pack = d.join("alice.lvpack");
-    ok(&["pack", s(&alice), "-o", s(&pack)]);
+    let (project, _, pack) = edited_and_packed(
+        dir.path(),
+        "UPDATE flags SET note = ?1 WHERE note = 'two dogs?'",
+        &note,
+    );
     ok(&["merge", s(&project), s(&pack)]);
     let kept: String = rusqlite::Connection::open(&project)
         .unwrap()

@@ -572,11 +572,7 @@ impl<'c> EventBatch<'c> {
     }
 
     fn value(&self, event: usize, column: usize) -> ValueRef<'_> {
-        match &self.cells[event * self.width + column] {
-            Cell::Null => ValueRef::Null,
-            Cell::Int(n) => ValueRef::Integer(*n),
-            Cell::Text(r) => ValueRef::Text(self.text[r.clone()].as_bytes()),
-        }
+        self.field(event, column).into()
     }
 
     fn field(&self, event: usize, column: usize) -> Field<'_> {

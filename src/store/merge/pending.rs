@@ -206,6 +206,16 @@ pub(super) enum Field<'v> {
     Text(&'v str),
 }
 
+impl<'v> From<Field<'v>> for ValueRef<'v> {
+    fn from(f: Field<'v>) -> ValueRef<'v> {
+        match f {
+            Field::Null => ValueRef::Null,
+            Field::Int(n) => ValueRef::Integer(n),
+            Field::Text(t) => ValueRef::Text(t.as_bytes()),
+        }
+    }
+}
+
 pub(super) fn internal(k: &Kind, what: &str) -> Error {
     Error::msg(format!(
         "merge: a new {} with {what} passed the checks",
